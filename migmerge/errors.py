@@ -1,0 +1,54 @@
+"""The errors migmerge raises on purpose; anything else is a bug (exit 3)."""
+
+from __future__ import annotations
+
+
+class MigmergeError(Exception):
+    """Bad input or an impossible request: exit 2 with this message."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class NotARepository(MigmergeError):
+    """The folder is not inside a git repository."""
+
+
+class UnknownRevision(MigmergeError):
+    """A revision name git cannot resolve."""
+
+
+class GitFailed(MigmergeError):
+    """A git command failed."""
+
+
+class UnreadableMigration(MigmergeError):
+    """A migration file cannot be decoded or parsed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"cannot read migration {path}: {reason}",
+            hint="fix the file (Django could not load it either), then run migmerge again",
+        )
+        self.path = path
+        self.reason = reason
+
+
+class ConfigError(MigmergeError):
+    """`[tool.migmerge]` in pyproject.toml is malformed."""
+
+
+class Refused(MigmergeError):
+    """A resolution was refused: a person must decide, or --force is needed (exit 1)."""
+
+    exit_code = 1
+
+
+class StepFailed(MigmergeError):
+    """A step of a plan failed; everything done before it was restored (exit 1)."""
+
+    exit_code = 1

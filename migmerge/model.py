@@ -1,0 +1,257 @@
+"""Plain data shared by every layer: migrations, operations, conflicts, plans.
+
+Everything here is a frozen dataclass with no behaviour beyond small derived
+views, so the graph, the classifier and the planner can be tested without git,
+files or Django.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Key = tuple[str, str]
+"""A migration's identity as Django names it: (app label, migration name)."""
+
+Side = Literal["local", "upstream"]
+OverlapKind = Literal["none", "model", "field", "unknown"]
+Strategy = Literal["merge", "renumber", "regenerate"]
+Mode = Literal["worktree", "merge", "rebase", "against"]
+
+SETTING_APP = "__setting__"
+"""App label used for a `swappable_dependency(settings.X)` that could not be resolved."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One entry of a migration's `operations`, as far as it can be read statically.
+
+    `op` is the class name (`AddField`, or a custom class's name). `model` and
+    `field` are lower-case as Django names them; `new_name` is set for renames.
+    The remaining fields feed the overlap classifier and are not part of the
+    contract's JSON (they are extra keys where present).
+    """
+
+    op: str
+    model: str | None = None
+    field: str | None = None
+    new_name: str | None = None
+    # Names of indexes or constraints this operation adds, removes or renames.
+    names: tuple[str, ...] = ()
+    # Model options set (AlterModelOptions keys, "db_table", "unique_together", ...).
+    options: tuple[str, ...] = ()
+    # Fields a CreateModel defines.
+    fields: tuple[str, ...] = ()
+    # Models this operation points at through relations, as "app.model" lower-case.
+    references: tuple[str, ...] = ()
+    # Models a RunPython / RunSQL reaches (lower-case model names of this app,
+    # or "app.model" for other apps).
+    reaches: tuple[str, ...] = ()
+    # Tables a RunSQL names, lower-case, before mapping to models.
+    tables: tuple[str, ...] = ()
+    # False when the operation cannot be read: custom operation, dynamic
+    # get_model, SQL that does not parse.
+    readable: bool = True
+    # Why it is unreadable, in words.
+    note: str | None = None
+    # SeparateDatabaseAndState: its state and database operations.
+    children: tuple[Operation, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Render as the contract's operation object."""
+        out: dict[str, Any] = {"op": self.op, "model": self.model, "field": self.field}
+        if self.new_name is not None:
+            out["new_name"] = self.new_name
+        if self.reaches:
+            out["reaches"] = list(self.reaches)
+        if not self.readable:
+            out["readable"] = False
+        return out
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A migration file read statically.
+
+    `operations` is None when only the header (dependencies and friends) was
+    read, which is all the conflict search needs.
+    """
+
+    app: str
+    name: str
+    path: str
+    dependencies: tuple[Key, ...] = ()
+    replaces: tuple[Key, ...] = ()
+    run_before: tuple[Key, ...] = ()
+    initial: bool | None = None
+    operations: tuple[Operation, ...] | None = None
+    # Set when dependencies/replaces/run_before were not literals: what was
+    # assumed instead, in words.
+    dynamic: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.app, self.name)
+
+    @property
+    def is_data_migration(self) -> bool:
+        """True when it runs code or SQL: such a migration is never deleted."""
+        return any(op.op in ("RunPython", "RunSQL") for op in self.operations or ())
+
+
+@dataclass(frozen=True)
+class AppMigrations:
+    """A migrations package found in a tree, and the app it belongs to."""
+
+    label: str
+    directory: str  # repository-relative, "/"-separated
+    # How the label was found: "config", "appconfig", "dependencies", "folder".
+    label_source: str = "folder"
+    # module file name (without .py) -> repository-relative path
+    files: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How far the conflicting branches' operations collide."""
+
+    kind: OverlapKind
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf of a conflicting app, with the branch that leads to it."""
+
+    name: str
+    path: str
+    side: Side | None
+    shared: bool
+    applied: bool | None
+    branch: tuple[str, ...]
+    operations: tuple[Operation, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "side": self.side,
+            "shared": self.shared,
+            "applied": self.applied,
+            "branch": list(self.branch),
+            "operations": [op.to_json() for op in self.operations],
+        }
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An app with two or more leaves."""
+
+    app: str
+    directory: str
+    ancestor: str | None
+    leaves: tuple[Leaf, ...]
+    overlap: Overlap
+    strategy: Strategy | None
+    strategy_why: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "directory": self.directory,
+            "ancestor": self.ancestor,
+            "leaves": [leaf.to_json() for leaf in self.leaves],
+            "overlap": self.overlap.kind,
+            "reasons": list(self.overlap.reasons),
+            "strategy": self.strategy,
+        }
+
+
+@dataclass(frozen=True)
+class Warning:
+    """Something worth saying that is not a conflict."""
+
+    kind: str
+    app: str | None
+    message: str
+    path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "app": self.app, "message": self.message}
+        if self.path is not None:
+            out["path"] = self.path
+        return out
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `check` found."""
+
+    mode: Mode
+    local: str | None
+    upstream: str | None
+    base: str | None
+    conflicts: tuple[Conflict, ...] = ()
+    warnings: tuple[Warning, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "mode": self.mode,
+            "local": self.local,
+            "upstream": self.upstream,
+            "base": self.base,
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "warnings": [w.to_json() for w in self.warnings],
+        }
+
+
+ActionKind = Literal["write", "rename", "edit", "run", "backup", "delete", "record"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan. A plan is data: nothing happens until apply runs it.
+
+    `write`: create `path` with `content`; `rename`: move `path` to `target`
+    (git mv when tracked); `edit`: replace `path`'s bytes with `content`;
+    `delete`: remove `path`; `run`: run `command` (argv) in `cwd`;
+    `backup`: back up the database to `target`; `record`: rename rows of
+    `django_migrations` (`renames`: old name -> new name, for `app`).
+    """
+
+    action: ActionKind
+    why: str
+    path: str | None = None
+    target: str | None = None
+    content: bytes | None = None
+    command: tuple[str, ...] | None = None
+    cwd: str | None = None
+    app: str | None = None
+    renames: tuple[tuple[str, str], ...] = ()
+    # For run steps: does it change the database (asked before in interactive mode)?
+    touches_database: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "why": self.why}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.target is not None:
+            out["target"] = self.target
+        if self.command is not None:
+            out["command"] = " ".join(self.command)
+        if self.renames:
+            out["renames"] = dict(self.renames)
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolution of one or more conflicts: ordered actions and notes."""
+
+    strategy: Strategy
+    app: str
+    actions: tuple[Action, ...]
+    warnings: tuple[str, ...] = ()
+    # Said after the plan ran: how to undo, what to check.
+    afterwards: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,212 @@
+"""Builders for real git repositories and real Django projects in tmp_path.
+
+Nothing here is mocked: `git` is the real binary and `manage.py` runs the real
+Django installed with the project, in a subprocess, against SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> str:
+    """Run git in `cwd` and return its stdout."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, input=input
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def commit_all(cwd: Path, message: str) -> str:
+    """Stage everything and commit; return the new HEAD sha."""
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "-m", message)
+    return git(cwd, "rev-parse", "HEAD").strip()
+
+
+def init_repo(path: Path) -> Path:
+    """Create an empty repository on branch main."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    return path
+
+
+def run_migmerge(
+    cwd: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `migmerge` command line in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [PYTHON, "-m", "migmerge", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=input,
+        env=full_env,
+    )
+
+
+SETTINGS = """\
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "test"
+DEBUG = True
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+{apps}
+]
+DATABASES = {{
+    "default": {{
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "db.sqlite3",
+    }}
+}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+"""
+
+MANAGE = """\
+#!/usr/bin/env python
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{project}.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+
+
+def make_django_project(
+    root: Path, apps: dict[str, str], project: str = "proj", git_init: bool = True
+) -> Path:
+    """Write a Django project with `apps` (label -> models.py source) under `root`.
+
+    Each app gets `__init__.py`, `apps.py`, `models.py` and an empty
+    `migrations/` package. Returns `root`.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "manage.py").write_text(MANAGE.format(project=project))
+    pkg = root / project
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    app_lines = "\n".join(f'    "{label}",' for label in apps)
+    (pkg / "settings.py").write_text(SETTINGS.format(apps=app_lines))
+    for label, models in apps.items():
+        write_app(root, label, models)
+    (root / ".gitignore").write_text("db.sqlite3\n__pycache__/\n")
+    if git_init and not (root / ".git").exists():
+        init_repo(root)
+    return root
+
+
+def write_app(root: Path, label: str, models: str) -> None:
+    """Create or update app `label` with the given models.py source."""
+    app = root / label
+    (app / "migrations").mkdir(parents=True, exist_ok=True)
+    (app / "__init__.py").write_text("")
+    (app / "migrations" / "__init__.py").write_text("")
+    apps_py = f"""\
+from django.apps import AppConfig
+
+
+class {label.title().replace('_', '')}Config(AppConfig):
+    name = "{label}"
+"""
+    if not (app / "apps.py").exists():
+        (app / "apps.py").write_text(apps_py)
+    (app / "models.py").write_text(textwrap.dedent(models))
+
+
+def manage(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the project's real manage.py with this interpreter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    proc = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=root, capture_output=True, text=True, env=env
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def makemigrations(root: Path, app: str, name: str | None = None) -> str:
+    """Run real `makemigrations` for `app`; return its output."""
+    args = ["makemigrations", app]
+    if name:
+        args += ["--name", name]
+    return manage(root, *args).stdout
+
+
+def django_conflicts(root: Path) -> dict[str, list[str]]:
+    """Ask Django's own MigrationLoader which apps have several leaves."""
+    code = (
+        "import json, django; django.setup();"
+        "from django.db.migrations.loader import MigrationLoader;"
+        "l = MigrationLoader(None, ignore_no_migrations=True);"
+        "print(json.dumps({k: sorted(v) for k, v in l.detect_conflicts().items()}))"
+    )
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = "proj.settings"
+    proc = subprocess.run(
+        [PYTHON, "-c", code], cwd=root, capture_output=True, text=True, env=env
+    )
+    if proc.returncode != 0:
+        raise AssertionError(proc.stderr)
+    result: dict[str, list[str]] = json.loads(proc.stdout)
+    return result
+
+
+POLLS_V1 = """\
+from django.db import models
+
+
+class Question(models.Model):
+    text = models.CharField(max_length=200)
+
+
+class UserProfile(models.Model):
+    name = models.CharField(max_length=100)
+"""
+
+
+def parallel_branches(
+    tmp_path: Path, local_models: str, upstream_models: str, *, merge: bool = True
+) -> Path:
+    """A project whose `polls` app got one migration on each of two branches.
+
+    main gets `upstream_models` as 0002 (named by Django), branch `feature` gets
+    `local_models`. With `merge`, `feature` is checked out and main is merged
+    into it (a real merge commit): the classic two-leaf conflict.
+    """
+    root = make_django_project(tmp_path / "proj", {"polls": POLLS_V1})
+    makemigrations(root, "polls")
+    commit_all(root, "initial")
+    git(root, "checkout", "-q", "-b", "feature")
+    write_app(root, "polls", local_models)
+    makemigrations(root, "polls")
+    commit_all(root, "local change")
+    git(root, "checkout", "-q", "main")
+    write_app(root, "polls", upstream_models)
+    makemigrations(root, "polls")
+    commit_all(root, "upstream change")
+    git(root, "checkout", "-q", "feature")
+    if merge:
+        # models.py differs on both sides; keep ours, the migrations are what matter.
+        git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
+    return root
