@@ -210,3 +210,24 @@ def parallel_branches(
         # models.py differs on both sides; keep ours, the migrations are what matter.
         git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
     return root
+
+
+def isolated_git_env(home: Path) -> dict[str, str]:
+    """The environment conftest's `isolated_git` sets, for module-scoped fixtures.
+
+    Module-scoped fixtures run before the function-scoped autouse fixture, so
+    they set these themselves (with `pytest.MonkeyPatch.context()`).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "author@example.com",
+        "GIT_COMMITTER_NAME": "Test Committer",
+        "GIT_COMMITTER_EMAIL": "committer@example.com",
+    }
