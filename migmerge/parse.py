@@ -1,0 +1,961 @@
+"""Read Django migration files statically: `ast`, never import or exec.
+
+`parse_migration` reads a whole file (header and operations); `read_header` is
+the fast path the conflict search runs on every migration of a repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from migmerge.errors import UnreadableMigration
+from migmerge.model import SETTING_APP, Key, Migration, Operation
+
+HEADER_NAMES = ("dependencies", "replaces", "run_before")
+
+# Postgres extension operations: they install an extension and touch no model.
+HARMLESS_OPS = frozenset(
+    {
+        "CreateExtension",
+        "BtreeGinExtension",
+        "BtreeGistExtension",
+        "BloomExtension",
+        "CITextExtension",
+        "CryptoExtension",
+        "HStoreExtension",
+        "TrigramExtension",
+        "UnaccentExtension",
+    }
+)
+
+RELATION_FIELDS = ("ForeignKey", "OneToOneField", "ManyToManyField", "ForeignObject")
+
+
+def model_table(app: str, model: str) -> str:
+    """Return Django's default table name for `app`.`model`."""
+    return f"{app}_{model}".lower()
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+
+
+def parse_migration(
+    source: bytes,
+    *,
+    app: str,
+    name: str,
+    path: str,
+    operations: bool = True,
+    settings: Mapping[str, str] | None = None,
+) -> Migration:
+    """Read a migration's source into a Migration, with its operations unless told not to."""
+    tree = _parse_tree(source, path)
+    cls = _migration_class(tree, path)
+    ctx = _Context.build(app, tree, settings or {})
+    attrs = _class_attributes(cls)
+    header = _read_header_attrs(attrs, ctx)
+    ops = _read_operations(attrs, ctx) if operations else None
+    return Migration(
+        app=app,
+        name=name,
+        path=path,
+        dependencies=header.values["dependencies"],
+        replaces=header.values["replaces"],
+        run_before=header.values["run_before"],
+        initial=_read_initial(attrs),
+        operations=ops,
+        dynamic="; ".join(header.notes) or None,
+    )
+
+
+_STR = rb"(?:\"[^\"\\\n#]*\"|'[^'\\\n#]*')"
+_PAIR = rb"\(\s*" + _STR + rb"\s*,\s*" + _STR + rb"\s*,?\s*\)"
+_SWAP = rb"migrations\.swappable_dependency\(\s*settings\.[A-Za-z_][A-Za-z0-9_]*\s*\)"
+_ITEM = rb"(?:" + _PAIR + rb"|" + _SWAP + rb")"
+_FAST_DEPS = re.compile(
+    rb"dependencies[ \t]*=[ \t]*(?:\[\s*(?:"
+    + _ITEM
+    + rb"\s*,\s*)*(?:"
+    + _ITEM
+    + rb"\s*)?\]|\(\s*\)|\(\s*(?:"
+    + _ITEM
+    + rb"\s*,\s*)+(?:"
+    + _ITEM
+    + rb"\s*)?\))"
+)
+_FAST_ITEM = re.compile(
+    rb"\(\s*[\"']([^\"']*)[\"']\s*,\s*[\"']([^\"']*)[\"']|settings\.([A-Za-z_][A-Za-z0-9_]*)"
+)
+_FAST_INITIAL = re.compile(rb"[ \t]*=[ \t]*(True|False)[ \t]*\r?\n")
+
+
+def read_header(
+    source: bytes,
+    *,
+    app: str,
+    name: str,
+    path: str,
+    settings: Mapping[str, str] | None = None,
+) -> Migration:
+    """Read only a migration's dependencies, replaces, run_before and initial, fast."""
+    fast = _fast_header(source, app=app, name=name, path=path, settings=settings or {})
+    if fast is not None:
+        return fast
+    return parse_migration(
+        source, app=app, name=name, path=path, operations=False, settings=settings
+    )
+
+
+def _fast_header(
+    source: bytes, *, app: str, name: str, path: str, settings: Mapping[str, str]
+) -> Migration | None:
+    """Read a plain makemigrations header with regexes; None when anything is unusual."""
+    at = source.find(b"dependencies")
+    if at < 0 or source.find(b"dependencies", at + 1) >= 0 or not _fast_file_ok(source):
+        return None
+    # Class-body indentation only: anything deeper may sit under an `if`.
+    if source[at - 5 : at] != b"\n    " and source[at - 2 : at] != b"\n\t":
+        return None
+    match = _FAST_DEPS.match(source, at)
+    if match is None or not match.group(0).isascii():
+        return None
+    usual, initial = _fast_initial(source)
+    if not usual:
+        return None
+    deps = tuple(_fast_key(item, settings) for item in _FAST_ITEM.finditer(match.group(0)))
+    return Migration(
+        app=app, name=name, path=path, dependencies=deps, initial=initial, operations=None
+    )
+
+
+def _fast_file_ok(source: bytes) -> bool:
+    """Tell whether nothing in the file calls for the full parser."""
+    return (
+        source.count(b"class Migration") == 1
+        and b"replaces" not in source
+        and b"run_before" not in source
+        and b"\0" not in source
+    )
+
+
+def _fast_key(item: re.Match[bytes], settings: Mapping[str, str]) -> Key:
+    """Turn one regex match of a dependency into a Key."""
+    if item.group(3) is not None:
+        return _swappable_key(item.group(3).decode(), settings)
+    return (item.group(1).decode(), item.group(2).decode())
+
+
+def _fast_initial(source: bytes) -> tuple[bool, bool | None]:
+    """Find a plain `initial = True/False` line: (False, None) when anything is unusual."""
+    found: bool | None = None
+    at = source.find(b"initial")
+    while at >= 0:
+        if source[at - 1 : at] in (b" ", b"\t") and source[at - 2 : at - 1] in (b" ", b"\t"):
+            match = _FAST_INITIAL.match(source, at + 7)
+            if found is not None or match is None:
+                return False, None
+            found = match.group(1) == b"True"
+        at = source.find(b"initial", at + 7)
+    return True, found
+
+
+# ---------------------------------------------------------------------------
+# Decoding and finding the class
+
+
+def _parse_tree(source: bytes, path: str) -> ast.Module:
+    """Decode `source` as Python does (BOM, coding line) and parse it."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    except SyntaxError as exc:
+        raise UnreadableMigration(path, f"bad encoding declaration: {exc.msg}") from None
+    try:
+        text = source.decode(encoding)
+    except UnicodeDecodeError as exc:
+        reason = f"bytes at offset {exc.start} are not valid {encoding}"
+        raise UnreadableMigration(path, reason) from None
+    if "\0" in text:
+        raise UnreadableMigration(path, "the file contains NUL bytes (is it binary?)")
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        raise UnreadableMigration(path, f"syntax error at line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UnreadableMigration(path, f"cannot parse: {exc}") from None
+
+
+def _migration_class(tree: ast.Module, path: str) -> ast.ClassDef:
+    """Return the last module-level `class Migration`, as Python would bind it."""
+    found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"]
+    if not found:
+        raise UnreadableMigration(path, "no Migration class")
+    return found[-1]
+
+
+@dataclass
+class _Attrs:
+    """Class-level assignments of a Migration class."""
+
+    # Plain top-level assignments: the last one wins, as in Python.
+    plain: dict[str, ast.expr] = field(default_factory=dict)
+    # Names also assigned or changed in a nested block or by augmented assignment.
+    changed: dict[str, str] = field(default_factory=dict)
+
+
+WATCHED = (*HEADER_NAMES, "operations", "initial")
+
+
+def _class_attributes(cls: ast.ClassDef) -> _Attrs:
+    """Collect the class-level assignments of the watched names."""
+    attrs = _Attrs()
+    for stmt in cls.body:
+        target, value = _simple_assignment(stmt)
+        if target in WATCHED and value is not None:
+            attrs.plain[target] = value
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for name, how in _nested_changes(stmt):
+                attrs.changed.setdefault(name, how)
+    return attrs
+
+
+def _simple_assignment(stmt: ast.stmt) -> tuple[str | None, ast.expr | None]:
+    """Return (name, value) for `name = value` or `name: T = value`, else (None, None)."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            return target.id, stmt.value
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.target.id, stmt.value
+    return None, None
+
+
+def _nested_changes(stmt: ast.stmt) -> Iterator[tuple[str, str]]:
+    """Yield watched names a statement assigns or mutates other than plainly."""
+    how = "changed in an `if` block" if isinstance(stmt, ast.If) else "changed by code"
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and node.id in WATCHED and isinstance(node.ctx, ast.Store):
+            yield node.id, how
+        elif _is_mutation(node):
+            assert isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            yield node.value.id, f"changed by .{node.attr}()"
+
+
+def _is_mutation(node: ast.AST) -> bool:
+    """Tell whether `node` is `<watched name>.append` (or extend, insert)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in WATCHED
+        and node.attr in ("append", "extend", "insert")
+    )
+
+
+# ---------------------------------------------------------------------------
+# Module context: settings, module-level functions, imports
+
+
+@dataclass
+class _Context:
+    app: str
+    settings: Mapping[str, str]
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]
+    imports: dict[str, str]
+
+    @classmethod
+    def build(cls, app: str, tree: ast.Module, settings: Mapping[str, str]) -> _Context:
+        """Index the module's functions and imported names."""
+        functions = {
+            n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        return cls(app, settings, functions, _imports(tree))
+
+
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """Map each module-level imported name to the dotted path it comes from."""
+    out: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                out[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Header: dependencies, replaces, run_before, initial
+
+
+@dataclass
+class _Header:
+    values: dict[str, tuple[Key, ...]]
+    notes: list[str]
+
+
+def _read_header_attrs(attrs: _Attrs, ctx: _Context) -> _Header:
+    """Evaluate the literal parts of dependencies, replaces and run_before."""
+    header = _Header({}, [])
+    for attr in HEADER_NAMES:
+        node = attrs.plain.get(attr)
+        keys, problems = _keys(node, ctx) if node is not None else ([], [])
+        header.values[attr] = tuple(keys)
+        if attr in attrs.changed:
+            problems.append(attrs.changed[attr])
+        if problems:
+            header.notes.append(_dynamic_note(attr, problems))
+    return header
+
+
+def _dynamic_note(attr: str, problems: Sequence[str]) -> str:
+    """Say, in words, what was not read and what is assumed instead."""
+    assumed = (
+        "assumed the previous migration of the app by number"
+        if attr == "dependencies"
+        else "only its literal parts were read"
+    )
+    return f"{attr} is not a plain literal ({', '.join(problems)}): {assumed}"
+
+
+def _keys(node: ast.expr, ctx: _Context) -> tuple[list[Key], list[str]]:
+    """Read a list of migration keys; return what was read and what could not be."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, lp = _keys(node.left, ctx)
+        right, rp = _keys(node.right, ctx)
+        return left + right, lp + rp
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return [], [f"`{_snippet(node)}`"]
+    keys: list[Key] = []
+    problems: list[str] = []
+    for element in node.elts:
+        key = _key(element, ctx)
+        if key is None:
+            problems.append(f"`{_snippet(element)}`")
+        else:
+            keys.append(key)
+    return keys, problems
+
+
+def _key(node: ast.expr, ctx: _Context) -> Key | None:
+    """Read one dependency: a pair of strings or a swappable_dependency call."""
+    if isinstance(node, (ast.Tuple, ast.List)) and len(node.elts) == 2:
+        app, name = (_const_str(e) for e in node.elts)
+        if app is not None and name is not None:
+            return (app, name)
+        return None
+    if isinstance(node, ast.Call) and _last_name(node.func) == "swappable_dependency":
+        return _swappable(node.args[0], ctx.settings) if len(node.args) == 1 else None
+    return None
+
+
+def _swappable(arg: ast.expr, settings: Mapping[str, str]) -> Key | None:
+    """Resolve the argument of swappable_dependency as Django does: (app, "__first__")."""
+    literal = _const_str(arg)
+    if literal is not None and "." in literal:
+        return (literal.split(".", 1)[0], "__first__")
+    if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+        return _swappable_key(arg.attr, settings)
+    return None
+
+
+def _swappable_key(setting: str, settings: Mapping[str, str]) -> Key:
+    """Key for `swappable_dependency(settings.<setting>)`."""
+    value = settings.get(setting)
+    if value and "." in value:
+        return (value.split(".", 1)[0], "__first__")
+    return (SETTING_APP, setting)
+
+
+def _read_initial(attrs: _Attrs) -> bool | None:
+    """Return the class's `initial` when it is a literal bool."""
+    node = attrs.plain.get("initial")
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Small AST helpers
+
+
+def _const_str(node: ast.expr | None) -> str | None:
+    """Return the value of a string constant, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _lower(node: ast.expr | None) -> str | None:
+    """Return a string constant lower-cased, else None."""
+    value = _const_str(node)
+    return value.lower() if value is not None else None
+
+
+def _last_name(node: ast.expr) -> str | None:
+    """Return `c` for `a.b.c` or `c`, else None."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """Return "a.b.c" for an attribute chain of names, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _snippet(node: ast.AST, limit: int = 60) -> str:
+    """Return a short source rendering of `node` for messages."""
+    text = ast.unparse(node).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bind(call: ast.Call, params: Sequence[str]) -> dict[str, ast.expr]:
+    """Bind a call's positional and keyword arguments to parameter names."""
+    bound = {param: arg for param, arg in zip(params, call.args, strict=False)}
+    for kw in call.keywords:
+        if kw.arg is not None:
+            bound[kw.arg] = kw.value
+    return bound
+
+
+def _elements(node: ast.expr | None) -> list[ast.expr] | None:
+    """Return the items of a list/tuple literal (or a sum of them), else None."""
+    if node is None:
+        return []
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return list(node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _elements(node.left), _elements(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Operations
+
+
+def _read_operations(attrs: _Attrs, ctx: _Context) -> tuple[Operation, ...]:
+    """Read the class's `operations` list."""
+    node = attrs.plain.get("operations")
+    if "operations" in attrs.changed:
+        note = f"operations is {attrs.changed['operations']}"
+        return (Operation(op="operations", readable=False, note=note),)
+    return _operation_list(node, ctx) if node is not None else ()
+
+
+def _operation_list(node: ast.expr | None, ctx: _Context) -> tuple[Operation, ...]:
+    """Read a list literal of operation calls."""
+    elements = _elements(node)
+    if elements is None:
+        assert node is not None
+        note = f"operations is not a literal list: `{_snippet(node)}`"
+        return (Operation(op="operations", readable=False, note=note),)
+    return tuple(_operation(element, ctx) for element in elements)
+
+
+def _operation(node: ast.expr, ctx: _Context) -> Operation:
+    """Read one operation call."""
+    if not isinstance(node, ast.Call):
+        note = f"`{_snippet(node)}` is not an operation call"
+        return Operation(op="operations", readable=False, note=note)
+    name = _last_name(node.func) or "operation"
+    if name in HARMLESS_OPS:
+        return Operation(op=name)
+    reader = READERS.get(name)
+    if reader is None or not _is_django_operation(node.func, ctx):
+        origin = _origin(node.func, ctx)
+        note = f"custom operation {name}{origin}: what it touches cannot be read"
+        return Operation(op=name, readable=False, note=note)
+    return reader(name, _bind(node, reader.params), ctx)
+
+
+def _is_django_operation(func: ast.expr, ctx: _Context) -> bool:
+    """Tell whether a call names one of Django's own migration operations."""
+    dotted = _dotted(func)
+    if dotted is None:
+        return False
+    head, _, rest = dotted.partition(".")
+    module = ctx.imports.get(head, head)
+    full = f"{module}.{rest}" if rest else module
+    # A bare name imported from nowhere visible, or `migrations.X`: trust the name.
+    return full.startswith("django.") or head == "migrations" or head not in ctx.imports
+
+
+def _origin(func: ast.expr, ctx: _Context) -> str:
+    """Say where a custom operation comes from, when the imports tell."""
+    dotted = _dotted(func) or ""
+    head, _, rest = dotted.partition(".")
+    module = ctx.imports.get(head)
+    if module is None:
+        return ""
+    return f" from {module.rsplit('.', 1)[0] if not rest else module}"
+
+
+@dataclass(frozen=True)
+class _Reader:
+    params: tuple[str, ...]
+    read: Callable[[str, dict[str, ast.expr], _Context], Operation]
+
+    def __call__(self, name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+        return self.read(name, args, ctx)
+
+
+def _needs(name: str, args: Mapping[str, ast.expr], *required: str) -> Operation | None:
+    """Return an unreadable Operation when a required name argument is not a string literal."""
+    for param in required:
+        if _const_str(args.get(param)) is None:
+            where = _snippet(args[param]) if param in args else "missing"
+            note = f"{name}'s {param} is not a string literal ({where})"
+            return Operation(op=name, readable=False, note=note)
+    return None
+
+
+def _create_model(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "name")
+    if bad:
+        return bad
+    model = _lower(args["name"])
+    assert model is not None
+    fields = _pairs(args.get("fields"))
+    options = _dict_items(args.get("options"))
+    refs = [ref for _, value in fields for ref in _field_references(value, ctx, model)]
+    refs += [ref for base in _elements(args.get("bases")) or [] for ref in _base_ref(base, ctx)]
+    table = _const_str(options.get("db_table"))
+    return Operation(
+        op=name,
+        model=model,
+        fields=tuple(f.lower() for f, _ in fields),
+        options=tuple(options),
+        names=tuple(_option_names(options)),
+        references=_unique(refs),
+        tables=(table.lower(),) if table else (),
+    )
+
+
+def _pairs(node: ast.expr | None) -> list[tuple[str, ast.expr]]:
+    """Read CreateModel's `fields`: a list of (name, field) pairs."""
+    out = []
+    for element in _elements(node) or []:
+        if isinstance(element, (ast.Tuple, ast.List)) and len(element.elts) == 2:
+            key = _const_str(element.elts[0])
+            if key is not None:
+                out.append((key, element.elts[1]))
+    return out
+
+
+def _dict_items(node: ast.expr | None) -> dict[str, ast.expr]:
+    """Read a dict literal with string keys."""
+    if not isinstance(node, ast.Dict):
+        return {}
+    out = {}
+    for key, value in zip(node.keys, node.values, strict=True):
+        text = _const_str(key)
+        if text is not None:
+            out[text] = value
+    return out
+
+
+def _option_names(options: Mapping[str, ast.expr]) -> Iterator[str]:
+    """Yield the names of indexes and constraints declared in model options."""
+    for key in ("indexes", "constraints"):
+        for element in _elements(options.get(key)) or []:
+            found = _object_name(element)
+            if found:
+                yield found
+
+
+def _object_name(node: ast.expr | None) -> str | None:
+    """Return the `name=` of an Index(...) or constraint call."""
+    if isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg == "name":
+                return _const_str(kw.value)
+    return None
+
+
+def _field_references(node: ast.expr, ctx: _Context, model: str | None) -> list[str]:
+    """Return the models a field definition points at through relations."""
+    if not isinstance(node, ast.Call) or _last_name(node.func) not in RELATION_FIELDS:
+        return []
+    args = _bind(node, ("to",))
+    refs = [_model_ref(args["to"], ctx, model)] if "to" in args else []
+    if "through" in args:
+        refs.append(_model_ref(args["through"], ctx, model))
+    return [ref for ref in refs if ref]
+
+
+def _base_ref(node: ast.expr, ctx: _Context) -> list[str]:
+    """Return the model a CreateModel base names, for multi-table inheritance."""
+    ref = _model_ref(node, ctx, None) if _const_str(node) else None
+    return [ref] if ref else []
+
+
+def _model_ref(node: ast.expr, ctx: _Context, model: str | None) -> str | None:
+    """Turn a relation target into "app.model"."""
+    text = _const_str(node)
+    if text is not None:
+        if text == "self":
+            return f"{ctx.app}.{model}" if model else None
+        return text.lower() if "." in text else f"{ctx.app}.{text.lower()}"
+    if isinstance(node, ast.Attribute) and _dotted(node.value) == "settings":
+        value = ctx.settings.get(node.attr)
+        return value.lower() if value else f"{SETTING_APP}.{node.attr.lower()}"
+    return None
+
+
+def _unique(items: Sequence[str]) -> tuple[str, ...]:
+    """Remove duplicates, keeping order."""
+    return tuple(dict.fromkeys(items))
+
+
+def _model_only(option: str | None) -> Callable[[str, dict[str, ast.expr], _Context], Operation]:
+    """Build a reader for operations that name a model (and maybe set one option)."""
+
+    def read(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+        bad = _needs(name, args, "name")
+        if bad:
+            return bad
+        model = _lower(args["name"])
+        if option == "db_table":
+            table = _const_str(args.get("table"))
+            tables = (table.lower(),) if table else ()
+            return Operation(op=name, model=model, options=(option,), tables=tables)
+        return Operation(op=name, model=model, options=(option,) if option else ())
+
+    return read
+
+
+def _alter_model_options(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "name")
+    if bad:
+        return bad
+    options = _dict_items(args.get("options"))
+    return Operation(op=name, model=_lower(args["name"]), options=tuple(options))
+
+
+def _rename_model(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "old_name", "new_name")
+    return bad or Operation(
+        op=name, model=_lower(args["old_name"]), new_name=_lower(args["new_name"])
+    )
+
+
+def _field_op(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "model_name", "name")
+    if bad:
+        return bad
+    model = _lower(args["model_name"])
+    refs = _field_references(args["field"], ctx, model) if "field" in args else []
+    return Operation(op=name, model=model, field=_lower(args["name"]), references=tuple(refs))
+
+
+def _rename_field(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "model_name", "old_name", "new_name")
+    if bad:
+        return bad
+    return Operation(
+        op=name,
+        model=_lower(args["model_name"]),
+        field=_lower(args["old_name"]),
+        new_name=_lower(args["new_name"]),
+    )
+
+
+def _named_object(key: str) -> Callable[[str, dict[str, ast.expr], _Context], Operation]:
+    """Build a reader for operations adding an index/constraint object under `key`."""
+
+    def read(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+        bad = _needs(name, args, "model_name")
+        if bad:
+            return bad
+        found = _object_name(args.get(key))
+        if found is None:
+            note = f"{name}'s {key} has no literal name"
+            return Operation(op=name, model=_lower(args["model_name"]), readable=False, note=note)
+        return Operation(op=name, model=_lower(args["model_name"]), names=(found,))
+
+    return read
+
+
+def _remove_named(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "model_name", "name")
+    if bad:
+        return bad
+    return Operation(
+        op=name, model=_lower(args["model_name"]), names=(_const_str(args["name"]) or "",)
+    )
+
+
+def _rename_index(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    bad = _needs(name, args, "model_name", "new_name")
+    if bad:
+        return bad
+    new = _const_str(args["new_name"]) or ""
+    old = _const_str(args.get("old_name"))
+    return Operation(
+        op=name,
+        model=_lower(args["model_name"]),
+        new_name=new,
+        names=(old, new) if old else (new,),
+    )
+
+
+def _separate(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    children = _operation_list(args.get("state_operations"), ctx) + _operation_list(
+        args.get("database_operations"), ctx
+    )
+    return Operation(op=name, children=children)
+
+
+def _run_python(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    code = args.get("code")
+    if code is None:
+        return Operation(op=name, readable=False, note="RunPython without code")
+    return _reach_code(code, ctx)
+
+
+def _run_sql(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    children = _operation_list(args["state_operations"], ctx) if "state_operations" in args else ()
+    statements = _sql_strings(args.get("sql"))
+    if statements is None:
+        note = f"its SQL is not a literal ({_snippet(args['sql']) if 'sql' in args else 'none'})"
+        return Operation(op=name, readable=False, note=note, children=children)
+    tables, problem = sql_tables(statements)
+    if problem:
+        return Operation(op=name, readable=False, note=problem, children=children)
+    return Operation(op=name, tables=tables, children=children)
+
+
+READERS: dict[str, _Reader] = {
+    "CreateModel": _Reader(("name", "fields", "options", "bases", "managers"), _create_model),
+    "DeleteModel": _Reader(("name",), _model_only(None)),
+    "RenameModel": _Reader(("old_name", "new_name"), _rename_model),
+    "AlterModelTable": _Reader(("name", "table"), _model_only("db_table")),
+    "AlterModelTableComment": _Reader(("name", "table_comment"), _model_only("db_table_comment")),
+    "AlterModelOptions": _Reader(("name", "options"), _alter_model_options),
+    "AlterModelManagers": _Reader(("name", "managers"), _model_only("managers")),
+    "AlterUniqueTogether": _Reader(("name", "unique_together"), _model_only("unique_together")),
+    "AlterIndexTogether": _Reader(("name", "index_together"), _model_only("index_together")),
+    "AlterOrderWithRespectTo": _Reader(
+        ("name", "order_with_respect_to"), _model_only("order_with_respect_to")
+    ),
+    "AddField": _Reader(("model_name", "name", "field"), _field_op),
+    "AlterField": _Reader(("model_name", "name", "field"), _field_op),
+    "RemoveField": _Reader(("model_name", "name"), _field_op),
+    "RenameField": _Reader(("model_name", "old_name", "new_name"), _rename_field),
+    "AddIndex": _Reader(("model_name", "index"), _named_object("index")),
+    "RemoveIndex": _Reader(("model_name", "name"), _remove_named),
+    "RenameIndex": _Reader(("model_name", "new_name", "old_name", "old_fields"), _rename_index),
+    "AddConstraint": _Reader(("model_name", "constraint"), _named_object("constraint")),
+    "AlterConstraint": _Reader(("model_name", "name", "constraint"), _remove_named),
+    "RemoveConstraint": _Reader(("model_name", "name"), _remove_named),
+    "SeparateDatabaseAndState": _Reader(("database_operations", "state_operations"), _separate),
+    "RunPython": _Reader(("code", "reverse_code"), _run_python),
+    "RunSQL": _Reader(("sql", "reverse_sql", "state_operations"), _run_sql),
+}
+
+
+# ---------------------------------------------------------------------------
+# RunPython: which models does the forward function reach?
+
+
+@dataclass
+class _Reach:
+    models: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _reach_code(code: ast.expr, ctx: _Context) -> Operation:
+    """Read the models a RunPython's forward code reaches with get_model."""
+    if isinstance(code, ast.Attribute) and code.attr == "noop":
+        return Operation(op="RunPython")
+    reach = _Reach()
+    if isinstance(code, ast.Lambda):
+        label = "its lambda"
+        _walk_code(code, ctx, reach, set())
+    elif isinstance(code, ast.Name) and code.id in ctx.functions:
+        label = f"{code.id}()"
+        _walk_code(ctx.functions[code.id], ctx, reach, {code.id})
+    else:
+        return Operation(op="RunPython", readable=False, note=_foreign_code(code, ctx))
+    if reach.problems:
+        note = f"{label} " + "; ".join(dict.fromkeys(reach.problems))
+        return Operation(op="RunPython", readable=False, note=note, reaches=_unique(reach.models))
+    return Operation(op="RunPython", reaches=_unique(reach.models))
+
+
+def _foreign_code(code: ast.expr, ctx: _Context) -> str:
+    """Say why a RunPython's code cannot be followed."""
+    if isinstance(code, ast.Name) and code.id in ctx.imports:
+        return f"{code.id}() is imported, not defined in this file"
+    if isinstance(code, ast.Name):
+        return f"{code.id}() is not a function defined in this file"
+    return f"its code `{_snippet(code)}` is not a function defined in this file"
+
+
+def _walk_code(node: ast.AST, ctx: _Context, reach: _Reach, seen: set[str]) -> None:
+    """Collect get_model calls in `node` and in same-file functions it calls."""
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        called = _last_name(sub.func)
+        if called == "get_model":
+            _get_model(sub, ctx, reach)
+        elif called in ("get_models", "get_app_config", "get_app_configs"):
+            reach.problems.append(f"calls {called}(), which may reach any model")
+        elif isinstance(sub.func, ast.Name) and sub.func.id in ctx.functions:
+            if sub.func.id not in seen:
+                seen.add(sub.func.id)
+                _walk_code(ctx.functions[sub.func.id], ctx, reach, seen)
+        elif isinstance(sub.func, ast.Name) and sub.func.id in ctx.imports and _passes_apps(sub):
+            reach.problems.append(f"passes apps to {sub.func.id}(), which is imported")
+
+
+def _passes_apps(call: ast.Call) -> bool:
+    """Tell whether a call hands the `apps` registry on."""
+    values = [*call.args, *(kw.value for kw in call.keywords)]
+    return any(isinstance(v, ast.Name) and v.id == "apps" for v in values)
+
+
+def _get_model(call: ast.Call, ctx: _Context, reach: _Reach) -> None:
+    """Record the model one get_model call names."""
+    args = [_const_str(a) for a in call.args]
+    if len(args) == 1 and args[0] is not None and "." in args[0]:
+        app, model = args[0].split(".", 1)
+    elif len(args) == 2 and args[0] is not None and args[1] is not None:
+        app, model = args[0], args[1]
+    else:
+        reach.problems.append("calls get_model with a non-literal argument")
+        return
+    model = model.lower()
+    reach.models.append(model if app == ctx.app else f"{app}.{model}")
+
+
+# ---------------------------------------------------------------------------
+# RunSQL: which tables does the SQL name?
+
+
+def _sql_strings(node: ast.expr | None) -> list[str] | None:
+    """Return the SQL statements of a RunSQL `sql` argument; None when not literal."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Attribute) and node.attr == "noop":
+        return []
+    text = _joined_str(node)
+    if text is not None:
+        return [text]
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return None
+    out = []
+    for element in node.elts:
+        if isinstance(element, (ast.List, ast.Tuple)) and element.elts:
+            element = element.elts[0]  # (sql, params)
+        text = _joined_str(element)
+        if text is None:
+            return None
+        out.append(text)
+    return out
+
+
+def _joined_str(node: ast.expr) -> str | None:
+    """Return a string constant, or a `+` of string constants, else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _joined_str(node.left), _joined_str(node.right)
+        return left + right if left is not None and right is not None else None
+    return _const_str(node)
+
+
+# Statements sqlparse does not type but that are well understood and name tables
+# only after the keywords below.
+KNOWN_UNTYPED = frozenset(
+    {"TRUNCATE", "SET", "RESET", "COMMENT", "GRANT", "REVOKE", "VACUUM", "ANALYZE", "LOCK"}
+)
+TABLE_AFTER = frozenset({"FROM", "INTO", "UPDATE", "TABLE", "REFERENCES", "TRUNCATE", "JOIN"})
+SKIP_WORDS = frozenset({"IF", "NOT", "EXISTS", "ONLY", "TABLE", "CONCURRENTLY", "LATERAL"})
+
+
+def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
+    """Return the lower-case tables some SQL names, and a problem when it cannot be read."""
+    import sqlparse  # pure Python, shipped with Django; loaded only when SQL must be read
+
+    tables: list[str] = []
+    for text in statements:
+        parsed: list[Any] = list(sqlparse.parse(text))
+        for statement in parsed:
+            words = [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
+            if not words:
+                continue
+            first = words[0].value.upper()
+            if statement.get_type() == "UNKNOWN" and first not in KNOWN_UNTYPED:
+                return (), f"its SQL cannot be read: `{_short(str(statement))}`"
+            tables += _tables_in(words)
+    return _unique(tables), None
+
+
+def _is_comment(token: object) -> bool:
+    ttype = getattr(token, "ttype", None)
+    return ttype is not None and "Comment" in str(ttype)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _tables_in(words: Sequence[object]) -> list[str]:
+    """Collect the table names that follow table-naming keywords."""
+    out: list[str] = []
+    seen_index = False
+    for i, token in enumerate(words):
+        if not _is_keyword(token):
+            continue
+        word = str(getattr(token, "normalized", "")).upper()
+        seen_index = seen_index or word == "INDEX"
+        if word in TABLE_AFTER or word.endswith(" JOIN") or (word == "ON" and seen_index):
+            name = _name_at(words, i + 1)
+            if name:
+                out.append(name)
+    return out
+
+
+def _is_keyword(token: object) -> bool:
+    return "Keyword" in str(getattr(token, "ttype", ""))
+
+
+def _name_at(words: Sequence[object], at: int) -> str | None:
+    """Read a possibly schema-qualified, possibly quoted name starting at `at`."""
+    while at < len(words) and str(getattr(words[at], "value", "")).upper() in SKIP_WORDS:
+        at += 1
+    name = None
+    while at < len(words) and _is_name(words[at]):
+        name = str(getattr(words[at], "value", "")).strip('"`[]').lower()
+        if at + 1 < len(words) and getattr(words[at + 1], "value", "") == ".":
+            at += 2
+        else:
+            break
+    return name
+
+
+def _is_name(token: object) -> bool:
+    ttype = str(getattr(token, "ttype", ""))
+    return (
+        ttype.startswith("Token.Name")
+        or ttype == "Token.Literal.String.Symbol"
+        or ("Keyword" in ttype and str(getattr(token, "value", "")).upper() not in TABLE_AFTER)
+    )
