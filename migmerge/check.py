@@ -1,0 +1,427 @@
+"""`check`: find apps with parallel migrations and say how far they collide.
+
+Coordinates the read side: git state -> snapshot -> packages -> headers ->
+graph -> conflicts -> classification. Imports neither Django nor questionary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migmerge import discover, gitrepo, parse, snapshot
+from migmerge.classify import classify
+from migmerge.config import Config, load_config
+from migmerge.errors import MigmergeError
+from migmerge.graph import Graph
+from migmerge.model import (
+    AppMigrations,
+    CheckResult,
+    Conflict,
+    Key,
+    Leaf,
+    Migration,
+    Mode,
+    Overlap,
+    Side,
+    Strategy,
+    Warning,
+)
+from migmerge.state import GitState, detect_state
+
+
+@dataclass
+class Scan:
+    """Every migrations package of a snapshot, read to headers."""
+
+    packages: list[discover.Package]
+    headers: dict[str, Migration]  # path -> header (operations None)
+    sources: dict[str, bytes]  # path -> bytes
+    settings: discover.Settings
+    warnings: list[Warning] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of `check` plus what resolution needs to plan."""
+
+    root: Path
+    result: CheckResult
+    apps: Mapping[str, AppMigrations]
+    migrations: Mapping[Key, Migration]
+    config: Config
+    sources: Mapping[str, bytes]
+    settings: Mapping[str, str]
+    _parsed: dict[Key, Migration] = field(default_factory=dict, compare=False, repr=False)
+
+    def migration(self, app: str, name: str) -> Migration:
+        """Return the migration fully parsed (operations included)."""
+        key = (app, name)
+        if key not in self._parsed:
+            header = self.migrations[key]
+            source = self.sources.get(header.path)
+            if source is None:
+                source = (self.root / header.path).read_bytes()
+            self._parsed[key] = parse.parse_migration(
+                source, app=app, name=name, path=header.path, settings=self.settings
+            )
+        return self._parsed[key]
+
+
+def find_root(start: str | Path | None) -> Path:
+    """Return the root of the repository holding `start`."""
+    return gitrepo.find_root(start)
+
+
+def analyze(
+    repo: str | Path | None = None, *, against: str | None = None, apps: Sequence[str] = ()
+) -> Analysis:
+    """Inspect the working tree (or predict merging `against`) for conflicts."""
+    info = gitrepo.find_repo(repo)
+    config = load_config(info.root)
+    if against is not None:
+        upstream = gitrepo.resolve_rev(info.root, against)
+        local = gitrepo.try_rev(info.root, "HEAD")
+        state = _against_state(info.root, local, upstream, "against")
+        tree = _predicted(info.root, state, local_rev=None)
+    else:
+        state = detect_state(info, config)
+        tree = snapshot.worktree(info.root)
+    return _analyze_tree(info.root, tree, state, config, apps)
+
+
+def analyze_revisions(
+    repo: Path, local: str, upstream: str, *, mode: Mode = "against"
+) -> CheckResult:
+    """Predict merging commit `upstream` into commit `local` (no working tree)."""
+    info = gitrepo.find_repo(repo)
+    config = load_config(info.root)
+    state = _against_state(info.root, local, upstream, mode)
+    tree = _predicted(info.root, state, local_rev=local)
+    return _analyze_tree(info.root, tree, state, config, ()).result
+
+
+def _against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> GitState:
+    base = gitrepo.merge_base(root, local, upstream) if local else None
+    if local and base is None:
+        raise MigmergeError(
+            f"{local[:12]} and {upstream[:12]} share no history",
+            hint="compare against a branch of the same project",
+        )
+    return GitState(mode, local, upstream, base)
+
+
+def _predicted(root: Path, state: GitState, local_rev: str | None) -> snapshot.Snapshot:
+    """Return the merged tree, limited to the folders either side changed."""
+    assert state.upstream is not None
+    if state.base is None:
+        return snapshot.commit(root, state.upstream)
+    theirs = gitrepo.changed_paths(root, state.base, state.upstream)
+    ours = gitrepo.changed_paths(root, state.base, local_rev)
+    if local_rev is None:
+        ours.update((p, "") for p in gitrepo.untracked_files(root) if p.endswith(".py"))
+    dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
+    if not dirs:
+        return snapshot.Snapshot(root, {}, "predicted merge")
+    apps_files = {f"{d.rpartition('/')[0]}/apps.py" for d in dirs if "/" in d}
+    specs = [f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in sorted(apps_files)]
+    specs += list(_CONTEXT)
+    if local_rev is None:
+        mine = snapshot.worktree(root, specs)
+    else:
+        mine = snapshot.commit(root, local_rev, specs)
+    wanted = set(dirs)
+    return mine.overlay(
+        {p: sha for p, sha in theirs.items() if _wanted(p, wanted, apps_files)}, "predicted merge"
+    )
+
+
+_CONTEXT = (
+    ":(glob)**/manage.py",
+    ":(glob)**/*settings*.py",
+    ":(glob)**/settings/*.py",
+    "pyproject.toml",
+)
+
+
+def _wanted(path: str, dirs: set[str], apps_files: set[str]) -> bool:
+    """Tell whether an upstream change falls inside the predicted part of the tree."""
+    return (
+        path.rpartition("/")[0] in dirs
+        or path in apps_files
+        or path.rpartition("/")[2] == "manage.py"
+        or discover.is_settings_file(path)
+    )
+
+
+# the common path -------------------------------------------------------------
+
+
+def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
+    """Find every migrations package of `tree` and read every migration's header."""
+    warnings: list[Warning] = []
+    settings = discover.read_settings(tree, tree.files, config)
+    packages = discover.find_packages(tree, config, settings, warnings)
+    discover.label_packages(packages, tree, config)
+    paths = [path for package in packages for path in package.modules.values()]
+    sources = tree.read(paths)
+    headers: dict[str, Migration] = {}
+    for package in packages:
+        for name, path in package.modules.items():
+            if path in sources:
+                headers[path] = parse.read_header(
+                    sources[path], app=package.label, name=name, path=path,
+                    settings=settings.swappable,
+                )
+    changed = discover.infer_labels(packages, headers)
+    for package in packages:
+        if package.directory in changed:
+            for path in package.modules.values():
+                if path in headers:
+                    headers[path] = discover.relabel(headers[path], package.label)
+    _drop_unmigrated(packages, settings)
+    return Scan(packages, headers, sources, settings, warnings)
+
+
+def _drop_unmigrated(packages: list[discover.Package], settings: discover.Settings) -> None:
+    """MIGRATION_MODULES = {label: None} means the app has no migrations."""
+    off = {label for label, module in settings.migration_modules.items() if module is None}
+    packages[:] = [
+        p for p in packages
+        if not (p.label in off and p.label_source != "settings")
+    ]
+
+
+def _analyze_tree(
+    root: Path, tree: snapshot.Snapshot, state: GitState, config: Config, only: Sequence[str]
+) -> Analysis:
+    scan = scan_tree(tree, config)
+    warnings = list(scan.warnings)
+    conflicts: list[Conflict] = []
+    all_migrations: dict[Key, Migration] = {}
+    app_map: dict[str, AppMigrations] = {}
+    for project, packages in _by_project(scan.packages).items():
+        migrations = _project_migrations(packages, scan, warnings)
+        all_migrations.update(migrations)
+        graph = Graph(migrations)
+        warnings += _graph_warnings(graph, packages)
+        for package in packages:
+            app_map.setdefault(package.label, _app(package))
+        for app, leaves in sorted(graph.conflicts().items()):
+            if only and app not in only:
+                continue
+            package = next(p for p in packages if p.label == app)
+            conflicts.append(_conflict(graph, app, leaves, package, scan))
+    analysis = Analysis(
+        root, CheckResult(state.mode, state.local, state.upstream, state.base), app_map,
+        all_migrations, config, scan.sources, scan.settings.swappable,
+    )
+    if conflicts:
+        conflicts = _with_git_facts(root, analysis, conflicts, state, config)
+    result = CheckResult(
+        state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(warnings)
+    )
+    return Analysis(
+        root, result, app_map, all_migrations, config, scan.sources, scan.settings.swappable,
+        analysis._parsed,
+    )
+
+
+def _by_project(packages: list[discover.Package]) -> dict[str, list[discover.Package]]:
+    out: dict[str, list[discover.Package]] = {}
+    for package in packages:
+        out.setdefault(package.project, []).append(package)
+    return out
+
+
+def _app(package: discover.Package) -> AppMigrations:
+    return AppMigrations(
+        package.label, package.directory, package.label_source,
+        tuple(sorted(package.modules.items())),
+    )
+
+
+def _project_migrations(
+    packages: list[discover.Package], scan: Scan, warnings: list[Warning]
+) -> dict[Key, Migration]:
+    migrations: dict[Key, Migration] = {}
+    owner: dict[str, str] = {}
+    for package in packages:
+        if package.label in owner and owner[package.label] != package.directory:
+            warnings.append(Warning(
+                "duplicate-label", package.label,
+                f"{package.directory} and {owner[package.label]} both hold migrations of app "
+                f"{package.label!r}; Django would refuse the duplicate label",
+            ))
+            continue
+        owner[package.label] = package.directory
+        for path in package.modules.values():
+            header = scan.headers.get(path)
+            if header is not None:
+                migrations[header.key] = header
+                if header.dynamic:
+                    warnings.append(Warning("dynamic-dependencies", header.app, header.dynamic, path))
+    return migrations
+
+
+def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:
+    out = [
+        Warning(
+            "missing-dependency", child[0],
+            f"{child[0]}.{child[1]} depends on {parent[0]}.{parent[1]}, which does not exist",
+        )
+        for child, parent in graph.missing
+    ]
+    for package in packages:
+        out += _duplicate_numbers(graph, package.label)
+    return out
+
+
+def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
+    seen: dict[str, list[str]] = {}
+    for name in graph.nodes(app):
+        number = name.split("_", 1)[0]
+        if number.isdigit():
+            seen.setdefault(number, []).append(name)
+    leaves = set(graph.leaves(app))
+    return [
+        Warning(
+            "duplicate-number", app,
+            f"{app} has several migrations numbered {number}: {', '.join(names)} "
+            "(in a straight line: not a conflict)",
+        )
+        for number, names in sorted(seen.items())
+        if len(names) > 1 and len(leaves & set(names)) < 2
+    ]
+
+
+def _conflict(
+    graph: Graph, app: str, leaves: list[str], package: discover.Package, scan: Scan
+) -> Conflict:
+    ancestor = graph.common_ancestor(app, leaves)
+    branches = {leaf: graph.branch(app, ancestor, leaf) for leaf in leaves}
+    parsed = _full_parse(app, package, scan, {n for b in branches.values() for n in b})
+    history_names = [n for n in graph.nodes(app) if not any(n in b for b in branches.values())]
+    history = list(_full_parse(app, package, scan, set(history_names)).values())
+    overlap = classify(app, [[parsed[n] for n in branches[leaf]] for leaf in leaves], history)
+    built = tuple(
+        Leaf(
+            name=leaf, path=package.modules[leaf], side=None, shared=False, applied=None,
+            branch=tuple(branches[leaf]),
+            operations=tuple(op for n in branches[leaf] for op in parsed[n].operations or ()),
+        )
+        for leaf in leaves
+    )
+    return Conflict(app, package.directory, ancestor, built, overlap, None)
+
+
+def _full_parse(
+    app: str, package: discover.Package, scan: Scan, names: set[str]
+) -> dict[str, Migration]:
+    out = {}
+    for name in sorted(names):
+        path = package.modules[name]
+        out[name] = parse.parse_migration(
+            scan.sources[path], app=app, name=name, path=path, settings=scan.settings.swappable
+        )
+    return out
+
+
+# git facts: sides, shared, applied ---------------------------------------------
+
+
+def _with_git_facts(
+    root: Path, analysis: Analysis, conflicts: list[Conflict], state: GitState, config: Config
+) -> list[Conflict]:
+    paths = {
+        analysis.migrations[(c.app, n)].path: (c.app, n)
+        for c in conflicts for leaf in c.leaves for n in leaf.branch
+    }
+    upstream_has = _present(root, [state.upstream] if state.upstream else [], paths)
+    shared_revs = gitrepo.remote_tracking_shas(root)
+    default = gitrepo.default_branch(root, config.default_branch)
+    if default:
+        shared_revs.append(gitrepo.resolve_rev(root, default))
+    shared = _present(root, shared_revs, paths)
+    applied = _applied(root, config)
+    return [
+        _decide(_facts(c, state, upstream_has, shared, applied, analysis)) for c in conflicts
+    ]
+
+
+def _present(root: Path, revs: Iterable[str], paths: Mapping[str, Key]) -> set[str]:
+    names = [f"{rev}:{path}" for rev in dict.fromkeys(revs) for path in paths]
+    found = gitrepo.existing_objects(root, names)
+    return {name.partition(":")[2] for name in found}
+
+
+def _applied(root: Path, config: Config) -> frozenset[Key] | None:
+    from migmerge import database
+
+    try:
+        db = database.find_database(root, config)
+        return database.applied_migrations(db) if db is not None else None
+    except MigmergeError:
+        return None
+
+
+def _facts(
+    conflict: Conflict, state: GitState, upstream_has: set[str], shared: set[str],
+    applied: frozenset[Key] | None, analysis: Analysis,
+) -> Conflict:
+    leaves = []
+    for leaf in conflict.leaves:
+        branch_paths = [analysis.migrations[(conflict.app, n)].path for n in leaf.branch]
+        side: Side | None = None
+        if state.upstream is not None:
+            side = "upstream" if leaf.path in upstream_has else "local"
+        leaves.append(Leaf(
+            leaf.name, leaf.path, side, any(p in shared for p in branch_paths),
+            None if applied is None else any((conflict.app, n) in applied for n in leaf.branch),
+            leaf.branch, leaf.operations,
+        ))
+    return Conflict(
+        conflict.app, conflict.directory, conflict.ancestor, tuple(leaves), conflict.overlap,
+        None,
+    )
+
+
+def _decide(conflict: Conflict) -> Conflict:
+    strategy, why = recommend(conflict)
+    return Conflict(
+        conflict.app, conflict.directory, conflict.ancestor, conflict.leaves, conflict.overlap,
+        strategy, why,
+    )
+
+
+def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
+    """Return the contract's `auto` choice for a conflict, and why, in one sentence."""
+    kind = conflict.overlap.kind
+    if kind == "field":
+        return "regenerate", "the branches change the same things, so the local side is regenerated"
+    if kind == "unknown":
+        return None, "an operation cannot be read, so a person must choose"
+    local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
+    upstream = [leaf for leaf in conflict.leaves if leaf.side == "upstream"]
+    if len(local) == 1 and upstream and not local[0].shared and not local[0].applied:
+        return "renumber", (
+            f"the branches do not collide ({_overlap_words(conflict.overlap)}) and the local "
+            "migrations are neither shared nor applied, so they move after the upstream ones"
+        )
+    return "merge", (
+        f"the branches do not collide ({_overlap_words(conflict.overlap)}), but "
+        f"{_why_not_renumber(local, upstream)}, so a merge migration joins them"
+    )
+
+
+def _overlap_words(overlap: Overlap) -> str:
+    return "different models" if overlap.kind == "none" else "same models, different fields"
+
+
+def _why_not_renumber(local: list[Leaf], upstream: list[Leaf]) -> str:
+    if not local or not upstream:
+        return "which side is local cannot be told"
+    if len(local) > 1:
+        return "more than one leaf is local"
+    return "the local migrations are " + ("shared" if local[0].shared else "applied")

@@ -1,0 +1,251 @@
+"""The command line: arguments, output and exit codes, and nothing else.
+
+Every command is a function taking keyword arguments and returning an exit
+code; errors migmerge raises on purpose become a message and exit 2 (exit 1
+for refusals), anything else a short report and exit 3, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
+
+from migmerge import __version__
+from migmerge.errors import MigmergeError
+
+EXAMPLES = {
+    "check": """\
+examples:
+  migmerge check                        inspect the working tree (and a merge or rebase in progress)
+  migmerge check --against origin/main  predict merging origin/main, touching nothing
+  migmerge check --format json          machine-readable result (exit 1 when conflicts)
+  migmerge check --format github        annotations for GitHub Actions""",
+    "resolve": """\
+examples:
+  migmerge resolve --dry-run            show the plan for every conflict, change nothing
+  migmerge resolve                      resolve with the recommended strategy, asking first
+  migmerge resolve --strategy merge --yes --app polls
+  migmerge resolve --strategy renumber --keep-names""",
+    "install-hooks": """\
+examples:
+  migmerge install-hooks                post-merge, post-rewrite and pre-push
+  migmerge install-hooks --hook pre-push""",
+    "demo": """\
+examples:
+  migmerge demo                         build and resolve a conflict in a temporary folder
+  migmerge demo ./try-migmerge          keep the demo project to look at""",
+}
+
+DESCRIPTION = """\
+Find, classify and resolve parallel Django migrations across git branches.
+
+When two branches both add a migration to the same app, Django refuses to
+migrate ("Conflicting migrations detected; multiple leaf nodes in the
+migration graph"). migmerge finds those apps, tells whether the branches
+touch the same models or fields, and fixes it: a merge migration, a renumber
+of your migrations after upstream's, or a guided rollback-and-regenerate.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 2 with a hint, never a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"migmerge: error: {message}\nhint: migmerge {self.prog.split()[-1]} --help\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the whole command line (one place for every flag)."""
+    parser = _Parser(
+        prog="migmerge", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `migmerge COMMAND --help` for a command's flags and examples.\n"
+        "Start with `migmerge demo` to see it work on a generated project.",
+    )
+    parser.add_argument("--version", action="version", version=f"migmerge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _check_parser(commands)
+    _resolve_parser(commands)
+    hooks = _sub(commands, "install-hooks", "install the git hooks (post-merge, post-rewrite, pre-push)")
+    hooks.add_argument(
+        "--hook", action="append", dest="hooks", metavar="NAME",
+        choices=("post-merge", "post-rewrite", "pre-push"),
+        help="a hook to install (repeatable; default: all three)",
+    )
+    _sub(commands, "uninstall-hooks", "remove migmerge's hooks and restore the ones it replaced")
+    hook = _sub(commands, "hook", "run one hook (what the installed hook scripts call)")
+    hook.add_argument("name", choices=("post-merge", "post-rewrite", "pre-push"))
+    hook.add_argument("args", nargs=argparse.REMAINDER, help="the arguments git passed")
+    demo = _sub(commands, "demo", "build a Django project with a real conflict and resolve it")
+    demo.add_argument("dir", nargs="?", help="where to build it (default: a temporary folder)")
+    demo.add_argument(
+        "--strategy", choices=("auto", "merge", "renumber", "regenerate", "all"), default="auto",
+        help="how the demo resolves the conflict (all: each strategy in turn)",
+    )
+    return parser
+
+
+def _sub(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
+    sub: argparse.ArgumentParser = commands.add_parser(
+        name, help=help, description=help[0].upper() + help[1:] + ".",
+        epilog=EXAMPLES.get(name), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument(
+        "--repo", metavar="DIR", help="the repository (default: the one holding this folder)"
+    )
+    return sub
+
+
+def _check_parser(commands: Any) -> None:
+    check = _sub(commands, "check", "find apps with parallel migrations and classify them")
+    check.add_argument(
+        "--against", metavar="REV",
+        help="predict merging REV into HEAD plus the working tree, without touching anything",
+    )
+    check.add_argument(
+        "--app", action="append", dest="apps", default=[], metavar="LABEL",
+        help="only this app (repeatable)",
+    )
+    check.add_argument(
+        "--format", choices=("text", "json", "github"), default="text",
+        help="text for people (default), json (the contract's document), github (annotations)",
+    )
+
+
+def _resolve_parser(commands: Any) -> None:
+    resolve = _sub(commands, "resolve", "plan, show and apply the resolution of conflicts")
+    resolve.add_argument(
+        "--strategy", choices=("auto", "merge", "renumber", "regenerate"), default=None,
+        help="auto (default, or [tool.migmerge] strategy) picks by overlap",
+    )
+    resolve.add_argument(
+        "--app", action="append", dest="apps", default=[], metavar="LABEL",
+        help="only this app (repeatable)",
+    )
+    resolve.add_argument(
+        "--keep-names", action="store_true",
+        help="renumber: rewire dependencies without renaming files",
+    )
+    resolve.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    resolve.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    resolve.add_argument(
+        "--force", action="store_true",
+        help="allow renaming shared or applied migrations and merge/renumber over a field overlap",
+    )
+    resolve.add_argument("--format", choices=("text", "json"), default="text")
+
+
+# commands --------------------------------------------------------------------
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def cmd_check(*, repo: str | None, against: str | None, apps: Sequence[str], format: str) -> int:
+    """Run `check`; exit 1 when conflicts are found."""
+    from migmerge import check, render
+
+    analysis = check.analyze(repo, against=against, apps=apps)
+    result = analysis.result
+    if format == "json":
+        _out(render.check_json(result))
+    elif format == "github":
+        _out(render.check_github(result))
+    else:
+        _out(render.check_text(result, against))
+    return 1 if result.conflicts else 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    """Run `resolve` with a questioner that fits the terminal."""
+    from migmerge import prompts, resolve
+
+    questioner = prompts.make_questioner(yes=args.yes)
+    return resolve.resolve(
+        repo=args.repo, strategy=args.strategy, apps=args.apps, keep_names=args.keep_names,
+        yes=args.yes, dry_run=args.dry_run, force=args.force, fmt=args.format,
+        questioner=questioner, out=_out,
+    )
+
+
+def cmd_hook(args: argparse.Namespace, stdin: TextIO) -> int:
+    """Run one git hook."""
+    from migmerge import hooks
+
+    return hooks.run_hook(
+        repo=args.repo, name=args.name, args=args.args, stdin=stdin, out=_out, err=_err
+    )
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Call the function behind the chosen command."""
+    if args.command == "check":
+        return cmd_check(repo=args.repo, against=args.against, apps=args.apps, format=args.format)
+    if args.command == "resolve":
+        return cmd_resolve(args)
+    if args.command == "hook":
+        return cmd_hook(args, sys.stdin)
+    if args.command in ("install-hooks", "uninstall-hooks"):
+        from migmerge import hooks
+
+        if args.command == "install-hooks":
+            return hooks.install_hooks(
+                repo=args.repo, hooks=args.hooks or ("post-merge", "post-rewrite", "pre-push"),
+                out=_out,
+            )
+        return hooks.uninstall_hooks(repo=args.repo, out=_out)
+    if args.command == "demo":
+        from migmerge import demo
+
+        return demo.run_demo(directory=args.dir, strategy=args.strategy, out=_out)
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, map errors to exit codes."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return dispatch(args)
+    except MigmergeError as exc:
+        _err(f"migmerge: {exc.message}")
+        if exc.hint:
+            _err(f"hint: {exc.hint}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("migmerge: interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so briefly, keep the details in a log
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    log = os.path.join(tempfile.gettempdir(), "migmerge-error.log")
+    try:
+        with open(log, "w") as handle:
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=handle)
+        where = f"details in {log}"
+    except OSError:
+        where = "no log could be written"
+    _err(f"migmerge: internal error: {type(exc).__name__}: {exc} ({where})")
+    _err("hint: this is a bug in migmerge; please report it with the log")
+    return 3

@@ -1,0 +1,247 @@
+"""Find migrations packages in a tree and the app label each belongs to.
+
+Label, first found of: `[tool.migmerge] apps`; the key of the settings'
+`MIGRATION_MODULES` entry naming the package; the `label` of the app's
+AppConfig; other migrations' dependency tuples naming this folder's migrations;
+the folder's name. Everything is read statically.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from migmerge.config import Config
+from migmerge.model import Migration, Warning
+from migmerge.snapshot import Snapshot
+
+
+@dataclass
+class Package:
+    """A migrations package while its label is being worked out."""
+
+    directory: str
+    label: str
+    label_source: str
+    project: str
+    modules: dict[str, str] = field(default_factory=dict)  # name -> path
+
+
+@dataclass
+class Settings:
+    """What migmerge reads from settings files."""
+
+    migration_modules: dict[str, str | None] = field(default_factory=dict)
+    swappable: dict[str, str] = field(default_factory=dict)  # AUTH_USER_MODEL -> "app.Model"
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _base(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def is_settings_file(path: str) -> bool:
+    """Tell whether `path` looks like a Django settings module."""
+    name = _base(path)
+    return name.endswith(".py") and (
+        name == "settings.py" or _base(_parent(path)) == "settings" or "settings" in name
+    )
+
+
+def read_settings(snapshot: Snapshot, paths: Iterable[str], config: Config) -> Settings:
+    """Read MIGRATION_MODULES and AUTH_USER_MODEL from settings files, statically."""
+    candidates = [p for p in paths if is_settings_file(p)]
+    if config.settings:
+        module_path = config.settings.replace(".", "/")
+        candidates += [p for p in snapshot.files if p.endswith(module_path + ".py")]
+    settings = Settings()
+    for source in snapshot.read(sorted(set(candidates))).values():
+        if b"MIGRATION_MODULES" in source or b"_USER_MODEL" in source:
+            _read_settings_source(source, settings)
+    return settings
+
+
+def _read_settings_source(source: bytes, settings: Settings) -> None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    for node in tree.body:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        if not isinstance(target, ast.Name):
+            continue
+        if target.id == "MIGRATION_MODULES" and isinstance(node.value, ast.Dict):
+            for key, value in zip(node.value.keys, node.value.values):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    literal = value.value if isinstance(value, ast.Constant) else ...
+                    if literal is None or isinstance(literal, str):
+                        settings.migration_modules[key.value] = literal
+        elif target.id.endswith("_MODEL") and isinstance(node.value, ast.Constant):
+            if isinstance(node.value.value, str) and "." in node.value.value:
+                settings.swappable[target.id] = node.value.value
+
+
+def find_packages(
+    snapshot: Snapshot, config: Config, settings: Settings, warnings: list[Warning]
+) -> list[Package]:
+    """Return every migrations package of the snapshot with a provisional label."""
+    files = snapshot.files
+    projects = sorted({_parent(p) for p in files if _base(p) == "manage.py"}, key=len)
+    directories = _package_directories(files, config, settings)
+    packages = [
+        Package(d, _base(_parent(d)) or _base(d), "folder", _project_of(d, projects))
+        for d in sorted(directories)
+    ]
+    by_dir = {p.directory: p for p in packages}
+    _collect_modules(files, by_dir, warnings)
+    _label_from_settings(packages, settings)
+    return packages
+
+
+def _package_directories(files: Mapping[str, str], config: Config, settings: Settings) -> set[str]:
+    found = {
+        _parent(p) for p in files
+        if p.endswith("migrations/__init__.py") and _base(_parent(p)) == "migrations"
+    }
+    wanted = [m.replace(".", "/") for m in settings.migration_modules.values() if m]
+    if wanted:
+        inits = [_parent(p) for p in files if p.endswith("/__init__.py") or p == "__init__.py"]
+        for module_path in wanted:
+            found.update(d for d in inits if d == module_path or d.endswith("/" + module_path))
+    found.update(d for d in config.migration_modules if d + "/__init__.py" in files)
+    return {d for d in found if not _excluded(d, config.exclude)}
+
+
+def _excluded(directory: str, patterns: Iterable[str]) -> bool:
+    return any(
+        fnmatch.fnmatch(directory, pat) or fnmatch.fnmatch(directory + "/", pat)
+        or directory.startswith(pat.rstrip("/*") + "/")
+        for pat in patterns
+    )
+
+
+def _project_of(directory: str, projects: list[str]) -> str:
+    best = ""
+    for project in projects:
+        if project == "" or directory == project or directory.startswith(project + "/"):
+            best = project if len(project) >= len(best) else best
+    return best
+
+
+def _collect_modules(
+    files: Mapping[str, str], by_dir: dict[str, Package], warnings: list[Warning]
+) -> None:
+    for path in files:
+        directory, _, name = path.rpartition("/")
+        package = by_dir.get(directory)
+        if package is None or name[:1] in ("_", "~"):
+            continue
+        if name.endswith(".py"):
+            package.modules[name[:-3]] = path
+        elif name.endswith(".pyc") and name[:-1] not in files:
+            warnings.append(Warning(
+                "sourceless-module", None,
+                f"{path} is a compiled module without source: Django loads it, "
+                "migmerge cannot read it (delete it if it is a leftover)",
+                path,
+            ))
+
+
+def _label_from_settings(packages: list[Package], settings: Settings) -> None:
+    for label, module in settings.migration_modules.items():
+        if module is None:
+            continue
+        module_path = module.replace(".", "/")
+        for package in packages:
+            if package.directory == module_path or package.directory.endswith("/" + module_path):
+                package.label, package.label_source = label, "settings"
+
+
+def label_packages(packages: list[Package], snapshot: Snapshot, config: Config) -> None:
+    """Apply configured and AppConfig labels to packages."""
+    pending = []
+    for package in packages:
+        app_dir = _parent(package.directory)
+        configured = config.apps.get(app_dir) or config.apps.get(package.directory)
+        if configured:
+            package.label, package.label_source = configured, "config"
+        elif package.label_source == "folder":
+            pending.append(package)
+    apps_files = {p: _parent(p.directory) + "/apps.py" for p in pending}
+    sources = snapshot.read(path.lstrip("/") for path in apps_files.values())
+    for package, path in apps_files.items():
+        source = sources.get(path.lstrip("/"))
+        label = appconfig_label(source, _parent(package.directory)) if source else None
+        if label:
+            package.label, package.label_source = label, "appconfig"
+
+
+def appconfig_label(source: bytes, app_dir: str) -> str | None:
+    """Return the `label` of the AppConfig in `source` that belongs to `app_dir`."""
+    if b"label" not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    dotted = app_dir.replace("/", ".")
+    labelled: list[tuple[str | None, str]] = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            attrs = _class_strings(node)
+            if "label" in attrs:
+                labelled.append((attrs.get("name"), attrs["label"]))
+    for name, label in labelled:
+        if name and (dotted == name or dotted.endswith("." + name)):
+            return label
+    return labelled[0][1] if len(labelled) == 1 else None
+
+
+def _class_strings(node: ast.ClassDef) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target, value = stmt.targets[0], stmt.value
+            if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+                if isinstance(value.value, str):
+                    out[target.id] = value.value
+    return out
+
+
+def infer_labels(packages: list[Package], headers: Mapping[str, Migration]) -> dict[str, str]:
+    """Label folder-named packages from dependency tuples naming their migrations.
+
+    Returns directory -> new label for the packages it relabelled. Only names
+    unique to one folder count (every app has a `0001_initial`).
+    """
+    owners: dict[str, set[str]] = defaultdict(set)
+    for package in packages:
+        for name in package.modules:
+            owners[name].add(package.directory)
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for migration in headers.values():
+        for dep_app, dep_name in migration.dependencies + migration.run_before:
+            dirs = owners.get(dep_name)
+            if dirs and len(dirs) == 1 and dep_name != "0001_initial":
+                votes[next(iter(dirs))][dep_app] += 1
+    changed = {}
+    for package in packages:
+        if package.label_source == "folder" and votes.get(package.directory):
+            label = votes[package.directory].most_common(1)[0][0]
+            if label != package.label:
+                changed[package.directory] = label
+            package.label, package.label_source = label, "dependencies"
+    return changed
+
+
+def relabel(migration: Migration, label: str) -> Migration:
+    """Return `migration` under its app's final label."""
+    return replace(migration, app=label)

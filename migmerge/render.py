@@ -1,0 +1,119 @@
+"""Turn results into text for people, JSON for programs, annotations for CI.
+
+Pure functions returning strings: the CLI decides where they go.
+"""
+
+from __future__ import annotations
+
+import json
+
+from migmerge.model import CheckResult, Conflict, Leaf, Operation
+
+_MODE_WORDS = {
+    "worktree": "working tree",
+    "merge": "merge",
+    "rebase": "rebase",
+    "against": "predicted merge",
+}
+
+
+def check_json(result: CheckResult) -> str:
+    """Render the contract's `check --format json` document."""
+    return json.dumps(result.to_json(), indent=2)
+
+
+def check_text(result: CheckResult, against: str | None = None) -> str:
+    """Render a check result for a person: what conflicts, why, what to run next."""
+    lines = []
+    for warning in result.warnings:
+        lines.append(f"warning: {warning.message}")
+    if not result.conflicts:
+        where = f" (merging {against})" if against else ""
+        lines.append(f"No migration conflicts{where}: every app has a single leaf.")
+        return "\n".join(lines)
+    count = len(result.conflicts)
+    where = _MODE_WORDS[result.mode] + (f" with {against}" if against else "")
+    lines.append(f"{count} app{'s' if count > 1 else ''} with parallel migrations ({where}):")
+    for conflict in result.conflicts:
+        lines += [""] + _conflict_lines(conflict)
+    lines += ["", _next_step(result, against)]
+    return "\n".join(lines)
+
+
+def _conflict_lines(conflict: Conflict) -> list[str]:
+    ancestor = conflict.ancestor or "(no common migration)"
+    lines = [f"{conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves after {ancestor}"]
+    for leaf in conflict.leaves:
+        lines.append(f"  {leaf.name:<40} {_leaf_facts(leaf)}")
+        for name in leaf.branch:
+            if name != leaf.name or len(leaf.branch) > 1:
+                lines.append(f"      {name}")
+        for op in leaf.operations:
+            lines.append(f"      - {describe(op)}")
+    lines.append(f"  overlap: {conflict.overlap.kind}")
+    lines += [f"    {reason}" for reason in conflict.overlap.reasons]
+    if conflict.strategy:
+        lines.append(f"  suggested: {conflict.strategy}: {conflict.strategy_why}")
+    else:
+        lines.append(f"  suggested: choose a strategy ({conflict.strategy_why})")
+    return lines
+
+
+def _leaf_facts(leaf: Leaf) -> str:
+    facts = [leaf.side or "side unknown"]
+    if leaf.shared:
+        facts.append("shared")
+    if leaf.applied:
+        facts.append("applied")
+    return "[" + ", ".join(facts) + "]"
+
+
+def describe(op: Operation) -> str:
+    """Say what one operation does, in a few words."""
+    if op.new_name and op.field:
+        return f"{op.op} {op.model}.{op.field} -> {op.new_name}"
+    if op.new_name:
+        return f"{op.op} {op.model} -> {op.new_name}"
+    target = ".".join(x for x in (op.model, op.field) if x)
+    if op.reaches:
+        target = "reaches " + ", ".join(op.reaches)
+    if not op.readable and op.note:
+        target = (target + " " if target else "") + f"(unreadable: {op.note})"
+    return f"{op.op} {target}".rstrip()
+
+
+def _next_step(result: CheckResult, against: str | None) -> str:
+    if against:
+        return (
+            f"hint: merge {against} (git merge {against}), then run `migmerge resolve`; "
+            "or preview with `migmerge resolve --dry-run` after the merge"
+        )
+    apps = " ".join(f"--app {c.app}" for c in result.conflicts)
+    return f"hint: run `migmerge resolve --dry-run {apps}` to see the plan, then `migmerge resolve {apps}`"
+
+
+def check_github(result: CheckResult) -> str:
+    """Render GitHub Actions workflow commands that annotate the conflicting files."""
+    lines = []
+    for conflict in result.conflicts:
+        names = ", ".join(leaf.name for leaf in conflict.leaves)
+        for leaf in conflict.leaves:
+            message = (
+                f"{conflict.app} has {len(conflict.leaves)} leaf migrations ({names}); "
+                f"overlap {conflict.overlap.kind}. " + " ".join(conflict.overlap.reasons)
+                + f" Fix: migmerge resolve --app {conflict.app}"
+            )
+            lines.append(
+                f"::error file={leaf.path},line=1,title=Migration conflict in {conflict.app}::"
+                + _escape(message)
+            )
+    for warning in result.warnings:
+        where = f" file={warning.path}" if warning.path else ""
+        lines.append(f"::warning{where}::{_escape(warning.message)}")
+    if not result.conflicts:
+        lines.append("No migration conflicts.")
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -1,0 +1,104 @@
+"""Which git situation the working tree is in, and so which side is whose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from migmerge import gitrepo
+from migmerge.config import Config
+from migmerge.model import Mode
+
+
+@dataclass(frozen=True)
+class GitState:
+    """The sides of the work: local and upstream commits and their merge base."""
+
+    mode: Mode
+    local: str | None
+    upstream: str | None
+    base: str | None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def detect_state(info: gitrepo.RepoInfo, config: Config) -> GitState:
+    """Tell merge or rebase (in progress or just made) from a plain working tree."""
+    git_dir = info.git_dir
+    head, parents = _head(info.root)
+    merge_head = _read(git_dir / "MERGE_HEAD")
+    if merge_head:
+        return _state(info.root, "merge", head, merge_head)
+    for folder in ("rebase-merge", "rebase-apply"):
+        onto = _read(git_dir / folder / "onto")
+        if onto:
+            return _state(info.root, "rebase", _read(git_dir / folder / "orig-head"), onto)
+    orig_head = _read(git_dir / "ORIG_HEAD")
+    if len(parents) == 2 and orig_head == parents[0]:
+        return _state(info.root, "merge", parents[0], parents[1])
+    onto = _just_rebased_onto(git_dir)
+    if onto and orig_head:
+        return _state(info.root, "rebase", orig_head, onto)
+    return _state(info.root, "worktree", head, _upstream_ref(info.root, config))
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
+
+
+def _head(root: Path) -> tuple[str | None, list[str]]:
+    try:
+        line = gitrepo.git_run(root, "log", "-1", "--format=%H %P", "HEAD").split()
+    except gitrepo.GitFailed:
+        return None, []  # an unborn branch
+    return line[0], line[1:]
+
+
+def _state(root: Path, mode: Mode, local: str | None, upstream: str | None) -> GitState:
+    if upstream is not None and not _is_sha(upstream):
+        upstream = gitrepo.try_rev(root, upstream)
+    base = gitrepo.merge_base(root, local, upstream) if local and upstream else None
+    return GitState(mode, local, upstream, base)
+
+
+def _upstream_ref(root: Path, config: Config) -> str | None:
+    """The branch's upstream, else the default branch unless HEAD is on it."""
+    upstream = gitrepo.upstream_of_head(root)
+    if upstream:
+        return upstream
+    default = gitrepo.default_branch(root, config.default_branch)
+    if default is None or default == gitrepo.current_branch(root) or (
+        "refs/heads/" + default == gitrepo.current_branch(root)
+    ):
+        return None
+    return default
+
+
+def _just_rebased_onto(git_dir: Path) -> str | None:
+    """Return the commit the last finished rebase started from, per HEAD's reflog."""
+    try:
+        with open(git_dir / "logs" / "HEAD", "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 65536))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    if not lines or not _is_rebase(lines[-1], "finish"):
+        return None
+    for line in reversed(lines[:-1]):
+        if _is_rebase(line, "start"):
+            return line.split()[1]
+        if not _is_rebase(line, ""):
+            return None
+    return None
+
+
+def _is_rebase(line: str, phase: str) -> bool:
+    message = line.partition("\t")[2]
+    return "rebase" in message.split(":")[0] and f"({phase}" in message.split(":")[0]
