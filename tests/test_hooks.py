@@ -1,0 +1,496 @@
+"""Hooks end to end: real git merge, rebase, pull and push through installed hooks.
+
+One "world" is built per module: a bare remote, the user's clone `work` and a
+teammate's clone `other`. The teammate has pushed `0002_choice_votes` to main;
+`work` has fetched it and holds `feature` (with its own `0002_question_pub_date`,
+a conflict with origin/main) and `docs` (no migration touched). Each test
+copies the world and drives real git commands in the copy.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from migmerge import hooks
+from migmerge.errors import MigmergeError
+from tests.helpers import PYTHON, ROOT, git, isolated_git_env, run_migmerge
+
+INITIAL = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+
+    dependencies = []
+
+    operations = [
+        migrations.CreateModel(
+            name="Question",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("text", models.CharField(max_length=200)),
+            ],
+        ),
+        migrations.CreateModel(
+            name="Choice",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("label", models.CharField(max_length=200)),
+            ],
+        ),
+    ]
+"""
+
+ADD_FIELD = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("polls", "{parent}")]
+
+    operations = [
+        migrations.AddField(
+            model_name="{model}",
+            name="{field}",
+            field=models.IntegerField(default=0),
+        ),
+    ]
+"""
+
+LOCAL = "0002_question_pub_date"
+UPSTREAM = "0002_choice_votes"
+
+
+def add_field(root: Path, name: str, model: str, field: str, parent: str = "0001_initial") -> None:
+    """Write polls/migrations/<name>.py adding `field` to `model`."""
+    text = ADD_FIELD.format(parent=parent, model=model, field=field)
+    (root / "polls" / "migrations" / f"{name}.py").write_text(text)
+
+
+def commit(root: Path, message: str) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
+def run_git(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a git command that fires hooks, without a controlling terminal."""
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,  # no /dev/tty: an "ask" hook must not wait for a person
+    )
+
+
+def build_world(world: Path) -> None:
+    git(world, "init", "-q", "--bare", "-b", "main", "remote.git")
+    seed = world / "seed"
+    (seed / "polls" / "migrations").mkdir(parents=True)
+    git(seed, "init", "-q", "-b", "main")
+    (seed / "polls" / "__init__.py").write_text("")
+    (seed / "polls" / "migrations" / "__init__.py").write_text("")
+    (seed / "polls" / "migrations" / "0001_initial.py").write_text(INITIAL)
+    (seed / "README.md").write_text("polls\n")
+    commit(seed, "initial")
+    git(seed, "push", "-q", str(world / "remote.git"), "main")
+    shutil.rmtree(seed)
+    for name in ("work", "other"):
+        git(world, "clone", "-q", "remote.git", name)
+        # relative, so that a copied world pushes to its own remote
+        git(world / name, "remote", "set-url", "origin", "../remote.git")
+    other = world / "other"
+    add_field(other, UPSTREAM, "choice", "votes")
+    commit(other, "upstream: votes")
+    git(other, "push", "-q", "origin", "main")
+    work = world / "work"
+    git(work, "checkout", "-q", "-b", "feature")
+    add_field(work, LOCAL, "question", "pub_date")
+    commit(work, "local: pub_date")
+    git(work, "checkout", "-q", "-b", "docs", "main")
+    (work / "README.md").write_text("polls, documented\n")
+    commit(work, "docs only")
+    git(work, "checkout", "-q", "feature")
+    git(work, "fetch", "-q", "origin")
+
+
+@pytest.fixture(scope="module")
+def world_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    world = tmp_path_factory.mktemp("world")
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in isolated_git_env(home).items():
+            mp.setenv(key, value)
+        for name in [n for n in os.environ if n.startswith("GIT_DIR")]:
+            mp.delenv(name)
+        build_world(world)
+    return world
+
+
+@pytest.fixture
+def world(world_template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "world"
+    shutil.copytree(world_template, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def work(world: Path) -> Path:
+    return world / "work"
+
+
+def install(root: Path, *names: str) -> str:
+    """Install the hooks the way a user does; return what was printed."""
+    lines: list[str] = []
+    assert hooks.install_hooks(repo=str(root), hooks=names, out=lines.append) == 0
+    return "\n".join(lines)
+
+
+def uninstall(root: Path) -> str:
+    lines: list[str] = []
+    assert hooks.uninstall_hooks(repo=str(root), out=lines.append) == 0
+    return "\n".join(lines)
+
+
+def write_hook(path: Path, body: str) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = f"#!/bin/sh\n{body}\n".encode()
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return data
+
+
+def remote_branches(world: Path) -> str:
+    return git(
+        world / "remote.git", "for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags"
+    )
+
+
+# ------------------------------------------------------------ installing
+
+
+def test_install_writes_executable_scripts_with_marker_and_interpreter(work: Path) -> None:
+    printed = install(work)
+    for name in hooks.HOOK_NAMES:
+        path = work / ".git" / "hooks" / name
+        text = path.read_text()
+        assert text.splitlines()[1] == hooks.MARKER
+        assert f"INSTALL_PYTHON={PYTHON}" in text
+        assert path.stat().st_mode & stat.S_IXUSR
+        assert f"installed {name}" in printed
+    assert not list((work / ".git" / "hooks").glob("*.legacy"))
+
+
+def test_install_only_named_hooks_and_refuse_unknown(work: Path) -> None:
+    install(work, "pre-push")
+    assert (work / ".git" / "hooks" / "pre-push").exists()
+    assert not (work / ".git" / "hooks" / "post-merge").exists()
+    with pytest.raises(MigmergeError, match="unknown hook 'pre-commit'"):
+        install(work, "pre-commit")
+
+
+def test_shipped_shims_match_the_template() -> None:
+    for name in hooks.HOOK_NAMES:
+        shipped = ROOT / "hooks" / name
+        assert shipped.read_text() == hooks.render_hook(name, None, None)
+        assert shipped.stat().st_mode & stat.S_IXUSR
+
+
+def test_hooks_dir_follows_core_hooks_path_relative_to_the_work_tree(work: Path) -> None:
+    git(work, "config", "core.hooksPath", ".githooks")
+    assert hooks.hooks_dir(work) == work / ".githooks"
+    install(work)
+    assert hooks.is_migmerge_hook(work / ".githooks" / "pre-push")
+    assert not (work / ".git" / "hooks" / "pre-push").exists()
+
+
+def test_hooks_dir_of_a_linked_worktree_is_the_common_one(world: Path, work: Path) -> None:
+    git(work, "worktree", "add", "-q", "-b", "feature2", "../wt", "feature")
+    assert hooks.hooks_dir(world / "wt") == work / ".git" / "hooks"
+    install(world / "wt")
+    assert hooks.is_migmerge_hook(work / ".git" / "hooks" / "pre-push")
+
+
+def test_install_twice_keeps_the_foreign_hook_once(work: Path) -> None:
+    hook = work / ".git" / "hooks" / "post-merge"
+    original = write_hook(hook, "echo foreign")
+    first = install(work)
+    second = install(work)
+    assert "kept the existing hook" in first and "kept" not in second
+    assert (work / ".git" / "hooks" / "post-merge.legacy").read_bytes() == original
+    assert hooks.is_migmerge_hook(hook)
+    assert not (work / ".git" / "hooks" / "post-merge.legacy.legacy").exists()
+
+
+def test_install_refuses_to_clobber_a_kept_hook(work: Path) -> None:
+    hook = work / ".git" / "hooks" / "pre-push"
+    write_hook(hook, "echo first")
+    install(work, "pre-push")
+    write_hook(hook, "echo second, replacing migmerge's")
+    with pytest.raises(MigmergeError, match="pre-push.legacy exists too"):
+        install(work, "pre-push")
+    assert b"first" in (work / ".git" / "hooks" / "pre-push.legacy").read_bytes()
+
+
+def test_uninstall_restores_the_original_hooks_byte_for_byte(work: Path) -> None:
+    folder = work / ".git" / "hooks"
+    original = write_hook(folder / "pre-push", "# keep me\r\necho 'é' >&2")
+    (folder / "pre-push").chmod(0o750)
+    before = sorted(p.name for p in folder.iterdir())
+    install(work)
+    printed = uninstall(work)
+    assert (folder / "pre-push").read_bytes() == original
+    assert stat.S_IMODE((folder / "pre-push").stat().st_mode) == 0o750
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert "restored" in printed
+
+
+def test_uninstall_leaves_a_foreign_hook_alone(work: Path) -> None:
+    hook = work / ".git" / "hooks" / "post-rewrite"
+    data = write_hook(hook, "echo not ours")
+    uninstall(work)
+    assert hook.read_bytes() == data
+
+
+# ------------------------------------------------------------ pre-push
+
+
+def test_conflicting_new_branch_push_is_blocked(world: Path, work: Path) -> None:
+    install(work)
+    proc = run_git(work, "push", "origin", "feature")
+    assert proc.returncode != 0
+    assert "polls" in proc.stderr
+    assert LOCAL in proc.stderr and UPSTREAM in proc.stderr
+    assert "origin/main" in proc.stderr and "migmerge resolve" in proc.stderr
+    assert "refs/heads/feature" not in remote_branches(world)
+
+
+def test_conflicting_push_onto_an_existing_branch_is_blocked(world: Path, work: Path) -> None:
+    git(work, "push", "-q", "origin", "main:feature")  # feature exists remotely, with votes
+    git(work, "fetch", "-q", "origin")
+    install(work)
+    proc = run_git(work, "push", "--force", "origin", "feature")
+    assert proc.returncode != 0
+    assert "origin/feature" in proc.stderr and LOCAL in proc.stderr
+
+
+def test_clean_push_passes(world: Path, work: Path) -> None:
+    git(work, "checkout", "-q", "-b", "fresh", "origin/main")
+    add_field(work, "0003_question_rank", "question", "rank", parent=UPSTREAM)
+    commit(work, "rank")
+    install(work)
+    proc = run_git(work, "push", "origin", "fresh")
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/fresh" in remote_branches(world)
+
+
+def test_push_without_migration_changes_skips_analysis(world: Path, work: Path) -> None:
+    # origin/main gets a migration migmerge cannot read: analysing would fail the push.
+    other = world / "other"
+    (other / "polls" / "migrations" / "0003_broken.py").write_text("class Migration(:\n")
+    commit(other, "broken")
+    git(other, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin")
+    install(work)
+    proc = run_git(work, "push", "origin", "docs")
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/docs" in remote_branches(world)
+
+
+def test_branch_deletion_and_tag_push_pass(world: Path, work: Path) -> None:
+    git(work, "push", "-q", "origin", "docs")
+    install(work)
+    git(work, "tag", "v1", "feature")  # a tag on the conflicting commit
+    assert run_git(work, "push", "origin", "v1").returncode == 0
+    assert run_git(work, "push", "origin", "--delete", "docs").returncode == 0
+    assert remote_branches(world).split() == ["refs/heads/main", "refs/tags/v1"]
+
+
+def test_skip_variable_and_no_verify_bypass(world: Path, work: Path) -> None:
+    install(work)
+    skipped = run_git(work, "push", "origin", "feature", env={"MIGMERGE_SKIP": "1"})
+    assert skipped.returncode == 0, skipped.stderr
+    git(work, "branch", "feature-b", "feature")
+    assert run_git(work, "push", "--no-verify", "origin", "feature-b").returncode == 0
+    assert "refs/heads/feature-b" in remote_branches(world)
+
+
+def test_skip_variable_still_runs_the_foreign_hook(work: Path) -> None:
+    write_hook(work / ".git" / "hooks" / "pre-push", "echo foreign-ran >&2; exit 1")
+    install(work)
+    proc = run_git(work, "push", "origin", "docs", env={"MIGMERGE_SKIP": "1"})
+    assert proc.returncode != 0 and "foreign-ran" in proc.stderr
+
+
+def test_unfetched_remote_commits_pass_with_a_hint(world: Path, work: Path) -> None:
+    git(work, "push", "-q", "origin", "feature")
+    other = world / "other"
+    git(other, "fetch", "-q", "origin")
+    git(other, "checkout", "-q", "-b", "feature", "origin/feature")
+    (other / "README.md").write_text("changed by the teammate\n")
+    commit(other, "teammate")
+    git(other, "push", "-q", "origin", "feature")
+    git(work, "commit", "-q", "--allow-empty", "-m", "more")
+    install(work)
+    proc = run_git(work, "push", "--force", "origin", "feature")
+    assert proc.returncode == 0, proc.stderr
+    assert "not fetched" in proc.stderr and "git fetch origin" in proc.stderr
+
+
+def test_foreign_pre_push_sees_the_same_input_and_can_block(world: Path, work: Path) -> None:
+    seen = world / "seen.txt"
+    write_hook(work / ".git" / "hooks" / "pre-push", f'echo "$@" > {seen}; cat >> {seen}')
+    install(work)
+    git(work, "checkout", "-q", "-b", "fresh", "origin/main")
+    proc = run_git(work, "push", "origin", "fresh")
+    assert proc.returncode == 0, proc.stderr
+    sha = git(work, "rev-parse", "fresh").strip()
+    assert (
+        seen.read_text()
+        == f"origin ../remote.git\nrefs/heads/fresh {sha} refs/heads/fresh {'0' * 40}\n"
+    )
+    write_hook(work / ".git" / "hooks" / "pre-push.legacy", "exit 3")
+    git(work, "commit", "-q", "--allow-empty", "-m", "more")
+    assert run_git(work, "push", "origin", "fresh").returncode != 0
+
+
+def test_foreign_pre_push_input_reaches_migmerge_too(work: Path) -> None:
+    write_hook(work / ".git" / "hooks" / "pre-push", "cat > /dev/null")
+    install(work)
+    proc = run_git(work, "push", "origin", "feature")
+    assert proc.returncode != 0 and LOCAL in proc.stderr
+
+
+def test_core_hooks_path_push_is_checked(work: Path) -> None:
+    git(work, "config", "core.hooksPath", ".githooks")
+    install(work)
+    proc = run_git(work, "push", "origin", "feature")
+    assert proc.returncode != 0 and "polls" in proc.stderr
+
+
+def test_linked_worktree_push_is_checked(world: Path, work: Path) -> None:
+    git(work, "worktree", "add", "-q", "-b", "feature2", "../wt", "feature")
+    install(world / "wt")
+    proc = run_git(world / "wt", "push", "origin", "feature2")
+    assert proc.returncode != 0 and LOCAL in proc.stderr
+
+
+def test_pre_commit_variables_stand_in_for_empty_input(work: Path) -> None:
+    variables = {
+        "PRE_COMMIT_REMOTE_NAME": "origin",
+        "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/feature",
+        "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/feature",
+        "PRE_COMMIT_TO_REF": git(work, "rev-parse", "feature").strip(),
+    }
+    proc = run_migmerge(work, "hook", "pre-push", input="", env=variables)
+    assert proc.returncode == 1, proc.stderr
+    assert LOCAL in proc.stderr + proc.stdout
+
+
+def test_check_push_reads_git_lines(work: Path) -> None:
+    sha = git(work, "rev-parse", "docs").strip()
+    refs = hooks.parse_push_lines(f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n")
+    errors: list[str] = []
+    assert hooks.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 0
+    feature = git(work, "rev-parse", "feature").strip()
+    refs = hooks.parse_push_lines(f"refs/heads/feature {feature} refs/heads/x {'0' * 40}\n")
+    assert hooks.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 1
+    assert "origin/main" in errors[-1]
+
+
+# ------------------------------------------------------------ post-merge / post-rewrite
+
+
+def test_post_merge_reports_the_conflict_the_merge_made(work: Path) -> None:
+    install(work)
+    proc = run_git(work, "merge", "--no-edit", "origin/main")
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "the merge left parallel migrations" in output
+    assert LOCAL in output and UPSTREAM in output and "migmerge resolve" in output
+
+
+def test_post_merge_after_git_pull(work: Path) -> None:
+    install(work)
+    proc = run_git(work, "pull", "--no-rebase", "--no-edit", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert "polls" in proc.stdout + proc.stderr and UPSTREAM in proc.stdout + proc.stderr
+
+
+def test_post_merge_never_fails_git(world: Path, work: Path) -> None:
+    other = world / "other"
+    (other / "polls" / "migrations" / "0003_broken.py").write_text("class Migration(:\n")
+    commit(other, "broken")
+    git(other, "push", "-q", "origin", "main")
+    install(work)
+    proc = run_git(work, "pull", "--no-rebase", "--no-edit", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert "migmerge:" in proc.stderr and "0003_broken" in proc.stderr
+
+
+def test_ask_without_a_terminal_reports(work: Path) -> None:
+    (work / "pyproject.toml").write_text('[tool.migmerge]\non-merge = "ask"\n')
+    commit(work, "config")
+    install(work)
+    proc = run_git(work, "merge", "--no-edit", "origin/main")
+    assert proc.returncode == 0
+    assert "hint: migmerge resolve" in proc.stdout + proc.stderr
+    assert (work / "polls" / "migrations" / f"{LOCAL}.py").exists()
+
+
+def test_post_rewrite_after_rebase_advises_renumber(work: Path) -> None:
+    install(work)
+    proc = run_git(work, "rebase", "origin/main")
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "the rebase left parallel migrations" in output and LOCAL in output
+    assert "migmerge resolve --strategy renumber" in output
+
+
+def test_post_rewrite_ignores_amend(work: Path) -> None:
+    git(work, "merge", "-q", "--no-edit", "origin/main")  # the conflict exists already
+    install(work)
+    proc = run_git(work, "commit", "--amend", "--no-edit")
+    assert proc.returncode == 0
+    assert "parallel migrations" not in proc.stdout + proc.stderr
+
+
+def test_on_rebase_renumber_moves_local_migrations(work: Path) -> None:
+    (work / "pyproject.toml").write_text('[tool.migmerge]\non-rebase = "renumber"\n')
+    commit(work, "config")
+    install(work)
+    proc = run_git(work, "rebase", "origin/main")
+    assert proc.returncode == 0, proc.stderr
+    migrations = work / "polls" / "migrations"
+    assert not (migrations / f"{LOCAL}.py").exists(), proc.stdout + proc.stderr
+    moved = migrations / "0003_question_pub_date.py"
+    assert f'("polls", "{UPSTREAM}")' in moved.read_text()
+
+
+def test_run_hook_skip_and_unknown(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIGMERGE_SKIP", "1")
+    code = hooks.run_hook(
+        repo=str(work),
+        name="pre-push",
+        args=["origin", "x"],
+        stdin=io.StringIO("garbage"),
+        out=print,
+        err=print,
+    )
+    assert code == 0
+    monkeypatch.delenv("MIGMERGE_SKIP")
+    with pytest.raises(MigmergeError, match="unknown hook"):
+        hooks.run_hook(
+            repo=str(work), name="pre-commit", args=[], stdin=io.StringIO(""), out=print, err=print
+        )
