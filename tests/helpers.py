@@ -231,3 +231,62 @@ def isolated_git_env(home: Path) -> dict[str, str]:
         "GIT_COMMITTER_NAME": "Test Committer",
         "GIT_COMMITTER_EMAIL": "committer@example.com",
     }
+
+
+# PostgreSQL (appended by resolve-database)
+
+PG_SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def require_postgres() -> None:
+    """Skip when PostgreSQL is unreachable, but fail under CI=true (it must run there)."""
+    import psycopg
+    import pytest
+
+    try:
+        psycopg.connect(dbname="postgres", connect_timeout=3, **PG_SERVER).close()
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); start it: .ci/postgres.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+class pg_database:  # noqa: N801 - used like a function: `with pg_database() as db`
+    """Create a throwaway database migmerge_test_<random>; drop it on exit."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        import secrets
+
+        import psycopg
+
+        from migmerge.database import Database
+
+        require_postgres()
+        self.name = f"migmerge_test_{secrets.token_hex(6)}"
+        with psycopg.connect(dbname="postgres", autocommit=True, **PG_SERVER) as conn:
+            conn.execute(f"CREATE DATABASE {self.name}")
+        return Database("postgresql", self.name, host="127.0.0.1", port=5432, user="postgres")
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(dbname="postgres", autocommit=True, **PG_SERVER) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+def pg_settings(db: object) -> str:
+    """The DATABASES setting pointing Django at `db` (a migmerge.database.Database)."""
+    name, host, port, user = (getattr(db, k) for k in ("name", "host", "port", "user"))
+    entry = {"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": host}
+    entry.update({"PORT": str(port), "USER": user})
+    return f"DATABASES = {{'default': {entry!r}}}\n"
+
+
+def use_database(root: Path, databases: str, project: str = "proj") -> None:
+    """Replace the DATABASES block of the project's settings with `databases`."""
+    settings = root / project / "settings.py"
+    text = settings.read_text()
+    start = text.index("DATABASES = {")
+    end = text.index("\n}\n", start) + 3
+    settings.write_text(text[:start] + databases + text[end:])
