@@ -1,0 +1,526 @@
+"""Turn a conflict into a plan: which strategy, and the files to write, edit and rename.
+
+A plan is data. Nothing here writes: `apply.apply_plan` does. Reading the
+files to compute edited bytes is the only I/O, and it happens on the working
+tree the plan will be applied to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migmerge import edit, gitrepo
+from migmerge.errors import MigmergeError, Refused
+from migmerge.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
+from migmerge.writer import merge_number, parse_number, render_merge_migration
+
+if TYPE_CHECKING:
+    from migmerge.check import Analysis
+    from migmerge.config import Config
+    from migmerge.prompts import Questioner
+
+STRATEGIES: tuple[str, ...] = ("auto", "merge", "renumber", "regenerate")
+MAX_MIGRATION = "max_migration.txt"
+_CHOICES = (
+    ("merge", "merge: add a merge migration that depends on every leaf"),
+    ("renumber", "renumber: move the local migrations after the upstream ones"),
+    ("regenerate", "regenerate: roll back, delete the local migrations, makemigrations again"),
+)
+
+
+# Choosing ----------------------------------------------------------------------
+
+
+def choose_strategy(
+    conflict: Conflict,
+    requested: str | None,
+    config: Config,
+    *,
+    force: bool,
+    questioner: Questioner | None = None,
+) -> tuple[Strategy, str]:
+    """Pick the strategy for a conflict (the contract's auto table) and say why in a sentence."""
+    wanted = requested or config.strategy
+    if wanted not in STRATEGIES:
+        raise MigmergeError(
+            f"unknown strategy {wanted!r}", hint=f"use one of: {', '.join(STRATEGIES)}"
+        )
+    if wanted == "auto":
+        return _auto(conflict, questioner)
+    if wanted in ("merge", "renumber"):
+        _refuse_on_overlap(conflict, wanted, force)
+    return _as_strategy(wanted), f"{wanted} was asked for"
+
+
+def _auto(conflict: Conflict, questioner: Questioner | None) -> tuple[Strategy, str]:
+    """Apply the auto table; ask a person when an operation cannot be read."""
+    from migmerge.check import recommend
+
+    strategy, why = recommend(conflict)
+    if strategy is not None:
+        return strategy, why
+    reasons = "; ".join(conflict.overlap.reasons) or "an operation cannot be read"
+    message = f"{conflict.app}: {reasons}. How should it be resolved?"
+    hint = f"migmerge resolve --app {conflict.app} --strategy merge|renumber|regenerate"
+    if questioner is None:
+        raise Refused(f"{message} (a person must choose)", hint=hint)
+    answer = questioner.choose(message, _CHOICES, default="merge")
+    return _as_strategy(answer), f"{answer} was chosen because {why}"
+
+
+def _as_strategy(value: str) -> Strategy:
+    """Narrow a chosen value to a Strategy."""
+    for strategy in ("merge", "renumber", "regenerate"):
+        if value == strategy:
+            return strategy
+    raise MigmergeError(f"unknown strategy {value!r}")
+
+
+def _refuse_on_overlap(conflict: Conflict, wanted: str, force: bool) -> None:
+    """Refuse merge/renumber on a field or unknown overlap unless --force."""
+    kind = conflict.overlap.kind
+    if kind not in ("field", "unknown") or force:
+        return
+    reasons = "; ".join(conflict.overlap.reasons) or f"{kind} overlap"
+    danger = "change the same things" if kind == "field" else "may change the same things"
+    raise Refused(
+        f"{conflict.app}: refusing to {wanted}: the branches {danger} ({reasons}); "
+        "Django would apply both sets of operations one after the other",
+        hint=f"migmerge resolve --app {conflict.app} --strategy regenerate "
+        f"(or --strategy {wanted} --force if you checked the operations by hand)",
+    )
+
+
+# Merge -------------------------------------------------------------------------
+
+
+def plan_merge(analysis: Analysis, conflict: Conflict) -> Plan:
+    """Plan the merge migration makemigrations --merge would write, depending on every leaf."""
+    leaves = [leaf.name for leaf in conflict.leaves]
+    name, source = render_merge_migration(conflict.app, leaves, merge_number(leaves))
+    path = f"{conflict.directory}/{name}.py"
+    if (analysis.root / path).exists():
+        raise MigmergeError(f"{path} already exists", hint="remove it or rename it, then retry")
+    write = Action(
+        "write",
+        f"a merge migration depending on every leaf ({', '.join(sorted(leaves))}), "
+        "as makemigrations --merge writes it",
+        path=path,
+        content=source,
+    )
+    actions = (write, *_max_migration(analysis.root, conflict.directory, name))
+    return Plan("merge", conflict.app, actions, afterwards=(f"git add {path}",))
+
+
+def _max_migration(root: Path, directory: str, leaf: str) -> tuple[Action, ...]:
+    """Point django-linear-migrations' max_migration.txt at the new leaf, when the app has one."""
+    path = f"{directory}/{MAX_MIGRATION}"
+    if not (root / path).is_file():
+        return ()
+    content = f"{leaf}\n".encode()
+    if (root / path).read_bytes() == content:
+        return ()
+    why = f"django-linear-migrations records the app's latest migration: now {leaf}"
+    return (Action("edit", why, path=path, content=content),)
+
+
+# Renumber ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Migrations that move together after `onto` (old names, in order)."""
+
+    names: tuple[str, ...]
+    onto: str
+
+
+def plan_renumber(
+    analysis: Analysis,
+    app: str,
+    moving: Sequence[str],
+    onto: str,
+    *,
+    keep_names: bool = False,
+    force: bool = False,
+    questioner: Questioner | None = None,
+) -> Plan:
+    """Plan moving `moving` (in order) after `onto`: renames, rewired references, git mv."""
+    return _plan_segments(
+        analysis, app, [_Segment(tuple(moving), onto)], keep_names, force, questioner
+    )
+
+
+def plan_renumber_conflict(
+    analysis: Analysis,
+    conflict: Conflict,
+    *,
+    keep_names: bool = False,
+    force: bool = False,
+    questioner: Questioner | None = None,
+) -> Plan:
+    """Plan a renumber of every local branch after the single upstream leaf, one after another."""
+    upstream, local = _sides(conflict)
+    segments, onto = [], upstream.name
+    for leaf in local:
+        segments.append(_Segment(leaf.branch, onto))
+        onto = leaf.branch[-1]
+    return _plan_segments(analysis, conflict.app, segments, keep_names, force, questioner)
+
+
+def _sides(conflict: Conflict) -> tuple[Leaf, list[Leaf]]:
+    """Return the one upstream leaf and the local leaves; refuse when that cannot be told."""
+    upstream = [leaf for leaf in conflict.leaves if leaf.side == "upstream"]
+    local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
+    if len(upstream) != 1 or len(local) + 1 != len(conflict.leaves):
+        raise Refused(
+            f"{conflict.app}: cannot renumber: there is no single upstream leaf "
+            f"({_describe_sides(conflict)}), so which migrations to move cannot be told",
+            hint=f"migmerge resolve --app {conflict.app} --strategy merge, or name the "
+            "branch you merge with: migmerge check --against REV",
+        )
+    names = [n for leaf in local for n in leaf.branch]
+    if len(set(names)) != len(names):
+        raise Refused(
+            f"{conflict.app}: cannot renumber: the local leaves share migrations",
+            hint=f"migmerge resolve --app {conflict.app} --strategy merge",
+        )
+    return upstream[0], local
+
+
+def _describe_sides(conflict: Conflict) -> str:
+    """Say which leaf is on which side, for messages."""
+    return ", ".join(f"{leaf.name}: {leaf.side or 'unknown side'}" for leaf in conflict.leaves)
+
+
+def _plan_segments(
+    analysis: Analysis,
+    app: str,
+    segments: Sequence[_Segment],
+    keep_names: bool,
+    force: bool,
+    questioner: Questioner | None,
+) -> Plan:
+    """Build the renumber plan for consecutive segments of one app."""
+    _check_names(analysis, app, segments)
+    renames = {} if keep_names else _new_names(analysis, app, segments)
+    repoint = {seg.names[0]: (_head_dependency(analysis, app, seg), seg.onto) for seg in segments}
+    moving = [name for seg in segments for name in seg.names]
+    fix = _applied_or_shared(analysis, app, segments, keep_names, force, questioner)
+    actions = [*fix.before, *_edits(analysis, app, renames, repoint)]
+    actions += _renames(analysis, app, moving, renames)
+    new_leaf = renames.get(moving[-1], moving[-1])
+    directory = analysis.apps[app].directory
+    actions += _max_migration(analysis.root, directory, new_leaf)
+    actions += fix.after(renames)
+    warnings = [*_outside_references(analysis, app, renames, actions), *fix.warnings]
+    strategy: Strategy = "renumber"
+    return Plan(strategy, app, tuple(actions), tuple(warnings), fix.afterwards)
+
+
+def _check_names(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> None:
+    """Fail when a migration to move or to move onto is unknown."""
+    for seg in segments:
+        for name in (*seg.names, seg.onto):
+            if (app, name) not in analysis.migrations:
+                raise MigmergeError(f"{app} has no migration named {name}")
+        if not seg.names:
+            raise MigmergeError(f"{app}: nothing to move after {seg.onto}")
+
+
+def _suffix(name: str) -> str:
+    """The part of a migration name after its number (`0003_add_x` -> `add_x`)."""
+    match = re.match(r"^\d+_(.+)$", name)
+    return match[1] if match else name
+
+
+def _new_names(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> dict[str, str]:
+    """Number the moving migrations after the first segment's `onto`, keeping name suffixes."""
+    number = parse_number(segments[0].onto)
+    if number is None:
+        raise MigmergeError(
+            f"{app}: {segments[0].onto} has no number to count on from",
+            hint="use --keep-names, or --strategy merge",
+        )
+    renames: dict[str, str] = {}
+    for name in (n for seg in segments for n in seg.names):
+        number += 1
+        new = f"{number:04d}_{_suffix(name)}"
+        if new != name:
+            renames[name] = new
+    _refuse_taken(analysis, app, renames)
+    return renames
+
+
+def _refuse_taken(analysis: Analysis, app: str, renames: Mapping[str, str]) -> None:
+    """Refuse new names that another migration of the app already has."""
+    existing = {name for a, name in analysis.migrations if a == app} - set(renames)
+    taken = sorted(set(renames.values()) & existing)
+    if taken:
+        raise MigmergeError(
+            f"{app}: cannot renumber: {', '.join(taken)} already exist",
+            hint=f"migmerge resolve --app {app} --strategy merge",
+        )
+
+
+def _head_dependency(analysis: Analysis, app: str, seg: _Segment) -> str:
+    """The one same-app dependency of a segment's first migration (the ancestor)."""
+    head = analysis.migrations[(app, seg.names[0])]
+    deps = [n for a, n in head.dependencies if a == app and n not in seg.names]
+    if len(deps) != 1 or head.dynamic:
+        raise MigmergeError(
+            f"{head.path}: cannot tell which dependency to move onto {seg.onto} "
+            f"(found {', '.join(deps) or 'none'})",
+            hint=f"edit its dependencies by hand, or migmerge resolve --app {app} --strategy merge",
+        )
+    return deps[0]
+
+
+def _edits(
+    analysis: Analysis,
+    app: str,
+    renames: Mapping[str, str],
+    repoint: Mapping[str, tuple[str, str]],
+) -> list[Action]:
+    """Edit every migration that names a renamed one, and re-point each segment's head."""
+    keys = {(app, old): (app, new) for old, new in renames.items()}
+    actions = []
+    for migration in sorted(analysis.migrations.values(), key=lambda m: m.path):
+        pointed = repoint.get(migration.name) if migration.app == app else None
+        if pointed is None and not _names_any(migration, keys):
+            continue
+        action = _edit(analysis.root, migration, keys, pointed, app)
+        if action is not None:
+            actions.append(action)
+    return actions
+
+
+def _names_any(migration: Migration, keys: Mapping[Key, Key]) -> bool:
+    """True when the migration's header references one of `keys`."""
+    refs = (*migration.dependencies, *migration.replaces, *migration.run_before)
+    return any(ref in keys for ref in refs)
+
+
+def _edit(
+    root: Path,
+    migration: Migration,
+    keys: Mapping[Key, Key],
+    pointed: tuple[str, str] | None,
+    app: str,
+) -> Action | None:
+    """Compute one file's new bytes: head re-pointed first, then every reference renamed."""
+    before = (root / migration.path).read_bytes()
+    after = before
+    whys = []
+    if pointed is not None:
+        after = edit.replace_dependency(after, (app, pointed[0]), (app, pointed[1]))
+        whys.append(f"depend on {pointed[1]} instead of {pointed[0]}")
+    renamed = edit.rewrite_references(after, keys)
+    if renamed != after:
+        whys.append("follow the renamed migrations it references")
+    if renamed == before:
+        return None
+    return Action("edit", "; ".join(whys), path=migration.path, content=renamed)
+
+
+def _renames(
+    analysis: Analysis, app: str, moving: Sequence[str], renames: Mapping[str, str]
+) -> list[Action]:
+    """Rename the moved files, last first, so no target is taken by a file still to move."""
+    actions = []
+    for name in reversed(moving):
+        if name not in renames:
+            continue
+        path = analysis.migrations[(app, name)].path
+        target = f"{path.rsplit('/', 1)[0]}/{renames[name]}.py"
+        why = f"number it after the upstream migrations: {name} -> {renames[name]}"
+        actions.append(Action("rename", why, path=path, target=target))
+    return actions
+
+
+def _outside_references(
+    analysis: Analysis, app: str, renames: Mapping[str, str], actions: Sequence[Action]
+) -> list[str]:
+    """Warn about tracked text files outside the edited migrations that mention old names."""
+    if not renames:
+        return []
+    handled = {a.path for a in actions} | {a.target for a in actions}
+    patterns = [arg for old in renames for arg in ("-e", old)]
+    try:
+        found = gitrepo.git_run(analysis.root, "grep", "-I", "-F", "-w", "-l", *patterns)
+    except MigmergeError:
+        return []  # git grep exits 1 when nothing matches
+    return [
+        f"{path} mentions {_which(analysis.root / path, renames)}: update it by hand"
+        for path in found.splitlines()
+        if path and path not in handled
+    ]
+
+
+def _which(path: Path, renames: Mapping[str, str]) -> str:
+    """Name the old names a file mentions, with their new names."""
+    text = path.read_bytes().decode("utf-8", "replace") if path.is_file() else ""
+    pairs = [f"{old} (now {new})" for old, new in renames.items() if old in text]
+    return ", ".join(pairs) or ", ".join(renames)
+
+
+# Applied and shared migrations -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fix:
+    """What a renumber of applied migrations adds around the file changes."""
+
+    before: tuple[Action, ...] = ()
+    record_app: str | None = None
+    warnings: tuple[str, ...] = ()
+    afterwards: tuple[str, ...] = ()
+
+    def after(self, renames: Mapping[str, str]) -> list[Action]:
+        """The steps that follow the file changes (the records renamed, when chosen)."""
+        if self.record_app is None or not renames:
+            return []
+        why = "rename the applied migrations' rows so the database matches the new names"
+        return [Action("record", why, app=self.record_app, renames=tuple(renames.items()))]
+
+
+def _applied_or_shared(
+    analysis: Analysis,
+    app: str,
+    segments: Sequence[_Segment],
+    keep_names: bool,
+    force: bool,
+    questioner: Questioner | None,
+) -> _Fix:
+    """Refuse to touch shared migrations; for applied ones, agree on how the database follows."""
+    moving = {name for seg in segments for name in seg.names}
+    leaves = [leaf for leaf in _app_leaves(analysis, app) if moving & set(leaf.branch)]
+    shared = [leaf.name for leaf in leaves if leaf.shared]
+    applied = [leaf.name for leaf in leaves if leaf.applied]
+    if shared and not force:
+        raise Refused(
+            f"{app}: refusing to renumber {', '.join(shared)}: it is shared (pushed or on the "
+            "default branch), so someone may have applied it under its current name",
+            hint=f"migmerge resolve --app {app} --strategy merge "
+            "(or --force if nobody has applied it)",
+        )
+    if not applied:
+        return _Fix()
+    if force:
+        return _Fix(warnings=(_forced_warning(app, applied),))
+    ancestor = _head_dependency(analysis, app, segments[0])
+    return _ask_applied(analysis, app, ancestor, applied, keep_names, questioner)
+
+
+def _app_leaves(analysis: Analysis, app: str) -> tuple[Leaf, ...]:
+    """The conflict leaves of `app` in the analysis (none when it has no conflict)."""
+    for conflict in analysis.result.conflicts:
+        if conflict.app == app:
+            return conflict.leaves
+    return ()
+
+
+def _forced_warning(app: str, applied: Sequence[str]) -> str:
+    """Say what --force leaves behind for applied migrations."""
+    return (
+        f"{', '.join(applied)} of {app} is applied in your database under its old name: "
+        "Django will see the renumbered migrations as not applied (migrate --fake them, "
+        "or roll back first)"
+    )
+
+
+def _ask_applied(
+    analysis: Analysis,
+    app: str,
+    ancestor: str,
+    applied: Sequence[str],
+    keep_names: bool,
+    questioner: Questioner | None,
+) -> _Fix:
+    """Offer the two honest ways out: roll back first, or rename the rows in the same step."""
+    rollback = _rollback_command(analysis, app, ancestor)
+    shown = _display(rollback, app, ancestor)
+    message = (
+        f"{app}: {', '.join(applied)} is applied in your database; renumbering it would leave "
+        "django_migrations naming migrations that no longer exist. What should happen?"
+    )
+    choices = [("rollback", f"roll it back first ({shown}), then migrate again")]
+    if not keep_names:
+        choices.append(("record", "rename its rows in django_migrations (after a backup)"))
+    choices.append(("cancel", "cancel"))
+    again = "migmerge resolve --strategy renumber" + (" --keep-names" if keep_names else "")
+    try:
+        answer = _choose(questioner, message, choices)
+    except Refused as exc:
+        raise Refused(exc.message, hint=f"{shown} && {again}") from exc
+    if answer == "cancel":
+        raise Refused(f"{app}: renumber cancelled; nothing changed", hint=f"{shown} && {again}")
+    return _fix_for(analysis, app, answer, rollback, shown)
+
+
+def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple[str, str]]) -> str:
+    """Ask, or refuse when nobody can be asked."""
+    if questioner is None:
+        raise Refused(f"{message} (a person must choose)")
+    return questioner.choose(message, choices, default="rollback")
+
+
+def _rollback_command(analysis: Analysis, app: str, ancestor: str) -> tuple[str, ...] | None:
+    """The project's own `manage.py migrate APP ANCESTOR`, or None when manage.py is unknown."""
+    from migmerge import django_side
+
+    directory = analysis.apps[app].directory
+    try:
+        return django_side.manage_command(
+            analysis.root, analysis.config, "migrate", app, ancestor, app_dir=directory
+        )
+    except MigmergeError:
+        return None
+
+
+def _display(command: tuple[str, ...] | None, app: str, ancestor: str) -> str:
+    """Render the rollback command as a person types it."""
+    from migmerge import django_side
+
+    if command is None:
+        return f"python manage.py migrate {app} {ancestor}"
+    return django_side.display_command(command)
+
+
+def _fix_for(
+    analysis: Analysis, app: str, answer: str, rollback: tuple[str, ...] | None, shown: str
+) -> _Fix:
+    """Build the database steps for the chosen way out."""
+    from migmerge import django_side
+
+    backup = Action(
+        "backup",
+        "keep a copy of the database to restore if a step fails",
+        target=str(backup_dir(analysis.root)),
+    )
+    if answer == "record":
+        return _Fix(before=(backup,), record_app=app)
+    if rollback is None:
+        raise MigmergeError(
+            "cannot find the project's manage.py to roll back with",
+            hint=f'run {shown} yourself, or set [tool.migmerge] manage-py = "path/to/manage.py"',
+        )
+    run = Action(
+        "run",
+        "unapply the local migrations before they are renamed",
+        command=rollback,
+        cwd=str(django_side.manage_cwd(rollback)),
+        touches_database=True,
+    )
+    # The same command without "APP ANCESTOR": migrate everything forward again.
+    again = django_side.display_command(rollback[:3] + rollback[5:])
+    return _Fix(before=(backup, run), afterwards=(f"{again}  # apply the renumbered migrations",))
+
+
+def backup_dir(root: Path) -> Path:
+    """Where database backups go: inside the git directory, never in the work tree."""
+    return gitrepo.find_repo(root).git_dir / "migmerge" / "backups"
