@@ -175,10 +175,10 @@ def label_packages(packages: list[Package], snapshot: Snapshot, config: Config) 
             package.label, package.label_source = configured, "config"
         elif package.label_source == "folder":
             pending.append(package)
-    apps_files = {p: _parent(p.directory) + "/apps.py" for p in pending}
-    sources = snapshot.read(path.lstrip("/") for path in apps_files.values())
-    for package, path in apps_files.items():
-        source = sources.get(path.lstrip("/"))
+    apps_files = [(p, (_parent(p.directory) + "/apps.py").lstrip("/")) for p in pending]
+    sources = snapshot.read(path for _, path in apps_files)
+    for package, path in apps_files:
+        source = sources.get(path)
         label = appconfig_label(source, _parent(package.directory)) if source else None
         if label:
             package.label, package.label_source = label, "appconfig"

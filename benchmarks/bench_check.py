@@ -1,0 +1,268 @@
+"""Benchmark `migmerge check` against Django's own MigrationLoader, in one run.
+
+Generates real git repositories of real Django migration files and prints
+median wall times (each command runs in a fresh process, as a hook would):
+
+1. `migmerge check` vs `MigrationLoader(None, ignore_no_migrations=True)
+   .detect_conflicts()` on 50 apps x 200 migrations with one conflict
+   (target: migmerge at most 1/15 of Django's time);
+2. `check --against` on 250 apps x 200 against 10 apps x 200, one change each
+   (target: within 1.5x: the cost follows the change, not the repository);
+3. what the installed hooks add to `git merge` and `git push` on the
+   10,000-migration repository.
+
+Usage: python benchmarks/bench_check.py [--runs N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+
+MIGRATION = '''\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("{app}", "{prev}"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="thing",
+            name="field_{n}",
+            field=models.IntegerField(default=0),
+        ),
+    ]
+'''
+
+INITIAL = '''\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    initial = True
+
+    dependencies = []
+
+    operations = [
+        migrations.CreateModel(
+            name="Thing",
+            fields=[("id", models.BigAutoField(primary_key=True, serialize=False))],
+        ),
+    ]
+'''
+
+DJANGO_LOADER = """
+import os, sys
+sys.path.insert(0, os.getcwd())
+os.environ["DJANGO_SETTINGS_MODULE"] = "benchsettings"
+import django
+django.setup()
+from django.db.migrations.loader import MigrationLoader
+conflicts = MigrationLoader(None, ignore_no_migrations=True).detect_conflicts()
+print(sorted(conflicts))
+"""
+
+
+def env() -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    out.update(
+        GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    return out
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env())
+    if proc.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def write_app(root: Path, app: str, count: int) -> None:
+    folder = root / app / "migrations"
+    folder.mkdir(parents=True)
+    (root / app / "__init__.py").write_text("")
+    (root / app / "models.py").write_text("")
+    (folder / "__init__.py").write_text("")
+    prev = "0001_initial"
+    (folder / f"{prev}.py").write_text(INITIAL)
+    for n in range(2, count + 1):
+        name = f"{n:04d}_thing_field_{n}"
+        (folder / f"{name}.py").write_text(MIGRATION.format(app=app, prev=prev, n=n))
+        prev = name
+
+
+def add_leaf(root: Path, app: str, count: int, suffix: str) -> None:
+    prev = sorted(p.stem for p in (root / app / "migrations").glob("0*.py"))[count - 1]
+    name = f"{count + 1:04d}_thing_{suffix}"
+    path = root / app / "migrations" / f"{name}.py"
+    path.write_text(MIGRATION.format(app=app, prev=prev, n=suffix))
+
+
+def make_repo(root: Path, apps: int, count: int) -> Path:
+    """A committed repository of `apps` apps with `count` migrations each."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for a in range(apps):
+        write_app(root, f"app{a}", count)
+    installed = ", ".join(f'"app{a}"' for a in range(apps))
+    (root / "benchsettings.py").write_text(
+        f"INSTALLED_APPS = [{installed}]\nDATABASES = {{}}\nSECRET_KEY = 'bench'\n"
+        "USE_TZ = True\n"
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    return root
+
+
+def branch_pair(root: Path, count: int, *, merge: bool) -> None:
+    """feature adds a leaf to app0; main adds another; optionally merge them."""
+    git(root, "checkout", "-q", "-b", "feature")
+    add_leaf(root, "app0", count, "local")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "local leaf")
+    git(root, "checkout", "-q", "main")
+    add_leaf(root, "app0", count, "upstream")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "upstream leaf")
+    git(root, "checkout", "-q", "feature")
+    if merge:
+        git(root, "merge", "-q", "main", "-m", "merge")
+    git(root, "gc", "-q")
+
+
+def timed(cmd: list[str], cwd: Path, runs: int, expect: tuple[int, ...] = (0, 1)) -> float:
+    """Median wall time of `cmd` in seconds over `runs` fresh processes."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env())
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in expect:
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr}")
+    return statistics.median(times)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def bench_full(base: Path, runs: int) -> None:
+    root = make_repo(base / "full", 50, 200)
+    branch_pair(root, 200, merge=True)
+    mm = timed([PYTHON, "-m", "migmerge", "check"], root, runs)
+    dj = timed([PYTHON, "-c", DJANGO_LOADER], root, max(3, runs // 2), expect=(0,))
+    print("1. check on 50 apps x 200 migrations (10,000 files, one conflict)")
+    print(f"   migmerge check                         {ms(mm)}")
+    print(f"   Django MigrationLoader.detect_conflicts {ms(dj)}")
+    ratio = dj / mm
+    verdict = "ok" if ratio >= 15 else "MISSED"
+    print(f"   ratio Django / migmerge                 {ratio:8.1f}x  (target >= 15x: {verdict})")
+    bench_hooks(base, root, runs)
+
+
+def bench_against(base: Path, runs: int) -> None:
+    results = {}
+    for apps in (10, 250):
+        root = make_repo(base / f"against{apps}", apps, 200)
+        branch_pair(root, 200, merge=False)
+        results[apps] = timed([PYTHON, "-m", "migmerge", "check", "--against", "main"], root, runs)
+    ratio = results[250] / results[10]
+    verdict = "ok" if ratio <= 1.5 else "MISSED"
+    print("2. check --against main, one conflicting change")
+    print(f"   10 apps x 200 migrations   (2,000)    {ms(results[10])}")
+    print(f"   250 apps x 200 migrations (50,000)    {ms(results[250])}")
+    print(f"   ratio large / small                     {ratio:8.2f}x  (target <= 1.5x: {verdict})")
+
+
+def bench_hooks(base: Path, root: Path, runs: int) -> None:
+    """Time `git merge` and `git push` with and without migmerge's hooks."""
+    remote = base / "remote.git"
+    git(base, "init", "-q", "--bare", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    work = base / "hookwork"
+    times: dict[tuple[str, bool], float] = {}
+    for hooked in (False, True):
+        for op in ("merge", "push"):
+            samples = []
+            for i in range(runs):
+                shutil.rmtree(work, ignore_errors=True)
+                shutil.copytree(root, work, symlinks=True)
+                if hooked:
+                    subprocess.run(
+                        [PYTHON, "-m", "migmerge", "install-hooks"], cwd=work,
+                        capture_output=True, env=env(), check=True,
+                    )
+                samples.append(_hook_op(work, op, i))
+            times[(op, hooked)] = statistics.median(samples)
+    print("3. what the hooks add on the 10,000-migration repository")
+    for op in ("merge", "push"):
+        added = times[(op, True)] - times[(op, False)]
+        print(
+            f"   git {op:<5} without hooks {ms(times[(op, False)])}, with hooks "
+            f"{ms(times[(op, True)])}: +{added * 1000:.1f} ms"
+        )
+
+
+def _hook_op(work: Path, op: str, i: int) -> float:
+    if op == "merge":
+        git(work, "checkout", "-q", "-b", f"side{i}", "main")
+        (work / "NOTES.txt").write_text(str(i))
+        git(work, "add", "NOTES.txt")
+        git(work, "commit", "-q", "-m", "notes")
+        git(work, "checkout", "-q", "main")
+        cmd = ["git", "merge", "-q", "--no-ff", f"side{i}", "-m", "merge side"]
+    else:
+        git(work, "checkout", "-q", "main")
+        (work / "NOTES.txt").write_text(f"push {i}")
+        git(work, "add", "NOTES.txt")
+        git(work, "commit", "-q", "-m", "notes")
+        cmd = ["git", "push", "-q", "origin", "main"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env())
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median)")
+    parser.add_argument("--keep", metavar="DIR", help="build the repositories here and keep them")
+    parser.add_argument(
+        "--only", choices=("full", "against"), help="run one part only (default: both)"
+    )
+    args = parser.parse_args()
+    base = Path(args.keep or tempfile.mkdtemp(prefix="migmerge-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, repositories in {base}")
+    try:
+        if args.only in (None, "full"):
+            bench_full(base, args.runs)
+        if args.only in (None, "against"):
+            bench_against(base, args.runs)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""`migmerge check` end to end: real repositories, real Django, every git state."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import (
+    POLLS_V1,
+    commit_all,
+    django_conflicts,
+    git,
+    isolated_git_env,
+    make_django_project,
+    makemigrations,
+    manage,
+    run_migmerge,
+    write_app,
+)
+
+AGE = POLLS_V1.replace(
+    "    name = models.CharField(max_length=100)\n",
+    "    name = models.CharField(max_length=100)\n    age = models.IntegerField(default=0)\n",
+)
+ADDRESS = POLLS_V1.replace(
+    "    name = models.CharField(max_length=100)\n",
+    "    name = models.CharField(max_length=100)\n    address = models.TextField(default='')\n",
+)
+
+
+@pytest.fixture(scope="module")
+def branches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """polls: 0001 on main; feature adds age (0002), main adds address (0002); unmerged."""
+    base = tmp_path_factory.mktemp("branches")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in isolated_git_env(base / "home").items():
+            mp.setenv(key, value)
+        root = make_django_project(base / "proj", {"polls": POLLS_V1})
+        (root / "README.md").write_text("demo\n")
+        makemigrations(root, "polls")
+        commit_all(root, "initial")
+        git(root, "checkout", "-q", "-b", "feature")
+        write_app(root, "polls", AGE)
+        makemigrations(root, "polls")
+        commit_all(root, "add age")
+        git(root, "checkout", "-q", "main")
+        write_app(root, "polls", ADDRESS)
+        makemigrations(root, "polls")
+        commit_all(root, "add address")
+        git(root, "checkout", "-q", "feature")
+        yield root
+
+
+@pytest.fixture
+def repo(branches: Path, tmp_path: Path) -> Path:
+    """A private copy of the two-branch project, on branch feature."""
+    target = tmp_path / "proj"
+    shutil.copytree(branches, target, symlinks=True)
+    return target
+
+
+def check_json(root: Path, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    proc = run_migmerge(root, "check", "--format", "json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def merge_main(root: Path) -> None:
+    git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
+
+
+def leaves_by_side(doc: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    (conflict,) = doc["conflicts"]
+    return {leaf["side"]: leaf["name"] for leaf in conflict["leaves"]}
+
+
+# git states -------------------------------------------------------------------
+
+
+def test_clean_tree_exits_zero(repo: Path) -> None:
+    proc = run_migmerge(repo, "check")
+    assert proc.returncode == 0, proc.stderr
+    assert "No migration conflicts" in proc.stdout
+
+
+def test_merge_just_made_reports_sides(repo: Path) -> None:
+    feature = git(repo, "rev-parse", "HEAD").strip()
+    main = git(repo, "rev-parse", "main").strip()
+    merge_main(repo)
+    code, doc = check_json(repo)
+    assert code == 1
+    assert doc["mode"] == "merge"
+    assert (doc["local"], doc["upstream"]) == (feature, main)
+    assert doc["base"] == git(repo, "merge-base", feature, main).strip()
+    (conflict,) = doc["conflicts"]
+    assert conflict["app"] == "polls"
+    assert conflict["directory"] == "polls/migrations"
+    assert conflict["ancestor"] == "0001_initial"
+    assert leaves_by_side(doc) == {
+        "local": "0002_userprofile_age",
+        "upstream": "0002_userprofile_address",
+    }
+    local = next(leaf for leaf in conflict["leaves"] if leaf["side"] == "local")
+    assert local["path"] == "polls/migrations/0002_userprofile_age.py"
+    assert local["branch"] == ["0002_userprofile_age"]
+    assert local["operations"] == [{"op": "AddField", "model": "userprofile", "field": "age"}]
+    assert conflict["overlap"] == "model"
+    assert conflict["strategy"] == "renumber"
+
+
+def test_merge_in_progress_with_unrelated_text_conflict(repo: Path) -> None:
+    (repo / "README.md").write_text("feature\n")
+    commit_all(repo, "readme on feature")
+    git(repo, "checkout", "-q", "main")
+    (repo / "README.md").write_text("main\n")
+    commit_all(repo, "readme on main")
+    main = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "feature")
+    assert git(repo, "merge", "main", check=False) is not None
+    assert (repo / ".git" / "MERGE_HEAD").exists()
+    code, doc = check_json(repo)
+    assert code == 1
+    assert doc["mode"] == "merge"
+    assert doc["upstream"] == main
+    assert leaves_by_side(doc)["local"] == "0002_userprofile_age"
+
+
+def test_rebase_in_progress_keeps_local_as_the_replayed_side(repo: Path) -> None:
+    (repo / "README.md").write_text("feature\n")
+    commit_all(repo, "readme on feature")
+    feature = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    (repo / "README.md").write_text("main\n")
+    commit_all(repo, "readme on main")
+    main = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "rebase", "main", check=False)
+    assert (repo / ".git" / "rebase-merge").exists() or (repo / ".git" / "rebase-apply").exists()
+    code, doc = check_json(repo)
+    assert code == 1
+    assert doc["mode"] == "rebase"
+    assert (doc["local"], doc["upstream"]) == (feature, main)
+    # git calls the replayed commits "theirs" here; migmerge must not.
+    assert leaves_by_side(doc) == {
+        "local": "0002_userprofile_age",
+        "upstream": "0002_userprofile_address",
+    }
+
+
+def test_rebase_just_made(repo: Path) -> None:
+    feature = git(repo, "rev-parse", "HEAD").strip()
+    main = git(repo, "rev-parse", "main").strip()
+    git(repo, "rebase", "-q", "-X", "theirs", "main")
+    code, doc = check_json(repo)
+    assert code == 1
+    assert doc["mode"] == "rebase"
+    assert (doc["local"], doc["upstream"]) == (feature, main)
+    assert leaves_by_side(doc)["local"] == "0002_userprofile_age"
+
+
+def test_against_predicts_without_touching_anything(repo: Path) -> None:
+    before = _state(repo)
+    code, doc = check_json(repo, "--against", "main")
+    assert code == 1
+    assert doc["mode"] == "against"
+    assert doc["upstream"] == git(repo, "rev-parse", "main").strip()
+    assert leaves_by_side(doc) == {
+        "local": "0002_userprofile_age",
+        "upstream": "0002_userprofile_address",
+    }
+    assert _state(repo) == before
+    assert not (repo / "db.sqlite3").exists()
+
+
+def test_against_includes_uncommitted_work(repo: Path) -> None:
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-q", "-b", "other")
+    write_app(repo, "polls", ADDRESS.replace("address", "street"))
+    makemigrations(repo, "polls")  # untracked new migration, not committed
+    code, doc = check_json(repo, "--against", "feature")
+    assert code == 1
+    assert leaves_by_side(doc) == {
+        "local": "0003_userprofile_street",
+        "upstream": "0002_userprofile_age",
+    }
+
+
+def test_against_same_branch_is_clean(repo: Path) -> None:
+    code, doc = check_json(repo, "--against", "HEAD")
+    assert code == 0
+    assert doc["conflicts"] == []
+
+
+def test_worktree_mode_after_later_commit_uses_default_branch(repo: Path) -> None:
+    merge_main(repo)
+    (repo / "README.md").write_text("later\n")
+    commit_all(repo, "later work")
+    code, doc = check_json(repo)
+    assert code == 1
+    assert doc["mode"] == "worktree"
+    assert doc["upstream"] == git(repo, "rev-parse", "main").strip()
+    assert leaves_by_side(doc)["upstream"] == "0002_userprofile_address"
+
+
+def test_shared_means_reachable_from_a_remote(repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "fetch", "-q", "origin")
+    merge_main(repo)
+    _, doc = check_json(repo)
+    shared = {leaf["name"]: leaf["shared"] for leaf in doc["conflicts"][0]["leaves"]}
+    assert shared == {"0002_userprofile_address": True, "0002_userprofile_age": False}
+
+
+def test_applied_read_from_the_sqlite_database(repo: Path) -> None:
+    manage(repo, "migrate", "polls")  # on feature: 0002_userprofile_age applied
+    merge_main(repo)
+    _, doc = check_json(repo)
+    applied = {leaf["name"]: leaf["applied"] for leaf in doc["conflicts"][0]["leaves"]}
+    assert applied == {"0002_userprofile_address": False, "0002_userprofile_age": True}
+    assert doc["conflicts"][0]["strategy"] == "merge"
+
+
+def test_applied_is_null_without_a_database_and_none_is_created(repo: Path) -> None:
+    merge_main(repo)
+    _, doc = check_json(repo)
+    assert {leaf["applied"] for leaf in doc["conflicts"][0]["leaves"]} == {None}
+    assert not (repo / "db.sqlite3").exists()
+
+
+def test_text_output_says_what_to_run(repo: Path) -> None:
+    merge_main(repo)
+    proc = run_migmerge(repo, "check")
+    assert proc.returncode == 1
+    assert "polls (polls/migrations): 2 leaves after 0001_initial" in proc.stdout
+    assert "0002_userprofile_age" in proc.stdout and "[local]" in proc.stdout
+    assert "migmerge resolve" in proc.stdout
+
+
+def test_github_format_annotates_the_leaf_files(repo: Path) -> None:
+    merge_main(repo)
+    proc = run_migmerge(repo, "check", "--format", "github")
+    assert proc.returncode == 1
+    assert "::error file=polls/migrations/0002_userprofile_age.py,line=1" in proc.stdout
+
+
+def test_app_filter(repo: Path) -> None:
+    merge_main(repo)
+    code, doc = check_json(repo, "--app", "other")
+    assert code == 0 and doc["conflicts"] == []
+
+
+# bad input ----------------------------------------------------------------------
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    proc = run_migmerge(tmp_path, "check")
+    assert proc.returncode == 2
+    assert "not inside a git work tree" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_revision(repo: Path) -> None:
+    proc = run_migmerge(repo, "check", "--against", "no-such-branch")
+    assert proc.returncode == 2
+    assert "unknown revision 'no-such-branch'" in proc.stderr
+
+
+def test_bad_flag_prints_usage(repo: Path) -> None:
+    proc = run_migmerge(repo, "check", "--frobnicate")
+    assert proc.returncode == 2
+    assert "usage:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"class Migration(:\n", "syntax error"),
+        (b"\x00\x01\x02binary\xff\xfe", "cannot read migration"),
+        (b"# -*- coding: utf-8 -*-\nx = '\xff\xfe'\n", "cannot read migration"),
+    ],
+)
+def test_unreadable_migration_is_exit_2(repo: Path, content: bytes, reason: str) -> None:
+    (repo / "polls" / "migrations" / "0003_broken.py").write_bytes(content)
+    proc = run_migmerge(repo, "check")
+    assert proc.returncode == 2, proc.stdout
+    assert reason in proc.stderr
+    assert "polls/migrations/0003_broken.py" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_crlf_and_coding_line_are_read(repo: Path) -> None:
+    path = repo / "polls" / "migrations" / "0002_userprofile_age.py"
+    text = path.read_text()
+    path.write_bytes(("# -*- coding: latin-1 -*-\n# caf\xe9\n" + text).replace("\n", "\r\n").encode("latin-1"))
+    merge_main(repo)
+    code, doc = check_json(repo)
+    assert code == 1
+    assert len(doc["conflicts"][0]["leaves"]) == 2
+
+
+def test_junk_files_in_migrations_are_ignored(repo: Path) -> None:
+    folder = repo / "polls" / "migrations"
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (folder / "README").write_text("notes")
+    (folder / "0002_userprofile_age.py~").write_text("backup")
+    (folder / "_helpers.py").write_text("def f(): pass\n")
+    code, doc = check_json(repo)
+    assert code == 0 and doc["conflicts"] == []
+
+
+def _state(root: Path) -> tuple[str, ...]:
+    """Everything check must not change: HEAD, refs, index, working tree."""
+    index = (root / ".git" / "index").read_bytes()
+    files = sorted(
+        (str(p.relative_to(root)), p.read_bytes())
+        for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+    )
+    return (
+        git(root, "rev-parse", "HEAD"),
+        git(root, "for-each-ref"),
+        git(root, "--no-optional-locks", "status", "--porcelain"),
+        str(hash(index)),
+        str(hash(tuple(files))),
+    )
