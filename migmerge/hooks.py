@@ -21,6 +21,7 @@ import shlex
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -421,7 +422,9 @@ def _guarded_pre_push(
         return check_push(root, remote, _push_input(root, remote, stdin), out=out, err=err)
     except MigmergeError as exc:
         err(f"migmerge: {exc.message}")
-        err(f"hint: {exc.hint or 'fix it'}; or push without the check: git push --no-verify")
+        if exc.hint:
+            err(f"hint: {exc.hint}")
+        err("hint: to push without this check: git push --no-verify")
         return exc.exit_code
 
 
@@ -525,6 +528,31 @@ def _push_report(remote: str, ref: PushedRef, label: str, conflicts: Sequence[Co
         "      push anyway: git push --no-verify",
     ]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class HookRun:
+    """What running an installed hook script cost and said."""
+
+    seconds: float
+    returncode: int
+    output: str
+
+
+def time_hook(root: Path, name: str, args: Sequence[str] = (), stdin: str = "") -> HookRun:
+    """Run the installed hook script `name` as git would, timing it (for the benchmark)."""
+    script = hooks_dir(root) / name
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(script), *args],
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=gitrepo.clean_env(),
+    )
+    elapsed = time.perf_counter() - started
+    return HookRun(elapsed, proc.returncode, proc.stdout + proc.stderr)
 
 
 def _short(ref: str) -> str:

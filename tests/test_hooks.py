@@ -494,3 +494,29 @@ def test_run_hook_skip_and_unknown(work: Path, monkeypatch: pytest.MonkeyPatch) 
         hooks.run_hook(
             repo=str(work), name="pre-commit", args=[], stdin=io.StringIO(""), out=print, err=print
         )
+
+
+def test_time_hook_runs_the_installed_script(work: Path) -> None:
+    install(work, "pre-push")
+    sha = git(work, "rev-parse", "docs").strip()
+    line = f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n"
+    run = hooks.time_hook(work, "pre-push", ["origin", "../remote.git"], line)
+    assert run.returncode == 0 and run.seconds > 0
+    line = line.replace(sha, git(work, "rev-parse", "feature").strip())
+    assert hooks.time_hook(work, "pre-push", ["origin", "x"], line).returncode == 1
+
+
+def test_pre_commit_manifest_names_each_hook_and_stage() -> None:
+    blocks = (ROOT / ".pre-commit-hooks.yaml").read_text().split("- id: ")[1:]
+    manifest = {}
+    for block in blocks:
+        lines = block.splitlines()
+        pairs = (line.strip().split(": ", 1) for line in lines[1:] if ": " in line)
+        manifest[lines[0]] = dict(pairs)
+    assert set(manifest) == {f"migmerge-{name}" for name in hooks.HOOK_NAMES}
+    for name in hooks.HOOK_NAMES:
+        entry = manifest[f"migmerge-{name}"]
+        assert entry["entry"] == f"migmerge hook {name}"
+        assert entry["stages"] == f"[{name}]"
+        assert entry["language"] == "python"
+        assert entry["always_run"] == "true" and entry["pass_filenames"] == "false"
