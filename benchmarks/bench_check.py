@@ -28,7 +28,7 @@ from pathlib import Path
 
 PYTHON = sys.executable
 
-MIGRATION = '''\
+MIGRATION = """\
 from django.db import migrations, models
 
 
@@ -45,9 +45,9 @@ class Migration(migrations.Migration):
             field=models.IntegerField(default=0),
         ),
     ]
-'''
+"""
 
-INITIAL = '''\
+INITIAL = """\
 from django.db import migrations, models
 
 
@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
             fields=[("id", models.BigAutoField(primary_key=True, serialize=False))],
         ),
     ]
-'''
+"""
 
 DJANGO_LOADER = """
 import os, sys
@@ -80,8 +80,10 @@ print(sorted(conflicts))
 def env() -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     out.update(
-        GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
         GIT_CONFIG_NOSYSTEM="1",
     )
     return out
@@ -123,8 +125,7 @@ def make_repo(root: Path, apps: int, count: int) -> Path:
         write_app(root, f"app{a}", count)
     installed = ", ".join(f'"app{a}"' for a in range(apps))
     (root / "benchsettings.py").write_text(
-        f"INSTALLED_APPS = [{installed}]\nDATABASES = {{}}\nSECRET_KEY = 'bench'\n"
-        "USE_TZ = True\n"
+        f"INSTALLED_APPS = [{installed}]\nDATABASES = {{}}\nSECRET_KEY = 'bench'\nUSE_TZ = True\n"
     )
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
@@ -207,8 +208,11 @@ def bench_hooks(base: Path, root: Path, runs: int) -> None:
                 shutil.copytree(root, work, symlinks=True)
                 if hooked:
                     subprocess.run(
-                        [PYTHON, "-m", "migmerge", "install-hooks"], cwd=work,
-                        capture_output=True, env=env(), check=True,
+                        [PYTHON, "-m", "migmerge", "install-hooks"],
+                        cwd=work,
+                        capture_output=True,
+                        env=env(),
+                        check=True,
                     )
                 samples.append(_hook_op(work, op, i))
             times[(op, hooked)] = statistics.median(samples)

@@ -171,7 +171,10 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
         for name, path in package.modules.items():
             if path in sources:
                 headers[path] = parse.read_header(
-                    sources[path], app=package.label, name=name, path=path,
+                    sources[path],
+                    app=package.label,
+                    name=name,
+                    path=path,
                     settings=settings.swappable,
                 )
     changed = discover.infer_labels(packages, headers)
@@ -187,10 +190,7 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
 def _drop_unmigrated(packages: list[discover.Package], settings: discover.Settings) -> None:
     """MIGRATION_MODULES = {label: None} means the app has no migrations."""
     off = {label for label, module in settings.migration_modules.items() if module is None}
-    packages[:] = [
-        p for p in packages
-        if not (p.label in off and p.label_source != "settings")
-    ]
+    packages[:] = [p for p in packages if not (p.label in off and p.label_source != "settings")]
 
 
 def _analyze_tree(
@@ -201,7 +201,7 @@ def _analyze_tree(
     conflicts: list[Conflict] = []
     all_migrations: dict[Key, Migration] = {}
     app_map: dict[str, AppMigrations] = {}
-    for project, packages in _by_project(scan.packages).items():
+    for packages in _by_project(scan.packages).values():
         migrations = _project_migrations(packages, scan, warnings)
         all_migrations.update(migrations)
         graph = Graph(migrations)
@@ -214,8 +214,13 @@ def _analyze_tree(
             package = next(p for p in packages if p.label == app)
             conflicts.append(_conflict(graph, app, leaves, package, scan))
     analysis = Analysis(
-        root, CheckResult(state.mode, state.local, state.upstream, state.base), app_map,
-        all_migrations, config, scan.sources, scan.settings.swappable,
+        root,
+        CheckResult(state.mode, state.local, state.upstream, state.base),
+        app_map,
+        all_migrations,
+        config,
+        scan.sources,
+        scan.settings.swappable,
     )
     if conflicts:
         conflicts = _with_git_facts(root, analysis, conflicts, state, config)
@@ -223,7 +228,13 @@ def _analyze_tree(
         state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(warnings)
     )
     return Analysis(
-        root, result, app_map, all_migrations, config, scan.sources, scan.settings.swappable,
+        root,
+        result,
+        app_map,
+        all_migrations,
+        config,
+        scan.sources,
+        scan.settings.swappable,
         analysis._parsed,
     )
 
@@ -237,7 +248,9 @@ def _by_project(packages: list[discover.Package]) -> dict[str, list[discover.Pac
 
 def _app(package: discover.Package) -> AppMigrations:
     return AppMigrations(
-        package.label, package.directory, package.label_source,
+        package.label,
+        package.directory,
+        package.label_source,
         tuple(sorted(package.modules.items())),
     )
 
@@ -249,11 +262,14 @@ def _project_migrations(
     owner: dict[str, str] = {}
     for package in packages:
         if package.label in owner and owner[package.label] != package.directory:
-            warnings.append(Warning(
-                "duplicate-label", package.label,
-                f"{package.directory} and {owner[package.label]} both hold migrations of app "
-                f"{package.label!r}; Django would refuse the duplicate label",
-            ))
+            warnings.append(
+                Warning(
+                    "duplicate-label",
+                    package.label,
+                    f"{package.directory} and {owner[package.label]} both hold migrations of app "
+                    f"{package.label!r}; Django would refuse the duplicate label",
+                )
+            )
             continue
         owner[package.label] = package.directory
         for path in package.modules.values():
@@ -261,14 +277,17 @@ def _project_migrations(
             if header is not None:
                 migrations[header.key] = header
                 if header.dynamic:
-                    warnings.append(Warning("dynamic-dependencies", header.app, header.dynamic, path))
+                    warnings.append(
+                        Warning("dynamic-dependencies", header.app, header.dynamic, path)
+                    )
     return migrations
 
 
 def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:
     out = [
         Warning(
-            "missing-dependency", child[0],
+            "missing-dependency",
+            child[0],
             f"{child[0]}.{child[1]} depends on {parent[0]}.{parent[1]}, which does not exist",
         )
         for child, parent in graph.missing
@@ -287,7 +306,8 @@ def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
     leaves = set(graph.leaves(app))
     return [
         Warning(
-            "duplicate-number", app,
+            "duplicate-number",
+            app,
             f"{app} has several migrations numbered {number}: {', '.join(names)} "
             "(in a straight line: not a conflict)",
         )
@@ -307,7 +327,11 @@ def _conflict(
     overlap = classify(app, [[parsed[n] for n in branches[leaf]] for leaf in leaves], history)
     built = tuple(
         Leaf(
-            name=leaf, path=package.modules[leaf], side=None, shared=False, applied=None,
+            name=leaf,
+            path=package.modules[leaf],
+            side=None,
+            shared=False,
+            applied=None,
             branch=tuple(branches[leaf]),
             operations=tuple(op for n in branches[leaf] for op in parsed[n].operations or ()),
         )
@@ -336,7 +360,9 @@ def _with_git_facts(
 ) -> list[Conflict]:
     paths = {
         analysis.migrations[(c.app, n)].path: (c.app, n)
-        for c in conflicts for leaf in c.leaves for n in leaf.branch
+        for c in conflicts
+        for leaf in c.leaves
+        for n in leaf.branch
     }
     upstream_has = _present(root, [state.upstream] if state.upstream else [], paths)
     shared_revs = gitrepo.remote_tracking_shas(root)
@@ -345,9 +371,7 @@ def _with_git_facts(
         shared_revs.append(gitrepo.resolve_rev(root, default))
     shared = _present(root, shared_revs, paths)
     applied = _applied(root, config)
-    return [
-        _decide(_facts(c, state, upstream_has, shared, applied, analysis)) for c in conflicts
-    ]
+    return [_decide(_facts(c, state, upstream_has, shared, applied, analysis)) for c in conflicts]
 
 
 def _present(root: Path, revs: Iterable[str], paths: Mapping[str, Key]) -> set[str]:
@@ -367,8 +391,12 @@ def _applied(root: Path, config: Config) -> frozenset[Key] | None:
 
 
 def _facts(
-    conflict: Conflict, state: GitState, upstream_has: set[str], shared: set[str],
-    applied: frozenset[Key] | None, analysis: Analysis,
+    conflict: Conflict,
+    state: GitState,
+    upstream_has: set[str],
+    shared: set[str],
+    applied: frozenset[Key] | None,
+    analysis: Analysis,
 ) -> Conflict:
     leaves = []
     for leaf in conflict.leaves:
@@ -376,13 +404,23 @@ def _facts(
         side: Side | None = None
         if state.upstream is not None:
             side = "upstream" if leaf.path in upstream_has else "local"
-        leaves.append(Leaf(
-            leaf.name, leaf.path, side, any(p in shared for p in branch_paths),
-            None if applied is None else any((conflict.app, n) in applied for n in leaf.branch),
-            leaf.branch, leaf.operations,
-        ))
+        leaves.append(
+            Leaf(
+                leaf.name,
+                leaf.path,
+                side,
+                any(p in shared for p in branch_paths),
+                None if applied is None else any((conflict.app, n) in applied for n in leaf.branch),
+                leaf.branch,
+                leaf.operations,
+            )
+        )
     return Conflict(
-        conflict.app, conflict.directory, conflict.ancestor, tuple(leaves), conflict.overlap,
+        conflict.app,
+        conflict.directory,
+        conflict.ancestor,
+        tuple(leaves),
+        conflict.overlap,
         None,
     )
 
@@ -390,8 +428,13 @@ def _facts(
 def _decide(conflict: Conflict) -> Conflict:
     strategy, why = recommend(conflict)
     return Conflict(
-        conflict.app, conflict.directory, conflict.ancestor, conflict.leaves, conflict.overlap,
-        strategy, why,
+        conflict.app,
+        conflict.directory,
+        conflict.ancestor,
+        conflict.leaves,
+        conflict.overlap,
+        strategy,
+        why,
     )
 
 

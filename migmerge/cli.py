@@ -57,14 +57,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"migmerge: error: {message}\nhint: migmerge {self.prog.split()[-1]} --help\n")
+        sys.stderr.write(
+            f"migmerge: error: {message}\nhint: migmerge {self.prog.split()[-1]} --help\n"
+        )
         raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the whole command line (one place for every flag)."""
     parser = _Parser(
-        prog="migmerge", description=DESCRIPTION,
+        prog="migmerge",
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `migmerge COMMAND --help` for a command's flags and examples.\n"
         "Start with `migmerge demo` to see it work on a generated project.",
@@ -73,9 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _check_parser(commands)
     _resolve_parser(commands)
-    hooks = _sub(commands, "install-hooks", "install the git hooks (post-merge, post-rewrite, pre-push)")
+    hooks = _sub(
+        commands, "install-hooks", "install the git hooks (post-merge, post-rewrite, pre-push)"
+    )
     hooks.add_argument(
-        "--hook", action="append", dest="hooks", metavar="NAME",
+        "--hook",
+        action="append",
+        dest="hooks",
+        metavar="NAME",
         choices=("post-merge", "post-rewrite", "pre-push"),
         help="a hook to install (repeatable; default: all three)",
     )
@@ -86,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = _sub(commands, "demo", "build a Django project with a real conflict and resolve it")
     demo.add_argument("dir", nargs="?", help="where to build it (default: a temporary folder)")
     demo.add_argument(
-        "--strategy", choices=("auto", "merge", "renumber", "regenerate", "all"), default="auto",
+        "--strategy",
+        choices=("auto", "merge", "renumber", "regenerate", "all"),
+        default="auto",
         help="how the demo resolves the conflict (all: each strategy in turn)",
     )
     return parser
@@ -94,8 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sub(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
     sub: argparse.ArgumentParser = commands.add_parser(
-        name, help=help, description=help[0].upper() + help[1:] + ".",
-        epilog=EXAMPLES.get(name), formatter_class=argparse.RawDescriptionHelpFormatter,
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=EXAMPLES.get(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub.add_argument(
         "--repo", metavar="DIR", help="the repository (default: the one holding this folder)"
@@ -106,15 +119,22 @@ def _sub(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
 def _check_parser(commands: Any) -> None:
     check = _sub(commands, "check", "find apps with parallel migrations and classify them")
     check.add_argument(
-        "--against", metavar="REV",
+        "--against",
+        metavar="REV",
         help="predict merging REV into HEAD plus the working tree, without touching anything",
     )
     check.add_argument(
-        "--app", action="append", dest="apps", default=[], metavar="LABEL",
+        "--app",
+        action="append",
+        dest="apps",
+        default=[],
+        metavar="LABEL",
         help="only this app (repeatable)",
     )
     check.add_argument(
-        "--format", choices=("text", "json", "github"), default="text",
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
         help="text for people (default), json (the contract's document), github (annotations)",
     )
 
@@ -122,21 +142,29 @@ def _check_parser(commands: Any) -> None:
 def _resolve_parser(commands: Any) -> None:
     resolve = _sub(commands, "resolve", "plan, show and apply the resolution of conflicts")
     resolve.add_argument(
-        "--strategy", choices=("auto", "merge", "renumber", "regenerate"), default=None,
+        "--strategy",
+        choices=("auto", "merge", "renumber", "regenerate"),
+        default=None,
         help="auto (default, or [tool.migmerge] strategy) picks by overlap",
     )
     resolve.add_argument(
-        "--app", action="append", dest="apps", default=[], metavar="LABEL",
+        "--app",
+        action="append",
+        dest="apps",
+        default=[],
+        metavar="LABEL",
         help="only this app (repeatable)",
     )
     resolve.add_argument(
-        "--keep-names", action="store_true",
+        "--keep-names",
+        action="store_true",
         help="renumber: rewire dependencies without renaming files",
     )
     resolve.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     resolve.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     resolve.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="allow renaming shared or applied migrations and merge/renumber over a field overlap",
     )
     resolve.add_argument("--format", choices=("text", "json"), default="text")
@@ -176,9 +204,16 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
     questioner = prompts.make_questioner(yes=args.yes)
     return resolve.resolve(
-        repo=args.repo, strategy=args.strategy, apps=args.apps, keep_names=args.keep_names,
-        yes=args.yes, dry_run=args.dry_run, force=args.force, fmt=args.format,
-        questioner=questioner, out=_out,
+        repo=args.repo,
+        strategy=args.strategy,
+        apps=args.apps,
+        keep_names=args.keep_names,
+        yes=args.yes,
+        dry_run=args.dry_run,
+        force=args.force,
+        fmt=args.format,
+        questioner=questioner,
+        out=_out,
     )
 
 
@@ -204,7 +239,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
         if args.command == "install-hooks":
             return hooks.install_hooks(
-                repo=args.repo, hooks=args.hooks or ("post-merge", "post-rewrite", "pre-push"),
+                repo=args.repo,
+                hooks=args.hooks or ("post-merge", "post-rewrite", "pre-push"),
                 out=_out,
             )
         return hooks.uninstall_hooks(repo=args.repo, out=_out)

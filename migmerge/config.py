@@ -87,7 +87,9 @@ def _opt_str(table: dict[str, Any], key: str, where: str) -> str | None:
     return value
 
 
-def _choice(table: dict[str, Any], key: str, allowed: tuple[str, ...], default: str, where: str) -> str:
+def _choice(
+    table: dict[str, Any], key: str, allowed: tuple[str, ...], default: str, where: str
+) -> str:
     value = _opt_str(table, key, where) or default
     if value not in allowed:
         raise ConfigError(

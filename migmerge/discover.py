@@ -79,14 +79,26 @@ def _read_settings_source(source: bytes, settings: Settings) -> None:
         if not isinstance(target, ast.Name):
             continue
         if target.id == "MIGRATION_MODULES" and isinstance(node.value, ast.Dict):
-            for key, value in zip(node.value.keys, node.value.values):
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    literal = value.value if isinstance(value, ast.Constant) else ...
-                    if literal is None or isinstance(literal, str):
-                        settings.migration_modules[key.value] = literal
-        elif target.id.endswith("_MODEL") and isinstance(node.value, ast.Constant):
-            if isinstance(node.value.value, str) and "." in node.value.value:
-                settings.swappable[target.id] = node.value.value
+            settings.migration_modules.update(_module_map(node.value))
+        elif target.id.endswith("_MODEL") and _is_model_name(node.value):
+            settings.swappable[target.id] = node.value.value  # type: ignore[attr-defined]
+
+
+def _module_map(node: ast.Dict) -> dict[str, str | None]:
+    """Literal label -> module entries of a MIGRATION_MODULES dict."""
+    out: dict[str, str | None] = {}
+    for key, value in zip(node.keys, node.values):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            continue
+        if isinstance(value, ast.Constant) and (
+            value.value is None or isinstance(value.value, str)
+        ):
+            out[key.value] = value.value
+    return out
+
+
+def _is_model_name(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value
 
 
 def find_packages(
@@ -108,7 +120,8 @@ def find_packages(
 
 def _package_directories(files: Mapping[str, str], config: Config, settings: Settings) -> set[str]:
     found = {
-        _parent(p) for p in files
+        _parent(p)
+        for p in files
         if p.endswith("migrations/__init__.py") and _base(_parent(p)) == "migrations"
     }
     wanted = [m.replace(".", "/") for m in settings.migration_modules.values() if m]
@@ -122,7 +135,8 @@ def _package_directories(files: Mapping[str, str], config: Config, settings: Set
 
 def _excluded(directory: str, patterns: Iterable[str]) -> bool:
     return any(
-        fnmatch.fnmatch(directory, pat) or fnmatch.fnmatch(directory + "/", pat)
+        fnmatch.fnmatch(directory, pat)
+        or fnmatch.fnmatch(directory + "/", pat)
         or directory.startswith(pat.rstrip("/*") + "/")
         for pat in patterns
     )
@@ -147,12 +161,15 @@ def _collect_modules(
         if name.endswith(".py"):
             package.modules[name[:-3]] = path
         elif name.endswith(".pyc") and name[:-1] not in files:
-            warnings.append(Warning(
-                "sourceless-module", None,
-                f"{path} is a compiled module without source: Django loads it, "
-                "migmerge cannot read it (delete it if it is a leftover)",
-                path,
-            ))
+            warnings.append(
+                Warning(
+                    "sourceless-module",
+                    None,
+                    f"{path} is a compiled module without source: Django loads it, "
+                    "migmerge cannot read it (delete it if it is a leftover)",
+                    path,
+                )
+            )
 
 
 def _label_from_settings(packages: list[Package], settings: Settings) -> None:
@@ -210,9 +227,12 @@ def _class_strings(node: ast.ClassDef) -> dict[str, str]:
     for stmt in node.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target, value = stmt.targets[0], stmt.value
-            if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
-                if isinstance(value.value, str):
-                    out[target.id] = value.value
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+            ):
+                out[target.id] = value.value
     return out
 
 

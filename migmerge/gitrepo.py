@@ -140,7 +140,9 @@ def merge_base(root: Path, a: str, b: str) -> str | None:
 def has_object(root: Path, sha: str) -> bool:
     """Tell whether the object store holds `sha`."""
     proc = subprocess.run(
-        ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root, capture_output=True,
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
         env=clean_env(),
     )
     return proc.returncode == 0
@@ -177,9 +179,7 @@ def modified_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
 
 def untracked_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
     """Return untracked, not ignored paths."""
-    return _split_z(
-        git_bytes(root, "ls-files", "-o", "--exclude-standard", "-z", "--", *pathspecs)
-    )
+    return _split_z(git_bytes(root, "ls-files", "-o", "--exclude-standard", "-z", "--", *pathspecs))
 
 
 def tree_entries(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> dict[str, str]:
@@ -264,7 +264,9 @@ def default_branch(root: Path, configured: str | None = None) -> str | None:
     candidates = [configured] if configured else []
     head = subprocess.run(
         ["git", "symbolic-ref", "-q", "refs/remotes/origin/HEAD"],
-        cwd=root, capture_output=True, env=clean_env(),
+        cwd=root,
+        capture_output=True,
+        env=clean_env(),
     )
     if head.returncode == 0:
         candidates.append(head.stdout.decode().strip())
@@ -279,7 +281,9 @@ def upstream_of_head(root: Path) -> str | None:
     """Return the current branch's upstream ref, or None."""
     proc = subprocess.run(
         ["git", "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"],
-        cwd=root, capture_output=True, env=clean_env(),
+        cwd=root,
+        capture_output=True,
+        env=clean_env(),
     )
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 

@@ -78,7 +78,8 @@ class Graph:
         names = self.by_app[app]
         own = set(names)
         roots = [
-            n for n in names
+            n
+            for n in names
             if not any(d[0] == app and d[1] in own for d in self.migrations[(app, n)].dependencies)
         ]
         return roots or names
@@ -98,9 +99,12 @@ class Graph:
             else:
                 self._remove_replacement(key, migration.replaces)
         self.missing = [
-            (child, parent) for child, parent in self.missing
-            if child in self.migrations and parent not in self.migrations
-            and child in self.parents and parent in self.parents
+            (child, parent)
+            for child, parent in self.missing
+            if child in self.migrations
+            and parent not in self.migrations
+            and child in self.parents
+            and parent in self.parents
         ]
         for key in [k for k in self.parents if k not in self.migrations]:
             if not self.children[key]:
@@ -139,7 +143,8 @@ class Graph:
     def leaves(self, app: str) -> list[str]:
         """Return migrations of `app` no other migration of `app` depends on."""
         return [
-            name for name in self.nodes(app)
+            name
+            for name in self.nodes(app)
             if not any(child[0] == app for child in self.children[(app, name)])
         ]
 
@@ -161,9 +166,7 @@ class Graph:
 
     def common_ancestor(self, app: str, leaves: Iterable[str]) -> str | None:
         """Return the newest migration of `app` every leaf descends from."""
-        sets = [
-            {k for k in self.ancestors((app, leaf)) if k[0] == app} for leaf in leaves
-        ]
+        sets = [{k for k in self.ancestors((app, leaf)) if k[0] == app} for leaf in leaves]
         common = set.intersection(*sets) if sets else set()
         if not common:
             return None

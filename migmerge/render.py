@@ -42,7 +42,9 @@ def check_text(result: CheckResult, against: str | None = None) -> str:
 
 def _conflict_lines(conflict: Conflict) -> list[str]:
     ancestor = conflict.ancestor or "(no common migration)"
-    lines = [f"{conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves after {ancestor}"]
+    lines = [
+        f"{conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves after {ancestor}"
+    ]
     for leaf in conflict.leaves:
         lines.append(f"  {leaf.name:<40} {_leaf_facts(leaf)}")
         for name in leaf.branch:
@@ -60,7 +62,7 @@ def _conflict_lines(conflict: Conflict) -> list[str]:
 
 
 def _leaf_facts(leaf: Leaf) -> str:
-    facts = [leaf.side or "side unknown"]
+    facts: list[str] = [leaf.side or "side unknown"]
     if leaf.shared:
         facts.append("shared")
     if leaf.applied:
@@ -89,7 +91,10 @@ def _next_step(result: CheckResult, against: str | None) -> str:
             "or preview with `migmerge resolve --dry-run` after the merge"
         )
     apps = " ".join(f"--app {c.app}" for c in result.conflicts)
-    return f"hint: run `migmerge resolve --dry-run {apps}` to see the plan, then `migmerge resolve {apps}`"
+    return (
+        f"hint: run `migmerge resolve --dry-run {apps}` to see the plan, "
+        f"then `migmerge resolve {apps}`"
+    )
 
 
 def check_github(result: CheckResult) -> str:
@@ -100,7 +105,8 @@ def check_github(result: CheckResult) -> str:
         for leaf in conflict.leaves:
             message = (
                 f"{conflict.app} has {len(conflict.leaves)} leaf migrations ({names}); "
-                f"overlap {conflict.overlap.kind}. " + " ".join(conflict.overlap.reasons)
+                f"overlap {conflict.overlap.kind}. "
+                + " ".join(conflict.overlap.reasons)
                 + f" Fix: migmerge resolve --app {conflict.app}"
             )
             lines.append(

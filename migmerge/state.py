@@ -7,6 +7,7 @@ from pathlib import Path
 
 from migmerge import gitrepo
 from migmerge.config import Config
+from migmerge.errors import GitFailed
 from migmerge.model import Mode
 
 
@@ -54,7 +55,7 @@ def _is_sha(text: str) -> bool:
 def _head(root: Path) -> tuple[str | None, list[str]]:
     try:
         line = gitrepo.git_run(root, "log", "-1", "--format=%H %P", "HEAD").split()
-    except gitrepo.GitFailed:
+    except GitFailed:
         return None, []  # an unborn branch
     return line[0], line[1:]
 
@@ -72,8 +73,10 @@ def _upstream_ref(root: Path, config: Config) -> str | None:
     if upstream:
         return upstream
     default = gitrepo.default_branch(root, config.default_branch)
-    if default is None or default == gitrepo.current_branch(root) or (
-        "refs/heads/" + default == gitrepo.current_branch(root)
+    if (
+        default is None
+        or default == gitrepo.current_branch(root)
+        or ("refs/heads/" + default == gitrepo.current_branch(root))
     ):
         return None
     return default

@@ -12,7 +12,6 @@ import pytest
 from tests.helpers import (
     POLLS_V1,
     commit_all,
-    django_conflicts,
     git,
     isolated_git_env,
     make_django_project,
@@ -52,6 +51,8 @@ def branches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         makemigrations(root, "polls")
         commit_all(root, "add address")
         git(root, "checkout", "-q", "feature")
+        # makemigrations' consistency check creates an empty SQLite file.
+        (root / "db.sqlite3").unlink(missing_ok=True)
         yield root
 
 
@@ -179,12 +180,19 @@ def test_against_predicts_without_touching_anything(repo: Path) -> None:
 def test_against_includes_uncommitted_work(repo: Path) -> None:
     git(repo, "checkout", "-q", "main")
     git(repo, "checkout", "-q", "-b", "other")
-    write_app(repo, "polls", ADDRESS.replace("address", "street"))
+    write_app(
+        repo,
+        "polls",
+        ADDRESS.replace(
+            "class Question",
+            "class Street(models.Model):\n    n = models.IntegerField()\n\n\nclass Question",
+        ),
+    )
     makemigrations(repo, "polls")  # untracked new migration, not committed
     code, doc = check_json(repo, "--against", "feature")
     assert code == 1
     assert leaves_by_side(doc) == {
-        "local": "0003_userprofile_street",
+        "local": "0003_street",
         "upstream": "0002_userprofile_age",
     }
 
@@ -298,7 +306,9 @@ def test_unreadable_migration_is_exit_2(repo: Path, content: bytes, reason: str)
 def test_crlf_and_coding_line_are_read(repo: Path) -> None:
     path = repo / "polls" / "migrations" / "0002_userprofile_age.py"
     text = path.read_text()
-    path.write_bytes(("# -*- coding: latin-1 -*-\n# caf\xe9\n" + text).replace("\n", "\r\n").encode("latin-1"))
+    path.write_bytes(
+        ("# -*- coding: latin-1 -*-\n# caf\xe9\n" + text).replace("\n", "\r\n").encode("latin-1")
+    )
     merge_main(repo)
     code, doc = check_json(repo)
     assert code == 1
@@ -320,7 +330,8 @@ def _state(root: Path) -> tuple[str, ...]:
     index = (root / ".git" / "index").read_bytes()
     files = sorted(
         (str(p.relative_to(root)), p.read_bytes())
-        for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.parts
     )
     return (
         git(root, "rev-parse", "HEAD"),
