@@ -89,6 +89,8 @@ _FAST_DEPS = re.compile(
     + rb"\s*,\s*)+(?:"
     + _ITEM
     + rb"\s*)?\))"
+    # Nothing may follow on the line: `+ [...]` or a comment needs the full parser.
+    + rb"(?=[ \t]*\r?\n)"
 )
 _FAST_ITEM = re.compile(
     rb"\(\s*[\"']([^\"']*)[\"']\s*,\s*[\"']([^\"']*)[\"']|settings\.([A-Za-z_][A-Za-z0-9_]*)"
@@ -480,7 +482,7 @@ def _operation(node: ast.expr, ctx: _Context) -> Operation:
     reader = READERS.get(name)
     if reader is None or not _is_django_operation(node.func, ctx):
         origin = _origin(node.func, ctx)
-        note = f"custom operation {name}{origin}: what it touches cannot be read"
+        note = f"{name} is a custom operation{origin}; what it touches is unknown"
         return Operation(op=name, readable=False, note=note)
     return reader(name, _bind(node, reader.params), ctx)
 
@@ -940,7 +942,9 @@ def _is_keyword(token: object) -> bool:
 
 def _name_at(words: Sequence[object], at: int) -> str | None:
     """Read a possibly schema-qualified, possibly quoted name starting at `at`."""
-    while at < len(words) and str(getattr(words[at], "value", "")).upper() in SKIP_WORDS:
+    while (
+        at < len(words) and set(str(getattr(words[at], "value", "")).upper().split()) <= SKIP_WORDS
+    ):
         at += 1
     name = None
     while at < len(words) and _is_name(words[at]):

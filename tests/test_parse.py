@@ -1,0 +1,603 @@
+"""Static parsing of real makemigrations output and of hand-written edge cases."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import make_django_project, makemigrations, write_app
+from migmerge import parse
+from migmerge.errors import UnreadableMigration
+from migmerge.model import SETTING_APP, Migration, Operation
+from migmerge.parse import model_table, parse_migration, read_header
+
+SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}
+
+MODELS_V1 = """\
+from django.conf import settings
+from django.db import models
+
+
+class Tag(models.Model):
+    name = models.SlugField(unique=True)
+
+
+class Question(models.Model):
+    text = models.CharField(max_length=200, db_index=True)
+    body = models.TextField(blank=True)
+    pub = models.DateTimeField(auto_now_add=True)
+    score = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    data = models.JSONField(default=dict)
+    uid = models.UUIDField(null=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    tags = models.ManyToManyField(Tag, related_name="questions")
+
+    class Meta:
+        db_table = "poll_questions"
+        ordering = ["-pub"]
+        unique_together = [("text", "owner")]
+        indexes = [models.Index(fields=["pub"], name="q_pub_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(score__gte=0), name="score_pos")]
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE)
+    parent = models.OneToOneField("self", null=True, on_delete=models.SET_NULL)
+    votes = models.IntegerField(default=0)
+"""
+
+MODELS_V2 = """\
+from django.conf import settings
+from django.db import models
+
+
+class Question(models.Model):
+    text = models.CharField(max_length=300, db_index=True)
+    pub = models.DateTimeField(auto_now_add=True)
+    score = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    data = models.JSONField(default=dict)
+    uid = models.UUIDField(null=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    voters = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="voted")
+
+    class Meta:
+        db_table = "questions"
+        ordering = ["pub"]
+        verbose_name = "poll question"
+        indexes = [models.Index(fields=["text"], name="q_text_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["uid"], name="uid_unique"),
+        ]
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE)
+    votes = models.PositiveIntegerField(default=0)
+    label = models.CharField(max_length=20, default="")
+
+    class Meta:
+        order_with_respect_to = "question"
+"""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Real makemigrations output: an initial migration and a second one changing much."""
+    root = make_django_project(
+        tmp_path_factory.mktemp("parse") / "proj", {"polls": MODELS_V1}, git_init=False
+    )
+    makemigrations(root, "polls")
+    write_app(root, "polls", MODELS_V2)
+    makemigrations(root, "polls", "many_changes")
+    folder = root / "polls" / "migrations"
+    return {p.stem: p.read_bytes() for p in sorted(folder.glob("0*.py"))}
+
+
+def full(source: str | bytes, app: str = "polls", **kwargs: object) -> Migration:
+    """Parse a source with operations, as polls.0002_x."""
+    raw = source.encode() if isinstance(source, str) else source
+    return parse_migration(raw, app=app, name="0002_x", path="polls/0002_x.py", **kwargs)  # type: ignore[arg-type]
+
+
+def migration_source(body: str, *, prelude: str = "", deps: str = "") -> str:
+    """A migration file with the given class body (after dependencies)."""
+    dependencies = deps or '    dependencies = [("polls", "0001_initial")]\n'
+    return (
+        "from django.db import migrations, models\n"
+        + textwrap.dedent(prelude)
+        + "\n\nclass Migration(migrations.Migration):\n"
+        + dependencies
+        + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+
+
+def ops(body: str, prelude: str = "") -> tuple[Operation, ...]:
+    """Parse `operations = [...]` written in a migration body; return the operations."""
+    migration = full(migration_source(body, prelude=prelude))
+    assert migration.operations is not None
+    return migration.operations
+
+
+def by_op(operations: tuple[Operation, ...] | None, name: str) -> list[Operation]:
+    return [op for op in operations or () if op.op == name]
+
+
+# ---------------------------------------------------------------------------
+# Real makemigrations output
+
+
+def test_initial_migration_header(generated: dict[str, bytes]) -> None:
+    migration = full(generated["0001_initial"], settings=SETTINGS)
+    assert migration.initial is True
+    assert migration.dependencies == (("accounts", "__first__"),)
+    assert migration.dynamic is None
+
+
+def test_initial_migration_creates_models_with_relations(generated: dict[str, bytes]) -> None:
+    migration = full(generated["0001_initial"], settings=SETTINGS)
+    creates = {op.model: op for op in by_op(migration.operations, "CreateModel")}
+    assert set(creates) == {"tag", "question", "choice"}
+    question = creates["question"]
+    assert question.fields == ("id", "text", "body", "pub", "score", "data", "uid", "owner", "tags")
+    assert question.references == ("accounts.user", "polls.tag")
+    assert question.options == ("db_table", "ordering")
+    assert question.tables == ("poll_questions",)
+    assert creates["choice"].references == ("polls.choice", "polls.question")
+
+
+def test_initial_migration_indexes_constraints_together(generated: dict[str, bytes]) -> None:
+    operations = full(generated["0001_initial"]).operations
+    assert [op.names for op in by_op(operations, "AddIndex")] == [("q_pub_idx",)]
+    assert [op.names for op in by_op(operations, "AddConstraint")] == [("score_pos",)]
+    together = by_op(operations, "AlterUniqueTogether")
+    assert [(op.model, op.options) for op in together] == [("question", ("unique_together",))]
+
+
+def test_unresolved_auth_user_model_reference(generated: dict[str, bytes]) -> None:
+    migration = full(generated["0001_initial"])
+    assert migration.dependencies == ((SETTING_APP, "AUTH_USER_MODEL"),)
+    question = by_op(migration.operations, "CreateModel")[1]
+    assert f"{SETTING_APP}.auth_user_model" in question.references
+
+
+def test_second_migration_field_and_model_operations(generated: dict[str, bytes]) -> None:
+    operations = full(generated["0002_many_changes"], settings=SETTINGS).operations
+    fields = {
+        (op.op, op.model, op.field)
+        for op in operations or ()
+        if op.op in ("AddField", "AlterField", "RemoveField")
+    }
+    assert ("RemoveField", "question", "body") in fields
+    assert ("AlterField", "question", "text") in fields
+    assert ("AddField", "choice", "label") in fields
+    assert ("AlterField", "choice", "votes") in fields
+    assert ("RemoveField", "choice", "parent") in fields
+    voters = [op for op in by_op(operations, "AddField") if op.field == "voters"]
+    assert voters[0].references == ("accounts.user",)
+    assert [op.model for op in by_op(operations, "DeleteModel")] == ["tag"]
+
+
+def test_second_migration_options_and_names(generated: dict[str, bytes]) -> None:
+    operations = full(generated["0002_many_changes"]).operations
+    options = by_op(operations, "AlterModelOptions")
+    assert [(op.model, set(op.options)) for op in options] == [
+        ("question", {"ordering", "verbose_name"})
+    ]
+    table = by_op(operations, "AlterModelTable")
+    assert [(op.model, op.options, op.tables) for op in table] == [
+        ("question", ("db_table",), ("questions",))
+    ]
+    order = by_op(operations, "AlterOrderWithRespectTo")
+    assert [(op.model, op.options) for op in order] == [("choice", ("order_with_respect_to",))]
+    assert [op.names for op in by_op(operations, "RemoveIndex")] == [("q_pub_idx",)]
+    assert [op.names for op in by_op(operations, "AddIndex")] == [("q_text_idx",)]
+    assert [op.names for op in by_op(operations, "RemoveConstraint")] == [("score_pos",)]
+    assert [op.names for op in by_op(operations, "AddConstraint")] == [("uid_unique",)]
+
+
+# ---------------------------------------------------------------------------
+# The fast header path agrees with the full parser
+
+FALLBACKS = {
+    "replaces": migration_source(
+        "replaces = [('polls', '0002_a'), ('polls', '0003_b')]\noperations = []\n"
+    ),
+    "run_before": migration_source("run_before = [('other', '0001_initial')]\n"),
+    "dynamic": migration_source("", deps="    dependencies = get_deps()\n"),
+    "two_dependencies": migration_source("", deps="    dependencies = []\n    # dependencies\n"),
+    "comment_inside": migration_source(
+        "", deps="    dependencies = [\n        ('polls', '0001_initial'),  # first\n    ]\n"
+    ),
+    "escape": migration_source("", deps="    dependencies = [('polls', '0001_\\x69nitial')]\n"),
+    "list_items": migration_source("", deps="    dependencies = [['polls', '0001_initial']]\n"),
+    "bare_tuple": migration_source("", deps="    dependencies = (('polls', '0001_initial'))\n"),
+    "conditional": migration_source(
+        "",
+        deps="    if True:\n        dependencies = [('polls', '0001_initial')]\n",
+    ),
+    "two_classes": migration_source("", prelude="class Migration:\n    pass\n"),
+    "initial_computed": migration_source("initial = not False\n"),
+    "concatenated": migration_source(
+        "", deps="    dependencies = [('polls', '0001_initial')] + [('b', '0001_initial')]\n"
+    ),
+    "nul_free_latin1": "# -*- coding: latin-1 -*-\n".encode()
+    + migration_source("", deps="    dependencies = [('polls', '0001_caf\xe9')]\n").encode(
+        "latin-1"
+    ),
+}
+FAST = {
+    "tuple_form": migration_source(
+        "", deps="    dependencies = (\n        ('polls', '0001_initial'),\n    )\n"
+    ),
+    "empty": migration_source("initial = True\n", deps="    dependencies = []\n"),
+    "double_quotes": migration_source(
+        "", deps='    dependencies = [("a", "0001_x"), ("b", "0002")]\n'
+    ),
+    "swappable": migration_source(
+        "",
+        deps="    dependencies = [\n"
+        "        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n"
+        "        ('polls', '__first__'),\n    ]\n",
+    ),
+    "crlf": migration_source("initial = False\n").replace("\n", "\r\n"),
+}
+
+
+def as_bytes(source: str | bytes) -> bytes:
+    return source.encode() if isinstance(source, str) else source
+
+
+@pytest.mark.parametrize("case", sorted(FALLBACKS))
+def test_fast_path_falls_back_and_agrees(case: str) -> None:
+    source = as_bytes(FALLBACKS[case])
+    kwargs = {"app": "polls", "name": "0002_x", "path": "p.py", "settings": SETTINGS}
+    assert parse._fast_header(source, **kwargs) is None  # type: ignore[arg-type]
+    assert read_header(source, **kwargs) == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case", sorted(FAST))
+def test_fast_path_reads_plain_headers_like_the_parser(case: str) -> None:
+    source = as_bytes(FAST[case])
+    for settings in (SETTINGS, {}):
+        kwargs = {"app": "polls", "name": "0002_x", "path": "p.py", "settings": settings}
+        fast = parse._fast_header(source, **kwargs)  # type: ignore[arg-type]
+        assert fast is not None
+        assert fast == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_fast_path_reads_real_migrations_like_the_parser(generated: dict[str, bytes]) -> None:
+    for name, source in generated.items():
+        kwargs = {"app": "polls", "name": name, "path": f"{name}.py", "settings": SETTINGS}
+        fast = parse._fast_header(source, **kwargs)  # type: ignore[arg-type]
+        assert fast is not None, name
+        assert fast == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
+        assert fast.dependencies
+
+
+def test_read_header_has_no_operations(generated: dict[str, bytes]) -> None:
+    header = read_header(generated["0002_many_changes"], app="polls", name="n", path="p")
+    assert header.operations is None
+    assert ("polls", "0001_initial") in header.dependencies
+
+
+# ---------------------------------------------------------------------------
+# Header edge cases
+
+
+def test_swappable_dependency_and_special_names() -> None:
+    deps = (
+        "    dependencies = [\n"
+        "        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n"
+        "        swappable_dependency('shop.Customer'),\n"
+        "        ('auth', '__first__'),\n"
+        "        ('contenttypes', '__latest__'),\n"
+        "    ]\n"
+    )
+    migration = full(migration_source("", deps=deps))
+    assert migration.dependencies == (
+        (SETTING_APP, "AUTH_USER_MODEL"),
+        ("shop", "__first__"),
+        ("auth", "__first__"),
+        ("contenttypes", "__latest__"),
+    )
+    resolved = full(migration_source("", deps=deps), settings=SETTINGS)
+    assert resolved.dependencies[0] == ("accounts", "__first__")
+
+
+def test_dynamic_dependencies_are_left_empty_and_explained() -> None:
+    migration = full(migration_source("", deps="    dependencies = get_deps()\n"))
+    assert migration.dependencies == ()
+    assert migration.dynamic is not None
+    assert "get_deps()" in migration.dynamic
+    assert "previous migration" in migration.dynamic
+
+
+def test_literal_parts_of_dynamic_dependencies_are_kept() -> None:
+    deps = "    dependencies = [('polls', '0001_initial'), helper()] + [('b', '0001_initial')]\n"
+    migration = full(migration_source("", deps=deps))
+    assert migration.dependencies == (("polls", "0001_initial"), ("b", "0001_initial"))
+    assert migration.dynamic is not None and "helper()" in migration.dynamic
+
+
+def test_concatenated_literal_dependencies_are_not_dynamic() -> None:
+    deps = "    dependencies: list = [('polls', '0001_initial')] + [('b', '0002_x')]\n"
+    migration = full(migration_source("", deps=deps))
+    assert migration.dependencies == (("polls", "0001_initial"), ("b", "0002_x"))
+    assert migration.dynamic is None
+
+
+def test_conditional_run_before_is_dynamic() -> None:
+    body = """\
+    run_before = [('other', '0001_initial')]
+    if settings.DEBUG:
+        run_before = [('other', '0002_debug')]
+    dependencies.append(('x', '0001_initial'))
+    """
+    migration = full(migration_source(body))
+    assert migration.run_before == (("other", "0001_initial"),)
+    assert migration.dynamic is not None
+    assert "run_before" in migration.dynamic and "if" in migration.dynamic
+    assert "dependencies" in migration.dynamic and ".append()" in migration.dynamic
+
+
+def test_squashed_migration_replaces() -> None:
+    body = """\
+    replaces = [('polls', '0001_initial'), ('polls', '0002_more')]
+    initial = True
+    operations = []
+    """
+    migration = full(migration_source(body, deps="    dependencies = []\n"))
+    assert migration.replaces == (("polls", "0001_initial"), ("polls", "0002_more"))
+    assert migration.initial is True
+    assert migration.operations == ()
+
+
+def test_coding_line_with_latin1_bytes() -> None:
+    source = (
+        b"# -*- coding: latin-1 -*-\n# caf\xe9\n"
+        + migration_source("operations = [migrations.RunSQL('SELECT 1')]\n").encode()
+    )
+    migration = full(source)
+    assert migration.dependencies == (("polls", "0001_initial"),)
+    assert by_op(migration.operations, "RunSQL")
+
+
+def test_bom_and_crlf() -> None:
+    source = b"\xef\xbb\xbf" + migration_source("initial = True\n").replace("\n", "\r\n").encode()
+    assert full(source).initial is True
+    assert read_header(source, app="polls", name="x", path="p").initial is True
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (b"from django.db import migrations\n\nclass Migration(:\n", "syntax error at line 3"),
+        (bytes(range(256)) * 4, "not valid utf-8"),
+        (b"class Migration:\n    dependencies = []\x00\n", "NUL bytes"),
+        (b"# nothing here\nx = 1\n", "no Migration class"),
+        (b"# -*- coding: no-such-codec -*-\n", "bad encoding declaration"),
+    ],
+)
+def test_unreadable_sources_raise(source: bytes, reason: str) -> None:
+    with pytest.raises(UnreadableMigration) as info:
+        full(source)
+    assert reason in info.value.reason
+    assert info.value.path == "polls/0002_x.py"
+    with pytest.raises(UnreadableMigration):
+        read_header(source, app="polls", name="0002_x", path="polls/0002_x.py")
+
+
+# ---------------------------------------------------------------------------
+# Operations written by hand
+
+
+def test_renames_keyword_and_positional() -> None:
+    body = """\
+    operations = [
+        migrations.RenameModel(old_name='Question', new_name='Poll'),
+        migrations.RenameModel('Choice', 'Option'),
+        migrations.RenameField(model_name='poll', old_name='Text', new_name='title'),
+        migrations.RenameField('poll', 'pub', 'published'),
+        migrations.RenameIndex(model_name='poll', new_name='new_idx', old_name='old_idx'),
+    ]
+    """
+    found = [(op.op, op.model, op.field, op.new_name, op.names) for op in ops(body)]
+    assert found == [
+        ("RenameModel", "question", None, "poll", ()),
+        ("RenameModel", "choice", None, "option", ()),
+        ("RenameField", "poll", "text", "title", ()),
+        ("RenameField", "poll", "pub", "published", ()),
+        ("RenameIndex", "poll", None, "new_idx", ("old_idx", "new_idx")),
+    ]
+
+
+def test_positional_arguments_and_call_spellings() -> None:
+    prelude = "import django.db.migrations\nfrom django.db.migrations import AddField\n"
+    body = """\
+    operations = [
+        AddField('choice', 'question', models.ForeignKey('Question', models.CASCADE)),
+        django.db.migrations.RemoveField('choice', 'votes'),
+        migrations.AddIndex('choice', models.Index(fields=['a'], name='a_idx')),
+        migrations.RemoveConstraint('choice', 'c_check'),
+        migrations.AlterModelTable('choice', 'choices'),
+        migrations.AlterModelManagers('choice', []),
+        migrations.AlterIndexTogether('choice', set()),
+        migrations.AlterModelTableComment('choice', 'hi'),
+    ]
+    """
+    found = [
+        (op.op, op.model, op.field, op.names, op.options, op.references)
+        for op in ops(body, prelude)
+    ]
+    assert found == [
+        ("AddField", "choice", "question", (), (), ("polls.question",)),
+        ("RemoveField", "choice", "votes", (), (), ()),
+        ("AddIndex", "choice", None, ("a_idx",), (), ()),
+        ("RemoveConstraint", "choice", None, ("c_check",), (), ()),
+        ("AlterModelTable", "choice", None, (), ("db_table",), ()),
+        ("AlterModelManagers", "choice", None, (), ("managers",), ()),
+        ("AlterIndexTogether", "choice", None, (), ("index_together",), ()),
+        ("AlterModelTableComment", "choice", None, (), ("db_table_comment",), ()),
+    ]
+
+
+def test_custom_operations_are_unreadable_but_extensions_are_harmless() -> None:
+    prelude = """\
+    from django.contrib.postgres.operations import TrigramExtension, CreateExtension
+    from myproject import dbops
+    from myproject.ops import AddField as ProjectAddField
+    """
+    body = """\
+    operations = [
+        TrigramExtension(),
+        CreateExtension('citext'),
+        dbops.CreatePartition('polls_question'),
+        ProjectAddField('x', 'y'),
+        migrations.AddField(model_name=model_name_var, name='x', field=None),
+    ]
+    """
+    found = ops(body, prelude)
+    assert [(op.op, op.readable, op.model) for op in found[:2]] == [
+        ("TrigramExtension", True, None),
+        ("CreateExtension", True, None),
+    ]
+    assert found[2].readable is False and found[2].op == "CreatePartition"
+    assert found[2].note is not None and "myproject.dbops" in found[2].note
+    assert found[3].readable is False and found[3].note is not None
+    assert "myproject.ops" in found[3].note
+    assert found[4].readable is False and "model_name_var" in (found[4].note or "")
+
+
+def test_non_literal_operations_list_is_unreadable() -> None:
+    found = ops("operations = build_operations()\n")
+    assert len(found) == 1 and found[0].readable is False
+    assert "build_operations()" in (found[0].note or "")
+
+
+RUNPYTHON_PRELUDE = """\
+from otherapp.data import load
+
+
+def helper(apps):
+    apps.get_model('shop.Order').objects.all().delete()
+
+
+def forwards(apps, schema_editor):
+    Question = apps.get_model('polls', 'Question')
+    helper(apps)
+
+
+def dynamic(apps, schema_editor):
+    for name in ('Question', 'Choice'):
+        apps.get_model('polls', name)
+
+
+def recursive(apps, schema_editor):
+    recursive(apps, schema_editor)
+    apps.get_model('polls.Choice')
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "reaches", "readable", "note"),
+    [
+        ("forwards", ("question", "shop.order"), True, None),
+        ("recursive", ("choice",), True, None),
+        ("lambda apps, se: apps.get_model('polls', 'Tag')", ("tag",), True, None),
+        ("migrations.RunPython.noop", (), True, None),
+        ("dynamic", (), False, "dynamic() calls get_model with a non-literal argument"),
+        ("load", (), False, "load() is imported, not defined in this file"),
+        ("make_code()", (), False, "not a function defined in this file"),
+    ],
+)
+def test_run_python_reaches(
+    code: str, reaches: tuple[str, ...], readable: bool, note: str | None
+) -> None:
+    body = f"operations = [migrations.RunPython({code}, migrations.RunPython.noop)]\n"
+    (op,) = ops(body, RUNPYTHON_PRELUDE)
+    assert (op.op, op.reaches, op.readable) == ("RunPython", reaches, readable)
+    assert (note is None and op.note is None) or (note is not None and note in (op.note or ""))
+
+
+@pytest.mark.parametrize(
+    ("sql", "tables"),
+    [
+        ("'UPDATE polls_question SET score = 0'", ("polls_question",)),
+        (
+            '[\'INSERT INTO "public"."polls_choice" (votes) SELECT 1 FROM polls_question q '
+            "JOIN polls_tag t ON t.id = q.id', ('DELETE FROM `polls_tag` WHERE id = %s', [1])]",
+            ("polls_choice", "polls_question", "polls_tag"),
+        ),
+        (
+            "'CREATE INDEX CONCURRENTLY q_idx ON polls_question (text); TRUNCATE polls_vote'",
+            ("polls_question", "polls_vote"),
+        ),
+        (
+            "'ALTER TABLE polls_choice ADD CONSTRAINT f FOREIGN KEY (q) REFERENCES polls_poll(id)'",
+            ("polls_choice", "polls_poll"),
+        ),
+        (
+            "'CREATE TABLE IF NOT EXISTS polls_log (id int); DROP TABLE polls_old'",
+            ("polls_log", "polls_old"),
+        ),
+        ("migrations.RunSQL.noop", ()),
+        ("'-- a comment only'", ()),
+    ],
+)
+def test_run_sql_tables(sql: str, tables: tuple[str, ...]) -> None:
+    (op,) = ops(f"operations = [migrations.RunSQL({sql}, migrations.RunSQL.noop)]\n")
+    assert (op.readable, op.tables) == (True, tables)
+
+
+@pytest.mark.parametrize(
+    ("sql", "note"),
+    [
+        ("'this is not sql at all'", "its SQL cannot be read"),
+        ('"DO $$ BEGIN PERFORM 1; END $$"', "its SQL cannot be read"),
+        ("f'UPDATE {TABLE} SET x = 1'", "not a literal"),
+        ("SQL_FROM_ELSEWHERE", "not a literal"),
+        ("build_sql()", "not a literal"),
+    ],
+)
+def test_run_sql_unreadable(sql: str, note: str) -> None:
+    (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n")
+    assert op.readable is False
+    assert note in (op.note or "")
+
+
+def test_run_sql_state_operations_and_separate_database_and_state() -> None:
+    body = """\
+    operations = [
+        migrations.RunSQL(
+            'ALTER TABLE polls_question ADD COLUMN x int',
+            state_operations=[migrations.AddField('question', 'x', models.IntegerField())],
+        ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[migrations.DeleteModel('Old')],
+            database_operations=[migrations.RunSQL('DROP TABLE polls_old')],
+        ),
+    ]
+    """
+    sql, separate = ops(body)
+    assert sql.tables == ("polls_question",)
+    assert [(c.op, c.model, c.field) for c in sql.children] == [("AddField", "question", "x")]
+    assert (separate.model, separate.field) == (None, None)
+    assert [(c.op, c.model, c.tables) for c in separate.children] == [
+        ("DeleteModel", "old", ()),
+        ("RunSQL", None, ("polls_old",)),
+    ]
+
+
+def test_model_table() -> None:
+    assert model_table("Polls", "UserProfile") == "polls_userprofile"
+
+
+def test_parse_is_static(tmp_path: Path) -> None:
+    """A migration whose module code would fail or write a file is still read."""
+    marker = tmp_path / "ran"
+    prelude = f"open({str(marker)!r}, 'w').write('x')\nraise SystemExit(1)\n"
+    migration = full(migration_source("operations = []\n", prelude=prelude))
+    assert migration.operations == ()
+    assert not marker.exists()
