@@ -6,8 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from helpers import make_django_project, makemigrations, write_app
+
 from migmerge import parse
 from migmerge.errors import UnreadableMigration
 from migmerge.model import SETTING_APP, Migration, Operation
@@ -222,7 +222,7 @@ FALLBACKS = {
     "concatenated": migration_source(
         "", deps="    dependencies = [('polls', '0001_initial')] + [('b', '0001_initial')]\n"
     ),
-    "nul_free_latin1": "# -*- coding: latin-1 -*-\n".encode()
+    "non_ascii_latin1": b"# -*- coding: latin-1 -*-\n"
     + migration_source("", deps="    dependencies = [('polls', '0001_caf\xe9')]\n").encode(
         "latin-1"
     ),
