@@ -1,0 +1,269 @@
+"""`resolve`: analyze, choose a strategy per conflict, plan, show, confirm, apply, verify.
+
+This module only coordinates; the planner decides what changes, `apply` changes
+it, and the CLI turns the exceptions raised here into exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from migmerge import check, plan
+from migmerge.apply import apply_plan, describe, touched_paths
+from migmerge.errors import MigmergeError, Refused
+from migmerge.model import Conflict, Plan, Strategy
+
+if TYPE_CHECKING:
+    from migmerge.check import Analysis
+    from migmerge.database import Database
+    from migmerge.prompts import Questioner
+
+Out = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The flags that shape the plans."""
+
+    strategy: str | None
+    keep_names: bool
+    force: bool
+    questioner: Questioner
+
+
+@dataclass(frozen=True)
+class _Resolution:
+    """One conflict, the strategy chosen for it, why, and its plan."""
+
+    conflict: Conflict
+    strategy: Strategy
+    why: str
+    plan: Plan
+
+
+def resolve(
+    *,
+    repo: str | None,
+    strategy: str | None,
+    apps: Sequence[str],
+    keep_names: bool,
+    yes: bool,
+    dry_run: bool,
+    force: bool,
+    fmt: str,
+    questioner: Questioner,
+    out: Out,
+) -> int:
+    """Resolve the conflicts of the repository (or of `apps`); return the exit code."""
+    analysis = check.analyze(repo, apps=apps)
+    conflicts = _selected(analysis, apps)
+    if not conflicts:
+        _say_nothing(fmt, out)
+        return 0
+    keep = keep_names or analysis.config.renumber == "keep-names"
+    options = _Options(strategy, keep, force, questioner)
+    resolutions = [_resolution(analysis, c, options) for c in conflicts]
+    if fmt != "json":
+        _show(resolutions, out)
+    if dry_run:
+        _finish(resolutions, fmt, out, applied=False, note="dry run: nothing changed")
+        return 0
+    _confirm(resolutions, yes, questioner)
+    _apply(analysis, resolutions, questioner, out if fmt != "json" else _quiet)
+    code = _verify(analysis, resolutions, out if fmt != "json" else _quiet)
+    _finish(resolutions, fmt, out, applied=True, note=None)
+    return code
+
+
+def _selected(analysis: Analysis, apps: Sequence[str]) -> list[Conflict]:
+    """The conflicts to resolve: all, or those of the named apps (which must exist)."""
+    unknown = [app for app in apps if app not in analysis.apps]
+    if unknown:
+        raise MigmergeError(
+            f"no app labelled {', '.join(unknown)} has migrations here",
+            hint=f"known apps: {', '.join(sorted(analysis.apps)) or 'none'}",
+        )
+    return [c for c in analysis.result.conflicts if not apps or c.app in apps]
+
+
+def _say_nothing(fmt: str, out: Out) -> None:
+    """Report that there is nothing to resolve."""
+    if fmt == "json":
+        out(json.dumps({"version": 1, "applied": False, "actions": [], "plans": []}))
+    else:
+        out("no migration conflicts to resolve")
+
+
+def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _Resolution:
+    """Choose the strategy for one conflict and plan it."""
+    strategy, why = plan.choose_strategy(
+        conflict,
+        options.strategy,
+        analysis.config,
+        force=options.force,
+        questioner=options.questioner,
+    )
+    return _Resolution(conflict, strategy, why, _plan(analysis, conflict, strategy, options))
+
+
+def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options) -> Plan:
+    """Build the plan of the chosen strategy."""
+    if strategy == "merge":
+        return plan.plan_merge(analysis, conflict)
+    if strategy == "renumber":
+        return plan.plan_renumber_conflict(
+            analysis,
+            conflict,
+            keep_names=options.keep_names,
+            force=options.force,
+            questioner=options.questioner,
+        )
+    from migmerge import regenerate
+
+    return regenerate.plan_regenerate(analysis, conflict, database=_database(analysis))
+
+
+def _database(analysis: Analysis) -> Database | None:
+    """The project's database (asking its own settings when they do not read statically)."""
+    from migmerge import database
+
+    return database.find_database(analysis.root, analysis.config, load_settings=True)
+
+
+# Showing -----------------------------------------------------------------------
+
+
+def _show(resolutions: Sequence[_Resolution], out: Out) -> None:
+    """Print each plan: numbered actions with why, then its warnings."""
+    number = 0
+    for res in resolutions:
+        out(f"{res.conflict.app}: {res.strategy} ({res.why})")
+        for action in res.plan.actions:
+            number += 1
+            out(f"  {number}. {describe(action)}")
+            out(f"     why: {action.why}")
+        for warning in res.plan.warnings:
+            out(f"  warning: {warning}")
+
+
+def _finish(
+    resolutions: Sequence[_Resolution], fmt: str, out: Out, *, applied: bool, note: str | None
+) -> None:
+    """Print the JSON document (json) or the closing note (text)."""
+    if fmt == "json":
+        out(json.dumps(_json(resolutions, applied), indent=2))
+    elif note:
+        out(note)
+
+
+def _json(resolutions: Sequence[_Resolution], applied: bool) -> dict[str, object]:
+    """The contract's resolve document, plus a summary of each plan."""
+    return {
+        "version": 1,
+        "applied": applied,
+        "actions": [a.to_json() for res in resolutions for a in res.plan.actions],
+        "plans": [
+            {
+                "app": res.conflict.app,
+                "strategy": res.strategy,
+                "why": res.why,
+                "warnings": list(res.plan.warnings),
+                "afterwards": list(res.plan.afterwards),
+            }
+            for res in resolutions
+        ],
+    }
+
+
+def _quiet(_: str) -> None:
+    """Swallow text output (the json format prints one document only)."""
+
+
+# Applying ----------------------------------------------------------------------
+
+
+def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Questioner) -> None:
+    """Ask before changing anything; refuse when the answer is no."""
+    if yes or questioner.confirm("Apply this plan?", default=True):
+        return
+    apps = " ".join(f"--app {res.conflict.app}" for res in resolutions)
+    raise Refused(
+        "the plan was not applied; nothing changed", hint=f"migmerge resolve {apps} --yes"
+    )
+
+
+def _apply(
+    analysis: Analysis, resolutions: Sequence[_Resolution], questioner: Questioner, out: Out
+) -> None:
+    """Apply the file plans as one all-or-nothing plan, then run each regeneration."""
+    files = [res for res in resolutions if res.strategy != "regenerate"]
+    if files:
+        combined = _combined([res.plan for res in files])
+        database = _database(analysis) if _needs_database(combined) else None
+        apply_plan(analysis.root, combined, out=out, questioner=questioner, database=database)
+    for res in resolutions:
+        if res.strategy == "regenerate":
+            _regenerate(analysis, res, questioner, out)
+
+
+def _combined(plans: Sequence[Plan]) -> Plan:
+    """Join plans into one; refuse when two of them change the same file."""
+    seen: set[str] = set()
+    for item in plans:
+        paths = set(touched_paths(item.actions))
+        if paths & seen:
+            raise Refused(
+                f"two resolutions change {', '.join(sorted(paths & seen))}",
+                hint="resolve one app at a time: migmerge resolve --app LABEL",
+            )
+        seen |= paths
+    actions = tuple(a for item in plans for a in item.actions)
+    app = ", ".join(item.app for item in plans)
+    return Plan(plans[0].strategy, app, actions, afterwards=_afterwards(plans))
+
+
+def _afterwards(plans: Sequence[Plan]) -> tuple[str, ...]:
+    """Every plan's closing notes, once each."""
+    return tuple(dict.fromkeys(note for item in plans for note in item.afterwards))
+
+
+def _needs_database(item: Plan) -> bool:
+    """True when a step backs up, renames rows in, or changes the database."""
+    return any(
+        a.action in ("backup", "record") or (a.action == "run" and a.touches_database)
+        for a in item.actions
+    )
+
+
+def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, out: Out) -> None:
+    """Hand a regeneration to its guided runner."""
+    from migmerge import regenerate
+
+    regenerate.run_regenerate(
+        analysis,
+        res.conflict,
+        res.plan,
+        questioner=questioner,
+        out=out,
+        database=_database(analysis),
+    )
+
+
+def _verify(analysis: Analysis, resolutions: Sequence[_Resolution], out: Out) -> int:
+    """Check again: each resolved app must have one leaf now; return 1 when one does not."""
+    apps = [res.conflict.app for res in resolutions]
+    after = check.analyze(analysis.root, apps=apps)
+    left = {c.app: c for c in after.result.conflicts if c.app in apps}
+    for res in resolutions:
+        remaining = left.get(res.conflict.app)
+        if remaining is None:
+            out(f"{res.conflict.app}: resolved ({res.strategy}); no parallel migrations left")
+        else:
+            leaves = ", ".join(leaf.name for leaf in remaining.leaves)
+            out(f"{res.conflict.app}: still has several leaves after {res.strategy}: {leaves}")
+    for note in _afterwards([res.plan for res in resolutions]):
+        out(f"next: {note}")
+    return 1 if left else 0
