@@ -290,3 +290,93 @@ def use_database(root: Path, databases: str, project: str = "proj") -> None:
     start = text.index("DATABASES = {")
     end = text.index("\n}\n", start) + 3
     settings.write_text(text[:start] + databases + text[end:])
+
+
+POLLS_CHOICE = POLLS_V1 + """
+
+class Choice(models.Model):
+    label = models.CharField(max_length=10)
+"""
+POLLS_CHOICE_VOTES = POLLS_CHOICE.replace(
+    "label = models.CharField(max_length=10)",
+    "label = models.CharField(max_length=10)\n    votes = models.IntegerField(default=0)",
+)
+POLLS_TAG = POLLS_V1 + """
+
+class Tag(models.Model):
+    name = models.CharField(max_length=10)
+"""
+POLLS_UNION = POLLS_CHOICE_VOTES + """
+
+class Tag(models.Model):
+    name = models.CharField(max_length=10)
+"""
+SHOP_ITEM = """\
+from django.db import models
+
+
+class Item(models.Model):
+    choice = models.ForeignKey("polls.Choice", on_delete=models.CASCADE)
+"""
+AUDIT_LOG = """\
+from django.db import models
+
+
+class Log(models.Model):
+    text = models.TextField()
+"""
+
+
+def renumber_project(base: Path) -> Path:
+    """A merged project whose `polls` app has a two-migration local chain referenced elsewhere.
+
+    On `feature`: polls 0002_choice, 0003_choice_votes (latin-1 coding line,
+    CRLF); shop 0001_initial depends on polls 0003_choice_votes (CRLF, non-ASCII
+    comment); audit 0002_before_choice has `run_before` polls 0002_choice;
+    polls/migrations/max_migration.txt names the leaf; docs/upgrade.md mentions
+    0002_choice. On `main`: polls 0002_tag. `feature` has main merged in (models
+    are the union), so polls has two leaves: 0003_choice_votes (local) and
+    0002_tag (upstream).
+    """
+    root = make_django_project(
+        base / "proj", {"polls": POLLS_V1, "shop": "from django.db import models\n",
+                        "audit": AUDIT_LOG}
+    )
+    makemigrations(root, "polls")
+    makemigrations(root, "audit")
+    commit_all(root, "initial")
+    git(root, "checkout", "-q", "-b", "feature")
+    write_app(root, "polls", POLLS_CHOICE)
+    makemigrations(root, "polls")
+    write_app(root, "polls", POLLS_CHOICE_VOTES)
+    makemigrations(root, "polls")
+    write_app(root, "shop", SHOP_ITEM)
+    makemigrations(root, "shop")
+    manage(root, "makemigrations", "audit", "--empty", "--name", "before_choice")
+    mig = root / "polls" / "migrations"
+    votes = mig / "0003_choice_votes.py"
+    text = "# -*- coding: latin-1 -*-\n# Votos por opción\n" + votes.read_text()
+    votes.write_bytes(text.replace("\n", "\r\n").encode("latin-1"))
+    shop = root / "shop" / "migrations" / "0001_initial.py"
+    shop.write_bytes(shop.read_text().replace("\n", "  # ünïcode ✓\n", 1).replace(
+        "\n", "\r\n").encode("utf-8"))
+    audit = root / "audit" / "migrations" / "0002_before_choice.py"
+    audit.write_text(audit.read_text().replace(
+        "    dependencies = [", "    run_before = [('polls', '0002_choice')]\n\n    dependencies = ["))
+    (mig / "max_migration.txt").write_text("0003_choice_votes\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "upgrade.md").write_text("Run 0002_choice before deploying.\n")
+    commit_all(root, "local work")
+    git(root, "checkout", "-q", "main")
+    write_app(root, "polls", POLLS_TAG)
+    makemigrations(root, "polls")
+    (mig / "max_migration.txt").write_text("0002_tag\n")
+    commit_all(root, "upstream work")
+    git(root, "checkout", "-q", "feature")
+    git(root, "merge", "-q", "main", "-m", "merge main", check=False)
+    write_app(root, "polls", POLLS_UNION)
+    (mig / "max_migration.txt").write_text("0003_choice_votes\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-edit")
+    (root / "db.sqlite3").unlink(missing_ok=True)
+    return root
