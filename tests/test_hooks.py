@@ -277,7 +277,7 @@ def test_conflicting_new_branch_push_is_blocked(world: Path, work: Path) -> None
 
 
 def test_conflicting_push_onto_an_existing_branch_is_blocked(world: Path, work: Path) -> None:
-    git(work, "push", "-q", "origin", "main:feature")  # feature exists remotely, with votes
+    git(work, "push", "-q", "origin", "origin/main:refs/heads/feature")  # remote feature has votes
     git(work, "fetch", "-q", "origin")
     install(work)
     proc = run_git(work, "push", "--force", "origin", "feature")
