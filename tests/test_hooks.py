@@ -151,16 +151,20 @@ def work(world: Path) -> Path:
 
 
 def install(root: Path, *names: str) -> str:
-    """Install the hooks the way a user does; return what was printed."""
-    lines: list[str] = []
-    assert hooks.install_hooks(repo=str(root), hooks=names, out=lines.append) == 0
-    return "\n".join(lines)
+    """Install the hooks the way a user does, with the real CLI; return what it printed."""
+    proc = run_migmerge(root, "install-hooks", *(f"--hook={name}" for name in names))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def uninstall(root: Path) -> str:
-    lines: list[str] = []
-    assert hooks.uninstall_hooks(repo=str(root), out=lines.append) == 0
-    return "\n".join(lines)
+    proc = run_migmerge(root, "uninstall-hooks")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def install_direct(root: Path, *names: str) -> None:
+    hooks.install_hooks(repo=str(root), hooks=names, out=lambda line: None)
 
 
 def write_hook(path: Path, body: str) -> bytes:
@@ -197,7 +201,8 @@ def test_install_only_named_hooks_and_refuse_unknown(work: Path) -> None:
     assert (work / ".git" / "hooks" / "pre-push").exists()
     assert not (work / ".git" / "hooks" / "post-merge").exists()
     with pytest.raises(MigmergeError, match="unknown hook 'pre-commit'"):
-        install(work, "pre-commit")
+        install_direct(work, "pre-commit")
+    assert run_migmerge(work, "install-hooks", "--hook", "pre-commit").returncode == 2
 
 
 def test_shipped_shims_match_the_template() -> None:
@@ -239,7 +244,8 @@ def test_install_refuses_to_clobber_a_kept_hook(work: Path) -> None:
     install(work, "pre-push")
     write_hook(hook, "echo second, replacing migmerge's")
     with pytest.raises(MigmergeError, match="pre-push.legacy exists too"):
-        install(work, "pre-push")
+        install_direct(work, "pre-push")
+    assert run_migmerge(work, "install-hooks").returncode == 2
     assert b"first" in (work / ".git" / "hooks" / "pre-push.legacy").read_bytes()
 
 
