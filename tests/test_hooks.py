@@ -9,11 +9,16 @@ copies the world and drives real git commands in the copy.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
+import re
+import select
 import shutil
 import stat
 import subprocess
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -453,6 +458,65 @@ def test_ask_without_a_terminal_reports(work: Path) -> None:
     assert proc.returncode == 0
     assert "hint: migmerge resolve" in proc.stdout + proc.stderr
     assert (work / "polls" / "migrations" / f"{LOCAL}.py").exists()
+
+
+def run_git_on_terminal(cwd: Path, *args: str, first_prompt: bytes) -> str:
+    """Run git with a pseudo-terminal as its controlling terminal, answering yes to prompts."""
+    master, slave = os.openpty()
+
+    def own_the_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        ["git", *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+        env={**os.environ, "TERM": "xterm"}, start_new_session=True, preexec_fn=own_the_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        return _converse(master, proc, first_prompt)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+
+
+def _converse(master: int, proc: subprocess.Popen[bytes], first_prompt: bytes) -> str:
+    output, answered, deadline = b"", 0, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([master], [], [], 0.1)[0]:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every process holding the terminal is gone
+            break
+        output += chunk
+        if b"\x1b[6n" in chunk:  # prompt_toolkit asks where the cursor is
+            os.write(master, b"\x1b[1;1R")
+        rest = output[answered:]
+        if (first_prompt in rest and answered == 0) or (
+            answered and re.search(rb"\((Y/n|y/N)\)", rest)
+        ):
+            os.write(master, b"y")
+            answered = len(output)
+    return output.decode("utf-8", "replace")
+
+
+def test_ask_on_a_terminal_resolves_on_the_spot(work: Path) -> None:
+    (work / "pyproject.toml").write_text('[tool.migmerge]\non-merge = "ask"\n')
+    commit(work, "config")
+    install(work)
+    output = run_git_on_terminal(
+        work,
+        "merge",
+        "--no-edit",
+        "origin/main",
+        first_prompt=b"Resolve the parallel migrations now?",
+    )
+    migrations = work / "polls" / "migrations"
+    assert not (migrations / f"{LOCAL}.py").exists(), output
+    assert (migrations / "0003_question_pub_date.py").exists(), output
 
 
 def test_post_rewrite_after_rebase_advises_renumber(work: Path) -> None:
