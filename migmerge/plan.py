@@ -8,6 +8,7 @@ tree the plan will be applied to.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -412,8 +413,7 @@ def _applied_or_shared(
         return _Fix()
     if force:
         return _Fix(warnings=(_forced_warning(app, applied),))
-    ancestor = _head_dependency(analysis, app, segments[0])
-    return _ask_applied(analysis, app, ancestor, applied, keep_names, questioner)
+    return _ask_applied(analysis, app, segments, applied, keep_names, questioner)
 
 
 def _app_leaves(analysis: Analysis, app: str) -> tuple[Leaf, ...]:
@@ -436,21 +436,22 @@ def _forced_warning(app: str, applied: Sequence[str]) -> str:
 def _ask_applied(
     analysis: Analysis,
     app: str,
-    ancestor: str,
+    segments: Sequence[_Segment],
     applied: Sequence[str],
     keep_names: bool,
     questioner: Questioner | None,
 ) -> _Fix:
-    """Offer the two honest ways out: roll back first, or rename the rows in the same step."""
-    rollback = _rollback_command(analysis, app, ancestor)
+    """Offer the two honest ways out: roll back first, or move the database along in step."""
+    ancestor = _head_dependency(analysis, app, segments[0])
+    rollback = _migrate_command(analysis, app, ancestor)
     shown = _display(rollback, app, ancestor)
     message = (
         f"{app}: {', '.join(applied)} is applied in your database; renumbering it would leave "
-        "django_migrations naming migrations that no longer exist. What should happen?"
+        "django_migrations out of step with the files. What should happen?"
     )
     choices = [("rollback", f"roll it back first ({shown}), then migrate again")]
-    if not keep_names:
-        choices.append(("record", "rename its rows in django_migrations (after a backup)"))
+    rows = "" if keep_names else " and rename its rows in django_migrations"
+    choices.append(("record", f"apply {segments[0].onto} now{rows} (after a backup)"))
     choices.append(("cancel", "cancel"))
     again = "migmerge resolve --strategy renumber" + (" --keep-names" if keep_names else "")
     try:
@@ -459,7 +460,9 @@ def _ask_applied(
         raise Refused(exc.message, hint=f"{shown} && {again}") from exc
     if answer == "cancel":
         raise Refused(f"{app}: renumber cancelled; nothing changed", hint=f"{shown} && {again}")
-    return _fix_for(analysis, app, answer, rollback, shown)
+    if answer == "record":
+        return _record_fix(analysis, app, segments[0].onto)
+    return _rollback_fix(analysis, app, ancestor, rollback, shown)
 
 
 def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple[str, str]]) -> str:
@@ -469,56 +472,88 @@ def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple
     return questioner.choose(message, choices, default="rollback")
 
 
-def _rollback_command(analysis: Analysis, app: str, ancestor: str) -> tuple[str, ...] | None:
-    """The project's own `manage.py migrate APP ANCESTOR`, or None when manage.py is unknown."""
+# `manage.py migrate APP TARGET` refuses while the app has two leaves (Django's
+# conflict check comes first), so these steps drive Django's own executor,
+# which is what migrate runs after that check.
+_MIGRATE = (
+    "from django.db import connection; "
+    "from django.db.migrations.executor import MigrationExecutor; "
+    'MigrationExecutor(connection).migrate([("{app}", "{target}")])'
+)
+
+
+def _migrate_command(analysis: Analysis, app: str, target: str) -> tuple[str, ...] | None:
+    """The project's manage.py migrating `app` to `target`, or None without manage.py."""
     from migmerge import django_side
 
     directory = analysis.apps[app].directory
+    code = _MIGRATE.format(app=app, target=target)
     try:
         return django_side.manage_command(
-            analysis.root, analysis.config, "migrate", app, ancestor, app_dir=directory
+            analysis.root, analysis.config, "shell", "-c", code, app_dir=directory
         )
     except MigmergeError:
         return None
 
 
-def _display(command: tuple[str, ...] | None, app: str, ancestor: str) -> str:
-    """Render the rollback command as a person types it."""
-    from migmerge import django_side
-
+def _display(command: tuple[str, ...] | None, app: str, target: str) -> str:
+    """Render a migrate command as a person types it, quoted for a shell."""
     if command is None:
-        return f"python manage.py migrate {app} {ancestor}"
-    return django_side.display_command(command)
+        code = _MIGRATE.format(app=app, target=target)
+        return f"python manage.py shell -c {shlex.quote(code)}"
+    return shlex.join(["python", "manage.py", *command[2:]])
 
 
-def _fix_for(
-    analysis: Analysis, app: str, answer: str, rollback: tuple[str, ...] | None, shown: str
-) -> _Fix:
-    """Build the database steps for the chosen way out."""
+def _backup_action(root: Path) -> Action:
+    """Back up the database before the plan changes it."""
+    why = "keep a copy of the database to restore if a step fails"
+    return Action("backup", why, target=str(backup_dir(root)))
+
+
+def _run_action(command: tuple[str, ...], why: str) -> Action:
+    """A manage.py step that changes the database."""
     from migmerge import django_side
 
-    backup = Action(
-        "backup",
-        "keep a copy of the database to restore if a step fails",
-        target=str(backup_dir(analysis.root)),
-    )
-    if answer == "record":
-        return _Fix(before=(backup,), record_app=app)
-    if rollback is None:
+    cwd = str(django_side.manage_cwd(command))
+    return Action("run", why, command=command, cwd=cwd, touches_database=True)
+
+
+def _require(command: tuple[str, ...] | None, shown: str) -> tuple[str, ...]:
+    """Fail when the project's manage.py cannot be found."""
+    if command is None:
         raise MigmergeError(
-            "cannot find the project's manage.py to roll back with",
+            "cannot find the project's manage.py to migrate with",
             hint=f'run {shown} yourself, or set [tool.migmerge] manage-py = "path/to/manage.py"',
         )
-    run = Action(
-        "run",
-        "unapply the local migrations before they are renamed",
-        command=rollback,
-        cwd=str(django_side.manage_cwd(rollback)),
-        touches_database=True,
+    return command
+
+
+def _record_fix(analysis: Analysis, app: str, onto: str) -> _Fix:
+    """Apply the upstream leaf first (the renamed rows then have every dependency applied)."""
+    command = _migrate_command(analysis, app, onto)
+    run = _run_action(
+        _require(command, _display(command, app, onto)),
+        f"apply {app} up to {onto} first, so the renumbered migrations' new dependency is applied",
     )
-    # The same command without "APP ANCESTOR": migrate everything forward again.
-    again = django_side.display_command(rollback[:3] + rollback[5:])
-    return _Fix(before=(backup, run), afterwards=(f"{again}  # apply the renumbered migrations",))
+    return _Fix(before=(_backup_action(analysis.root), run), record_app=app)
+
+
+def _rollback_fix(
+    analysis: Analysis, app: str, ancestor: str, rollback: tuple[str, ...] | None, shown: str
+) -> _Fix:
+    """Unapply the app back to the ancestor before the files change."""
+    command = _require(rollback, shown)
+    run = _run_action(
+        command,
+        f"unapply {app} back to {ancestor} before the renames (migrate {app} {ancestor} "
+        "through Django's executor: migrate itself refuses while the app has two leaves)",
+    )
+    # The settings flag, if any, follows the shell code: keep it for the migrate forward.
+    again = shlex.join(["python", "manage.py", "migrate", *command[5:]])
+    return _Fix(
+        before=(_backup_action(analysis.root), run),
+        afterwards=(f"{again}  # apply the renumbered migrations",),
+    )
 
 
 def backup_dir(root: Path) -> Path:
