@@ -131,7 +131,7 @@ def _fast_header(
     usual, initial = _fast_initial(source)
     if not usual:
         return None
-    deps = tuple(_fast_key(item, settings) for item in _FAST_ITEM.finditer(match.group(0)))
+    deps = tuple(_fast_key(item, settings) for item in _FAST_ITEM.findall(match.group(0)))
     return Migration(
         app=app, name=name, path=path, dependencies=deps, initial=initial, operations=None
     )
@@ -147,11 +147,12 @@ def _fast_file_ok(source: bytes) -> bool:
     )
 
 
-def _fast_key(item: re.Match[bytes], settings: Mapping[str, str]) -> Key:
-    """Turn one regex match of a dependency into a Key."""
-    if item.group(3) is not None:
-        return _swappable_key(item.group(3).decode(), settings)
-    return (item.group(1).decode(), item.group(2).decode())
+def _fast_key(item: tuple[bytes, bytes, bytes], settings: Mapping[str, str]) -> Key:
+    """Turn one regex match of a dependency (app, name, setting) into a Key."""
+    app, name, setting = item
+    if setting:
+        return _swappable_key(setting.decode(), settings)
+    return (app.decode(), name.decode())
 
 
 def _fast_initial(source: bytes) -> tuple[bool, bool | None]:
