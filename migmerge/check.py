@@ -303,6 +303,8 @@ def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
         number = name.split("_", 1)[0]
         if number.isdigit():
             seen.setdefault(number, []).append(name)
+    if all(len(names) == 1 for names in seen.values()):
+        return []
     leaves = set(graph.leaves(app))
     return [
         Warning(
@@ -322,8 +324,12 @@ def _conflict(
     ancestor = graph.common_ancestor(app, leaves)
     branches = {leaf: graph.branch(app, ancestor, leaf) for leaf in leaves}
     parsed = _full_parse(app, package, scan, {n for b in branches.values() for n in b})
-    history_names = [n for n in graph.nodes(app) if not any(n in b for b in branches.values())]
-    history = list(_full_parse(app, package, scan, set(history_names)).values())
+    history: list[Migration] = []
+    if any(_names_tables(m) for m in parsed.values()):
+        # Only SQL needs the table names the app's history gives its models.
+        in_branches = {n for b in branches.values() for n in b}
+        names = {n for n in graph.nodes(app) if n not in in_branches}
+        history = list(_full_parse(app, package, scan, names).values())
     overlap = classify(app, [[parsed[n] for n in branches[leaf]] for leaf in leaves], history)
     built = tuple(
         Leaf(
@@ -338,6 +344,16 @@ def _conflict(
         for leaf in leaves
     )
     return Conflict(app, package.directory, ancestor, built, overlap, None)
+
+
+def _names_tables(migration: Migration) -> bool:
+    ops = list(migration.operations or ())
+    while ops:
+        op = ops.pop()
+        if op.tables:
+            return True
+        ops.extend(op.children)
+    return False
 
 
 def _full_parse(

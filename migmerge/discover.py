@@ -48,10 +48,10 @@ def _base(path: str) -> str:
 
 def is_settings_file(path: str) -> bool:
     """Tell whether `path` looks like a Django settings module."""
+    if "settings" not in path or not path.endswith(".py"):
+        return False
     name = _base(path)
-    return name.endswith(".py") and (
-        name == "settings.py" or _base(_parent(path)) == "settings" or "settings" in name
-    )
+    return name == "settings.py" or _base(_parent(path)) == "settings" or "settings" in name
 
 
 def read_settings(snapshot: Snapshot, paths: Iterable[str], config: Config) -> Settings:

@@ -9,6 +9,7 @@ is loaded lazily, by `open_repo`, for the write side (index moves).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -152,23 +153,22 @@ def _split_z(data: bytes) -> list[str]:
     return [p.decode("utf-8", "surrogateescape") for p in data.split(b"\0") if p]
 
 
+_INDEX_LINE = re.compile(rb"(\d+) ([0-9a-f]+) (\d)\t([^\0]*)\0")
+
+
 def index_entries(root: Path, pathspecs: Iterable[str] = ()) -> tuple[dict[str, str], set[str]]:
     """Return (path -> blob sha of stage 0, paths with unmerged stages)."""
     out = git_bytes(root, "ls-files", "-s", "-z", "--", *pathspecs)
     entries: dict[str, str] = {}
     unmerged: set[str] = set()
-    for record in out.split(b"\0"):
-        if not record:
-            continue
-        meta, _, path_b = record.partition(b"\t")
-        path = path_b.decode("utf-8", "surrogateescape")
-        mode, sha, stage = meta.decode().split()
-        if mode == "160000":
+    for mode, sha, stage, path in _INDEX_LINE.findall(out):
+        if mode == b"160000":
             continue  # a submodule: not a file of this tree
-        if stage == "0":
-            entries[path] = sha
+        name = path.decode("utf-8", "surrogateescape")
+        if stage == b"0":
+            entries[name] = sha.decode()
         else:
-            unmerged.add(path)
+            unmerged.add(name)
     return entries, unmerged
 
 

@@ -170,8 +170,9 @@ class Graph:
         common = set.intersection(*sets) if sets else set()
         if not common:
             return None
-        best = max(common, key=lambda k: (len(self.ancestors(k)), k[1]))
-        return best[1]
+        # The newest: no other common ancestor descends from it.
+        newest = [k for k in common if not any(c in common for c in self.children[k])]
+        return max(newest, key=lambda k: k[1])[1]
 
     def branch(self, app: str, ancestor: str | None, leaf: str) -> list[str]:
         """Return the migrations from just after `ancestor` up to `leaf`, in order."""
