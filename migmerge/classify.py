@@ -18,19 +18,6 @@ from migmerge.parse import model_table
 # Operations that do nothing the second time when their arguments are identical,
 # so the very same one on both branches is harmless once both run. Any other
 # operation run twice fails (a column added twice, a field removed twice).
-IDEMPOTENT = frozenset(
-    {
-        "AlterField",
-        "AlterModelOptions",
-        "AlterModelTable",
-        "AlterModelTableComment",
-        "AlterModelManagers",
-        "AlterUniqueTogether",
-        "AlterIndexTogether",
-        "AlterOrderWithRespectTo",
-    }
-)
-
 # How a branch uses a model, for sentences like "0003_a deletes model x, which 0003_b alters".
 USE_VERBS = {
     "CreateModel": "creates",
@@ -352,15 +339,8 @@ def _fine_clash(a: _Footprint, b: _Footprint, key: tuple[str, ...]) -> str:
 
 
 def _same_ops(mine: Sequence[Operation], theirs: Sequence[Operation]) -> bool:
-    """Tell whether both sides do the very same thing, and doing it twice is harmless."""
-    return bool(mine) and list(mine) == list(theirs) and all(_repeatable(op) for op in mine)
-
-
-def _repeatable(op: Operation) -> bool:
-    """Tell whether running `op` a second time with equal arguments changes nothing."""
-    # An Operation says which field or option changes, not what it changes to; only a
-    # recorded definition (`detail`) can prove two of them equal.
-    return op.op in IDEMPOTENT and getattr(op, "detail", None) is not None
+    """Tell whether both sides do the very same thing (the contract: no clash)."""
+    return bool(mine) and list(mine) == list(theirs) and all(op.detail for op in mine)
 
 
 def _shared_models(app: str, a: _Footprint, b: _Footprint) -> list[str]:

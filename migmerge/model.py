@@ -56,6 +56,9 @@ class Operation:
     note: str | None = None
     # SeparateDatabaseAndState: its state and database operations.
     children: tuple[Operation, ...] = ()
+    # The call's arguments, normalised (ast.dump): equal only for the very same
+    # operation, so two sides doing exactly the same thing are no clash.
+    detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Render as the contract's operation object."""

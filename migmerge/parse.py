@@ -11,7 +11,7 @@ import io
 import re
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from migmerge.errors import UnreadableMigration
@@ -485,7 +485,8 @@ def _operation(node: ast.expr, ctx: _Context) -> Operation:
         origin = _origin(node.func, ctx)
         note = f"{name} is a custom operation{origin}; what it touches is unknown"
         return Operation(op=name, readable=False, note=note)
-    return reader(name, _bind(node, reader.params), ctx)
+    op = reader(name, _bind(node, reader.params), ctx)
+    return replace(op, detail=ast.dump(node, annotate_fields=False))
 
 
 def _is_django_operation(func: ast.expr, ctx: _Context) -> bool:

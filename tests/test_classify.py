@@ -283,10 +283,17 @@ def test_migration_in_both_branches_is_common_not_a_clash(real: dict[str, Migrat
     assert "userprofile" not in reasons[0]
 
 
-def test_the_very_same_removal_twice_is_a_clash(real: dict[str, Migration]) -> None:
-    """Running a RemoveField twice fails, so identical removals are not harmless."""
-    op = "migrations.RemoveField('userprofile', 'name'),"
-    kind, reasons = run(real, [hand("mine", op)], [hand("theirs", op)])
+def test_the_very_same_operation_on_both_sides_is_no_clash(real: dict[str, Migration]) -> None:
+    """The contract: the very same operation on both sides is no clash."""
+    op = "migrations.AlterField('userprofile', 'name', models.CharField(max_length=300)),"
+    kind, _ = run(real, [hand("mine", op)], [hand("theirs", op)])
+    assert kind == "model"
+
+
+def test_same_field_altered_differently_is_a_clash(real: dict[str, Migration]) -> None:
+    mine = "migrations.AlterField('userprofile', 'name', models.CharField(max_length=300)),"
+    theirs = "migrations.AlterField('userprofile', 'name', models.CharField(max_length=50)),"
+    kind, reasons = run(real, [hand("mine", mine)], [hand("theirs", theirs)])
     assert kind == "field"
     assert reasons == ["both 0002_mine and 0002_theirs change field userprofile.name"]
 
