@@ -123,7 +123,9 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
         )
     from migmerge import regenerate
 
-    return regenerate.plan_regenerate(analysis, conflict, database=_database(analysis))
+    return regenerate.plan_regenerate(
+        analysis, conflict, database=_database(analysis), force=options.force
+    )
 
 
 def _database(analysis: Analysis) -> Database | None:
