@@ -220,7 +220,9 @@ def _never_fail(action: Callable[[], None], err: Out) -> int:
         err(f"migmerge: {exc.message}")
         if exc.hint:
             err(f"hint: {exc.hint}")
-    except (Exception, KeyboardInterrupt) as exc:  # a bug must not look like a failed merge
+    except KeyboardInterrupt:
+        err("migmerge: interrupted; git's command itself is done")
+    except Exception as exc:  # a bug must not look like a failed merge
         err(f"migmerge: the hook failed ({type(exc).__name__}: {exc}); git is not affected")
         err("hint: run `migmerge check` to see the migrations' state")
     return 0

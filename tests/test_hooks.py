@@ -528,6 +528,22 @@ def test_post_rewrite_after_rebase_advises_renumber(work: Path) -> None:
     assert "migmerge resolve --strategy renumber" in output
 
 
+def test_post_rewrite_after_git_pull_rebase(work: Path) -> None:
+    install(work)
+    proc = run_git(work, "pull", "--rebase", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert "the rebase left parallel migrations" in proc.stdout + proc.stderr
+
+
+def test_post_merge_after_a_squash_merge_in_a_linked_worktree(world: Path, work: Path) -> None:
+    git(work, "worktree", "add", "-q", "-b", "feature2", "../wt", "feature")
+    install(work)
+    proc = run_git(world / "wt", "merge", "--squash", "origin/main")
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "the merge left parallel migrations" in output and LOCAL in output
+
+
 def test_post_rewrite_ignores_amend(work: Path) -> None:
     git(work, "merge", "-q", "--no-edit", "origin/main")  # the conflict exists already
     install(work)
