@@ -158,14 +158,16 @@ def _install_one(path: Path, script: str) -> bool:
 
 def _uninstall_one(path: Path) -> str | None:
     legacy = _legacy(path)
-    if os.path.lexists(path) and not is_migmerge_hook(path):
-        return None if not os.path.lexists(legacy) else f"left {path} alone: not migmerge's"
     if os.path.lexists(path):
+        if not is_migmerge_hook(path):
+            return f"left {path} alone: not migmerge's" if os.path.lexists(legacy) else None
         path.unlink()
-    if os.path.lexists(legacy):
-        os.replace(legacy, path)
-        return f"removed {path.name}, restored the hook it had replaced"
-    return f"removed {path.name}" if not os.path.lexists(path) else None
+        if not os.path.lexists(legacy):
+            return f"removed {path.name}"
+    if not os.path.lexists(legacy):
+        return None
+    os.replace(legacy, path)
+    return f"removed {path.name}; {legacy.name} is back as {path.name}"
 
 
 def _legacy(path: Path) -> Path:
@@ -198,10 +200,12 @@ def run_hook(
     if name == "pre-push":
         return _guarded_pre_push(repo, args, stdin, out, err)
     if name == "post-merge":
-        return _never_fail(lambda: _post_merge(repo, out), err)
+        return _never_fail(lambda: _after(repo, rebase=False, out=out), err)
     if name == "post-rewrite":
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
-        return _never_fail(lambda: _post_rewrite(repo, command, out), err)
+        if command != "rebase":
+            return 0  # an amend rewrites one commit: it cannot create parallel branches
+        return _never_fail(lambda: _after(repo, rebase=True, out=out), err)
     raise MigmergeError(
         f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
     )
@@ -231,28 +235,17 @@ def _never_fail(action: Callable[[], None], err: Out) -> int:
 # ------------------------------------------------------- post-merge, rebase
 
 
-def _post_merge(repo: str | None, out: Out) -> None:
+def _after(repo: str | None, *, rebase: bool, out: Out) -> None:
+    """Report the conflicts a merge or rebase left, then do what the config asks."""
     from migmerge import check
 
     analysis = check.analyze(repo)
     conflicts = analysis.result.conflicts
     if not conflicts:
         return
-    out(_summary("the merge", conflicts))
-    _follow_up(analysis, analysis.config.on_merge, rebase=False, out=out)
-
-
-def _post_rewrite(repo: str | None, command: str, out: Out) -> None:
-    if command != "rebase":
-        return  # an amend rewrites one commit: it cannot create parallel branches
-    from migmerge import check
-
-    analysis = check.analyze(repo)
-    conflicts = analysis.result.conflicts
-    if not conflicts:
-        return
-    out(_summary("the rebase", conflicts))
-    _follow_up(analysis, analysis.config.on_rebase, rebase=True, out=out)
+    out(_summary("the rebase" if rebase else "the merge", conflicts))
+    config = analysis.config
+    _follow_up(analysis, config.on_rebase if rebase else config.on_merge, rebase=rebase, out=out)
 
 
 def _follow_up(analysis: Analysis, action: str, *, rebase: bool, out: Out) -> None:
@@ -300,7 +293,7 @@ def resolve_command(conflicts: Sequence[Conflict], *, rebase: bool) -> str:
 def _renumber_now(root: Path, out: Out) -> None:
     from migmerge.prompts import make_questioner
 
-    out("migmerge: on-rebase = renumber: moving your migrations after upstream's")
+    out("migmerge: configured to renumber: moving your migrations after upstream's")
     questioner = make_questioner(yes=True, interactive=False)
     if _resolve(root, "renumber", questioner, out) == 0:
         out("migmerge: renumbered; the changes are staged: review them and commit")

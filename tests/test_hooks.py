@@ -264,7 +264,7 @@ def test_uninstall_restores_the_original_hooks_byte_for_byte(work: Path) -> None
     assert (folder / "pre-push").read_bytes() == original
     assert stat.S_IMODE((folder / "pre-push").stat().st_mode) == 0o750
     assert sorted(p.name for p in folder.iterdir()) == before
-    assert "restored" in printed
+    assert "pre-push.legacy is back as pre-push" in printed
 
 
 def test_uninstall_leaves_a_foreign_hook_alone(work: Path) -> None:
