@@ -381,6 +381,8 @@ def _with_git_facts(
         for n in leaf.branch
     }
     upstream_has = _present(root, [state.upstream] if state.upstream else [], paths)
+    if state.upstream:
+        upstream_has |= _moved(root, state.upstream, set(paths) - upstream_has)
     shared_revs = gitrepo.remote_tracking_shas(root)
     default = gitrepo.default_branch(root, config.default_branch)
     if default:
@@ -394,6 +396,23 @@ def _present(root: Path, revs: Iterable[str], paths: Mapping[str, Key]) -> set[s
     names = [f"{rev}:{path}" for rev in dict.fromkeys(revs) for path in paths]
     found = gitrepo.existing_objects(root, names)
     return {name.partition(":")[2] for name in found}
+
+
+def _moved(root: Path, rev: str, missing: set[str]) -> set[str]:
+    """Return which `missing` paths exist in `rev` under a moved app folder."""
+    if not missing:
+        return set()
+    specs = [
+        f":(glob)**/{p.rpartition('/')[0].rpartition('/')[2]}/{p.rpartition('/')[2]}"
+        for p in missing
+    ]
+    found = {p.rpartition("/")[2] for p in gitrepo.tree_entries(root, rev, specs)}
+    return {p for p in missing if p.rpartition("/")[2] in found}
+
+
+def _folder_and_name(path: str) -> str:
+    folder, _, name = path.rpartition("/")
+    return f"{folder.rpartition('/')[2]}/{name}"
 
 
 def _applied(root: Path, config: Config) -> frozenset[Key] | None:

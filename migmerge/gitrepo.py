@@ -8,6 +8,7 @@ is loaded lazily, by `open_repo`, for the write side (index moves).
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import subprocess
@@ -183,17 +184,41 @@ def untracked_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
 
 
 def tree_entries(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> dict[str, str]:
-    """Return path -> blob sha for the files of commit `rev`."""
-    out = git_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *pathspecs)
+    """Return path -> blob sha for the files of commit `rev`.
+
+    `ls-tree` takes only folder prefixes, so `:(literal)` specs are passed on
+    and `:(glob)**/...` specs are matched here on one full listing.
+    """
+    specs = list(pathspecs)
+    literal = [s.removeprefix(":(literal)") for s in specs if not s.startswith(":(glob)")]
+    globs = [s.removeprefix(":(glob)") for s in specs if s.startswith(":(glob)")]
+    entries = _ls_tree(root, rev, literal) if literal or not specs else {}
+    if globs:
+        everything = _ls_tree(root, rev, [])
+        entries.update({p: sha for p, sha in everything.items() if _glob_match(p, globs)})
+    return entries
+
+
+def _ls_tree(root: Path, rev: str, prefixes: list[str]) -> dict[str, str]:
+    out = git_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *prefixes)
     entries: dict[str, str] = {}
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, path_b = record.partition(b"\t")
-        mode, kind, sha = meta.decode().split()
+        _mode, kind, sha = meta.decode().split()
         if kind == "blob":
             entries[path_b.decode("utf-8", "surrogateescape")] = sha
     return entries
+
+
+def _glob_match(path: str, patterns: list[str]) -> bool:
+    """Match git's `**/x` globs: x at any depth (fnmatch's * also crosses /)."""
+    for pattern in patterns:
+        rest = pattern.removeprefix("**/")
+        if fnmatch.fnmatchcase(path, rest) or fnmatch.fnmatchcase(path, "*/" + rest):
+            return True
+    return False
 
 
 def changed_paths(root: Path, old: str, new: str | None) -> dict[str, str | None]:

@@ -1,0 +1,315 @@
+"""Discovery and the graph on layouts real projects have, checked against Django's loader."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import PYTHON, commit_all, git, init_repo, run_migmerge
+
+SETTINGS = """\
+SECRET_KEY = "x"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "accounts",
+    "wagtail.admin",
+    "dojo",
+    "shop",
+    "blog",
+    "vendor.legacy_pkg.config.LegacyConfig",
+]
+MIGRATION_MODULES = {"dojo": "dojo.db_migrations"}
+AUTH_USER_MODEL = "accounts.User"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+"""
+
+HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+
+
+def migration(deps: str, body: str = "", ops: str = "") -> str:
+    return HEAD + f"    dependencies = {deps}\n{body}    operations = [{ops}]\n"
+
+
+def create(model: str) -> str:
+    pk = "models.AutoField(primary_key=True)"
+    return f"migrations.CreateModel(name={model!r}, fields=[('id', {pk})])"
+
+
+def add(model: str, field: str) -> str:
+    return f"migrations.AddField({model!r}, {field!r}, models.IntegerField(default=0))"
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text) if text.startswith("\n") else text)
+
+
+def base_files() -> dict[str, str]:
+    files = {
+        "proj/__init__.py": "",
+        "proj/settings.py": SETTINGS,
+        "manage.py": "",
+        "accounts/__init__.py": "",
+        "accounts/migrations/__init__.py": "",
+        "accounts/migrations/0001_initial.py": migration(
+            "[('auth', '0012_alter_user_first_name_max_length')]",
+            "    initial = True\n",
+            "migrations.CreateModel(name='User', "
+            "fields=[('id', models.AutoField(primary_key=True)), "
+            "('password', models.CharField(max_length=128)), "
+            "('last_login', models.DateTimeField(null=True))], options={'abstract': False})",
+        ),
+        "accounts/models.py": "from django.contrib.auth.base_user import AbstractBaseUser\n\n\n"
+        "class User(AbstractBaseUser):\n    USERNAME_FIELD = 'id'\n",
+        "wagtail/__init__.py": "",
+        "wagtail/admin/__init__.py": "",
+        "wagtail/admin/apps.py": "from django.apps import AppConfig\n\n\n"
+        "class WagtailAdminAppConfig(AppConfig):\n"
+        "    name = 'wagtail.admin'\n    label = 'wagtailadmin'\n",
+        "wagtail/admin/migrations/__init__.py": "",
+        "wagtail/admin/migrations/0001_initial.py": migration(
+            "[migrations.swappable_dependency(settings.AUTH_USER_MODEL)]", "", create("Admin")
+        ).replace("from django.db", "from django.conf import settings\nfrom django.db"),
+        "dojo/__init__.py": "",
+        "dojo/db_migrations/__init__.py": "",
+        "dojo/db_migrations/0001_initial.py": migration("[]", "", create("Finding")),
+        "dojo/db_migrations/0002_finding_a.py": migration(
+            "[('dojo', '0001_initial')]", "", add("finding", "a")
+        ),
+        "shop/__init__.py": "",
+        "shop/migrations/__init__.py": "",
+        # squashed; the replaced files are gone, 0004 still names the old 0003.
+        "shop/migrations/0001_squashed_0003_c.py": migration(
+            "[]",
+            "    replaces = [('shop', '0001_initial'), ('shop', '0002_b'), ('shop', '0003_c')]\n",
+            create("Item"),
+        ),
+        "shop/migrations/0004_item_d.py": migration("[('shop', '0003_c')]", "", add("item", "d")),
+        "blog/__init__.py": "",
+        "blog/migrations/__init__.py": "",
+        "blog/migrations/0001_initial.py": migration("[]", "", create("Post")),
+        # a redundant older dependency: not a merge.
+        "blog/migrations/0002_post_a.py": migration(
+            "[('blog', '0001_initial')]", "", add("post", "a")
+        ),
+        "blog/migrations/0003_post_b.py": migration(
+            "[('blog', '0002_post_a'), ('blog', '0001_initial')]", "", add("post", "b")
+        ),
+        "vendor/__init__.py": "",
+        "vendor/legacy_pkg/__init__.py": "",
+        "vendor/legacy_pkg/config.py": "from django.apps import AppConfig\n\n\n"
+        "class LegacyConfig(AppConfig):\n    name = 'vendor.legacy_pkg'\n    label = 'legacy'\n",
+        "vendor/legacy_pkg/migrations/__init__.py": "",
+        "vendor/legacy_pkg/migrations/0001_initial.py": migration("[]", "", create("Old")),
+        "vendor/legacy_pkg/migrations/0002_old_a.py": migration(
+            "[('legacy', '0001_initial')]", "", add("old", "a")
+        ),
+        "vendor/legacy_pkg/migrations/0003_old_b.py": migration(
+            "[('legacy', '0002_old_a')]", "", add("old", "b")
+        ),
+    }
+    return files
+
+
+def django_leaves(root: Path) -> dict[str, list[str]]:
+    code = (
+        "import json, django; django.setup();"
+        "from django.db.migrations.loader import MigrationLoader;"
+        "l = MigrationLoader(None, ignore_no_migrations=True);"
+        "print(json.dumps({k: sorted(v) for k, v in l.detect_conflicts().items()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = "proj.settings"
+    proc = subprocess.run([PYTHON, "-c", code], cwd=root, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, list[str]] = json.loads(proc.stdout)
+    return result
+
+
+def ours(root: Path) -> dict:  # type: ignore[type-arg]
+    proc = run_migmerge(root, "check", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    doc: dict = json.loads(proc.stdout)  # type: ignore[type-arg]
+    return doc
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = init_repo(tmp_path / "real")
+    write(root, base_files())
+    commit_all(root, "base")
+    return root
+
+
+def test_real_layouts_have_no_phantom_conflicts(project: Path) -> None:
+    assert django_leaves(project) == {}
+    doc = ours(project)
+    assert doc["conflicts"] == []
+    kinds = {w["kind"] for w in doc["warnings"]}
+    assert "missing-dependency" not in kinds  # 0004 -> replaced 0003 is redirected
+
+
+def test_django_agrees_on_conflicting_apps_and_leaves(project: Path) -> None:
+    git(project, "checkout", "-q", "-b", "feature")
+    write(
+        project,
+        {
+            "wagtail/admin/migrations/0002_admin_x.py": migration(
+                "[('wagtailadmin', '0001_initial')]", "", add("admin", "x")
+            ),
+            "dojo/db_migrations/0003_finding_x.py": migration(
+                "[('dojo', '0002_finding_a')]", "", add("finding", "x")
+            ),
+            "shop/migrations/0005_item_x.py": migration(
+                "[('shop', '0004_item_d')]", "", add("item", "x")
+            ),
+            "vendor/legacy_pkg/migrations/0004_old_x.py": migration(
+                "[('legacy', '0003_old_b')]", "", add("old", "x")
+            ),
+            "blog/migrations/0004_post_x.py": migration(
+                "[('blog', '0003_post_b')]", "", add("post", "x")
+            ),
+        },
+    )
+    commit_all(project, "feature")
+    git(project, "checkout", "-q", "main")
+    write(
+        project,
+        {
+            "wagtail/admin/migrations/0002_admin_y.py": migration(
+                "[('wagtailadmin', '0001_initial')]", "", add("admin", "y")
+            ),
+            "dojo/db_migrations/0003_finding_y.py": migration(
+                "[('dojo', '0002_finding_a')]", "", add("finding", "y")
+            ),
+            "shop/migrations/0005_item_y.py": migration(
+                "[('shop', '0004_item_d')]", "", add("item", "y")
+            ),
+            "vendor/legacy_pkg/migrations/0004_old_y.py": migration(
+                "[('legacy', '0003_old_b')]", "", add("old", "y")
+            ),
+            # a third leaf in blog, numbered differently: still a conflict.
+            "blog/migrations/0004_post_y.py": migration(
+                "[('blog', '0003_post_b')]", "", add("post", "y")
+            ),
+            "blog/migrations/0005_post_z.py": migration(
+                "[('blog', '0003_post_b')]", "", add("post", "z")
+            ),
+        },
+    )
+    commit_all(project, "main")
+    git(project, "checkout", "-q", "feature")
+    git(project, "merge", "-q", "main", "-m", "merge")
+    expected = django_leaves(project)
+    assert set(expected) == {"wagtailadmin", "dojo", "shop", "legacy", "blog"}
+    doc = ours(project)
+    found = {c["app"]: sorted(leaf["name"] for leaf in c["leaves"]) for c in doc["conflicts"]}
+    assert found == expected
+    directories = {c["app"]: c["directory"] for c in doc["conflicts"]}
+    assert directories["dojo"] == "dojo/db_migrations"
+    assert directories["legacy"] == "vendor/legacy_pkg/migrations"
+    ancestors = {c["app"]: c["ancestor"] for c in doc["conflicts"]}
+    assert ancestors["shop"] == "0004_item_d"
+    assert ancestors["blog"] == "0003_post_b"
+
+
+def test_dynamic_dependencies_warn_and_assume_previous(project: Path) -> None:
+    write(
+        project,
+        {
+            "blog/migrations/0004_dynamic.py": HEAD
+            + "    dependencies = get_dependencies()\n    operations = []\n",
+        },
+    )
+    doc = ours(project)
+    assert doc["conflicts"] == []
+    dynamic = [w for w in doc["warnings"] if w["kind"] == "dynamic-dependencies"]
+    assert dynamic and dynamic[0]["app"] == "blog"
+
+
+def test_migration_modules_none_means_no_migrations(project: Path) -> None:
+    settings = project / "proj" / "settings.py"
+    settings.write_text(
+        settings.read_text().replace('{"dojo": "dojo.db_migrations"}', '{"blog": None}')
+    )
+    write(project, {"blog/migrations/0003_post_other.py": migration("[('blog', '0002_post_a')]")})
+    doc = ours(project)
+    assert "blog" not in {c["app"] for c in doc["conflicts"]}
+
+
+def test_configured_label_and_extra_folder(project: Path) -> None:
+    write(
+        project,
+        {
+            "pyproject.toml": '[tool.migmerge]\napps = { "extras/schema" = "reports" }\n'
+            'migration-modules = ["extras/schema"]\n',
+            "extras/schema/__init__.py": "",
+            "extras/schema/0001_initial.py": migration("[]"),
+            "extras/schema/0002_a.py": migration("[('reports', '0001_initial')]"),
+            "extras/schema/0002_b.py": migration("[('reports', '0001_initial')]"),
+        },
+    )
+    doc = ours(project)
+    assert [(c["app"], c["directory"]) for c in doc["conflicts"]] == [("reports", "extras/schema")]
+
+
+def test_bad_config_is_exit_2(project: Path) -> None:
+    write(project, {"pyproject.toml": "[tool.migmerge]\nstrategy = 'sideways'\n"})
+    proc = run_migmerge(project, "check")
+    assert proc.returncode == 2
+    assert "strategy" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sourceless_pyc_is_a_warning(project: Path) -> None:
+    (project / "blog" / "migrations" / "0009_compiled.pyc").write_bytes(b"\x00compiled")
+    doc = ours(project)
+    assert any(w["kind"] == "sourceless-module" for w in doc["warnings"])
+
+
+def test_app_folder_moved_on_one_side(project: Path) -> None:
+    git(project, "checkout", "-q", "-b", "moved")
+    git(project, "mv", "blog", "blog_app")
+    settings = project / "proj" / "settings.py"
+    settings.write_text(settings.read_text().replace('"blog",', '"blog_app.apps.BlogConfig",'))
+    write(
+        project,
+        {
+            "blog_app/apps.py": "from django.apps import AppConfig\n\n\n"
+            "class BlogConfig(AppConfig):\n"
+            "    name = 'blog_app'\n    label = 'blog'\n",
+            "blog_app/migrations/0004_post_moved.py": migration(
+                "[('blog', '0003_post_b')]", "", add("post", "moved")
+            ),
+        },
+    )
+    commit_all(project, "move the app")
+    git(project, "checkout", "-q", "main")
+    write(
+        project,
+        {
+            "blog/migrations/0004_post_main.py": migration(
+                "[('blog', '0003_post_b')]", "", add("post", "m")
+            ),
+        },
+    )
+    commit_all(project, "main work")
+    git(project, "checkout", "-q", "moved")
+    # git's directory-rename detection moves main's file into blog_app/ and stops.
+    git(project, "merge", "main", check=False)
+    assert (project / "blog_app" / "migrations" / "0004_post_main.py").exists()
+    assert django_leaves(project) == {"blog": ["0004_post_main", "0004_post_moved"]}
+    doc = ours(project)
+    assert doc["mode"] == "merge"
+    (conflict,) = doc["conflicts"]
+    assert conflict["app"] == "blog" and conflict["directory"] == "blog_app/migrations"
+    sides = {leaf["name"]: leaf["side"] for leaf in conflict["leaves"]}
+    assert sides == {"0004_post_main": "upstream", "0004_post_moved": "local"}
