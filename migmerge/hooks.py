@@ -453,9 +453,11 @@ def _blocks(root: Path, remote: str, ref: PushedRef, config: Config, err: Out) -
     from migmerge import check
 
     result = check.analyze_revisions(root, ref.local_sha, upstream_sha)
-    if not result.conflicts:
+    # A conflict made of upstream leaves only is there already: not this push's doing.
+    conflicts = [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]
+    if not conflicts:
         return False
-    err(_push_report(remote, ref, label, result.conflicts))
+    err(_push_report(remote, ref, label, conflicts))
     return True
 
 

@@ -319,6 +319,25 @@ def test_push_without_migration_changes_skips_analysis(world: Path, work: Path) 
     assert "refs/heads/docs" in remote_branches(world)
 
 
+def test_conflict_already_upstream_does_not_block_other_work(world: Path, work: Path) -> None:
+    other = world / "other"
+    add_field(other, "0003_choice_rank", "choice", "rank", parent=UPSTREAM)
+    add_field(other, "0003_choice_weight", "choice", "weight", parent=UPSTREAM)
+    commit(other, "two leaves on main, pushed past the hook")
+    git(other, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin")
+    git(work, "checkout", "-q", "-b", "shop", "origin/main~1")  # before the two leaves
+    (work / "shop" / "migrations").mkdir(parents=True)
+    (work / "shop" / "__init__.py").write_text("")
+    (work / "shop" / "migrations" / "__init__.py").write_text("")
+    (work / "shop" / "migrations" / "0001_initial.py").write_text(INITIAL.replace("polls", "shop"))
+    commit(work, "shop app")
+    install(work)
+    proc = run_git(work, "push", "origin", "shop")
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/shop" in remote_branches(world)
+
+
 def test_branch_deletion_and_tag_push_pass(world: Path, work: Path) -> None:
     git(work, "push", "-q", "origin", "docs")
     install(work)
