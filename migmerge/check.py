@@ -13,7 +13,7 @@ from pathlib import Path
 from migmerge import discover, gitrepo, parse, snapshot
 from migmerge.classify import classify
 from migmerge.config import Config, load_config
-from migmerge.errors import MigmergeError
+from migmerge.errors import MigmergeError, NotAMigration
 from migmerge.graph import Graph
 from migmerge.model import (
     AppMigrations,
@@ -168,8 +168,10 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
     sources = tree.read(paths)
     headers: dict[str, Migration] = {}
     for package in packages:
-        for name, path in package.modules.items():
-            if path in sources:
+        for name, path in list(package.modules.items()):
+            if path not in sources:
+                continue
+            try:
                 headers[path] = parse.read_header(
                     sources[path],
                     app=package.label,
@@ -177,6 +179,10 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
                     path=path,
                     settings=settings.swappable,
                 )
+            except NotAMigration:
+                # A helper module, or a `migrations` package that is not Django's.
+                del package.modules[name]
+                warnings.append(_not_a_migration(path, package.label))
     changed = discover.infer_labels(packages, headers)
     for package in packages:
         if package.directory in changed:
@@ -185,6 +191,16 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
                     headers[path] = discover.relabel(headers[path], package.label)
     _drop_unmigrated(packages, settings)
     return Scan(packages, headers, sources, settings, warnings)
+
+
+def _not_a_migration(path: str, app: str) -> Warning:
+    return Warning(
+        "not-a-migration",
+        app,
+        f"{path} has no Migration class: skipped (Django would refuse it if the app is installed; "
+        "exclude the folder in [tool.migmerge] if it is not a Django migrations package)",
+        path,
+    )
 
 
 def _drop_unmigrated(packages: list[discover.Package], settings: discover.Settings) -> None:
@@ -303,19 +319,31 @@ def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
         number = name.split("_", 1)[0]
         if number.isdigit():
             seen.setdefault(number, []).append(name)
-    if all(len(names) == 1 for names in seen.values()):
+    repeated = {number: names for number, names in seen.items() if len(names) > 1}
+    if not repeated:
         return []
-    leaves = set(graph.leaves(app))
-    return [
-        Warning(
-            "duplicate-number",
-            app,
-            f"{app} has several migrations numbered {number}: {', '.join(names)} "
-            "(in a straight line: not a conflict)",
+    conflicting = len(graph.leaves(app)) > 1
+    out = []
+    for number, names in sorted(repeated.items()):
+        in_line = _in_line(graph, app, names)
+        if conflicting and not in_line:
+            continue  # the conflict itself: reported as such
+        how = "in a straight line" if in_line else "on parallel branches joined by a merge"
+        out.append(
+            Warning(
+                "duplicate-number",
+                app,
+                f"{app} has several migrations numbered {number}: {', '.join(names)} "
+                f"({how}: not a conflict)",
+            )
         )
-        for number, names in sorted(seen.items())
-        if len(names) > 1 and len(leaves & set(names)) < 2
-    ]
+    return out
+
+
+def _in_line(graph: Graph, app: str, names: list[str]) -> bool:
+    """Tell whether each of `names` descends from the one before it."""
+    chain = sorted(names, key=lambda n: len(graph.ancestors((app, n))))
+    return all((app, a) in graph.ancestors((app, b)) for a, b in zip(chain, chain[1:]))
 
 
 def _conflict(

@@ -38,6 +38,10 @@ class UnreadableMigration(MigmergeError):
         self.reason = reason
 
 
+class NotAMigration(UnreadableMigration):
+    """A module in a `migrations` folder that holds no Migration class."""
+
+
 class ConfigError(MigmergeError):
     """`[tool.migmerge]` in pyproject.toml is malformed."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from migmerge.errors import UnreadableMigration
+from migmerge.errors import NotAMigration, UnreadableMigration
 from migmerge.model import SETTING_APP, Key, Migration, Operation
 
 HEADER_NAMES = ("dependencies", "replaces", "run_before")
@@ -198,7 +198,7 @@ def _migration_class(tree: ast.Module, path: str) -> ast.ClassDef:
     """Return the last module-level `class Migration`, as Python would bind it."""
     found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"]
     if not found:
-        raise UnreadableMigration(path, "no Migration class")
+        raise NotAMigration(path, "no Migration class")
     return found[-1]
 
 

@@ -313,3 +313,37 @@ def test_app_folder_moved_on_one_side(project: Path) -> None:
     assert conflict["app"] == "blog" and conflict["directory"] == "blog_app/migrations"
     sides = {leaf["name"]: leaf["side"] for leaf in conflict["leaves"]}
     assert sides == {"0004_post_main": "upstream", "0004_post_moved": "local"}
+
+
+def test_a_migrations_package_that_is_not_djangos_is_skipped(project: Path) -> None:
+    write(
+        project,
+        {
+            "blocks/migrations/__init__.py": "",
+            "blocks/migrations/operations.py": "def helper():\n    return 1\n",
+        },
+    )
+    proc = run_migmerge(project, "check", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    skipped = [w for w in doc["warnings"] if w["kind"] == "not-a-migration"]
+    assert [w["path"] for w in skipped] == ["blocks/migrations/operations.py"]
+
+
+def test_duplicate_numbers_joined_by_a_merge_are_not_called_a_straight_line(
+    project: Path,
+) -> None:
+    write(
+        project,
+        {
+            "blog/migrations/0004_post_x.py": migration("[('blog', '0003_post_b')]"),
+            "blog/migrations/0004_post_y.py": migration("[('blog', '0003_post_b')]"),
+            "blog/migrations/0005_merge.py": migration(
+                "[('blog', '0004_post_x'), ('blog', '0004_post_y')]"
+            ),
+        },
+    )
+    doc = ours(project)
+    assert doc["conflicts"] == []
+    (warning,) = [w for w in doc["warnings"] if w["kind"] == "duplicate-number"]
+    assert "parallel branches joined by a merge" in warning["message"]
