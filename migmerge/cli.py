@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     hook = _sub(commands, "hook", "run one hook (what the installed hook scripts call)")
     hook.add_argument("name", choices=("post-merge", "post-rewrite", "pre-push"))
     hook.add_argument("args", nargs=argparse.REMAINDER, help="the arguments git passed")
-    demo = _sub(commands, "demo", "build a Django project with a real conflict and resolve it")
+    demo = _sub(
+        commands, "demo", "build a Django project with a real conflict and resolve it", repo=False
+    )
     demo.add_argument("dir", nargs="?", help="where to build it (default: a temporary folder)")
     demo.add_argument(
         "--strategy",
@@ -102,17 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sub(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
+EXIT_CODES = """exit codes: 0 clean or done, 1 conflicts found or resolution refused,
+            2 bad input, 3 internal error, 130 interrupted"""
+
+
+def _sub(commands: Any, name: str, help: str, *, repo: bool = True) -> argparse.ArgumentParser:
+    epilog = "\n\n".join(x for x in (EXAMPLES.get(name), EXIT_CODES) if x)
     sub: argparse.ArgumentParser = commands.add_parser(
         name,
         help=help,
         description=help[0].upper() + help[1:] + ".",
-        epilog=EXAMPLES.get(name),
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub.add_argument(
-        "--repo", metavar="DIR", help="the repository (default: the one holding this folder)"
-    )
+    if repo:
+        sub.add_argument(
+            "--repo", metavar="DIR", help="the repository (default: the one holding this folder)"
+        )
     return sub
 
 
@@ -167,7 +175,12 @@ def _resolve_parser(commands: Any) -> None:
         action="store_true",
         help="allow renaming shared or applied migrations and merge/renumber over a field overlap",
     )
-    resolve.add_argument("--format", choices=("text", "json"), default="text")
+    resolve.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json (the contract's plan document)",
+    )
 
 
 # commands --------------------------------------------------------------------
@@ -256,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
         return dispatch(args)
