@@ -408,9 +408,16 @@ def _with_git_facts(
         for leaf in c.leaves
         for n in leaf.branch
     }
-    upstream_has = _present(root, [state.upstream] if state.upstream else [], paths)
-    if state.upstream:
-        upstream_has |= _moved(root, state.upstream, set(paths) - upstream_has)
+    folders = {c.directory for c in conflicts}
+    upstream_has = _present(
+        root,
+        [state.upstream] if state.upstream else [],
+        {**paths, **{f: ("", "") for f in folders}},
+    )
+    moved = {p for p in paths if p.rpartition("/")[0] not in upstream_has}
+    if state.upstream and moved:
+        # The app's folder is not where it is upstream: look for the files by name.
+        upstream_has |= _moved(root, state.upstream, moved - upstream_has)
     shared_revs = gitrepo.remote_tracking_shas(root)
     default = gitrepo.default_branch(root, config.default_branch)
     if default:

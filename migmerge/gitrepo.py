@@ -286,20 +286,17 @@ def remote_tracking_shas(root: Path) -> list[str]:
 
 def default_branch(root: Path, configured: str | None = None) -> str | None:
     """Return the default branch's ref name: configured, origin/HEAD, main, master."""
-    candidates = [configured] if configured else []
-    head = subprocess.run(
-        ["git", "symbolic-ref", "-q", "refs/remotes/origin/HEAD"],
-        cwd=root,
-        capture_output=True,
-        env=clean_env(),
+    if configured:
+        return configured if try_rev(root, configured) else None
+    out = git_run(
+        root, "for-each-ref", "--format=%(refname) %(symref)", "refs/heads", "refs/remotes/origin"
     )
-    if head.returncode == 0:
-        candidates.append(head.stdout.decode().strip())
-    candidates += ["refs/remotes/origin/main", "refs/remotes/origin/master", "main", "master"]
-    for name in candidates:
-        if name and try_rev(root, name):
-            return name
-    return None
+    refs = dict(line.partition(" ")[::2] for line in out.splitlines())
+    candidates = [refs.get("refs/remotes/origin/HEAD", "")]
+    candidates += [
+        f"refs/{kind}/{name}" for kind in ("remotes/origin", "heads") for name in ("main", "master")
+    ]
+    return next((name for name in candidates if name in refs), None)
 
 
 def upstream_of_head(root: Path) -> str | None:

@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> str:
     """Run git in `cwd` and return its stdout."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, input=input
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
@@ -122,7 +120,7 @@ def write_app(root: Path, label: str, models: str) -> None:
 from django.apps import AppConfig
 
 
-class {label.title().replace('_', '')}Config(AppConfig):
+class {label.title().replace("_", "")}Config(AppConfig):
     name = "{label}"
 """
     if not (app / "apps.py").exists():
@@ -137,9 +135,7 @@ def manage(root: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
         [PYTHON, "manage.py", *args], cwd=root, capture_output=True, text=True, env=env
     )
     if check and proc.returncode != 0:
-        raise AssertionError(
-            f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-        )
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
@@ -163,9 +159,7 @@ def django_conflicts(root: Path) -> dict[str, list[str]]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env["DJANGO_SETTINGS_MODULE"] = "proj.settings"
-    proc = subprocess.run(
-        [PYTHON, "-c", code], cwd=root, capture_output=True, text=True, env=env
-    )
+    proc = subprocess.run([PYTHON, "-c", code], cwd=root, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise AssertionError(proc.stderr)
     result: dict[str, list[str]] = json.loads(proc.stdout)
@@ -292,25 +286,34 @@ def use_database(root: Path, databases: str, project: str = "proj") -> None:
     settings.write_text(text[:start] + databases + text[end:])
 
 
-POLLS_CHOICE = POLLS_V1 + """
+POLLS_CHOICE = (
+    POLLS_V1
+    + """
 
 class Choice(models.Model):
     label = models.CharField(max_length=10)
 """
+)
 POLLS_CHOICE_VOTES = POLLS_CHOICE.replace(
     "label = models.CharField(max_length=10)",
     "label = models.CharField(max_length=10)\n    votes = models.IntegerField(default=0)",
 )
-POLLS_TAG = POLLS_V1 + """
+POLLS_TAG = (
+    POLLS_V1
+    + """
 
 class Tag(models.Model):
     name = models.CharField(max_length=10)
 """
-POLLS_UNION = POLLS_CHOICE_VOTES + """
+)
+POLLS_UNION = (
+    POLLS_CHOICE_VOTES
+    + """
 
 class Tag(models.Model):
     name = models.CharField(max_length=10)
 """
+)
 SHOP_ITEM = """\
 from django.db import models
 
@@ -339,8 +342,8 @@ def renumber_project(base: Path) -> Path:
     0002_tag (upstream).
     """
     root = make_django_project(
-        base / "proj", {"polls": POLLS_V1, "shop": "from django.db import models\n",
-                        "audit": AUDIT_LOG}
+        base / "proj",
+        {"polls": POLLS_V1, "shop": "from django.db import models\n", "audit": AUDIT_LOG},
     )
     makemigrations(root, "polls")
     makemigrations(root, "audit")
@@ -358,11 +361,16 @@ def renumber_project(base: Path) -> Path:
     text = "# -*- coding: latin-1 -*-\n# Votos por opción\n" + votes.read_text()
     votes.write_bytes(text.replace("\n", "\r\n").encode("latin-1"))
     shop = root / "shop" / "migrations" / "0001_initial.py"
-    shop.write_bytes(shop.read_text().replace("\n", "  # ünïcode ✓\n", 1).replace(
-        "\n", "\r\n").encode("utf-8"))
+    shop.write_bytes(
+        shop.read_text().replace("\n", "  # ünïcode ✓\n", 1).replace("\n", "\r\n").encode("utf-8")
+    )
     audit = root / "audit" / "migrations" / "0002_before_choice.py"
-    audit.write_text(audit.read_text().replace(
-        "    dependencies = [", "    run_before = [('polls', '0002_choice')]\n\n    dependencies = ["))
+    audit.write_text(
+        audit.read_text().replace(
+            "    dependencies = [",
+            "    run_before = [('polls', '0002_choice')]\n\n    dependencies = [",
+        )
+    )
     (mig / "max_migration.txt").write_text("0003_choice_votes\n")
     (root / "docs").mkdir()
     (root / "docs" / "upgrade.md").write_text("Run 0002_choice before deploying.\n")
