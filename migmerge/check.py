@@ -7,7 +7,7 @@ graph -> conflicts -> classification. Imports neither Django nor questionary.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from migmerge import discover, gitrepo, parse, snapshot
@@ -239,7 +239,7 @@ def _analyze_tree(
         scan.settings.swappable,
     )
     if conflicts:
-        conflicts = _with_git_facts(root, analysis, conflicts, state, config)
+        conflicts = _with_git_facts(root, analysis, conflicts, state, _with_manage_py(config, tree))
     result = CheckResult(
         state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(warnings)
     )
@@ -450,9 +450,19 @@ def _folder_and_name(path: str) -> str:
     return f"{folder.rpartition('/')[2]}/{name}"
 
 
+def _with_manage_py(config: Config, tree: snapshot.Snapshot) -> Config:
+    """Name the project's manage.py from the tree, so nothing walks the disk for it."""
+    if config.manage_py or config.database:
+        return config
+    found = [p for p in tree.files if p == "manage.py" or p.endswith("/manage.py")]
+    return replace(config, manage_py=found[0]) if len(found) == 1 else config
+
+
 def _applied(root: Path, config: Config) -> frozenset[Key] | None:
     from migmerge import database
 
+    if not (config.manage_py or config.database or config.settings):
+        return None  # no project to ask: no manage.py, or several
     try:
         db = database.find_database(root, config)
         return database.applied_migrations(db) if db is not None else None
