@@ -23,7 +23,7 @@ ZERO_SHA = "0" * 40
 
 # Variables git sets for hooks that point nested git commands at the wrong
 # repository or index (pre-commit strips the same set).
-_LEAKY = (
+LEAKY_VARIABLES = (
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -40,7 +40,7 @@ _LEAKY = (
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return os.environ without the GIT_* variables that redirect git."""
-    env = {k: v for k, v in os.environ.items() if k not in _LEAKY}
+    env = {k: v for k, v in os.environ.items() if k not in LEAKY_VARIABLES}
     env["GIT_TERMINAL_PROMPT"] = "0"
     env.setdefault("LC_ALL", "C")
     if extra:
