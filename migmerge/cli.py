@@ -124,14 +124,8 @@ def _sub(commands: Any, name: str, help: str, *, repo: bool = True) -> argparse.
     return sub
 
 
-def _check_parser(commands: Any) -> None:
-    check = _sub(commands, "check", "find apps with parallel migrations and classify them")
-    check.add_argument(
-        "--against",
-        metavar="REV",
-        help="predict merging REV into HEAD plus the working tree, without touching anything",
-    )
-    check.add_argument(
+def _app_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--app",
         action="append",
         dest="apps",
@@ -139,6 +133,16 @@ def _check_parser(commands: Any) -> None:
         metavar="LABEL",
         help="only this app (repeatable)",
     )
+
+
+def _check_parser(commands: Any) -> None:
+    check = _sub(commands, "check", "find apps with parallel migrations and classify them")
+    check.add_argument(
+        "--against",
+        metavar="REV",
+        help="predict merging REV into HEAD plus the working tree, without touching anything",
+    )
+    _app_filter(check)
     check.add_argument(
         "--format",
         choices=("text", "json", "github"),
@@ -155,14 +159,7 @@ def _resolve_parser(commands: Any) -> None:
         default=None,
         help="auto (default, or [tool.migmerge] strategy) picks by overlap",
     )
-    resolve.add_argument(
-        "--app",
-        action="append",
-        dest="apps",
-        default=[],
-        metavar="LABEL",
-        help="only this app (repeatable)",
-    )
+    _app_filter(resolve)
     resolve.add_argument(
         "--keep-names",
         action="store_true",

@@ -2,8 +2,8 @@
 
 The read path (check, hooks) drives the git binary directly: a `git cat-file
 --batch` reads ten thousand blobs in about 25 ms, and importing GitPython
-alone costs about 75 ms, more than half of the whole check budget. GitPython
-is loaded lazily, by `open_repo`, for the write side (index moves).
+alone costs about 75 ms, more than half of the whole check budget, so every
+command here drives the git binary in a subprocess.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from migmerge.errors import GitFailed, NotARepository, UnknownRevision
 
@@ -316,15 +315,3 @@ def current_branch(root: Path) -> str | None:
         ["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True, env=clean_env()
     )
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
-
-
-def is_tracked(root: Path, path: str) -> bool:
-    """Tell whether `path` (repository-relative) is in the index."""
-    return bool(git_bytes(root, "ls-files", "-z", "--", path).strip(b"\0"))
-
-
-def open_repo(root: Path) -> Any:
-    """Return a GitPython Repo (imported lazily: it is slow to import)."""
-    import git
-
-    return git.Repo(root)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, commit_all, git, init_repo, run_migmerge
+from tests.helpers import commit_all, django_conflicts, git, init_repo, run_migmerge
 
 SETTINGS = """\
 SECRET_KEY = "x"
@@ -120,21 +118,6 @@ def base_files() -> dict[str, str]:
     return files
 
 
-def django_leaves(root: Path) -> dict[str, list[str]]:
-    code = (
-        "import json, django; django.setup();"
-        "from django.db.migrations.loader import MigrationLoader;"
-        "l = MigrationLoader(None, ignore_no_migrations=True);"
-        "print(json.dumps({k: sorted(v) for k, v in l.detect_conflicts().items()}))"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env["DJANGO_SETTINGS_MODULE"] = "proj.settings"
-    proc = subprocess.run([PYTHON, "-c", code], cwd=root, capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, list[str]] = json.loads(proc.stdout)
-    return result
-
-
 def ours(root: Path) -> dict:  # type: ignore[type-arg]
     proc = run_migmerge(root, "check", "--format", "json")
     assert proc.returncode in (0, 1), proc.stderr
@@ -151,7 +134,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_real_layouts_have_no_phantom_conflicts(project: Path) -> None:
-    assert django_leaves(project) == {}
+    assert django_conflicts(project) == {}
     doc = ours(project)
     assert doc["conflicts"] == []
     kinds = {w["kind"] for w in doc["warnings"]}
@@ -209,7 +192,7 @@ def test_django_agrees_on_conflicting_apps_and_leaves(project: Path) -> None:
     commit_all(project, "main")
     git(project, "checkout", "-q", "feature")
     git(project, "merge", "-q", "main", "-m", "merge")
-    expected = django_leaves(project)
+    expected = django_conflicts(project)
     assert set(expected) == {"wagtailadmin", "dojo", "shop", "legacy", "blog"}
     doc = ours(project)
     found = {c["app"]: sorted(leaf["name"] for leaf in c["leaves"]) for c in doc["conflicts"]}
@@ -306,7 +289,7 @@ def test_app_folder_moved_on_one_side(project: Path) -> None:
     # git's directory-rename detection moves main's file into blog_app/ and stops.
     git(project, "merge", "main", check=False)
     assert (project / "blog_app" / "migrations" / "0004_post_main.py").exists()
-    assert django_leaves(project) == {"blog": ["0004_post_main", "0004_post_moved"]}
+    assert django_conflicts(project) == {"blog": ["0004_post_main", "0004_post_moved"]}
     doc = ours(project)
     assert doc["mode"] == "merge"
     (conflict,) = doc["conflicts"]
