@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from migmerge import discover, gitrepo, parse, snapshot
-from migmerge.classify import classify
+from migmerge.cache import HeaderCache
 from migmerge.config import Config, load_config
 from migmerge.errors import MigmergeError, NotAMigration
 from migmerge.graph import Graph
@@ -37,9 +37,17 @@ class Scan:
 
     packages: list[discover.Package]
     headers: dict[str, Migration]  # path -> header (operations None)
-    sources: dict[str, bytes]  # path -> bytes
+    tree: snapshot.Snapshot
     settings: discover.Settings
     warnings: list[Warning] = field(default_factory=list)
+    # Bytes read so far: headers served by the cache were never read.
+    sources: dict[str, bytes] = field(default_factory=dict)
+
+    def read(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """Return the bytes of `paths`, reading what was not read yet in one go."""
+        wanted = list(paths)
+        self.sources.update(self.tree.read(p for p in wanted if p not in self.sources))
+        return {p: self.sources[p] for p in wanted if p in self.sources}
 
 
 @dataclass(frozen=True)
@@ -51,16 +59,20 @@ class Analysis:
     apps: Mapping[str, AppMigrations]
     migrations: Mapping[Key, Migration]
     config: Config
-    sources: Mapping[str, bytes]
-    settings: Mapping[str, str]
+    scan: Scan
     _parsed: dict[Key, Migration] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """The swappable models settings name (AUTH_USER_MODEL -> "app.Model")."""
+        return self.scan.settings.swappable
 
     def migration(self, app: str, name: str) -> Migration:
         """Return the migration fully parsed (operations included)."""
         key = (app, name)
         if key not in self._parsed:
             header = self.migrations[key]
-            source = self.sources.get(header.path)
+            source = self.scan.read([header.path]).get(header.path)
             if source is None:
                 source = (self.root / header.path).read_bytes()
             self._parsed[key] = parse.parse_migration(
@@ -164,33 +176,52 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
     settings = discover.read_settings(tree, tree.files, config)
     packages = discover.find_packages(tree, config, settings, warnings)
     discover.label_packages(packages, tree, config)
-    paths = [path for package in packages for path in package.modules.values()]
-    sources = tree.read(paths)
-    headers: dict[str, Migration] = {}
-    for package in packages:
-        for name, path in list(package.modules.items()):
-            if path not in sources:
-                continue
-            try:
-                headers[path] = parse.read_header(
-                    sources[path],
-                    app=package.label,
-                    name=name,
-                    path=path,
-                    settings=settings.swappable,
-                )
-            except NotAMigration:
-                # A helper module, or a `migrations` package that is not Django's.
-                del package.modules[name]
-                warnings.append(_not_a_migration(path, package.label))
-    changed = discover.infer_labels(packages, headers)
+    scan = Scan(packages, {}, tree, settings, warnings)
+    _read_headers(scan)
+    changed = discover.infer_labels(packages, scan.headers)
     for package in packages:
         if package.directory in changed:
             for path in package.modules.values():
-                if path in headers:
-                    headers[path] = discover.relabel(headers[path], package.label)
+                if path in scan.headers:
+                    scan.headers[path] = discover.relabel(scan.headers[path], package.label)
     _drop_unmigrated(packages, settings)
-    return Scan(packages, headers, sources, settings, warnings)
+    return scan
+
+
+def _read_headers(scan: Scan) -> None:
+    """Fill `scan.headers`: from the header cache by blob id, else from the bytes."""
+    files = scan.tree.files
+    swappable = scan.settings.swappable
+    headers = scan.headers
+    cache = HeaderCache.open(scan.tree.root)
+    unread: list[tuple[discover.Package, str, str]] = []
+    for package in scan.packages:
+        label = package.label
+        for name, path in package.modules.items():
+            fields = cache.get(files.get(path) or "")
+            if fields is None:
+                unread.append((package, name, path))
+            else:
+                headers[path] = parse.header_migration(fields, label, name, path, swappable)
+    sources = scan.read(path for _, _, path in unread)
+    for package, name, path in unread:
+        if path not in sources:
+            continue  # vanished while we looked
+        fields = parse.fast_header_fields(sources[path])
+        if fields is not None:
+            if files[path] != snapshot.DISK:
+                cache.put(files[path], fields)
+            headers[path] = parse.header_migration(fields, package.label, name, path, swappable)
+            continue
+        try:
+            headers[path] = parse.read_header(
+                sources[path], app=package.label, name=name, path=path, settings=swappable
+            )
+        except NotAMigration:
+            # A helper module, or a `migrations` package that is not Django's.
+            del package.modules[name]
+            scan.warnings.append(_not_a_migration(path, package.label))
+    cache.save()
 
 
 def _not_a_migration(path: str, app: str) -> Warning:
@@ -235,8 +266,7 @@ def _analyze_tree(
         app_map,
         all_migrations,
         config,
-        scan.sources,
-        scan.settings.swappable,
+        scan,
     )
     if conflicts:
         conflicts = _with_git_facts(root, analysis, conflicts, state, _with_manage_py(config, tree))
@@ -249,8 +279,7 @@ def _analyze_tree(
         app_map,
         all_migrations,
         config,
-        scan.sources,
-        scan.settings.swappable,
+        scan,
         analysis._parsed,
     )
 
@@ -314,9 +343,12 @@ def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warn
 
 
 def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
+    names = graph.nodes(app)
+    numbers = [name.partition("_")[0] for name in names]
+    if len(set(numbers)) == len(numbers):
+        return []  # the usual case, found without a loop in Python
     seen: dict[str, list[str]] = {}
-    for name in graph.nodes(app):
-        number = name.split("_", 1)[0]
+    for name, number in zip(names, numbers):
         if number.isdigit():
             seen.setdefault(number, []).append(name)
     repeated = {number: names for number, names in seen.items() if len(names) > 1}
@@ -358,6 +390,8 @@ def _conflict(
         in_branches = {n for b in branches.values() for n in b}
         names = {n for n in graph.nodes(app) if n not in in_branches}
         history = list(_full_parse(app, package, scan, names).values())
+    from migmerge.classify import classify  # only when there is a conflict to judge
+
     overlap = classify(app, [[parsed[n] for n in branches[leaf]] for leaf in leaves], history)
     built = tuple(
         Leaf(
@@ -387,11 +421,12 @@ def _names_tables(migration: Migration) -> bool:
 def _full_parse(
     app: str, package: discover.Package, scan: Scan, names: set[str]
 ) -> dict[str, Migration]:
+    sources = scan.read(package.modules[name] for name in names)
     out = {}
     for name in sorted(names):
         path = package.modules[name]
         out[name] = parse.parse_migration(
-            scan.sources[path], app=app, name=name, path=path, settings=scan.settings.swappable
+            sources[path], app=app, name=name, path=path, settings=scan.settings.swappable
         )
     return out
 
@@ -408,29 +443,34 @@ def _with_git_facts(
         for leaf in c.leaves
         for n in leaf.branch
     }
-    folders = {c.directory for c in conflicts}
-    upstream_has = _present(
-        root,
-        [state.upstream] if state.upstream else [],
-        {**paths, **{f: ("", "") for f in folders}},
+    folders = {c.directory: ("", "") for c in conflicts}
+    refs = gitrepo.list_refs(root)
+    shared_revs = refs.remote_tracking()
+    if config.default_branch:
+        default = gitrepo.try_rev(root, config.default_branch)
+    else:
+        name = refs.default_branch()
+        default = refs.shas.get(name) if name else None
+    if default:
+        shared_revs.append(default)
+    # One object lookup for both questions: which files upstream has, which are shared.
+    upstream = [state.upstream] if state.upstream else []
+    found = gitrepo.existing_objects(
+        root, _names(upstream, {**paths, **folders}) + _names(shared_revs, paths)
     )
+    upstream_has = {name.partition(":")[2] for name in found if name.split(":")[0] in upstream}
+    shared = {name.partition(":")[2] for name in found if name.split(":")[0] in shared_revs}
     moved = {p for p in paths if p.rpartition("/")[0] not in upstream_has}
     if state.upstream and moved:
         # The app's folder is not where it is upstream: look for the files by name.
         upstream_has |= _moved(root, state.upstream, moved - upstream_has)
-    shared_revs = gitrepo.remote_tracking_shas(root)
-    default = gitrepo.default_branch(root, config.default_branch)
-    if default:
-        shared_revs.append(gitrepo.resolve_rev(root, default))
-    shared = _present(root, shared_revs, paths)
     applied = _applied(root, config)
     return [_decide(_facts(c, state, upstream_has, shared, applied, analysis)) for c in conflicts]
 
 
-def _present(root: Path, revs: Iterable[str], paths: Mapping[str, Key]) -> set[str]:
-    names = [f"{rev}:{path}" for rev in dict.fromkeys(revs) for path in paths]
-    found = gitrepo.existing_objects(root, names)
-    return {name.partition(":")[2] for name in found}
+def _names(revs: Iterable[str], paths: Iterable[str]) -> list[str]:
+    """`rev:path` names for git's object lookup."""
+    return [f"{rev}:{path}" for rev in dict.fromkeys(revs) for path in paths]
 
 
 def _moved(root: Path, rev: str, missing: set[str]) -> set[str]:
@@ -459,10 +499,9 @@ def _with_manage_py(config: Config, tree: snapshot.Snapshot) -> Config:
 
 
 def _applied(root: Path, config: Config) -> frozenset[Key] | None:
-    from migmerge import database
-
     if not (config.manage_py or config.database or config.settings):
         return None  # no project to ask: no manage.py, or several
+    from migmerge import database  # sqlite3 and friends: only when there is a project
     try:
         db = database.find_database(root, config)
         return database.applied_migrations(db) if db is not None else None

@@ -10,11 +10,6 @@ from typing import Any
 
 from migmerge.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 STRATEGIES = ("auto", "merge", "renumber", "regenerate")
 HOOK_ACTIONS = ("report", "ask", "renumber")
 RENUMBER_STYLES = ("rename", "keep-names")
@@ -47,6 +42,12 @@ def load_config(root: Path) -> Config:
 
 def parse_config(data: bytes, where: str = "pyproject.toml") -> Config:
     """Parse pyproject.toml bytes into a Config, refusing malformed values."""
+    if b"migmerge" not in data:
+        return Config()  # not ours to judge, and no TOML parser to import
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +55,71 @@ def git_bytes(root: Path | str, *args: str, input: bytes | None = None) -> bytes
         capture_output=True,
         env=clean_env(),
     )
-    if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip()
+    return _checked(args, proc.returncode, proc.stdout, proc.stderr)
+
+
+def git_many(root: Path | str, *commands: Sequence[str]) -> list[bytes]:
+    """Run several read-only git commands at once; return their outputs in order.
+
+    The listings of a check (index, changed files, untracked files) each wait
+    on the disk; started together they overlap instead of adding up.
+    """
+    env = clean_env()
+    procs = [
+        subprocess.Popen(
+            ["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        for args in commands
+    ]
+    outputs = []
+    for args, proc in zip(commands, procs):
+        out, err = proc.communicate()
+        outputs.append(_checked(args, proc.returncode, out, err))
+    return outputs
+
+
+def _big_output(root: Path | str, *args: str, input: bytes) -> bytes:
+    """Like git_bytes for megabytes of output: through a file, not a 64 KiB pipe.
+
+    Ten thousand blobs pass through a pipe in many small reads; written to a
+    memory file and read once they cost about half as much.
+    """
+    sink = _memory_file()
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            input=input,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            env=clean_env(),
+        )
+        size = os.fstat(sink).st_size
+        os.lseek(sink, 0, os.SEEK_SET)
+        chunks = []
+        while size > 0 and (chunk := os.read(sink, size)):
+            chunks.append(chunk)
+            size -= len(chunk)
+        return _checked(args, proc.returncode, b"".join(chunks), proc.stderr)
+    finally:
+        os.close(sink)
+
+
+def _memory_file() -> int:
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("migmerge-git-output")
+    import tempfile  # macOS and others: an unlinked file does the same
+
+    fd, name = tempfile.mkstemp(prefix="migmerge-")
+    os.unlink(name)
+    return fd
+
+
+def _checked(args: Sequence[str], code: int, out: bytes, err: bytes) -> bytes:
+    if code != 0:
+        message = err.decode("utf-8", "replace").strip()
         raise GitFailed(f"git {' '.join(args)} failed: {message}")
-    return proc.stdout
+    return out
 
 
 def git_run(root: Path | str, *args: str, input: str | None = None) -> str:
@@ -153,22 +213,53 @@ def _split_z(data: bytes) -> list[str]:
     return [p.decode("utf-8", "surrogateescape") for p in data.split(b"\0") if p]
 
 
-_INDEX_LINE = re.compile(rb"(\d+) ([0-9a-f]+) (\d)\t([^\0]*)\0")
+# Untracked files worth a look: what .gitignore keeps, and never __pycache__
+# (Python writes one per folder it imports; walking ten thousand .pyc files
+# costs more than the rest of a check, and Python 3 never loads them alone).
+UNTRACKED_OPTIONS = ("--exclude-standard", "--exclude=__pycache__/", "-z")
+
+
+@dataclass(frozen=True)
+class WorktreeListing:
+    """What git knows of the working tree, from three listings run at once."""
+
+    index: dict[str, str]  # path -> blob sha of stage 0
+    unmerged: set[str]  # paths with conflict stages
+    modified: list[str]  # tracked paths that differ from the index
+    untracked: list[str]  # untracked, not ignored paths
+
+
+def list_worktree(root: Path, pathspecs: Iterable[str] = ()) -> WorktreeListing:
+    """List index entries, changed and untracked files in one round of git calls."""
+    specs = list(pathspecs)
+    index, modified, untracked = git_many(
+        root,
+        ["ls-files", "-s", "-z", "--", *specs],
+        ["diff-files", "--name-only", "-z", "--", *specs],
+        ["ls-files", "-o", *UNTRACKED_OPTIONS, "--", *specs],
+    )
+    entries, unmerged = _index_entries(index)
+    return WorktreeListing(entries, unmerged, _split_z(modified), _split_z(untracked))
 
 
 def index_entries(root: Path, pathspecs: Iterable[str] = ()) -> tuple[dict[str, str], set[str]]:
     """Return (path -> blob sha of stage 0, paths with unmerged stages)."""
-    out = git_bytes(root, "ls-files", "-s", "-z", "--", *pathspecs)
+    return _index_entries(git_bytes(root, "ls-files", "-s", "-z", "--", *pathspecs))
+
+
+def _index_entries(out: bytes) -> tuple[dict[str, str], set[str]]:
+    # Records are "MODE SHA STAGE\tPATH", MODE always six octal digits. Plain
+    # string slicing: a regex's match tuples cost twice as much on 10,000 lines.
     entries: dict[str, str] = {}
     unmerged: set[str] = set()
-    for mode, sha, stage, path in _INDEX_LINE.findall(out):
-        if mode == b"160000":
-            continue  # a submodule: not a file of this tree
-        name = path.decode("utf-8", "surrogateescape")
-        if stage == b"0":
-            entries[name] = sha.decode()
+    for record in out.decode("utf-8", "surrogateescape").split("\0"):
+        meta, _, path = record.partition("\t")
+        if not path or meta.startswith("160000"):
+            continue  # the end, or a submodule: not a file of this tree
+        if meta.endswith(" 0"):
+            entries[path] = meta[7:-2]
         else:
-            unmerged.add(name)
+            unmerged.add(path)
     return entries, unmerged
 
 
@@ -179,7 +270,7 @@ def modified_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
 
 def untracked_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
     """Return untracked, not ignored paths."""
-    return _split_z(git_bytes(root, "ls-files", "-o", "--exclude-standard", "-z", "--", *pathspecs))
+    return _split_z(git_bytes(root, "ls-files", "-o", *UNTRACKED_OPTIONS, "--", *pathspecs))
 
 
 def tree_entries(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> dict[str, str]:
@@ -252,7 +343,7 @@ def read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
     wanted = list(dict.fromkeys(shas))
     if not wanted:
         return {}
-    out = git_bytes(root, "cat-file", "--batch", input="\n".join(wanted).encode() + b"\n")
+    out = _big_output(root, "cat-file", "--batch", input="\n".join(wanted).encode() + b"\n")
     blobs: dict[str, bytes] = {}
     pos = 0
     for sha in wanted:
@@ -276,26 +367,63 @@ def existing_objects(root: Path, names: Iterable[str]) -> set[str]:
     return {name for name, line in zip(wanted, out.splitlines()) if not line.endswith("missing")}
 
 
+@dataclass(frozen=True)
+class Refs:
+    """Branches and remote-tracking refs, from one `for-each-ref`."""
+
+    shas: Mapping[str, str]  # full ref name -> commit
+    symrefs: Mapping[str, str]  # full ref name -> the ref it points at
+
+    def remote_tracking(self) -> list[str]:
+        """Return the distinct commits remote-tracking refs point at."""
+        found = [
+            sha
+            for name, sha in self.shas.items()
+            if name.startswith("refs/remotes/") and not name.endswith("/HEAD")
+        ]
+        return list(dict.fromkeys(found))
+
+    def default_branch(self) -> str | None:
+        """Return the default branch's ref name: origin/HEAD, then main, then master."""
+        candidates = [self.symrefs.get("refs/remotes/origin/HEAD", "")]
+        candidates += [
+            f"refs/{kind}/{name}"
+            for kind in ("remotes/origin", "heads")
+            for name in ("main", "master")
+        ]
+        return next((name for name in candidates if name in self.shas), None)
+
+
+def list_refs(root: Path) -> Refs:
+    """Read every branch and remote-tracking ref at once."""
+    out = git_run(
+        root,
+        "for-each-ref",
+        "--format=%(objectname) %(refname) %(symref)",
+        "refs/heads",
+        "refs/remotes",
+    )
+    shas: dict[str, str] = {}
+    symrefs: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, rest = line.partition(" ")
+        name, _, target = rest.partition(" ")
+        shas[name] = sha
+        if target:
+            symrefs[name] = target
+    return Refs(shas, symrefs)
+
+
 def remote_tracking_shas(root: Path) -> list[str]:
     """Return the distinct commits remote-tracking refs point at."""
-    out = git_run(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/remotes")
-    shas = [line.split()[0] for line in out.splitlines() if not line.endswith("/HEAD")]
-    return list(dict.fromkeys(shas))
+    return list_refs(root).remote_tracking()
 
 
 def default_branch(root: Path, configured: str | None = None) -> str | None:
     """Return the default branch's ref name: configured, origin/HEAD, main, master."""
     if configured:
         return configured if try_rev(root, configured) else None
-    out = git_run(
-        root, "for-each-ref", "--format=%(refname) %(symref)", "refs/heads", "refs/remotes/origin"
-    )
-    refs = dict(line.partition(" ")[::2] for line in out.splitlines())
-    candidates = [refs.get("refs/remotes/origin/HEAD", "")]
-    candidates += [
-        f"refs/{kind}/{name}" for kind in ("remotes/origin", "heads") for name in ("main", "master")
-    ]
-    return next((name for name in candidates if name in refs), None)
+    return list_refs(root).default_branch()
 
 
 def upstream_of_head(root: Path) -> str | None:

@@ -25,8 +25,25 @@ class Graph:
         for app, name in sorted(migrations):
             self.by_app[app].append(name)
         self.missing: list[tuple[Key, Key]] = []
-        for migration in migrations.values():
-            self._add_dependencies(migration)
+        parents, children = self.parents, self.children
+        for key, migration in migrations.items():
+            # Inlined fast path (ten thousand nodes per check): a dependency on
+            # a node that exists is an edge; anything else goes the long way.
+            own = False
+            for dep in migration.dependencies:
+                if dep in parents:
+                    parents[key].add(dep)
+                    children[dep].add(key)
+                    own = own or dep[0] == key[0]
+                    continue
+                target = self._resolve(key[0], dep)
+                if target is not None:
+                    own = own or target[0] == key[0]
+                    self._edge(target, key)
+            if migration.dynamic and not own:
+                previous = self._previous_by_number(migration)
+                if previous is not None:
+                    self._edge(previous, key)
         for migration in migrations.values():
             for later in migration.run_before:
                 self._edge(migration.key, later, dependant_missing_ok=True)
@@ -45,19 +62,6 @@ class Graph:
             self.children.setdefault(child, set())
         self.parents[child].add(parent)
         self.children[parent].add(child)
-
-    def _add_dependencies(self, migration: Migration) -> None:
-        own = False
-        for dep in migration.dependencies:
-            target = self._resolve(migration.app, dep)
-            if target is None:
-                continue
-            own = own or target[0] == migration.app
-            self._edge(target, migration.key)
-        if migration.dynamic and not own:
-            previous = self._previous_by_number(migration)
-            if previous is not None:
-                self._edge(previous, migration.key)
 
     def _resolve(self, app: str, dep: Key) -> Key | None:
         """Turn __first__/__latest__ into a node; None for what Django skips."""
@@ -142,11 +146,18 @@ class Graph:
 
     def leaves(self, app: str) -> list[str]:
         """Return migrations of `app` no other migration of `app` depends on."""
-        return [
-            name
-            for name in self.nodes(app)
-            if not any(child[0] == app for child in self.children[(app, name)])
-        ]
+        children = self.children
+        out = []
+        for name in self.by_app.get(app, ()):
+            below = children.get((app, name))
+            if below is None:
+                continue  # replaced by a squash
+            for child in below:
+                if child[0] == app:
+                    break
+            else:
+                out.append(name)
+        return out
 
     def conflicts(self) -> dict[str, list[str]]:
         """Return app -> leaves for every app with more than one leaf."""

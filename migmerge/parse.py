@@ -98,6 +98,15 @@ _FAST_ITEM = re.compile(
 _FAST_INITIAL = re.compile(rb"[ \t]*=[ \t]*(True|False)[ \t]*\r?\n")
 
 
+HeaderFields = tuple[tuple[tuple[Any, str], ...], Any]
+"""A plain header as bytes alone decide it: (dependencies, initial).
+
+A dependency is (app, name), or (None, SETTING) for
+`swappable_dependency(settings.SETTING)`, which only settings can resolve.
+Plain tuples, so the header cache can store them with `marshal`.
+"""
+
+
 def read_header(
     source: bytes,
     *,
@@ -107,18 +116,16 @@ def read_header(
     settings: Mapping[str, str] | None = None,
 ) -> Migration:
     """Read only a migration's dependencies, replaces, run_before and initial, fast."""
-    fast = _fast_header(source, app=app, name=name, path=path, settings=settings or {})
-    if fast is not None:
-        return fast
+    fields = fast_header_fields(source)
+    if fields is not None:
+        return header_migration(fields, app, name, path, settings or {})
     return parse_migration(
         source, app=app, name=name, path=path, operations=False, settings=settings
     )
 
 
-def _fast_header(
-    source: bytes, *, app: str, name: str, path: str, settings: Mapping[str, str]
-) -> Migration | None:
-    """Read a plain makemigrations header with regexes; None when anything is unusual."""
+def fast_header_fields(source: bytes) -> HeaderFields | None:
+    """Read a plain makemigrations header with byte scans; None when anything is unusual."""
     at = source.find(b"dependencies")
     if at < 0 or source.find(b"dependencies", at + 1) >= 0 or not _fast_file_ok(source):
         return None
@@ -131,18 +138,28 @@ def _fast_header(
     usual, initial = _fast_initial(source)
     if not usual:
         return None
-    deps = tuple(_fast_key(item, settings) for item in _FAST_ITEM.findall(match.group(0)))
-    return _quick_migration(app, name, path, deps, initial)
+    deps = tuple(
+        (None, setting.decode()) if setting else (dep_app.decode(), dep_name.decode())
+        for dep_app, dep_name, setting in _FAST_ITEM.findall(match.group(0))
+    )
+    return deps, initial
 
 
-def _quick_migration(
-    app: str, name: str, path: str, deps: tuple[Key, ...], initial: bool | None
+def header_migration(
+    fields: HeaderFields, app: str, name: str, path: str, settings: Mapping[str, str]
 ) -> Migration:
-    """Build a header-only Migration without the frozen dataclass's slow __init__.
+    """Build a header-only Migration from `fields`, fast.
 
-    Ten thousand of these are made on every check; the dataclass __init__
-    (one object.__setattr__ a field) costs more than reading the file.
+    Ten thousand of these are made on every check; the frozen dataclass's
+    __init__ (one object.__setattr__ a field) costs more than the rest, so the
+    instance is filled directly.
     """
+    raw, initial = fields
+    deps = raw
+    for dep_app, _ in raw:
+        if dep_app is None:
+            deps = tuple(_swappable_key(n, settings) if a is None else (a, n) for a, n in raw)
+            break
     migration = object.__new__(Migration)
     migration.__dict__.update(
         app=app,
@@ -164,14 +181,6 @@ _FAST_TRIGGERS = re.compile(rb"replaces|run_before|\0")
 def _fast_file_ok(source: bytes) -> bool:
     """Tell whether nothing in the file calls for the full parser."""
     return source.count(b"class Migration") == 1 and _FAST_TRIGGERS.search(source) is None
-
-
-def _fast_key(item: tuple[bytes, bytes, bytes], settings: Mapping[str, str]) -> Key:
-    """Turn one regex match of a dependency (app, name, setting) into a Key."""
-    app, name, setting = item
-    if setting:
-        return _swappable_key(setting.decode(), settings)
-    return (app.decode(), name.decode())
 
 
 def _fast_initial(source: bytes) -> tuple[bool, bool | None]:

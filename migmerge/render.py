@@ -5,8 +5,6 @@ Pure functions returning strings: the CLI decides where they go.
 
 from __future__ import annotations
 
-import json
-
 from migmerge.model import CheckResult, Conflict, Leaf, Operation
 
 _MODE_WORDS = {
@@ -19,6 +17,8 @@ _MODE_WORDS = {
 
 def check_json(result: CheckResult) -> str:
     """Render the contract's `check --format json` document."""
+    import json  # only for this format: text is the hook's default
+
     return json.dumps(result.to_json(), indent=2)
 
 

@@ -66,16 +66,14 @@ def _read_disk(path: Path) -> bytes | None:
 
 def worktree(root: Path, pathspecs: Iterable[str] = ()) -> Snapshot:
     """Return the working tree as it is now, tracked and untracked files alike."""
-    specs = list(pathspecs)
-    files: dict[str, str] = {}
-    entries, unmerged = gitrepo.index_entries(root, specs)
-    files.update(entries)
-    for path in gitrepo.modified_files(root, specs) + sorted(unmerged):
+    listing = gitrepo.list_worktree(root, pathspecs)
+    files = listing.index
+    for path in listing.modified + sorted(listing.unmerged):
         if os.path.lexists(root / path):
             files[path] = DISK
         else:
             files.pop(path, None)
-    for path in gitrepo.untracked_files(root, specs):
+    for path in listing.untracked:
         files[path] = DISK
     return Snapshot(root, files)
 

@@ -13,10 +13,10 @@ import pytest
 def isolated_git(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Give every test a clean HOME and a fixed git identity; drop GIT_* leaks."""
+    """Give every test a clean HOME (and header cache) and a fixed git identity; drop GIT_* leaks."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
-        if name.startswith("GIT_") or name.startswith("DJANGO_") or name == "MIGMERGE_SKIP":
+        if name.startswith(("GIT_", "DJANGO_", "MIGMERGE_")) or name == "XDG_CACHE_HOME":
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

@@ -253,7 +253,7 @@ def as_bytes(source: str | bytes) -> bytes:
 def test_fast_path_falls_back_and_agrees(case: str) -> None:
     source = as_bytes(FALLBACKS[case])
     kwargs = {"app": "polls", "name": "0002_x", "path": "p.py", "settings": SETTINGS}
-    assert parse._fast_header(source, **kwargs) is None  # type: ignore[arg-type]
+    assert parse.fast_header_fields(source) is None
     assert read_header(source, **kwargs) == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
 
 
@@ -262,18 +262,23 @@ def test_fast_path_reads_plain_headers_like_the_parser(case: str) -> None:
     source = as_bytes(FAST[case])
     for settings in (SETTINGS, {}):
         kwargs = {"app": "polls", "name": "0002_x", "path": "p.py", "settings": settings}
-        fast = parse._fast_header(source, **kwargs)  # type: ignore[arg-type]
-        assert fast is not None
+        fast = _fast(source, settings, "0002_x", "p.py")
         assert fast == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
 
 
 def test_fast_path_reads_real_migrations_like_the_parser(generated: dict[str, bytes]) -> None:
     for name, source in generated.items():
         kwargs = {"app": "polls", "name": name, "path": f"{name}.py", "settings": SETTINGS}
-        fast = parse._fast_header(source, **kwargs)  # type: ignore[arg-type]
-        assert fast is not None, name
+        fast = _fast(source, SETTINGS, name, f"{name}.py")
         assert fast == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
         assert fast.dependencies
+
+
+def _fast(source: bytes, settings: dict[str, str], name: str, path: str) -> Migration:
+    """Read `source` through the fast path only (it must take it)."""
+    fields = parse.fast_header_fields(source)
+    assert fields is not None, name
+    return parse.header_migration(fields, "polls", name, path, settings)
 
 
 def test_read_header_has_no_operations(generated: dict[str, bytes]) -> None:
