@@ -96,7 +96,7 @@ def analyze(
         upstream = gitrepo.resolve_rev(info.root, against)
         local = gitrepo.try_rev(info.root, "HEAD")
         state = _against_state(info.root, local, upstream, "against")
-        tree = _predicted(info.root, state, local_rev=None)
+        tree = _predicted(info.root, state, config, local_rev=None)
     else:
         state = detect_state(info, config)
         tree = snapshot.worktree(info.root)
@@ -110,7 +110,7 @@ def analyze_revisions(
     info = gitrepo.find_repo(repo)
     config = load_config(info.root)
     state = _against_state(info.root, local, upstream, mode)
-    tree = _predicted(info.root, state, local_rev=local)
+    tree = _predicted(info.root, state, config, local_rev=local)
     return _analyze_tree(info.root, tree, state, config, ()).result
 
 
@@ -124,47 +124,48 @@ def _against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> 
     return GitState(mode, local, upstream, base)
 
 
-def _predicted(root: Path, state: GitState, local_rev: str | None) -> snapshot.Snapshot:
-    """Return the merged tree, limited to the folders either side changed."""
+def _predicted(
+    root: Path, state: GitState, config: Config, local_rev: str | None
+) -> snapshot.Snapshot:
+    """Return the merged tree, limited to the folders either side's commits changed.
+
+    Merging can only give an app a new leaf where the branches added
+    migrations, so only those folders (and what discovery needs around them:
+    apps.py, manage.py, settings) are read. Uncommitted work counts inside
+    them. Every git call here follows the change, not the repository's size.
+    """
     assert state.upstream is not None
-    if state.base is None:
+    if state.base is None or state.local is None:
         return snapshot.commit(root, state.upstream)
     theirs = gitrepo.changed_paths(root, state.base, state.upstream)
-    ours = gitrepo.changed_paths(root, state.base, local_rev)
-    if local_rev is None:
-        ours.update((p, "") for p in gitrepo.untracked_files(root) if p.endswith(".py"))
+    ours = gitrepo.changed_paths(root, state.base, local_rev or state.local)
     dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
     if not dirs:
         return snapshot.Snapshot(root, {}, "predicted merge")
-    apps_files = {f"{d.rpartition('/')[0]}/apps.py" for d in dirs if "/" in d}
-    specs = [f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in sorted(apps_files)]
-    specs += list(_CONTEXT)
-    if local_rev is None:
-        mine = snapshot.worktree(root, specs)
-    else:
-        mine = snapshot.commit(root, local_rev, specs)
+
+    def side(specs: list[str]) -> snapshot.Snapshot:
+        """Our side of the merge (commit or working tree), under `specs`."""
+        if local_rev is None:
+            return snapshot.worktree(root, specs)
+        return snapshot.commit(root, local_rev, specs)
+
+    around = discover.context_paths(dirs)
+    mine = side([f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in around])
     wanted = set(dirs)
-    return mine.overlay(
-        {p: sha for p, sha in theirs.items() if _wanted(p, wanted, apps_files)}, "predicted merge"
+    tree = mine.overlay(
+        {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}, "predicted merge"
     )
+    settings = discover.settings_paths(tree, config)
+    if settings:
+        extra = side([f":(literal){p}" for p in settings]).files
+        extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
+        tree = tree.overlay(extra, tree.label)
+    return tree
 
 
-_CONTEXT = (
-    ":(glob)**/manage.py",
-    ":(glob)**/*settings*.py",
-    ":(glob)**/settings/*.py",
-    "pyproject.toml",
-)
-
-
-def _wanted(path: str, dirs: set[str], apps_files: set[str]) -> bool:
+def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
     """Tell whether an upstream change falls inside the predicted part of the tree."""
-    return (
-        path.rpartition("/")[0] in dirs
-        or path in apps_files
-        or path.rpartition("/")[2] == "manage.py"
-        or discover.is_settings_file(path)
-    )
+    return path.rpartition("/")[0] in dirs or path in around or discover.is_settings_file(path)
 
 
 # the common path -------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,37 @@ def is_settings_file(path: str) -> bool:
         return False
     name = _base(path)
     return name == "settings.py" or _base(_parent(path)) == "settings" or "settings" in name
+
+
+def context_paths(directories: Iterable[str]) -> set[str]:
+    """Files discovery reads around some folders: apps.py, every manage.py above, pyproject."""
+    out = {"pyproject.toml", "manage.py"}
+    for directory in directories:
+        parts = directory.split("/")
+        out.update("/".join(parts[:i]) + "/manage.py" for i in range(1, len(parts) + 1))
+        if len(parts) > 1:
+            out.add(_parent(directory) + "/apps.py")
+    return out
+
+
+_SETTINGS_MODULE = re.compile(rb"DJANGO_SETTINGS_MODULE[\"']\s*,\s*[\"']([\w.]+)[\"']")
+
+
+def settings_paths(snapshot: Snapshot, config: Config) -> list[str]:
+    """Where the settings modules live that the tree's manage.py files (or the config) name.
+
+    As Django finds them: manage.py sets DJANGO_SETTINGS_MODULE, relative to
+    its own folder. Each module is a file or a package (every file under it).
+    """
+    modules = {("", config.settings)} if config.settings else set()
+    manage = [p for p in snapshot.files if _base(p) == "manage.py"]
+    for path, source in snapshot.read(manage).items():
+        modules.update((_parent(path), m.decode()) for m in _SETTINGS_MODULE.findall(source))
+    out = []
+    for folder, module in sorted(modules):
+        stem = "/".join(filter(None, (folder, module.replace(".", "/"))))
+        out += [stem + ".py", stem + "/"]
+    return out
 
 
 def read_settings(snapshot: Snapshot, paths: Iterable[str], config: Config) -> Settings:
