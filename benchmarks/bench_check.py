@@ -207,7 +207,8 @@ def bench_full(base: Path, runs: int) -> None:
         print(f"   {label}: {WHAT[label]}")
         print(f"   migmerge check                          {ms(mm)}")
         print(f"   Django MigrationLoader.detect_conflicts {ms(dj)}")
-        print(f"   ratio Django / migmerge                 {ratio:8.1f}x  (target >= 15x: {verdict})")
+        target = f"(target >= 15x: {verdict})"
+        print(f"   ratio Django / migmerge                 {ratio:8.1f}x  {target}")
     bench_hooks(base, root, runs)
 
 

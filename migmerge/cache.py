@@ -16,6 +16,7 @@ ignored: the cache only ever saves time.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import zlib
@@ -73,10 +74,8 @@ class HeaderCache:
             temporary.write_bytes(marshal.dumps(entries))
             os.replace(temporary, self.file)
         except (OSError, ValueError):
-            try:
-                temporary.unlink()
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
 
 
 def cache_folder() -> Path | None:

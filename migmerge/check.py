@@ -87,19 +87,30 @@ def find_root(start: str | Path | None) -> Path:
 
 
 def analyze(
-    repo: str | Path | None = None, *, against: str | None = None, apps: Sequence[str] = ()
+    repo: str | Path | None = None,
+    *,
+    against: str | None = None,
+    apps: Sequence[str] = (),
+    changed_only: bool = False,
 ) -> Analysis:
-    """Inspect the working tree (or predict merging `against`) for conflicts."""
+    """Inspect the working tree (or predict merging `against`) for conflicts.
+
+    `changed_only` (the hooks): look only at the folders the merge or rebase
+    in progress or just made changed on either side, when there is one.
+    """
     info = gitrepo.find_repo(repo)
     config = load_config(info.root)
     if against is not None:
         upstream = gitrepo.resolve_rev(info.root, against)
         local = gitrepo.try_rev(info.root, "HEAD")
         state = _against_state(info.root, local, upstream, "against")
-        tree = _predicted(info.root, state, config, local_rev=None)
+        tree = _changed_part(info.root, state, config, local_rev=None, predict=True)
     else:
         state = detect_state(info, config)
-        tree = snapshot.worktree(info.root)
+        if changed_only and state.mode in ("merge", "rebase") and state.base:
+            tree = _changed_part(info.root, state, config, local_rev=None, predict=False)
+        else:
+            tree = snapshot.worktree(info.root)
     return _analyze_tree(info.root, tree, state, config, apps)
 
 
@@ -110,7 +121,7 @@ def analyze_revisions(
     info = gitrepo.find_repo(repo)
     config = load_config(info.root)
     state = _against_state(info.root, local, upstream, mode)
-    tree = _predicted(info.root, state, config, local_rev=local)
+    tree = _changed_part(info.root, state, config, local_rev=local, predict=True)
     return _analyze_tree(info.root, tree, state, config, ()).result
 
 
@@ -124,24 +135,26 @@ def _against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> 
     return GitState(mode, local, upstream, base)
 
 
-def _predicted(
-    root: Path, state: GitState, config: Config, local_rev: str | None
+def _changed_part(
+    root: Path, state: GitState, config: Config, local_rev: str | None, *, predict: bool
 ) -> snapshot.Snapshot:
-    """Return the merged tree, limited to the folders either side's commits changed.
+    """Return the part of the tree in the folders either side's commits changed.
 
     Merging can only give an app a new leaf where the branches added
     migrations, so only those folders (and what discovery needs around them:
-    apps.py, manage.py, settings) are read. Uncommitted work counts inside
-    them. Every git call here follows the change, not the repository's size.
+    apps.py, manage.py, settings) are read, from `local_rev` or the working
+    tree (uncommitted work counts inside them). `predict`: lay upstream's
+    changes over it, as merging would. Every git call here follows the
+    change, not the repository's size.
     """
     assert state.upstream is not None
     if state.base is None or state.local is None:
-        return snapshot.commit(root, state.upstream)
+        return snapshot.commit(root, state.upstream) if predict else snapshot.worktree(root)
     theirs = gitrepo.changed_paths(root, state.base, state.upstream)
     ours = gitrepo.changed_paths(root, state.base, local_rev or state.local)
     dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
     if not dirs:
-        return snapshot.Snapshot(root, {}, "predicted merge")
+        return snapshot.Snapshot(root, {}, "predicted merge" if predict else "working tree")
 
     def side(specs: list[str]) -> snapshot.Snapshot:
         """Our side of the merge (commit or working tree), under `specs`."""
@@ -150,17 +163,20 @@ def _predicted(
         return snapshot.commit(root, local_rev, specs)
 
     around = discover.context_paths(dirs)
-    mine = side([f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in around])
-    wanted = set(dirs)
-    tree = mine.overlay(
-        {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}, "predicted merge"
-    )
-    settings = discover.settings_paths(tree, config)
-    if settings:
-        extra = side([f":(literal){p}" for p in settings]).files
+    tree = side([f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in around])
+    if predict:
+        wanted = set(dirs)
+        tree = tree.overlay(
+            {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}, "predicted merge"
+        )
+    # Settings where manage.py (or the config) says; else every settings-like
+    # file, which costs a look at the whole tree: name them to keep hooks fast.
+    named = discover.settings_paths(tree, config)
+    settings = [f":(literal){p}" for p in named] if named else list(discover.SETTINGS_GLOBS)
+    extra: dict[str, str | None] = dict(side(settings).files)
+    if predict:
         extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
-        tree = tree.overlay(extra, tree.label)
-    return tree
+    return tree.overlay(extra, tree.label)
 
 
 def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
@@ -503,6 +519,7 @@ def _applied(root: Path, config: Config) -> frozenset[Key] | None:
     if not (config.manage_py or config.database or config.settings):
         return None  # no project to ask: no manage.py, or several
     from migmerge import database  # sqlite3 and friends: only when there is a project
+
     try:
         db = database.find_database(root, config)
         return database.applied_migrations(db) if db is not None else None

@@ -47,6 +47,10 @@ def _base(path: str) -> str:
     return path.rpartition("/")[2]
 
 
+# Pathspecs for every file `is_settings_file` accepts.
+SETTINGS_GLOBS = (":(glob)**/*settings*.py", ":(glob)**/settings/*.py")
+
+
 def is_settings_file(path: str) -> bool:
     """Tell whether `path` looks like a Django settings module."""
     if "settings" not in path or not path.endswith(".py"):

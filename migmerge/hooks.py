@@ -226,7 +226,8 @@ def _after(repo: str | None, *, rebase: bool, out: Out) -> None:
     """Report the conflicts a merge or rebase left, then do what the config asks."""
     from migmerge import check
 
-    analysis = check.analyze(repo)
+    # Only the folders the merge or rebase changed: a hook's cost follows the change.
+    analysis = check.analyze(repo, changed_only=True)
     conflicts = analysis.result.conflicts
     if not conflicts:
         return

@@ -13,7 +13,7 @@ import pytest
 def isolated_git(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Give every test a clean HOME (and header cache) and a fixed git identity; drop GIT_* leaks."""
+    """Give every test a clean HOME (and header cache), a fixed git identity, no GIT_* leaks."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
         if name.startswith(("GIT_", "DJANGO_", "MIGMERGE_")) or name == "XDG_CACHE_HOME":

@@ -141,7 +141,8 @@ def test_real_layouts_have_no_phantom_conflicts(project: Path) -> None:
     assert "missing-dependency" not in kinds  # 0004 -> replaced 0003 is redirected
 
 
-def test_django_agrees_on_conflicting_apps_and_leaves(project: Path) -> None:
+def diverge(project: Path) -> None:
+    """feature and main each add migrations to five apps; leaves feature checked out."""
     git(project, "checkout", "-q", "-b", "feature")
     write(
         project,
@@ -191,18 +192,49 @@ def test_django_agrees_on_conflicting_apps_and_leaves(project: Path) -> None:
     )
     commit_all(project, "main")
     git(project, "checkout", "-q", "feature")
+
+
+def leaves_by_app(doc: dict) -> dict[str, list[str]]:  # type: ignore[type-arg]
+    return {c["app"]: sorted(leaf["name"] for leaf in c["leaves"]) for c in doc["conflicts"]}
+
+
+def test_django_agrees_on_conflicting_apps_and_leaves(project: Path) -> None:
+    diverge(project)
     git(project, "merge", "-q", "main", "-m", "merge")
     expected = django_conflicts(project)
     assert set(expected) == {"wagtailadmin", "dojo", "shop", "legacy", "blog"}
     doc = ours(project)
-    found = {c["app"]: sorted(leaf["name"] for leaf in c["leaves"]) for c in doc["conflicts"]}
-    assert found == expected
+    assert leaves_by_app(doc) == expected
     directories = {c["app"]: c["directory"] for c in doc["conflicts"]}
     assert directories["dojo"] == "dojo/db_migrations"
     assert directories["legacy"] == "vendor/legacy_pkg/migrations"
     ancestors = {c["app"]: c["ancestor"] for c in doc["conflicts"]}
     assert ancestors["shop"] == "0004_item_d"
     assert ancestors["blog"] == "0003_post_b"
+
+
+@pytest.mark.parametrize(
+    "manage_py",
+    [
+        pytest.param(
+            'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n', id="named"
+        ),
+        pytest.param("", id="unnamed"),  # no settings module named: every settings-like file
+    ],
+)
+def test_against_predicts_the_merge_on_real_layouts(project: Path, manage_py: str) -> None:
+    # --against reads only the changed folders and what discovery needs around
+    # them (apps.py, manage.py, settings): MIGRATION_MODULES, AppConfig labels
+    # and squashes must come out as a full check of the merge sees them.
+    write(project, {"manage.py": "import os\n" + manage_py})
+    commit_all(project, "manage.py")
+    diverge(project)
+    proc = run_migmerge(project, "check", "--format", "json", "--against", "main")
+    assert proc.returncode == 1, proc.stderr
+    predicted = leaves_by_app(json.loads(proc.stdout))
+    git(project, "merge", "-q", "main", "-m", "merge")
+    assert predicted == django_conflicts(project)
+    assert set(predicted) == {"wagtailadmin", "dojo", "shop", "legacy", "blog"}
 
 
 def test_dynamic_dependencies_warn_and_assume_previous(project: Path) -> None:

@@ -1,0 +1,104 @@
+"""The header cache: used on the second run, never stale, never in the way.
+
+git itself tells what was read: GIT_TRACE logs every git command migmerge
+runs, so a `cat-file --batch` in the log means blobs were read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import commit_all, init_repo, run_migmerge
+
+HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+
+
+def migration(deps: str) -> str:
+    return HEAD + f"    dependencies = {deps}\n    operations = []\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """shop: a straight line 0001 -> 0002 -> 0003, committed."""
+    root = init_repo(tmp_path / "proj")
+    folder = root / "shop" / "migrations"
+    folder.mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("")
+    (folder / "__init__.py").write_text("")
+    (folder / "0001_initial.py").write_text(migration("[]"))
+    (folder / "0002_a.py").write_text(migration("[('shop', '0001_initial')]"))
+    (folder / "0003_b.py").write_text(migration("[('shop', '0002_a')]"))
+    commit_all(root, "shop")
+    return root
+
+
+def cache_files() -> list[Path]:
+    folder = Path(os.environ["HOME"]) / ".cache" / "migmerge"
+    return sorted(folder.glob("headers-*")) if folder.is_dir() else []
+
+
+def check(root: Path, tmp_path: Path, **env: str) -> tuple[dict, list[str]]:  # type: ignore[type-arg]
+    """Run check; return its JSON and the git commands it ran."""
+    trace = tmp_path / f"trace-{len(list(tmp_path.glob('trace-*')))}.log"
+    proc = run_migmerge(root, "check", "--format", "json", env={"GIT_TRACE": str(trace), **env})
+    assert proc.returncode in (0, 1), proc.stderr
+    commands = [line for line in trace.read_text().splitlines() if "trace: " in line]
+    return json.loads(proc.stdout), commands
+
+
+def reads_blobs(commands: list[str]) -> bool:
+    return any("cat-file --batch" in c and "--batch-check" not in c for c in commands)
+
+
+def test_second_run_reads_no_blob(project: Path, tmp_path: Path) -> None:
+    first, commands = check(project, tmp_path)
+    assert reads_blobs(commands)
+    assert len(cache_files()) == 1
+    second, commands = check(project, tmp_path)
+    assert not reads_blobs(commands)
+    assert second == first
+
+
+def test_an_edited_migration_is_read_again(project: Path, tmp_path: Path) -> None:
+    doc, _ = check(project, tmp_path)
+    assert doc["conflicts"] == []
+    # Same path, new bytes: 0003 now branches off 0001, beside 0002.
+    path = project / "shop" / "migrations" / "0003_b.py"
+    path.write_text(migration("[('shop', '0001_initial')]"))
+    commit_all(project, "rewire 0003")
+    doc, _ = check(project, tmp_path)
+    leaves = [sorted(leaf["name"] for leaf in c["leaves"]) for c in doc["conflicts"]]
+    assert leaves == [["0002_a", "0003_b"]]
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(project: Path, tmp_path: Path) -> None:
+    first, _ = check(project, tmp_path)
+    (cache,) = cache_files()
+    cache.write_bytes(b"\x00not marshal")
+    second, commands = check(project, tmp_path)
+    assert second == first
+    assert reads_blobs(commands)
+    third, commands = check(project, tmp_path)
+    assert not reads_blobs(commands)
+
+
+def test_no_cache_when_switched_off(project: Path, tmp_path: Path) -> None:
+    check(project, tmp_path, MIGMERGE_NO_CACHE="1")
+    assert cache_files() == []
+
+
+def test_an_unwritable_cache_folder_does_not_matter(project: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    doc, _ = check(project, tmp_path, MIGMERGE_CACHE_DIR=str(blocked / "migmerge"))
+    assert doc["conflicts"] == []
+
+
+def test_nothing_is_written_inside_the_repository(project: Path, tmp_path: Path) -> None:
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    check(project, tmp_path)
+    assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
