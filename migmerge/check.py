@@ -210,7 +210,7 @@ def _read_headers(scan: Scan) -> None:
     files = scan.tree.files
     swappable = scan.settings.swappable
     headers = scan.headers
-    cache = HeaderCache.open(scan.tree.root)
+    cache = HeaderCache.open(scan.tree.root, sum(len(p.modules) for p in scan.packages))
     unread: list[tuple[discover.Package, str, str]] = []
     for package in scan.packages:
         label = package.label

@@ -139,7 +139,8 @@ def _check_parser(commands: Any) -> None:
     check.add_argument(
         "--against",
         metavar="REV",
-        help="predict merging REV into HEAD plus the working tree, without touching anything",
+        help="predict merging REV into HEAD plus the working tree, without touching anything "
+        "(reads only the migrations folders either side changed since the merge base)",
     )
     _app_filter(check)
     check.add_argument(

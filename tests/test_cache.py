@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, init_repo, run_migmerge
+from tests.helpers import commit_all, git, init_repo, run_migmerge
 
 HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
 
@@ -102,3 +102,32 @@ def test_nothing_is_written_inside_the_repository(project: Path, tmp_path: Path)
     before = sorted(p.relative_to(project) for p in project.rglob("*"))
     check(project, tmp_path)
     assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+
+
+def test_a_few_folders_leave_a_whole_repository_cache_alone(tmp_path: Path) -> None:
+    # A full check caches every header; --against then wants one app's: loading
+    # the big cache would cost more than reading those files, and writing a
+    # small one back would throw the big one away.
+    root = init_repo(tmp_path / "many")
+    for n in range(30):
+        folder = root / f"app{n}" / "migrations"
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+        (folder / "0001_initial.py").write_text(migration("[]"))
+        (folder / "0002_a.py").write_text(migration(f"[('app{n}', '0001_initial')]"))
+    commit_all(root, "thirty apps")
+    git(root, "checkout", "-q", "-b", "feature")
+    (root / "app7" / "migrations" / "0003_mine.py").write_text(migration("[('app7', '0002_a')]"))
+    commit_all(root, "mine")
+    git(root, "checkout", "-q", "main")
+    (root / "app7" / "migrations" / "0003_theirs.py").write_text(migration("[('app7', '0002_a')]"))
+    commit_all(root, "theirs")
+    git(root, "checkout", "-q", "feature")
+    check(root, tmp_path)
+    (cache,) = cache_files()
+    before = cache.read_bytes()
+    proc = run_migmerge(root, "check", "--format", "json", "--against", "main")
+    assert proc.returncode == 1, proc.stderr
+    (conflict,) = json.loads(proc.stdout)["conflicts"]
+    assert sorted(leaf["name"] for leaf in conflict["leaves"]) == ["0003_mine", "0003_theirs"]
+    assert cache.read_bytes() == before
