@@ -92,7 +92,7 @@ def settings_paths(snapshot: Snapshot, config: Config) -> list[str]:
 
 def read_settings(snapshot: Snapshot, paths: Iterable[str], config: Config) -> Settings:
     """Read MIGRATION_MODULES and AUTH_USER_MODEL from settings files, statically."""
-    candidates = [p for p in paths if is_settings_file(p)]
+    candidates = [p for p in paths if "settings" in p and is_settings_file(p)]
     if config.settings:
         module_path = config.settings.replace(".", "/")
         candidates += [p for p in snapshot.files if p.endswith(module_path + ".py")]
@@ -142,7 +142,9 @@ def find_packages(
 ) -> list[Package]:
     """Return every migrations package of the snapshot with a provisional label."""
     files = snapshot.files
-    projects = sorted({_parent(p) for p in files if _base(p) == "manage.py"}, key=len)
+    projects = sorted(
+        {_parent(p) for p in files if p.endswith("manage.py") and _base(p) == "manage.py"}, key=len
+    )
     directories = _package_directories(files, config, settings)
     packages = [
         Package(d, _base(_parent(d)) or _base(d), "folder", _project_of(d, projects))

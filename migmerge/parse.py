@@ -161,16 +161,20 @@ def header_migration(
             deps = tuple(_swappable_key(n, settings) if a is None else (a, n) for a, n in raw)
             break
     migration = object.__new__(Migration)
-    migration.__dict__.update(
-        app=app,
-        name=name,
-        path=path,
-        dependencies=deps,
-        replaces=(),
-        run_before=(),
-        initial=initial,
-        operations=None,
-        dynamic=None,
+    object.__setattr__(
+        migration,
+        "__dict__",
+        {
+            "app": app,
+            "name": name,
+            "path": path,
+            "dependencies": deps,
+            "replaces": (),
+            "run_before": (),
+            "initial": initial,
+            "operations": None,
+            "dynamic": None,
+        },
     )
     return migration
 
