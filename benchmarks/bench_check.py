@@ -66,6 +66,19 @@ class Migration(migrations.Migration):
     ]
 """
 
+# As `django-admin startproject` writes it: it names the settings module.
+MANAGE = """\
+#!/usr/bin/env python
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchsettings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+
 DJANGO_LOADER = """
 import os, sys
 sys.path.insert(0, os.getcwd())
@@ -142,6 +155,7 @@ def make_repo(root: Path, apps: int, count: int) -> Path:
     for a in range(apps):
         write_app(root, f"app{a}", count)
     (root / ".gitignore").write_text("__pycache__/\n")
+    (root / "manage.py").write_text(MANAGE)
     installed = ", ".join(f'"app{a}"' for a in range(apps))
     (root / "benchsettings.py").write_text(
         f"INSTALLED_APPS = [{installed}]\nDATABASES = {{}}\nSECRET_KEY = 'bench'\nUSE_TZ = True\n"
@@ -220,16 +234,23 @@ WHAT = {
 
 def bench_against(base: Path, runs: int) -> None:
     results = {}
+    against = [PYTHON, "-m", "migmerge", "check", "--against", "main"]
     for apps in (10, 250):
         root = make_repo(base / f"against{apps}", apps, 200)
         branch_pair(root, 200, merge=False)
-        results[apps] = timed([PYTHON, "-m", "migmerge", "check", "--against", "main"], root, runs)
+        results[apps] = timed(against, root, runs)
     ratio = results[250] / results[10]
     verdict = "ok" if ratio <= 1.5 else "MISSED"
     print("2. check --against main, one conflicting change")
     print(f"   10 apps x 200 migrations   (2,000)    {ms(results[10])}")
     print(f"   250 apps x 200 migrations (50,000)    {ms(results[250])}")
     print(f"   ratio large / small                     {ratio:8.2f}x  (target <= 1.5x: {verdict})")
+    # Without a manage.py naming the settings, every settings-like file of
+    # the tree is looked at: a walk of the whole tree.
+    (root / "manage.py").unlink()
+    unnamed = timed(against, root, runs)
+    git(root, "checkout", "-q", "--", "manage.py")
+    print(f"   250 apps, no manage.py naming settings  {ms(unnamed)}  (walks the whole tree)")
 
 
 def bench_hooks(base: Path, root: Path, runs: int) -> None:

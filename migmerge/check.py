@@ -172,8 +172,11 @@ def _changed_part(
     # Settings where manage.py (or the config) says; else every settings-like
     # file, which costs a look at the whole tree: name them to keep hooks fast.
     named = discover.settings_paths(tree, config)
-    settings = [f":(literal){p}" for p in named] if named else list(discover.SETTINGS_GLOBS)
-    extra: dict[str, str | None] = dict(side(settings).files)
+    if named and local_rev is None:
+        found = snapshot.on_disk(root, named)
+    else:
+        found = side([f":(literal){p}" for p in named] if named else list(discover.SETTINGS_GLOBS))
+    extra: dict[str, str | None] = dict(found.files)
     if predict:
         extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
     return tree.overlay(extra, tree.label)
