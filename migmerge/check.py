@@ -508,11 +508,6 @@ def _moved(root: Path, rev: str, missing: set[str]) -> set[str]:
     return {p for p in missing if p.rpartition("/")[2] in found}
 
 
-def _folder_and_name(path: str) -> str:
-    folder, _, name = path.rpartition("/")
-    return f"{folder.rpartition('/')[2]}/{name}"
-
-
 def _with_manage_py(config: Config, tree: snapshot.Snapshot) -> Config:
     """Name the project's manage.py from the tree, so nothing walks the disk for it."""
     if config.manage_py or config.database:

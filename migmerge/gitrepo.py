@@ -414,11 +414,6 @@ def list_refs(root: Path) -> Refs:
     return Refs(shas, symrefs)
 
 
-def remote_tracking_shas(root: Path) -> list[str]:
-    """Return the distinct commits remote-tracking refs point at."""
-    return list_refs(root).remote_tracking()
-
-
 def default_branch(root: Path, configured: str | None = None) -> str | None:
     """Return the default branch's ref name: configured, origin/HEAD, main, master."""
     if configured:
