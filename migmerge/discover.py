@@ -79,9 +79,14 @@ def settings_paths(snapshot: Snapshot, config: Config) -> list[str]:
     As Django finds them: manage.py sets DJANGO_SETTINGS_MODULE, relative to
     its own folder. Each module is a file or a package (every file under it).
     """
-    modules = {("", config.settings)} if config.settings else set()
     manage = [p for p in snapshot.files if _base(p) == "manage.py"]
-    for path, source in snapshot.read(manage).items():
+    return _named_settings(snapshot.read(manage), config)
+
+
+def _named_settings(manage_py: Mapping[str, bytes], config: Config) -> list[str]:
+    """settings_paths from the manage.py files' bytes (path -> source)."""
+    modules = {("", config.settings)} if config.settings else set()
+    for path, source in manage_py.items():
         modules.update((_parent(path), m.decode()) for m in _SETTINGS_MODULE.findall(source))
     out = []
     for folder, module in sorted(modules):
@@ -91,14 +96,28 @@ def settings_paths(snapshot: Snapshot, config: Config) -> list[str]:
 
 
 def read_settings(snapshot: Snapshot, paths: Iterable[str], config: Config) -> Settings:
-    """Read MIGRATION_MODULES and AUTH_USER_MODEL from settings files, statically."""
+    """Read MIGRATION_MODULES and AUTH_USER_MODEL from settings files, statically.
+
+    The files: those named like settings among `paths`, the module the config
+    names, and the modules the tree's manage.py files name, whatever they are
+    called (DJANGO_SETTINGS_MODULE = "conf").
+    """
     candidates = [p for p in paths if "settings" in p and is_settings_file(p)]
     if config.settings:
         module_path = config.settings.replace(".", "/")
         candidates += [p for p in snapshot.files if p.endswith(module_path + ".py")]
+    manage = [p for p in snapshot.files if _base(p) == "manage.py"]
+    sources = snapshot.read(sorted({*candidates, *manage}))
+    named = _named_settings({p: sources[p] for p in manage if p in sources}, config)
+    files = [n for n in named if not n.endswith("/") and n in snapshot.files]
+    folders = tuple(n for n in named if n.endswith("/"))
+    if folders:
+        files += [p for p in snapshot.files if p.startswith(folders) and p.endswith(".py")]
+    sources.update(snapshot.read(p for p in files if p not in sources))
     settings = Settings()
-    for source in snapshot.read(sorted(set(candidates))).values():
-        if b"MIGRATION_MODULES" in source or b"_USER_MODEL" in source:
+    for path in sorted({*candidates, *files}):
+        source = sources.get(path)
+        if source is not None and (b"MIGRATION_MODULES" in source or b"_USER_MODEL" in source):
             _read_settings_source(source, settings)
     return settings
 

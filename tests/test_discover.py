@@ -261,6 +261,26 @@ def test_migration_modules_none_means_no_migrations(project: Path) -> None:
     assert "blog" not in {c["app"] for c in doc["conflicts"]}
 
 
+@pytest.mark.parametrize("layout", ["conf.py", "conf/__init__.py"])
+def test_settings_named_by_manage_py_are_read_whatever_their_name(
+    project: Path, layout: str
+) -> None:
+    # DJANGO_SETTINGS_MODULE = "conf": a module nothing calls settings.
+    (project / "proj" / "settings.py").unlink()
+    write(
+        project,
+        {
+            layout: SETTINGS,
+            "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'conf')\n",
+            "dojo/db_migrations/0002_finding_b.py": migration("[('dojo', '0001_initial')]"),
+        },
+    )
+    commit_all(project, "settings module named by manage.py")
+    doc = ours(project)
+    # dojo's folder is found only through the settings' MIGRATION_MODULES.
+    assert leaves_by_app(doc) == {"dojo": ["0002_finding_a", "0002_finding_b"]}
+
+
 def test_configured_label_and_extra_folder(project: Path) -> None:
     write(
         project,
