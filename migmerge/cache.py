@@ -1,10 +1,19 @@
-"""Migration headers already read, by blob id: a hook never reads a file twice.
+"""What `check` derived before, kept by what it was derived from: never stale.
 
-A blob id names exact bytes, so an entry cannot go stale: a changed file is
-a new blob and is read again. Only plain makemigrations headers (what
-`parse.fast_header_fields` reads) are kept; anything unusual is parsed on
-every run. The cache lives under the user's cache folder, one file per
-repository, never inside the repository: `check` writes nothing there.
+Two caches, both keyed by exact inputs, so an entry cannot go stale:
+
+- HeaderCache: migration headers by blob id. A blob id names exact bytes: a
+  changed file is a new blob and is read again. Only plain makemigrations
+  headers (what `parse.fast_header_fields` reads) are kept; anything unusual
+  is parsed on every run.
+- ResultMemo: what the migration graph made of a whole tree (labels, leaves,
+  branches, warnings), by the tree's signature: every package's files and
+  their blob ids (or bytes, for files git has not stored), the settings that
+  steer the graph, and the migmerge code that computed it. An unchanged tree
+  checked again skips the headers and the graph altogether.
+
+Both live under the user's cache folder, never inside the repository:
+`check` writes nothing there.
 
     MIGMERGE_CACHE_DIR   where the files go (default: $XDG_CACHE_HOME/migmerge,
                          else ~/.cache/migmerge)
@@ -21,11 +30,14 @@ import marshal
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 from migmerge.parse import HeaderFields
 
 # Bump when parse.fast_header_fields changes what it returns for the same bytes.
 FORMAT = 1
+# Results kept per repository: the full tree's and a few hooks' parts of it.
+MEMO_ENTRIES = 8
 # Past this many entries, a save keeps only what the run used.
 MAX_ENTRIES = 100_000
 # An entry takes about 80 bytes and loads ten times faster than a migration
@@ -53,15 +65,14 @@ class HeaderCache:
         folder = cache_folder()
         if folder is None:
             return cls(None, {})
-        name = f"headers-{zlib.crc32(str(repository).encode()):08x}-v{FORMAT}.marshal"
-        file = folder / name
+        file = folder / f"headers-{_repository_id(repository)}-v{FORMAT}.marshal"
         try:
             size = file.stat().st_size
         except OSError:
             size = 0
         if size > BYTES_PER_FILE_READ * wanted:
             return cls(None, {})
-        return cls(file, _load(file) if size else {})
+        return cls(file, _load_headers(file) if size else {})
 
     def get(self, sha: str) -> HeaderFields | None:
         fields = self.entries.get(sha)
@@ -82,14 +93,53 @@ class HeaderCache:
         entries = self.entries
         if len(entries) > MAX_ENTRIES:
             entries = {sha: entries[sha] for sha in self.used}
-        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(marshal.dumps(entries))
-            os.replace(temporary, self.file)
-        except (OSError, ValueError):
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
+        _write(self.file, entries)
+
+
+class ResultMemo:
+    """Tree signature -> what the graph made of it, one file per signature.
+
+    The file's name holds a checksum of the signature and the file holds the
+    signature itself, compared in full: two trees never share an entry. The
+    newest MEMO_ENTRIES files of a repository are kept.
+    """
+
+    def __init__(self, folder: Path | None, prefix: str) -> None:
+        self.folder = folder
+        self.prefix = prefix
+
+    @classmethod
+    def open(cls, repository: Path) -> ResultMemo:
+        return cls(cache_folder(), f"graph-{_repository_id(repository)}-v{FORMAT}-")
+
+    def get(self, signature: str) -> Any | None:
+        """Return what was stored for exactly `signature`, or None."""
+        file = self._file(signature)
+        if file is None:
+            return None
+        stored = _load(file)
+        if type(stored) is not tuple or len(stored) != 2 or stored[0] != signature:
+            return None  # absent, damaged, or another tree with the same checksum
+        with contextlib.suppress(OSError):
+            os.utime(file)  # recently used: pruned last
+        return stored[1]
+
+    def put(self, signature: str, outcome: Any) -> None:
+        """Store `outcome` for `signature` and prune old entries; never raise."""
+        file = self._file(signature)
+        if file is None or not _write(file, (signature, outcome)):
+            return
+        with contextlib.suppress(OSError):
+            mine = [p for p in file.parent.iterdir() if p.name.startswith(self.prefix)]
+            mine.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            for old in mine[MEMO_ENTRIES:]:
+                old.unlink(missing_ok=True)
+
+    def _file(self, signature: str) -> Path | None:
+        if self.folder is None:
+            return None
+        checksum = zlib.crc32(signature.encode("utf-8", "surrogatepass"))
+        return self.folder / f"{self.prefix}{checksum:08x}-{len(signature):x}.marshal"
 
 
 def cache_folder() -> Path | None:
@@ -103,13 +153,36 @@ def cache_folder() -> Path | None:
     return Path(base) / "migmerge"
 
 
-def _load(file: Path) -> dict[str, HeaderFields]:
+def _repository_id(repository: Path) -> str:
+    return f"{zlib.crc32(str(repository).encode()):08x}"
+
+
+def _load_headers(file: Path) -> dict[str, HeaderFields]:
+    entries = _load(file)
+    return entries if isinstance(entries, dict) else {}
+
+
+def _load(file: Path) -> Any:
+    """Return what `file` holds, or None when it is missing or damaged."""
     try:
         data = file.read_bytes()
     except OSError:
-        return {}
+        return None
     try:
-        entries = marshal.loads(data)
+        return marshal.loads(data)
     except (EOFError, ValueError, TypeError):
-        return {}  # torn or foreign: start over
-    return entries if isinstance(entries, dict) else {}
+        return None  # torn or foreign: start over
+
+
+def _write(file: Path, value: Any) -> bool:
+    """Write `value` to `file` atomically (a reader sees the old or the new file)."""
+    temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(marshal.dumps(value))
+        os.replace(temporary, file)
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        return False
+    return True

@@ -6,12 +6,14 @@ graph -> conflicts -> classification. Imports neither Django nor questionary.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from migmerge import discover, gitrepo, parse, snapshot
-from migmerge.cache import HeaderCache
+from migmerge.cache import HeaderCache, ResultMemo
 from migmerge.config import Config, load_config
 from migmerge.errors import MigmergeError, NotAMigration
 from migmerge.graph import Graph
@@ -33,10 +35,10 @@ from migmerge.state import GitState, detect_state
 
 @dataclass
 class Scan:
-    """Every migrations package of a snapshot, read to headers."""
+    """Every migrations package of a snapshot, and its headers once read."""
 
     packages: list[discover.Package]
-    headers: dict[str, Migration]  # path -> header (operations None)
+    headers: dict[str, Migration]  # path -> header (operations None); {} until read
     tree: snapshot.Snapshot
     settings: discover.Settings
     warnings: list[Warning] = field(default_factory=list)
@@ -49,6 +51,9 @@ class Scan:
         self.sources.update(self.tree.read(p for p in wanted if p not in self.sources))
         return {p: self.sources[p] for p in wanted if p in self.sources}
 
+    def package(self, directory: str) -> discover.Package:
+        return next(p for p in self.packages if p.directory == directory)
+
 
 @dataclass(frozen=True)
 class Analysis:
@@ -57,9 +62,10 @@ class Analysis:
     root: Path
     result: CheckResult
     apps: Mapping[str, AppMigrations]
-    migrations: Mapping[Key, Migration]
     config: Config
     scan: Scan
+    # Every header by key: filled on first use (a remembered result needs none).
+    _migrations: dict[Key, Migration] = field(default_factory=dict, compare=False, repr=False)
     _parsed: dict[Key, Migration] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -67,16 +73,23 @@ class Analysis:
         """The swappable models settings name (AUTH_USER_MODEL -> "app.Model")."""
         return self.scan.settings.swappable
 
+    @property
+    def migrations(self) -> Mapping[Key, Migration]:
+        """Every migration of the tree, header only, by key."""
+        if not self._migrations:
+            self._migrations.update(_all_migrations(self.scan))
+        return self._migrations
+
     def migration(self, app: str, name: str) -> Migration:
         """Return the migration fully parsed (operations included)."""
         key = (app, name)
         if key not in self._parsed:
-            header = self.migrations[key]
-            source = self.scan.read([header.path]).get(header.path)
+            path = dict(self.apps[app].files)[name]
+            source = self.scan.read([path]).get(path)
             if source is None:
-                source = (self.root / header.path).read_bytes()
+                source = (self.root / path).read_bytes()
             self._parsed[key] = parse.parse_migration(
-                source, app=app, name=name, path=header.path, settings=self.settings
+                source, app=app, name=name, path=path, settings=self.settings
             )
         return self._parsed[key]
 
@@ -191,21 +204,160 @@ def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
 
 
 def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
-    """Find every migrations package of `tree` and read every migration's header."""
+    """Find every migrations package of `tree`, labelled as far as names and files tell."""
     warnings: list[Warning] = []
     settings = discover.read_settings(tree, tree.files, config)
     packages = discover.find_packages(tree, config, settings, warnings)
     discover.label_packages(packages, tree, config)
-    scan = Scan(packages, {}, tree, settings, warnings)
+    return Scan(packages, {}, tree, settings, warnings)
+
+
+# What the graph makes of a scan, as plain tuples the memo can store:
+#   kept:     (directory, label, label_source) of every package, final labels
+#   removed:  (directory, module name) of modules that are not migrations
+#   warnings: (kind, app, message, path)
+#   shapes:   (directory, app, leaves, ancestor, branches, nodes) per conflicting app
+Shape = tuple[str, str, tuple[str, ...], str | None, tuple[tuple[str, ...], ...], tuple[str, ...]]
+Outcome = tuple[
+    tuple[tuple[str, str, str], ...],
+    tuple[tuple[str, str], ...],
+    tuple[tuple[str, str | None, str, str | None], ...],
+    tuple[Shape, ...],
+]
+
+
+def _derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
+    """Read every header, settle labels, build each project's graph.
+
+    Relabels and prunes `scan.packages` as it goes. Returns the outcome and
+    every migration's header by key.
+    """
+    before = {p.directory: set(p.modules) for p in scan.packages}
+    found = len(scan.warnings)
     _read_headers(scan)
-    changed = discover.infer_labels(packages, scan.headers)
-    for package in packages:
+    changed = discover.infer_labels(scan.packages, scan.headers)
+    for package in scan.packages:
         if package.directory in changed:
             for path in package.modules.values():
                 if path in scan.headers:
                     scan.headers[path] = discover.relabel(scan.headers[path], package.label)
-    _drop_unmigrated(packages, settings)
-    return scan
+    _drop_unmigrated(scan.packages, scan.settings)
+    warnings = scan.warnings[found:]
+    migrations: dict[Key, Migration] = {}
+    shapes: list[Shape] = []
+    for packages in _by_project(scan.packages).values():
+        project = _project_migrations(packages, scan, warnings)
+        migrations.update(project)
+        graph = Graph(project)
+        warnings += _graph_warnings(graph, packages)
+        for app, leaves in sorted(graph.conflicts().items()):
+            directory = next(p.directory for p in packages if p.label == app)
+            ancestor = graph.common_ancestor(app, leaves)
+            branches = tuple(tuple(graph.branch(app, ancestor, leaf)) for leaf in leaves)
+            shapes.append(
+                (directory, app, tuple(leaves), ancestor, branches, tuple(graph.nodes(app)))
+            )
+    scan.warnings[found:] = warnings
+    outcome: Outcome = (
+        tuple((p.directory, p.label, p.label_source) for p in scan.packages),
+        tuple(
+            (directory, name)
+            for directory, names in before.items()
+            for name in sorted(names)
+            if name not in _modules_of(scan, directory)
+        ),
+        tuple((w.kind, w.app, w.message, w.path) for w in warnings),
+        tuple(shapes),
+    )
+    return outcome, migrations
+
+
+def _modules_of(scan: Scan, directory: str) -> dict[str, str]:
+    found = [p.modules for p in scan.packages if p.directory == directory]
+    return found[0] if found else {}
+
+
+def _replay(scan: Scan, outcome: Outcome) -> None:
+    """Bring `scan` where `_derive` left it, from a remembered outcome."""
+    kept, removed, warnings, _ = outcome
+    by_dir = {p.directory: p for p in scan.packages}
+    for directory, name in removed:
+        by_dir[directory].modules.pop(name, None)
+    packages = []
+    for directory, label, source in kept:
+        package = by_dir[directory]
+        package.label, package.label_source = label, source
+        packages.append(package)
+    scan.packages[:] = packages
+    scan.warnings += [Warning(*w) for w in warnings]
+
+
+def _signature(scan: Scan) -> str | None:
+    """Everything `_derive` depends on, as one string; None when too big to keep.
+
+    Files git stores count by blob id, the others by their bytes. Parts hold
+    no NUL (paths cannot, reprs escape it) except file bytes, which come with
+    their length: two different inputs never give the same string.
+    """
+    stamp = _code_stamp()
+    if stamp is None:
+        return None
+    files = scan.tree.files
+    settings = scan.settings
+    parts = [
+        stamp,
+        repr(sorted(settings.swappable.items())),
+        repr(sorted(settings.migration_modules.items(), key=lambda item: item[0])),
+    ]
+    on_disk: list[str] = []
+    for package in scan.packages:
+        shas = [files[path] for path in package.modules.values()]
+        parts.append(
+            repr((package.directory, package.label, package.label_source, package.project))
+        )
+        parts.append(str(len(shas)))
+        parts += package.modules
+        parts += shas
+        if snapshot.DISK in shas:
+            on_disk += [path for path in package.modules.values() if files[path] == snapshot.DISK]
+    if on_disk:
+        sources = scan.read(on_disk)
+        if sum(len(data) for data in sources.values()) > MEMO_DISK_BYTES:
+            return None
+        for path in on_disk:
+            data = sources.get(path)
+            parts.append(repr(path))
+            parts.append("-" if data is None else f"{len(data)}:{data.decode('latin-1')}")
+    return "\0".join(parts)
+
+
+# Bytes of changed or untracked migrations a signature may carry (a tree
+# nobody committed yet is read in full on every run anyway).
+MEMO_DISK_BYTES = 1 << 20
+
+
+def _code_stamp() -> str | None:
+    """Which migmerge computed an outcome: edited or upgraded code starts afresh."""
+    from migmerge import __version__, graph, model
+
+    parts = [__version__]
+    for module in (sys.modules[__name__], discover, parse, graph, model):
+        try:
+            stat = os.stat(module.__file__ or "")
+        except OSError:
+            return None
+        parts.append(f"{stat.st_mtime_ns}:{stat.st_size}")
+    return " ".join(parts)
+
+
+def _all_migrations(scan: Scan) -> dict[Key, Migration]:
+    """Every header of a scan whose labels are settled, by key."""
+    if not scan.headers:
+        _read_headers(scan)
+    migrations: dict[Key, Migration] = {}
+    for packages in _by_project(scan.packages).values():
+        migrations.update(_project_migrations(packages, scan, []))
+    return migrations
 
 
 def _read_headers(scan: Scan) -> None:
@@ -267,44 +419,39 @@ def _analyze_tree(
     root: Path, tree: snapshot.Snapshot, state: GitState, config: Config, only: Sequence[str]
 ) -> Analysis:
     scan = scan_tree(tree, config)
-    warnings = list(scan.warnings)
-    conflicts: list[Conflict] = []
-    all_migrations: dict[Key, Migration] = {}
+    memo = ResultMemo.open(root)
+    signature = _signature(scan)
+    outcome = memo.get(signature) if signature is not None else None
+    migrations: dict[Key, Migration] = {}
+    if outcome is None:
+        outcome, migrations = _derive(scan)
+        if signature is not None:
+            memo.put(signature, outcome)
+    else:
+        _replay(scan, outcome)
     app_map: dict[str, AppMigrations] = {}
     for packages in _by_project(scan.packages).values():
-        migrations = _project_migrations(packages, scan, warnings)
-        all_migrations.update(migrations)
-        graph = Graph(migrations)
-        warnings += _graph_warnings(graph, packages)
         for package in packages:
             app_map.setdefault(package.label, _app(package))
-        for app, leaves in sorted(graph.conflicts().items()):
-            if only and app not in only:
-                continue
-            package = next(p for p in packages if p.label == app)
-            conflicts.append(_conflict(graph, app, leaves, package, scan))
+    conflicts = [
+        _conflict(shape, scan.package(shape[0]), scan)
+        for shape in outcome[3]
+        if not only or shape[1] in only
+    ]
     analysis = Analysis(
         root,
         CheckResult(state.mode, state.local, state.upstream, state.base),
         app_map,
-        all_migrations,
         config,
         scan,
+        migrations,
     )
     if conflicts:
         conflicts = _with_git_facts(root, analysis, conflicts, state, _with_manage_py(config, tree))
     result = CheckResult(
-        state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(warnings)
+        state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(scan.warnings)
     )
-    return Analysis(
-        root,
-        result,
-        app_map,
-        all_migrations,
-        config,
-        scan,
-        analysis._parsed,
-    )
+    return replace(analysis, result=result)
 
 
 def _by_project(packages: list[discover.Package]) -> dict[str, list[discover.Package]]:
@@ -402,16 +549,18 @@ def _in_line(graph: Graph, app: str, names: list[str]) -> bool:
 
 
 def _conflict(
-    graph: Graph, app: str, leaves: list[str], package: discover.Package, scan: Scan
+    shape: Shape,
+    package: discover.Package,
+    scan: Scan,
 ) -> Conflict:
-    ancestor = graph.common_ancestor(app, leaves)
-    branches = {leaf: graph.branch(app, ancestor, leaf) for leaf in leaves}
-    parsed = _full_parse(app, package, scan, {n for b in branches.values() for n in b})
+    _, app, leaves, ancestor, branch_list, nodes = shape
+    branches = dict(zip(leaves, branch_list))
+    in_branches = {n for b in branch_list for n in b}
+    parsed = _full_parse(app, package, scan, in_branches)
     history: list[Migration] = []
     if any(_names_tables(m) for m in parsed.values()):
         # Only SQL needs the table names the app's history gives its models.
-        in_branches = {n for b in branches.values() for n in b}
-        names = {n for n in graph.nodes(app) if n not in in_branches}
+        names = {n for n in nodes if n not in in_branches}
         history = list(_full_parse(app, package, scan, names).values())
     from migmerge.classify import classify  # only when there is a conflict to judge
 
@@ -423,7 +572,7 @@ def _conflict(
             side=None,
             shared=False,
             applied=None,
-            branch=tuple(branches[leaf]),
+            branch=branches[leaf],
             operations=tuple(op for n in branches[leaf] for op in parsed[n].operations or ()),
         )
         for leaf in leaves
@@ -461,7 +610,7 @@ def _with_git_facts(
     root: Path, analysis: Analysis, conflicts: list[Conflict], state: GitState, config: Config
 ) -> list[Conflict]:
     paths = {
-        analysis.migrations[(c.app, n)].path: (c.app, n)
+        analysis.scan.package(c.directory).modules[n]: (c.app, n)
         for c in conflicts
         for leaf in c.leaves
         for n in leaf.branch
@@ -538,7 +687,8 @@ def _facts(
 ) -> Conflict:
     leaves = []
     for leaf in conflict.leaves:
-        branch_paths = [analysis.migrations[(conflict.app, n)].path for n in leaf.branch]
+        modules = analysis.scan.package(conflict.directory).modules
+        branch_paths = [modules[n] for n in leaf.branch]
         side: Side | None = None
         if state.upstream is not None:
             side = "upstream" if leaf.path in upstream_has else "local"

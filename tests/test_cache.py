@@ -36,9 +36,15 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def cache_files() -> list[Path]:
+def cache_files(kind: str = "headers") -> list[Path]:
     folder = Path(os.environ["HOME"]) / ".cache" / "migmerge"
-    return sorted(folder.glob("headers-*")) if folder.is_dir() else []
+    return sorted(folder.glob(f"{kind}-*")) if folder.is_dir() else []
+
+
+def forget_results() -> None:
+    """Drop the remembered results, so that the next run reads headers again."""
+    for file in cache_files("graph"):
+        file.unlink()
 
 
 def check(root: Path, tmp_path: Path, **env: str) -> tuple[dict, list[str]]:  # type: ignore[type-arg]
@@ -58,6 +64,7 @@ def test_second_run_reads_no_blob(project: Path, tmp_path: Path) -> None:
     first, commands = check(project, tmp_path)
     assert reads_blobs(commands)
     assert len(cache_files()) == 1
+    forget_results()
     second, commands = check(project, tmp_path)
     assert not reads_blobs(commands)
     assert second == first
@@ -79,9 +86,11 @@ def test_a_damaged_cache_is_ignored_and_rewritten(project: Path, tmp_path: Path)
     first, _ = check(project, tmp_path)
     (cache,) = cache_files()
     cache.write_bytes(b"\x00not marshal")
+    forget_results()
     second, commands = check(project, tmp_path)
     assert second == first
     assert reads_blobs(commands)
+    forget_results()
     third, commands = check(project, tmp_path)
     assert not reads_blobs(commands)
 
@@ -89,6 +98,7 @@ def test_a_damaged_cache_is_ignored_and_rewritten(project: Path, tmp_path: Path)
 def test_no_cache_when_switched_off(project: Path, tmp_path: Path) -> None:
     check(project, tmp_path, MIGMERGE_NO_CACHE="1")
     assert cache_files() == []
+    assert cache_files("graph") == []
 
 
 def test_an_unwritable_cache_folder_does_not_matter(project: Path, tmp_path: Path) -> None:
@@ -131,3 +141,110 @@ def test_a_few_folders_leave_a_whole_repository_cache_alone(tmp_path: Path) -> N
     (conflict,) = json.loads(proc.stdout)["conflicts"]
     assert sorted(leaf["name"] for leaf in conflict["leaves"]) == ["0003_mine", "0003_theirs"]
     assert cache.read_bytes() == before
+
+
+# The remembered result: a tree checked again skips the headers and the graph.
+
+
+def mixed_tree(root: Path) -> None:
+    """Everything the graph decides: a conflict, warnings, an inferred label."""
+    folder = root / "shop" / "migrations"
+    (folder / "0004_x.py").write_text(migration("[('shop', '0003_b')]"))
+    (folder / "0004_y.py").write_text(migration("[('shop', '0003_b')]"))
+    (folder / "helpers.py").write_text("def noop(apps, schema_editor):\n    pass\n")
+    # Folder "legacy", label "billing": only other migrations' dependencies say so.
+    legacy = root / "legacy" / "migrations"
+    legacy.mkdir(parents=True)
+    (legacy / "__init__.py").write_text("")
+    (legacy / "0001_initial.py").write_text(migration("[]"))
+    (legacy / "0002_invoice.py").write_text(migration("[('billing', '0001_initial')]"))
+    (legacy / "0003_paid.py").write_text(
+        migration("[('billing', '0002_invoice'), ('shop', '0009_missing')]")
+    )
+    commit_all(root, "mixed")
+
+
+def test_an_unchanged_tree_is_not_read_again(project: Path, tmp_path: Path) -> None:
+    mixed_tree(project)
+    first, _ = check(project, tmp_path)
+    assert len(cache_files("graph")) == 1
+    (headers,) = cache_files()
+    headers.unlink()
+    second, _ = check(project, tmp_path)
+    # No header was wanted, so no header cache was written again ...
+    assert cache_files() == []
+    # ... and the remembered result is the fresh one, warnings and all.
+    fresh, _ = check(project, tmp_path, MIGMERGE_NO_CACHE="1")
+    assert second == first == fresh
+    kinds = sorted(w["kind"] for w in fresh["warnings"])
+    assert kinds == ["missing-dependency", "not-a-migration"]
+    assert [c["app"] for c in fresh["conflicts"]] == ["shop"]
+    assert "billing.0003_paid depends on shop.0009_missing" in str(fresh["warnings"])
+
+
+@pytest.mark.parametrize("change", ["untracked", "edited", "edited again"])
+def test_work_not_committed_counts(project: Path, tmp_path: Path, change: str) -> None:
+    folder = project / "shop" / "migrations"
+    (folder / "0004_mine.py").write_text(migration("[('shop', '0003_b')]"))
+    first, _ = check(project, tmp_path)  # untracked: read from disk
+    assert first["conflicts"] == []
+    if change == "untracked":
+        (folder / "0004_theirs.py").write_text(migration("[('shop', '0003_b')]"))
+    else:
+        # Same path, not committed: only its bytes tell the trees apart.
+        (folder / "0004_mine.py").write_text(migration("[('shop', '0002_a')]"))
+        if change == "edited again":
+            doc, _ = check(project, tmp_path)
+            assert len(doc["conflicts"]) == 1
+            (folder / "0004_mine.py").write_text(migration("[('shop', '0003_b')]"))
+    doc, _ = check(project, tmp_path)
+    fresh, _ = check(project, tmp_path, MIGMERGE_NO_CACHE="1")
+    assert doc == fresh
+    assert len(doc["conflicts"]) == (0 if change == "edited again" else 1)
+
+
+def test_settings_that_steer_the_graph_count(project: Path, tmp_path: Path) -> None:
+    mixed_tree(project)
+    (project / "manage.py").write_text(
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'conf')\n"
+    )
+    (project / "conf.py").write_text("MIGRATION_MODULES = {}\n")
+    commit_all(project, "settings")
+    doc, _ = check(project, tmp_path)
+    assert [c["app"] for c in doc["conflicts"]] == ["shop"]
+    # Same migrations, but the settings say shop has none: no conflict.
+    (project / "conf.py").write_text("MIGRATION_MODULES = {'shop': None}\n")
+    doc, _ = check(project, tmp_path)
+    assert doc["conflicts"] == []
+
+
+def test_a_resolution_after_a_remembered_check(project: Path, tmp_path: Path) -> None:
+    # resolve plans from every header, which a remembered result does not hold.
+    folder = project / "shop" / "migrations"
+    git(project, "checkout", "-q", "-b", "feature")
+    (folder / "0004_mine.py").write_text(migration("[('shop', '0003_b')]"))
+    commit_all(project, "mine")
+    git(project, "checkout", "-q", "main")
+    (folder / "0004_theirs.py").write_text(migration("[('shop', '0003_b')]"))
+    commit_all(project, "theirs")
+    git(project, "checkout", "-q", "feature")
+    git(project, "merge", "-q", "--no-edit", "main")
+    check(project, tmp_path)
+    assert cache_files("graph")
+    remembered = run_migmerge(project, "resolve", "--dry-run", "--strategy", "renumber")
+    fresh = run_migmerge(
+        project, "resolve", "--dry-run", "--strategy", "renumber", env={"MIGMERGE_NO_CACHE": "1"}
+    )
+    assert remembered.returncode == fresh.returncode == 0, remembered.stderr
+    assert "0005_mine" in remembered.stdout
+    assert remembered.stdout == fresh.stdout
+
+
+def test_at_most_a_few_results_are_kept(project: Path, tmp_path: Path) -> None:
+    from migmerge.cache import MEMO_ENTRIES
+
+    folder = project / "shop" / "migrations"
+    for n in range(MEMO_ENTRIES + 3):
+        (folder / "0004_next.py").write_text(migration(f"[('shop', '0003_b')]  # {n}"))
+        check(project, tmp_path)
+    assert len(cache_files("graph")) == MEMO_ENTRIES
