@@ -100,18 +100,20 @@ def find_root(start: str | Path | None) -> Path:
 
 
 def analyze(
-    repo: str | Path | None = None,
+    repo: str | Path | gitrepo.RepoInfo | None = None,
     *,
     against: str | None = None,
     apps: Sequence[str] = (),
     changed_only: bool = False,
+    listing: gitrepo.Started | None = None,
 ) -> Analysis:
     """Inspect the working tree (or predict merging `against`) for conflicts.
 
     `changed_only` (the hooks): look only at the folders the merge or rebase
     in progress or just made changed on either side, when there is one.
+    `listing`: the whole working tree's listing, started early (see `start`).
     """
-    info = gitrepo.find_repo(repo)
+    info = repo if isinstance(repo, gitrepo.RepoInfo) else gitrepo.find_repo(repo)
     config = load_config(info.root)
     if against is not None:
         upstream = gitrepo.resolve_rev(info.root, against)
@@ -123,7 +125,7 @@ def analyze(
         if changed_only and state.mode in ("merge", "rebase") and state.base:
             tree = _changed_part(info.root, state, config, local_rev=None, predict=False)
         else:
-            tree = snapshot.worktree(info.root)
+            tree = snapshot.worktree(info.root, started=listing)
     return _analyze_tree(info.root, tree, state, config, apps)
 
 

@@ -195,9 +195,15 @@ def _err(text: str) -> None:
 
 def cmd_check(*, repo: str | None, against: str | None, apps: Sequence[str], format: str) -> int:
     """Run `check`; exit 1 when conflicts are found."""
+    from migmerge import gitrepo
+
+    info = gitrepo.find_repo(repo)
+    # Listing the working tree is the slowest git work of a check: started
+    # now, git lists the files while Python imports the rest of migmerge.
+    listing = gitrepo.start_worktree_listing(info.root) if against is None else None
     from migmerge import check, render
 
-    analysis = check.analyze(repo, against=against, apps=apps)
+    analysis = check.analyze(info, against=against, apps=apps, listing=listing)
     result = analysis.result
     if format == "json":
         _out(render.check_json(result))

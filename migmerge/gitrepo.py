@@ -58,24 +58,30 @@ def git_bytes(root: Path | str, *args: str, input: bytes | None = None) -> bytes
     return _checked(args, proc.returncode, proc.stdout, proc.stderr)
 
 
-def git_many(root: Path | str, *commands: Sequence[str]) -> list[bytes]:
-    """Run several read-only git commands at once; return their outputs in order.
+class Started:
+    """Read-only git commands running in the background; `output` waits for one.
 
     The listings of a check (index, changed files, untracked files) each wait
-    on the disk; started together they overlap instead of adding up.
+    on the disk; started together they overlap instead of adding up, and
+    started early they overlap with Python's own start-up too.
     """
-    env = clean_env()
-    procs = [
-        subprocess.Popen(
-            ["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-        for args in commands
-    ]
-    outputs = []
-    for args, proc in zip(commands, procs):
+
+    def __init__(self, root: Path | str, commands: Sequence[Sequence[str]]) -> None:
+        env = clean_env()
+        self.root = str(root)
+        self.commands = [list(args) for args in commands]
+        self.procs = [
+            subprocess.Popen(
+                ["git", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            )
+            for args in commands
+        ]
+
+    def output(self, index: int) -> bytes:
+        """Wait for command `index` and return its stdout; GitFailed if it failed."""
+        proc = self.procs[index]
         out, err = proc.communicate()
-        outputs.append(_checked(args, proc.returncode, out, err))
-    return outputs
+        return _checked(self.commands[index], proc.returncode, out, err)
 
 
 def _big_output(root: Path | str, *args: str, input: bytes) -> bytes:
@@ -229,16 +235,30 @@ class WorktreeListing:
     untracked: list[str]  # untracked, not ignored paths
 
 
-def list_worktree(root: Path, pathspecs: Iterable[str] = ()) -> WorktreeListing:
-    """List index entries, changed and untracked files in one round of git calls."""
+def start_worktree_listing(root: Path, pathspecs: Iterable[str] = ()) -> Started:
+    """Start listing the working tree now; `list_worktree(started=...)` collects it."""
     specs = list(pathspecs)
-    index, modified, untracked = git_many(
+    return Started(
         root,
-        ["ls-files", "-s", "-z", "--", *specs],
-        ["diff-files", "--name-only", "-z", "--", *specs],
-        ["ls-files", "-o", *UNTRACKED_OPTIONS, "--", *specs],
+        [
+            ["ls-files", "-s", "-z", "--", *specs],
+            ["diff-files", "--name-only", "-z", "--", *specs],
+            ["ls-files", "-o", *UNTRACKED_OPTIONS, "--", *specs],
+        ],
     )
-    entries, unmerged = _index_entries(index)
+
+
+def list_worktree(
+    root: Path, pathspecs: Iterable[str] = (), started: Started | None = None
+) -> WorktreeListing:
+    """List index entries, changed and untracked files in one round of git calls.
+
+    `started`: the listing `start_worktree_listing` began for the same root.
+    """
+    listing = started or start_worktree_listing(root, pathspecs)
+    # The index first: reading it overlaps with git still looking at the disk.
+    entries, unmerged = _index_entries(listing.output(0))
+    modified, untracked = listing.output(1), listing.output(2)
     return WorktreeListing(entries, unmerged, _split_z(modified), _split_z(untracked))
 
 

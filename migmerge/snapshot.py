@@ -64,9 +64,14 @@ def _read_disk(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def worktree(root: Path, pathspecs: Iterable[str] = ()) -> Snapshot:
-    """Return the working tree as it is now, tracked and untracked files alike."""
-    listing = gitrepo.list_worktree(root, pathspecs)
+def worktree(
+    root: Path, pathspecs: Iterable[str] = (), started: gitrepo.Started | None = None
+) -> Snapshot:
+    """Return the working tree as it is now, tracked and untracked files alike.
+
+    `started`: its listing, begun early with `gitrepo.start_worktree_listing`.
+    """
+    listing = gitrepo.list_worktree(root, pathspecs, started)
     files = listing.index
     for path in listing.modified + sorted(listing.unmerged):
         if os.path.lexists(root / path):
