@@ -115,18 +115,20 @@ def analyze(
     """
     info = repo if isinstance(repo, gitrepo.RepoInfo) else gitrepo.find_repo(repo)
     config = load_config(info.root)
+    refs = None
     if against is not None:
         upstream = gitrepo.resolve_rev(info.root, against)
         local = gitrepo.try_rev(info.root, "HEAD")
         state = _against_state(info.root, local, upstream, "against")
         tree = _changed_part(info.root, state, config, local_rev=None, predict=True)
     else:
-        state = detect_state(info, config)
+        refs = gitrepo.list_refs(info.root)
+        state = detect_state(info, config, refs)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
             tree = _changed_part(info.root, state, config, local_rev=None, predict=False)
         else:
             tree = snapshot.worktree(info.root, started=listing)
-    return _analyze_tree(info.root, tree, state, config, apps)
+    return _analyze_tree(info.root, tree, state, config, apps, refs)
 
 
 def analyze_revisions(
@@ -418,7 +420,12 @@ def _drop_unmigrated(packages: list[discover.Package], settings: discover.Settin
 
 
 def _analyze_tree(
-    root: Path, tree: snapshot.Snapshot, state: GitState, config: Config, only: Sequence[str]
+    root: Path,
+    tree: snapshot.Snapshot,
+    state: GitState,
+    config: Config,
+    only: Sequence[str],
+    refs: gitrepo.Refs | None = None,
 ) -> Analysis:
     scan = scan_tree(tree, config)
     memo = ResultMemo.open(root)
@@ -449,7 +456,8 @@ def _analyze_tree(
         migrations,
     )
     if conflicts:
-        conflicts = _with_git_facts(root, analysis, conflicts, state, _with_manage_py(config, tree))
+        config = _with_manage_py(config, tree)
+        conflicts = _with_git_facts(root, analysis, conflicts, state, config, refs)
     result = CheckResult(
         state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(scan.warnings)
     )
@@ -609,7 +617,12 @@ def _full_parse(
 
 
 def _with_git_facts(
-    root: Path, analysis: Analysis, conflicts: list[Conflict], state: GitState, config: Config
+    root: Path,
+    analysis: Analysis,
+    conflicts: list[Conflict],
+    state: GitState,
+    config: Config,
+    refs: gitrepo.Refs | None,
 ) -> list[Conflict]:
     paths = {
         analysis.scan.package(c.directory).modules[n]: (c.app, n)
@@ -618,7 +631,7 @@ def _with_git_facts(
         for n in leaf.branch
     }
     folders = {c.directory: ("", "") for c in conflicts}
-    refs = gitrepo.list_refs(root)
+    refs = refs or gitrepo.list_refs(root)
     shared_revs = refs.remote_tracking()
     if config.default_branch:
         default = gitrepo.try_rev(root, config.default_branch)

@@ -12,7 +12,7 @@ import fnmatch
 import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from migmerge.errors import GitFailed, NotARepository, UnknownRevision
@@ -393,6 +393,8 @@ class Refs:
 
     shas: Mapping[str, str]  # full ref name -> commit
     symrefs: Mapping[str, str]  # full ref name -> the ref it points at
+    upstreams: Mapping[str, str] = field(default_factory=dict)  # branch -> its upstream ref
+    current: str | None = None  # the branch HEAD is on (refs/heads/NAME); None: detached
 
     def remote_tracking(self) -> list[str]:
         """Return the distinct commits remote-tracking refs point at."""
@@ -413,48 +415,32 @@ class Refs:
         ]
         return next((name for name in candidates if name in self.shas), None)
 
+    def upstream(self) -> str | None:
+        """Return the commit the current branch's upstream points at, or None."""
+        name = self.upstreams.get(self.current or "")
+        return self.shas.get(name) if name else None
+
 
 def list_refs(root: Path) -> Refs:
-    """Read every branch and remote-tracking ref at once."""
+    """Read every branch and remote-tracking ref, with upstreams and HEAD's branch, at once."""
     out = git_run(
         root,
         "for-each-ref",
-        "--format=%(objectname) %(refname) %(symref)",
+        "--format=%(HEAD)%00%(objectname)%00%(refname)%00%(symref)%00%(upstream)",
         "refs/heads",
         "refs/remotes",
     )
     shas: dict[str, str] = {}
     symrefs: dict[str, str] = {}
+    upstreams: dict[str, str] = {}
+    current = None
     for line in out.splitlines():
-        sha, _, rest = line.partition(" ")
-        name, _, target = rest.partition(" ")
+        head, sha, name, target, upstream = line.split("\0")
         shas[name] = sha
         if target:
             symrefs[name] = target
-    return Refs(shas, symrefs)
-
-
-def default_branch(root: Path, configured: str | None = None) -> str | None:
-    """Return the default branch's ref name: configured, origin/HEAD, main, master."""
-    if configured:
-        return configured if try_rev(root, configured) else None
-    return list_refs(root).default_branch()
-
-
-def upstream_of_head(root: Path) -> str | None:
-    """Return the current branch's upstream ref, or None."""
-    proc = subprocess.run(
-        ["git", "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"],
-        cwd=root,
-        capture_output=True,
-        env=clean_env(),
-    )
-    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
-
-
-def current_branch(root: Path) -> str | None:
-    """Return refs/heads/NAME of HEAD, or None when detached."""
-    proc = subprocess.run(
-        ["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True, env=clean_env()
-    )
-    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+        if upstream:
+            upstreams[name] = upstream
+        if head == "*":
+            current = name
+    return Refs(shas, symrefs, upstreams, current)

@@ -28,7 +28,7 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def detect_state(info: gitrepo.RepoInfo, config: Config) -> GitState:
+def detect_state(info: gitrepo.RepoInfo, config: Config, refs: gitrepo.Refs) -> GitState:
     """Tell merge or rebase (in progress or just made) from a plain working tree."""
     git_dir = info.git_dir
     head, parents = _head(info.root)
@@ -45,7 +45,7 @@ def detect_state(info: gitrepo.RepoInfo, config: Config) -> GitState:
     onto = _just_rebased_onto(git_dir)
     if onto and orig_head:
         return _state(info.root, "rebase", orig_head, onto)
-    return _state(info.root, "worktree", head, _upstream_ref(info.root, config))
+    return _state(info.root, "worktree", head, _upstream_ref(info.root, config, refs))
 
 
 def _is_sha(text: str) -> bool:
@@ -67,17 +67,16 @@ def _state(root: Path, mode: Mode, local: str | None, upstream: str | None) -> G
     return GitState(mode, local, upstream, base)
 
 
-def _upstream_ref(root: Path, config: Config) -> str | None:
+def _upstream_ref(root: Path, config: Config, refs: gitrepo.Refs) -> str | None:
     """The branch's upstream, else the default branch unless HEAD is on it."""
-    upstream = gitrepo.upstream_of_head(root)
+    upstream = refs.upstream()
     if upstream:
         return upstream
-    default = gitrepo.default_branch(root, config.default_branch)
-    if (
-        default is None
-        or default == gitrepo.current_branch(root)
-        or ("refs/heads/" + default == gitrepo.current_branch(root))
-    ):
+    if config.default_branch:
+        default = config.default_branch if gitrepo.try_rev(root, config.default_branch) else None
+    else:
+        default = refs.default_branch()
+    if default is None or refs.current in (default, "refs/heads/" + default):
         return None
     return default
 

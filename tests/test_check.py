@@ -214,6 +214,29 @@ def test_worktree_mode_after_later_commit_uses_default_branch(repo: Path) -> Non
     assert leaves_by_side(doc)["upstream"] == "0002_userprofile_address"
 
 
+def test_worktree_mode_prefers_the_branch_upstream(repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "fetch", "-q", "origin")
+    # Local main moves on: the upstream (origin/main) and the default branch differ.
+    git(repo, "checkout", "-q", "main")
+    (repo / "README.md").write_text("main moves on\n")
+    commit_all(repo, "main later")
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "branch", "-q", "--set-upstream-to=origin/main")
+    git(repo, "merge", "-q", "-X", "ours", "--no-edit", "origin/main")
+    (repo / "README.md").write_text("later\n")
+    commit_all(repo, "later work")
+    code, doc = check_json(repo)
+    assert code == 1
+    assert doc["mode"] == "worktree"
+    assert doc["upstream"] == git(repo, "rev-parse", "origin/main").strip()
+    assert doc["upstream"] != git(repo, "rev-parse", "main").strip()
+    assert leaves_by_side(doc)["upstream"] == "0002_userprofile_address"
+
+
 def test_shared_means_reachable_from_a_remote(repo: Path, tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
