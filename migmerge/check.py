@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from migmerge import discover, gitrepo, parse, snapshot
@@ -33,17 +32,25 @@ from migmerge.model import (
 from migmerge.state import GitState, detect_state
 
 
-@dataclass
 class Scan:
     """Every migrations package of a snapshot, and its headers once read."""
 
-    packages: list[discover.Package]
-    headers: dict[str, Migration]  # path -> header (operations None); {} until read
-    tree: snapshot.Snapshot
-    settings: discover.Settings
-    warnings: list[Warning] = field(default_factory=list)
-    # Bytes read so far: headers served by the cache were never read.
-    sources: dict[str, bytes] = field(default_factory=dict)
+    __slots__ = ("packages", "headers", "tree", "settings", "warnings", "sources")
+
+    def __init__(
+        self,
+        packages: list[discover.Package],
+        tree: snapshot.Snapshot,
+        settings: discover.Settings,
+        warnings: list[Warning],
+    ) -> None:
+        self.packages = packages
+        self.headers: dict[str, Migration] = {}  # path -> header (operations None), once read
+        self.tree = tree
+        self.settings = settings
+        self.warnings = warnings
+        # Bytes read so far: headers served by the cache were never read.
+        self.sources: dict[str, bytes] = {}
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths`, reading what was not read yet in one go."""
@@ -55,18 +62,28 @@ class Scan:
         return next(p for p in self.packages if p.directory == directory)
 
 
-@dataclass(frozen=True)
 class Analysis:
     """The result of `check` plus what resolution needs to plan."""
 
-    root: Path
-    result: CheckResult
-    apps: Mapping[str, AppMigrations]
-    config: Config
-    scan: Scan
-    # Every header by key: filled on first use (a remembered result needs none).
-    _migrations: dict[Key, Migration] = field(default_factory=dict, compare=False, repr=False)
-    _parsed: dict[Key, Migration] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("root", "result", "apps", "config", "scan", "_migrations", "_parsed")
+
+    def __init__(
+        self,
+        root: Path,
+        result: CheckResult,
+        apps: Mapping[str, AppMigrations],
+        config: Config,
+        scan: Scan,
+        migrations: dict[Key, Migration],
+    ) -> None:
+        self.root = root
+        self.result = result
+        self.apps = apps
+        self.config = config
+        self.scan = scan
+        # Every header by key: filled on first use (a remembered result needs none).
+        self._migrations = migrations
+        self._parsed: dict[Key, Migration] = {}
 
     @property
     def settings(self) -> Mapping[str, str]:
@@ -213,7 +230,7 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
     settings = discover.read_settings(tree, tree.files, config)
     packages = discover.find_packages(tree, config, settings, warnings)
     discover.label_packages(packages, tree, config)
-    return Scan(packages, {}, tree, settings, warnings)
+    return Scan(packages, tree, settings, warnings)
 
 
 # What the graph makes of a scan, as plain tuples the memo can store:
@@ -458,10 +475,10 @@ def _analyze_tree(
     if conflicts:
         config = _with_manage_py(config, tree)
         conflicts = _with_git_facts(root, analysis, conflicts, state, config, refs)
-    result = CheckResult(
+    analysis.result = CheckResult(
         state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(scan.warnings)
     )
-    return replace(analysis, result=result)
+    return analysis
 
 
 def _by_project(packages: list[discover.Package]) -> dict[str, list[discover.Package]]:
@@ -677,7 +694,7 @@ def _with_manage_py(config: Config, tree: snapshot.Snapshot) -> Config:
     if config.manage_py or config.database:
         return config
     found = [p for p in tree.files if p == "manage.py" or p.endswith("/manage.py")]
-    return replace(config, manage_py=found[0]) if len(found) == 1 else config
+    return config._replace(manage_py=found[0]) if len(found) == 1 else config
 
 
 def _applied(root: Path, config: Config) -> frozenset[Key] | None:

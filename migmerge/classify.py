@@ -9,7 +9,6 @@ and the other does not: a migration both contain is common, not a clash.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import combinations
 
 from migmerge.model import Key, Migration, Operation, Overlap
@@ -94,21 +93,23 @@ def _verdict(
 # What one branch does
 
 
-@dataclass
 class _Footprint:
     """What some migrations of one branch do, in the ancestor's names."""
 
-    leaf: str
-    # model -> short labels of what is done to it ("age", "RunPython")
-    touched: dict[str, list[str]] = field(default_factory=dict)
-    # the finest things touched: ("field", m, f), ("create", m), ("option", m, o), ("name", n)
-    fine: dict[tuple[str, ...], list[Operation]] = field(default_factory=dict)
-    # model -> "deletes model m" / "renames model m to n"
-    destroys: dict[str, str] = field(default_factory=dict)
-    # model -> how it is used ("alters", "points a relation at")
-    uses: dict[str, str] = field(default_factory=dict)
-    unreadable: list[str] = field(default_factory=list)
-    unmapped: list[str] = field(default_factory=list)
+    __slots__ = ("leaf", "touched", "fine", "destroys", "uses", "unreadable", "unmapped")
+
+    def __init__(self, leaf: str) -> None:
+        self.leaf = leaf
+        # model -> short labels of what is done to it ("age", "RunPython")
+        self.touched: dict[str, list[str]] = {}
+        # the finest things touched: ("field", m, f), ("create", m), ("option", m, o), ("name", n)
+        self.fine: dict[tuple[str, ...], list[Operation]] = {}
+        # model -> "deletes model m" / "renames model m to n"
+        self.destroys: dict[str, str] = {}
+        # model -> how it is used ("alters", "points a relation at")
+        self.uses: dict[str, str] = {}
+        self.unreadable: list[str] = []
+        self.unmapped: list[str] = []
 
     def merge(self, other: _Footprint) -> None:
         """Add what `other` does to this footprint."""
@@ -124,17 +125,19 @@ class _Footprint:
         self.unmapped += other.unmapped
 
 
-@dataclass
 class _State:
     """Names as one branch sees them while its operations are walked in order."""
 
-    app: str
-    leaf: str
-    tables: dict[str, str]
-    # current model name -> its name at the ancestor
-    models: dict[str, str] = field(default_factory=dict)
-    # (ancestor model, current field name) -> field name at the ancestor
-    fields: dict[tuple[str, str], str] = field(default_factory=dict)
+    __slots__ = ("app", "leaf", "tables", "models", "fields")
+
+    def __init__(self, app: str, leaf: str, tables: dict[str, str]) -> None:
+        self.app = app
+        self.leaf = leaf
+        self.tables = tables
+        # current model name -> its name at the ancestor
+        self.models: dict[str, str] = {}
+        # (ancestor model, current field name) -> field name at the ancestor
+        self.fields: dict[tuple[str, str], str] = {}
 
     def model(self, name: str) -> str:
         """Return the ancestor's name of a model ("app.model" kept for other apps)."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from migmerge.errors import ConfigError
 
@@ -15,13 +14,12 @@ HOOK_ACTIONS = ("report", "ask", "renumber")
 RENUMBER_STYLES = ("rename", "keep-names")
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """What a project can set; every field is optional in the file."""
 
     strategy: str = "auto"
     default_branch: str | None = None
-    apps: Mapping[str, str] = field(default_factory=dict)
+    apps: Mapping[str, str] = {}  # shared by the defaults, so never mutated
     migration_modules: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     manage_py: str | None = None
@@ -59,7 +57,7 @@ def parse_config(data: bytes, where: str = "pyproject.toml") -> Config:
 
 
 def _from_table(table: dict[str, Any], where: str) -> Config:
-    known = {f.replace("_", "-") for f in Config.__dataclass_fields__}
+    known = {f.replace("_", "-") for f in Config._fields}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(

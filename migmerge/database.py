@@ -16,9 +16,8 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from migmerge.config import Config
 from migmerge.errors import MigmergeError, StepFailed
@@ -39,8 +38,7 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MARKER = "MIGMERGE-DATABASE:"
 
 
-@dataclass(frozen=True)
-class Database:
+class Database(NamedTuple):
     """Where the project's default database lives."""
 
     vendor: str  # "sqlite" | "postgresql" | "mysql"
@@ -236,8 +234,7 @@ class _CannotEvaluate(Exception):
     """Raised inside the evaluator for anything it does not model."""
 
 
-@dataclass(frozen=True)
-class _Callable:
+class _Callable(NamedTuple):
     """A function or method the evaluator models, by dotted name."""
 
     name: str

@@ -13,30 +13,36 @@ import fnmatch
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 
 from migmerge.config import Config
 from migmerge.model import Migration, Warning
 from migmerge.snapshot import Snapshot
 
 
-@dataclass
 class Package:
     """A migrations package while its label is being worked out."""
 
-    directory: str
-    label: str
-    label_source: str
-    project: str
-    modules: dict[str, str] = field(default_factory=dict)  # name -> path
+    __slots__ = ("directory", "label", "label_source", "project", "modules")
+
+    def __init__(self, directory: str, label: str, label_source: str, project: str) -> None:
+        self.directory = directory
+        self.label = label
+        self.label_source = label_source
+        self.project = project
+        self.modules: dict[str, str] = {}  # name -> path
+
+    def __repr__(self) -> str:
+        return f"Package({self.directory!r}, label={self.label!r} from {self.label_source})"
 
 
-@dataclass
 class Settings:
     """What migmerge reads from settings files."""
 
-    migration_modules: dict[str, str | None] = field(default_factory=dict)
-    swappable: dict[str, str] = field(default_factory=dict)  # AUTH_USER_MODEL -> "app.Model"
+    __slots__ = ("migration_modules", "swappable")
+
+    def __init__(self) -> None:
+        self.migration_modules: dict[str, str | None] = {}
+        self.swappable: dict[str, str] = {}  # AUTH_USER_MODEL -> "app.Model"
 
 
 def _parent(path: str) -> str:
@@ -321,4 +327,4 @@ def infer_labels(packages: list[Package], headers: Mapping[str, Migration]) -> d
 
 def relabel(migration: Migration, label: str) -> Migration:
     """Return `migration` under its app's final label."""
-    return replace(migration, app=label)
+    return migration._replace(app=label)

@@ -12,8 +12,8 @@ import fnmatch
 import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from migmerge.errors import GitFailed, NotARepository, UnknownRevision
 
@@ -134,8 +134,7 @@ def git_run(root: Path | str, *args: str, input: str | None = None) -> str:
     return git_bytes(root, *args, input=data).decode("utf-8", "surrogateescape")
 
 
-@dataclass(frozen=True)
-class RepoInfo:
+class RepoInfo(NamedTuple):
     """Where a repository lives."""
 
     root: Path
@@ -225,11 +224,10 @@ def _split_z(data: bytes) -> list[str]:
 UNTRACKED_OPTIONS = ("--exclude-standard", "--exclude=__pycache__/", "-z")
 
 
-@dataclass(frozen=True)
-class WorktreeListing:
+class WorktreeListing(NamedTuple):
     """What git knows of the working tree, from three listings run at once."""
 
-    index: dict[str, str]  # path -> blob sha of stage 0
+    entries: dict[str, str]  # path -> blob sha of stage 0 in the index
     unmerged: set[str]  # paths with conflict stages
     modified: list[str]  # tracked paths that differ from the index
     untracked: list[str]  # untracked, not ignored paths
@@ -387,14 +385,13 @@ def existing_objects(root: Path, names: Iterable[str]) -> set[str]:
     return {name for name, line in zip(wanted, out.splitlines()) if not line.endswith("missing")}
 
 
-@dataclass(frozen=True)
-class Refs:
+class Refs(NamedTuple):
     """Branches and remote-tracking refs, from one `for-each-ref`."""
 
     shas: Mapping[str, str]  # full ref name -> commit
     symrefs: Mapping[str, str]  # full ref name -> the ref it points at
-    upstreams: Mapping[str, str] = field(default_factory=dict)  # branch -> its upstream ref
-    current: str | None = None  # the branch HEAD is on (refs/heads/NAME); None: detached
+    upstreams: Mapping[str, str]  # branch -> its upstream ref
+    current: str | None  # the branch HEAD is on (refs/heads/NAME); None: detached
 
     def remote_tracking(self) -> list[str]:
         """Return the distinct commits remote-tracking refs point at."""

@@ -23,9 +23,8 @@ import sys
 import sysconfig
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from migmerge import gitrepo
 from migmerge.config import Config, load_config
@@ -364,8 +363,7 @@ def _side(leaf: Leaf, upstream: str) -> str:
 # ------------------------------------------------------------------ pre-push
 
 
-@dataclass(frozen=True)
-class PushedRef:
+class PushedRef(NamedTuple):
     """One line git writes to a pre-push hook."""
 
     local_ref: str
@@ -503,8 +501,7 @@ def _push_report(remote: str, ref: PushedRef, label: str, conflicts: Sequence[Co
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class HookRun:
+class HookRun(NamedTuple):
     """What running an installed hook script cost and said."""
 
     seconds: float

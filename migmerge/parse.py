@@ -11,8 +11,7 @@ import io
 import re
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from migmerge.errors import NotAMigration, UnreadableMigration
 from migmerge.model import SETTING_APP, Key, Migration, Operation
@@ -150,9 +149,8 @@ def header_migration(
 ) -> Migration:
     """Build a header-only Migration from `fields`, fast.
 
-    Ten thousand of these are made on every check; the frozen dataclass's
-    __init__ (one object.__setattr__ a field) costs more than the rest, so the
-    instance is filled directly.
+    Ten thousand of these are made when a tree is new to migmerge: the tuple
+    is built directly, without the keyword handling of Migration(...).
     """
     raw, initial = fields
     deps = raw
@@ -160,23 +158,7 @@ def header_migration(
         if dep_app is None:
             deps = tuple(_swappable_key(n, settings) if a is None else (a, n) for a, n in raw)
             break
-    migration = object.__new__(Migration)
-    object.__setattr__(
-        migration,
-        "__dict__",
-        {
-            "app": app,
-            "name": name,
-            "path": path,
-            "dependencies": deps,
-            "replaces": (),
-            "run_before": (),
-            "initial": initial,
-            "operations": None,
-            "dynamic": None,
-        },
-    )
-    return migration
+    return tuple.__new__(Migration, (app, name, path, deps, (), (), initial, None, None))
 
 
 _FAST_TRIGGERS = re.compile(rb"replaces|run_before|\0")
@@ -234,14 +216,16 @@ def _migration_class(tree: ast.Module, path: str) -> ast.ClassDef:
     return found[-1]
 
 
-@dataclass
 class _Attrs:
     """Class-level assignments of a Migration class."""
 
-    # Plain top-level assignments: the last one wins, as in Python.
-    plain: dict[str, ast.expr] = field(default_factory=dict)
-    # Names also assigned or changed in a nested block or by augmented assignment.
-    changed: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("plain", "changed")
+
+    def __init__(self) -> None:
+        # Plain top-level assignments: the last one wins, as in Python.
+        self.plain: dict[str, ast.expr] = {}
+        # Names also assigned or changed in a nested block or by augmented assignment.
+        self.changed: dict[str, str] = {}
 
 
 WATCHED = (*HEADER_NAMES, "operations", "initial")
@@ -296,8 +280,7 @@ def _is_mutation(node: ast.AST) -> bool:
 # Module context: settings, module-level functions, imports
 
 
-@dataclass
-class _Context:
+class _Context(NamedTuple):
     app: str
     settings: Mapping[str, str]
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]
@@ -331,8 +314,7 @@ def _imports(tree: ast.Module) -> dict[str, str]:
 # Header: dependencies, replaces, run_before, initial
 
 
-@dataclass
-class _Header:
+class _Header(NamedTuple):
     values: dict[str, tuple[Key, ...]]
     notes: list[str]
 
@@ -518,7 +500,7 @@ def _operation(node: ast.expr, ctx: _Context) -> Operation:
         note = f"{name} is a custom operation{origin}; what it touches is unknown"
         return Operation(op=name, readable=False, note=note)
     op = reader(name, _bind(node, reader.params), ctx)
-    return replace(op, detail=ast.dump(node, annotate_fields=False))
+    return op._replace(detail=ast.dump(node, annotate_fields=False))
 
 
 def _is_django_operation(func: ast.expr, ctx: _Context) -> bool:
@@ -543,8 +525,7 @@ def _origin(func: ast.expr, ctx: _Context) -> str:
     return f" from {module.rsplit('.', 1)[0] if not rest else module}"
 
 
-@dataclass(frozen=True)
-class _Reader:
+class _Reader(NamedTuple):
     params: tuple[str, ...]
     read: Callable[[str, dict[str, ast.expr], _Context], Operation]
 
@@ -811,10 +792,12 @@ READERS: dict[str, _Reader] = {
 # RunPython: which models does the forward function reach?
 
 
-@dataclass
 class _Reach:
-    models: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    __slots__ = ("models", "problems")
+
+    def __init__(self) -> None:
+        self.models: list[str] = []
+        self.problems: list[str] = []
 
 
 def _reach_code(code: ast.expr, ctx: _Context) -> Operation:

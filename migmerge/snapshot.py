@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from migmerge import gitrepo
 
 DISK = ""
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """Files of one tree: path -> blob sha, or DISK."""
 
     root: Path
@@ -72,7 +71,7 @@ def worktree(
     `started`: its listing, begun early with `gitrepo.start_worktree_listing`.
     """
     listing = gitrepo.list_worktree(root, pathspecs, started)
-    files = listing.index
+    files = listing.entries
     for path in listing.modified + sorted(listing.unmerged):
         if os.path.lexists(root / path):
             files[path] = DISK

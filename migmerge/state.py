@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from migmerge import gitrepo
 from migmerge.config import Config
@@ -11,8 +11,7 @@ from migmerge.errors import GitFailed
 from migmerge.model import Mode
 
 
-@dataclass(frozen=True)
-class GitState:
+class GitState(NamedTuple):
     """The sides of the work: local and upstream commits and their merge base."""
 
     mode: Mode
