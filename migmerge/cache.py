@@ -30,9 +30,10 @@ import marshal
 import os
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from migmerge.parse import HeaderFields
+if TYPE_CHECKING:
+    from migmerge.parse import HeaderFields
 
 # Bump when parse.fast_header_fields changes what it returns for the same bytes.
 FORMAT = 1

@@ -7,11 +7,10 @@ graph -> conflicts -> classification. Imports neither Django nor questionary.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from migmerge import discover, gitrepo, parse, snapshot
+from migmerge import discover, gitrepo, snapshot
 from migmerge.cache import HeaderCache, ResultMemo
 from migmerge.config import Config, load_config
 from migmerge.errors import MigmergeError, NotAMigration
@@ -105,6 +104,8 @@ class Analysis:
             source = self.scan.read([path]).get(path)
             if source is None:
                 source = (self.root / path).read_bytes()
+            from migmerge import parse
+
             self._parsed[key] = parse.parse_migration(
                 source, app=app, name=name, path=path, settings=self.settings
             )
@@ -357,14 +358,19 @@ def _signature(scan: Scan) -> str | None:
 MEMO_DISK_BYTES = 1 << 20
 
 
+# The modules whose code decides an outcome (found by file: parse need not load).
+_DERIVING = ("check.py", "discover.py", "parse.py", "graph.py", "model.py")
+
+
 def _code_stamp() -> str | None:
     """Which migmerge computed an outcome: edited or upgraded code starts afresh."""
-    from migmerge import __version__, graph, model
+    from migmerge import __version__
 
+    folder = os.path.dirname(__file__)
     parts = [__version__]
-    for module in (sys.modules[__name__], discover, parse, graph, model):
+    for name in _DERIVING:
         try:
-            stat = os.stat(module.__file__ or "")
+            stat = os.stat(os.path.join(folder, name))
         except OSError:
             return None
         parts.append(f"{stat.st_mtime_ns}:{stat.st_size}")
@@ -383,6 +389,8 @@ def _all_migrations(scan: Scan) -> dict[Key, Migration]:
 
 def _read_headers(scan: Scan) -> None:
     """Fill `scan.headers`: from the header cache by blob id, else from the bytes."""
+    from migmerge import parse  # here: a remembered result needs no header
+
     files = scan.tree.files
     swappable = scan.settings.swappable
     headers = scan.headers
@@ -620,6 +628,8 @@ def _names_tables(migration: Migration) -> bool:
 def _full_parse(
     app: str, package: discover.Package, scan: Scan, names: set[str]
 ) -> dict[str, Migration]:
+    from migmerge import parse
+
     sources = scan.read(package.modules[name] for name in names)
     out = {}
     for name in sorted(names):

@@ -8,10 +8,8 @@ is never created. Drivers and client programs are used only when present.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import time
@@ -295,6 +293,8 @@ def _constant(node: ast.expr) -> object:
 
 def _database_from_django(root: Path, config: Config) -> Database | None:
     """Ask the project's own settings, in a subprocess running its interpreter."""
+    import json  # here, not above: check reads applied migrations without it
+
     from migmerge.django_side import clean_env, find_manage_py, project_python
 
     manage_py = find_manage_py(root, config)
@@ -534,6 +534,8 @@ def _run_client(
     db: Database, argv: Sequence[str], *, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a database client program; StepFailed with its output when it fails."""
+    import shutil  # here, not above: check reads applied migrations without it
+
     if shutil.which(argv[0]) is None:
         raise StepFailed(f"{argv[0]} is not installed: cannot back up or restore {db.describe()}")
     proc = subprocess.run(
