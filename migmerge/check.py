@@ -282,21 +282,23 @@ def _derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
     scan.warnings[found:] = warnings
     outcome: Outcome = (
         tuple((p.directory, p.label, p.label_source) for p in scan.packages),
-        tuple(
-            (directory, name)
-            for directory, names in before.items()
-            for name in sorted(names)
-            if name not in _modules_of(scan, directory)
-        ),
+        _removed(before, scan.packages),
         tuple((w.kind, w.app, w.message, w.path) for w in warnings),
         tuple(shapes),
     )
     return outcome, migrations
 
 
-def _modules_of(scan: Scan, directory: str) -> dict[str, str]:
-    found = [p.modules for p in scan.packages if p.directory == directory]
-    return found[0] if found else {}
+def _removed(
+    before: dict[str, set[str]], packages: list[discover.Package]
+) -> tuple[tuple[str, str], ...]:
+    """(directory, module) pairs found before that are gone from the packages now."""
+    after = {p.directory: p.modules for p in packages}
+    return tuple(
+        (directory, name)
+        for directory, names in before.items()
+        for name in sorted(names - after.get(directory, {}).keys())
+    )
 
 
 def _replay(scan: Scan, outcome: Outcome) -> None:
