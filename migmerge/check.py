@@ -185,8 +185,9 @@ def _changed_part(
     assert state.upstream is not None
     if state.base is None or state.local is None:
         return snapshot.commit(root, state.upstream) if predict else snapshot.worktree(root)
-    theirs = gitrepo.changed_paths(root, state.base, state.upstream)
-    ours = gitrepo.changed_paths(root, state.base, local_rev or state.local)
+    theirs, ours = gitrepo.changed_paths_to(
+        root, state.base, [state.upstream, local_rev or state.local]
+    )
     dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
     if not dirs:
         return snapshot.Snapshot(root, {}, "predicted merge" if predict else "working tree")

@@ -335,11 +335,25 @@ def changed_paths(root: Path, old: str, new: str | None) -> dict[str, str | None
     `new` None compares against the working tree (tracked files; add
     `untracked_files` for the rest).
     """
+    return changed_paths_to(root, old, [new])[0]
+
+
+def changed_paths_to(
+    root: Path, old: str, news: Sequence[str | None]
+) -> list[dict[str, str | None]]:
+    """`changed_paths` from `old` to each of `news`, the diffs run at once."""
+    started = Started(root, [_diff_args(old, new) for new in news])
+    return [_changed(started.output(i)) for i in range(len(news))]
+
+
+def _diff_args(old: str, new: str | None) -> list[str]:
     if new is None:
-        args = ["diff-index", "-r", "-z", "--no-renames", old, "--"]
-    else:
-        args = ["diff-tree", "-r", "-z", "--no-renames", old, new, "--"]
-    fields = git_bytes(root, *args).split(b"\0")
+        return ["diff-index", "-r", "-z", "--no-renames", old, "--"]
+    return ["diff-tree", "-r", "-z", "--no-renames", old, new, "--"]
+
+
+def _changed(out: bytes) -> dict[str, str | None]:
+    fields = out.split(b"\0")
     result: dict[str, str | None] = {}
     for meta, path in zip(fields[0::2], fields[1::2]):
         if not meta.startswith(b":"):
