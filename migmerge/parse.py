@@ -96,7 +96,6 @@ _FAST_ITEM = (
     rb"\(\s*[\"']([^\"']*)[\"']\s*,\s*[\"']([^\"']*)[\"']|settings\.([A-Za-z_][A-Za-z0-9_]*)"
 )
 _FAST_INITIAL = rb"[ \t]*=[ \t]*(True|False)[ \t]*\r?\n"
-_FAST_TRIGGERS = rb"replaces|run_before|\0"
 
 
 @functools.cache
@@ -105,7 +104,7 @@ def _fast_patterns() -> tuple[re.Pattern[bytes], ...]:
 
     A check whose result is remembered reads no header and never needs them.
     """
-    return tuple(re.compile(p) for p in (_FAST_DEPS, _FAST_ITEM, _FAST_INITIAL, _FAST_TRIGGERS))
+    return tuple(re.compile(p) for p in (_FAST_DEPS, _FAST_ITEM, _FAST_INITIAL))
 
 
 HeaderFields = tuple[tuple[tuple[Any, str], ...], Any]
@@ -136,12 +135,16 @@ def read_header(
 
 def fast_header_fields(source: bytes) -> HeaderFields | None:
     """Read a plain makemigrations header with byte scans; None when anything is unusual."""
-    deps_pattern, item_pattern, initial_pattern, triggers = _fast_patterns()
+    deps_pattern, item_pattern, initial_pattern = _fast_patterns()
     at = source.find(b"dependencies")
     if at < 0 or source.find(b"dependencies", at + 1) >= 0:
         return None
-    if source.count(b"class Migration") != 1 or triggers.search(source) is not None:
-        return None  # something in the file calls for the full parser
+    # Anything of these calls for the full parser (`in` is three times
+    # faster than one regex alternation on ten thousand files).
+    if b"replaces" in source or b"run_before" in source or b"\0" in source:
+        return None
+    if source.count(b"class Migration") != 1:
+        return None
     # Class-body indentation only: anything deeper may sit under an `if`.
     if source[at - 5 : at] != b"\n    " and source[at - 2 : at] != b"\n\t":
         return None
