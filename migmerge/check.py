@@ -528,7 +528,7 @@ def _project_migrations(
         for path in package.modules.values():
             header = scan.headers.get(path)
             if header is not None:
-                migrations[header.key] = header
+                migrations[header.app, header.name] = header
                 if header.dynamic:
                     warnings.append(
                         Warning("dynamic-dependencies", header.app, header.dynamic, path)

@@ -310,11 +310,14 @@ def infer_labels(packages: list[Package], headers: Mapping[str, Migration]) -> d
         for name in package.modules:
             owners[name].add(package.directory)
     votes: dict[str, Counter[str]] = defaultdict(Counter)
+    if not any(p.label_source == "folder" for p in packages):
+        return {}  # every label is settled already
     for migration in headers.values():
-        for dep_app, dep_name in migration.dependencies + migration.run_before:
-            dirs = owners.get(dep_name)
-            if dirs and len(dirs) == 1 and dep_name != "0001_initial":
-                votes[next(iter(dirs))][dep_app] += 1
+        for deps in (migration.dependencies, migration.run_before):
+            for dep_app, dep_name in deps:
+                dirs = owners.get(dep_name)
+                if dirs and len(dirs) == 1 and dep_name != "0001_initial":
+                    votes[next(iter(dirs))][dep_app] += 1
     changed = {}
     for package in packages:
         if package.label_source == "folder" and votes.get(package.directory):

@@ -22,8 +22,10 @@ class Graph:
         self.parents: dict[Key, set[Key]] = {key: set() for key in migrations}
         self.children: dict[Key, set[Key]] = {key: set() for key in migrations}
         self.by_app: dict[str, list[str]] = defaultdict(list)
-        for app, name in sorted(migrations):
+        for app, name in migrations:
             self.by_app[app].append(name)
+        for names in self.by_app.values():
+            names.sort()  # strings sort faster than (app, name) tuples
         self.missing: list[tuple[Key, Key]] = []
         parents, children = self.parents, self.children
         for key, migration in migrations.items():
