@@ -4,7 +4,7 @@ Two caches, both keyed by exact inputs, so an entry cannot go stale:
 
 - HeaderCache: migration headers by blob id. A blob id names exact bytes: a
   changed file is a new blob and is read again. Only plain makemigrations
-  headers (what `parse.fast_header_fields` reads) are kept; anything unusual
+  headers (what `headers.fast_header_fields` reads) are kept; anything unusual
   is parsed on every run.
 - ResultMemo: what the migration graph made of a whole tree (labels, leaves,
   branches, warnings), by the tree's signature: every package's files and
@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migmerge.parse import HeaderFields
+    from migmerge.headers import HeaderFields
 
-# Bump when parse.fast_header_fields changes what it returns for the same bytes.
+# Bump when headers.fast_header_fields changes what it returns for the same bytes.
 FORMAT = 1
 # Results kept per repository: the full tree's and a few hooks' parts of it.
 MEMO_ENTRIES = 8

@@ -362,7 +362,7 @@ MEMO_DISK_BYTES = 1 << 20
 
 
 # The modules whose code decides an outcome (found by file: parse need not load).
-_DERIVING = ("check.py", "discover.py", "parse.py", "graph.py", "model.py")
+_DERIVING = ("check.py", "discover.py", "headers.py", "parse.py", "graph.py", "model.py")
 
 
 def _code_stamp() -> str | None:
@@ -392,7 +392,8 @@ def _all_migrations(scan: Scan) -> dict[Key, Migration]:
 
 def _read_headers(scan: Scan) -> None:
     """Fill `scan.headers`: from the header cache by blob id, else from the bytes."""
-    from migmerge import parse  # here: a remembered result needs no header
+    # Here, not above: a remembered result needs no header.
+    from migmerge.headers import fast_header_fields, header_migration
 
     files = scan.tree.files
     swappable = scan.settings.swappable
@@ -400,7 +401,7 @@ def _read_headers(scan: Scan) -> None:
     cache = HeaderCache.open(scan.tree.root, sum(len(p.modules) for p in scan.packages))
     unread: list[tuple[discover.Package, str, str]] = []
     cached = cache.get
-    make = parse.header_migration
+    make = header_migration
     for package in scan.packages:
         label = package.label
         for name, path in package.modules.items():
@@ -414,12 +415,14 @@ def _read_headers(scan: Scan) -> None:
     for package, name, path in unread:
         if path not in sources:
             continue  # vanished while we looked
-        fields = parse.fast_header_fields(sources[path])
+        fields = fast_header_fields(sources[path])
         if fields is not None:
             if files[path] != snapshot.DISK:
                 cache.put(files[path], fields)
-            headers[path] = parse.header_migration(fields, package.label, name, path, swappable)
+            headers[path] = header_migration(fields, package.label, name, path, swappable)
             continue
+        from migmerge import parse  # only for what the fast path leaves
+
         try:
             headers[path] = parse.read_header(
                 sources[path], app=package.label, name=name, path=path, settings=swappable

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import make_django_project, makemigrations, write_app
 
-from migmerge import parse
+from migmerge import headers
 from migmerge.errors import UnreadableMigration
 from migmerge.model import SETTING_APP, Migration, Operation
 from migmerge.parse import model_table, parse_migration, read_header
@@ -253,7 +253,7 @@ def as_bytes(source: str | bytes) -> bytes:
 def test_fast_path_falls_back_and_agrees(case: str) -> None:
     source = as_bytes(FALLBACKS[case])
     kwargs = {"app": "polls", "name": "0002_x", "path": "p.py", "settings": SETTINGS}
-    assert parse.fast_header_fields(source) is None
+    assert headers.fast_header_fields(source) is None
     assert read_header(source, **kwargs) == parse_migration(source, operations=False, **kwargs)  # type: ignore[arg-type]
 
 
@@ -276,9 +276,9 @@ def test_fast_path_reads_real_migrations_like_the_parser(generated: dict[str, by
 
 def _fast(source: bytes, settings: dict[str, str], name: str, path: str) -> Migration:
     """Read `source` through the fast path only (it must take it)."""
-    fields = parse.fast_header_fields(source)
+    fields = headers.fast_header_fields(source)
     assert fields is not None, name
-    return parse.header_migration(fields, "polls", name, path, settings)
+    return headers.header_migration(fields, "polls", name, path, settings)
 
 
 def test_read_header_has_no_operations(generated: dict[str, bytes]) -> None:
