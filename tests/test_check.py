@@ -74,6 +74,15 @@ def merge_main(root: Path) -> None:
     git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
 
 
+def push_main_to_a_remote(root: Path, tmp_path: Path) -> None:
+    """Give `root` a bare remote `origin` holding main, and fetch it."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    git(root, "fetch", "-q", "origin")
+
+
 def leaves_by_side(doc: dict) -> dict[str, str]:  # type: ignore[type-arg]
     (conflict,) = doc["conflicts"]
     return {leaf["side"]: leaf["name"] for leaf in conflict["leaves"]}
@@ -215,11 +224,7 @@ def test_worktree_mode_after_later_commit_uses_default_branch(repo: Path) -> Non
 
 
 def test_worktree_mode_prefers_the_branch_upstream(repo: Path, tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(repo, "remote", "add", "origin", str(remote))
-    git(repo, "push", "-q", "origin", "main")
-    git(repo, "fetch", "-q", "origin")
+    push_main_to_a_remote(repo, tmp_path)
     # Local main moves on: the upstream (origin/main) and the default branch differ.
     git(repo, "checkout", "-q", "main")
     (repo / "README.md").write_text("main moves on\n")
@@ -238,11 +243,7 @@ def test_worktree_mode_prefers_the_branch_upstream(repo: Path, tmp_path: Path) -
 
 
 def test_shared_means_reachable_from_a_remote(repo: Path, tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(repo, "remote", "add", "origin", str(remote))
-    git(repo, "push", "-q", "origin", "main")
-    git(repo, "fetch", "-q", "origin")
+    push_main_to_a_remote(repo, tmp_path)
     merge_main(repo)
     _, doc = check_json(repo)
     shared = {leaf["name"]: leaf["shared"] for leaf in doc["conflicts"][0]["leaves"]}
