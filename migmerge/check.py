@@ -28,7 +28,7 @@ from migmerge.model import (
     Strategy,
     Warning,
 )
-from migmerge.state import GitState, detect_state
+from migmerge.state import GitState, detect_state, fast_forwarded_from
 
 
 class Scan:
@@ -128,7 +128,8 @@ def analyze(
     """Inspect the working tree (or predict merging `against`) for conflicts.
 
     `changed_only` (the hooks): look only at the folders the merge or rebase
-    in progress or just made changed on either side, when there is one.
+    in progress or just made changed on either side, or a fast-forward just
+    brought in, when there is one.
     `listing`: the whole working tree's listing, started early (see `start`).
     """
     info = repo if isinstance(repo, gitrepo.RepoInfo) else gitrepo.find_repo(repo)
@@ -142,8 +143,13 @@ def analyze(
     else:
         refs = gitrepo.list_refs(info.root)
         state = detect_state(info, config, refs)
+        pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
             tree = _changed_part(info.root, state, config, local_rev=None, predict=False)
+        elif pulled and state.local:
+            # A fast-forward (a plain `git pull`): only what it brought in.
+            scope = GitState("merge", pulled, state.local, pulled)
+            tree = _changed_part(info.root, scope, config, local_rev=None, predict=False)
         else:
             tree = snapshot.worktree(info.root, started=listing)
     return _analyze_tree(info.root, tree, state, config, apps, refs)

@@ -80,16 +80,37 @@ def _upstream_ref(root: Path, config: Config, refs: gitrepo.Refs) -> str | None:
     return default
 
 
-def _just_rebased_onto(git_dir: Path) -> str | None:
-    """Return the commit the last finished rebase started from, per HEAD's reflog."""
+def fast_forwarded_from(info: gitrepo.RepoInfo) -> str | None:
+    """Return the commit HEAD was on before the fast-forward merge just made, or None.
+
+    git writes "<old> <new> ... merge <rev>: Fast-forward" (or "pull: ...")
+    to HEAD's reflog; nothing else marks a fast-forward once it is done.
+    """
+    lines = _reflog_tail(info.git_dir)
+    if not lines:
+        return None
+    fields, _, message = lines[-1].partition("\t")
+    old = fields.split(" ", 1)[0]
+    if not message.endswith(": Fast-forward") or not _is_sha(old) or old == gitrepo.ZERO_SHA:
+        return None
+    return old
+
+
+def _reflog_tail(git_dir: Path) -> list[str]:
+    """The last lines of HEAD's reflog (none when there is no reflog)."""
     try:
         with open(git_dir / "logs" / "HEAD", "rb") as handle:
             handle.seek(0, 2)
             size = handle.tell()
             handle.seek(max(0, size - 65536))
-            lines = handle.read().decode("utf-8", "replace").splitlines()
+            return handle.read().decode("utf-8", "replace").splitlines()
     except OSError:
-        return None
+        return []
+
+
+def _just_rebased_onto(git_dir: Path) -> str | None:
+    """Return the commit the last finished rebase started from, per HEAD's reflog."""
+    lines = _reflog_tail(git_dir)
     if not lines or not _is_rebase(lines[-1], "finish"):
         return None
     for line in reversed(lines[:-1]):

@@ -458,6 +458,36 @@ def test_post_merge_after_git_pull(work: Path) -> None:
     assert "polls" in proc.stdout + proc.stderr and UPSTREAM in proc.stdout + proc.stderr
 
 
+def test_fast_forward_pull_reports_only_what_it_brought(world: Path, work: Path) -> None:
+    other = world / "other"
+    legacy = other / "legacy" / "migrations"
+    legacy.mkdir(parents=True)
+    (other / "legacy" / "__init__.py").write_text("")
+    (legacy / "__init__.py").write_text("")
+    (legacy / "0001_initial.py").write_text(INITIAL)
+    for name, field in (("0002_a", "a"), ("0002_b", "b")):
+        text = ADD_FIELD.format(parent="0001_initial", model="question", field=field)
+        (legacy / f"{name}.py").write_text(text.replace('("polls", ', '("legacy", '))
+    commit(other, "legacy app, with parallel migrations")
+    git(other, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "main")
+    install(work)
+    brought = run_git(work, "pull", "--ff-only", "origin", "main")
+    assert brought.returncode == 0, brought.stderr
+    assert "legacy" in brought.stdout + brought.stderr
+    # The next pull brings no migration: the old conflict is not its doing.
+    (other / "README.md").write_text("polls, more docs\n")
+    commit(other, "docs")
+    git(other, "push", "-q", "origin", "main")
+    later = run_git(work, "pull", "--ff-only", "origin", "main")
+    assert later.returncode == 0, later.stderr
+    assert "Fast-forward" in later.stdout
+    assert "migmerge" not in later.stdout + later.stderr
+    # A plain check still lists every conflict of the tree.
+    proc = run_migmerge(work, "check")
+    assert proc.returncode == 1 and "legacy" in proc.stdout
+
+
 def test_post_merge_never_fails_git(world: Path, work: Path) -> None:
     other = world / "other"
     (other / "polls" / "migrations" / "0003_broken.py").write_text("class Migration(:\n")
