@@ -305,13 +305,13 @@ def infer_labels(packages: list[Package], headers: Mapping[str, Migration]) -> d
     Returns directory -> new label for the packages it relabelled. Only names
     unique to one folder count (every app has a `0001_initial`).
     """
+    if not any(p.label_source == "folder" for p in packages):
+        return {}  # every label is settled already
     owners: dict[str, set[str]] = defaultdict(set)
     for package in packages:
         for name in package.modules:
             owners[name].add(package.directory)
     votes: dict[str, Counter[str]] = defaultdict(Counter)
-    if not any(p.label_source == "folder" for p in packages):
-        return {}  # every label is settled already
     for migration in headers.values():
         for deps in (migration.dependencies, migration.run_before):
             for dep_app, dep_name in deps:
