@@ -23,7 +23,11 @@ examples:
   migmerge check                        inspect the working tree (and a merge or rebase in progress)
   migmerge check --against origin/main  predict merging origin/main, touching nothing
   migmerge check --format json          machine-readable result (exit 1 when conflicts)
-  migmerge check --format github        annotations for GitHub Actions""",
+  migmerge check --format github        annotations for GitHub Actions
+
+check writes nothing in the repository; it keeps what it read and derived in
+~/.cache/migmerge (MIGMERGE_CACHE_DIR moves it, MIGMERGE_NO_CACHE=1 turns it off;
+deleting it is always safe).""",
     "resolve": """\
 examples:
   migmerge resolve --dry-run            show the plan for every conflict, change nothing
