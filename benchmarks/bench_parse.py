@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from migmerge.parse import parse_migration, read_header
+from migmerge.reading.parse import parse_migration, read_header
 
 
 def django_sources() -> list[bytes]:

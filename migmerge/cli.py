@@ -197,30 +197,10 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def cmd_check(*, repo: str | None, against: str | None, apps: Sequence[str], format: str) -> int:
-    """Run `check`; exit 1 when conflicts are found."""
-    from migmerge import gitrepo
-
-    info = gitrepo.find_repo(repo)
-    # Listing the working tree is the slowest git work of a check: started
-    # now, git lists the files while Python imports the rest of migmerge.
-    listing = gitrepo.start_worktree_listing(info.root) if against is None else None
-    from migmerge import check, render
-
-    analysis = check.analyze(info, against=against, apps=apps, listing=listing)
-    result = analysis.result
-    if format == "json":
-        _out(render.check_json(result))
-    elif format == "github":
-        _out(render.check_github(result))
-    else:
-        _out(render.check_text(result, against))
-    return 1 if result.conflicts else 0
-
-
 def cmd_resolve(args: argparse.Namespace) -> int:
     """Run `resolve` with a questioner that fits the terminal."""
-    from migmerge import prompts, resolve
+    from migmerge.commands import resolve
+    from migmerge.doing import prompts
 
     questioner = prompts.make_questioner(yes=args.yes)
     return resolve.resolve(
@@ -239,9 +219,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 def cmd_hook(args: argparse.Namespace, stdin: TextIO) -> int:
     """Run one git hook."""
-    from migmerge import hooks
+    from migmerge.commands import hook
 
-    return hooks.run_hook(
+    return hook.run_hook(
         repo=args.repo, name=args.name, args=args.args, stdin=stdin, out=_out, err=_err
     )
 
@@ -249,23 +229,27 @@ def cmd_hook(args: argparse.Namespace, stdin: TextIO) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     """Call the function behind the chosen command."""
     if args.command == "check":
-        return cmd_check(repo=args.repo, against=args.against, apps=args.apps, format=args.format)
+        from migmerge.commands.check import run_check
+
+        return run_check(
+            repo=args.repo, against=args.against, apps=args.apps, format=args.format, out=_out
+        )
     if args.command == "resolve":
         return cmd_resolve(args)
     if args.command == "hook":
         return cmd_hook(args, sys.stdin)
     if args.command in ("install-hooks", "uninstall-hooks"):
-        from migmerge import hooks
+        from migmerge.commands import install
 
         if args.command == "install-hooks":
-            return hooks.install_hooks(
+            return install.install_hooks(
                 repo=args.repo,
                 hooks=args.hooks or ("post-merge", "post-rewrite", "pre-push"),
                 out=_out,
             )
-        return hooks.uninstall_hooks(repo=args.repo, out=_out)
+        return install.uninstall_hooks(repo=args.repo, out=_out)
     if args.command == "demo":
-        from migmerge import demo
+        from migmerge.commands import demo
 
         return demo.run_demo(directory=args.dir, strategy=args.strategy, out=_out)
     raise AssertionError(args.command)

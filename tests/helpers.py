@@ -254,7 +254,7 @@ class pg_database:  # noqa: N801 - used like a function: `with pg_database() as 
 
         import psycopg
 
-        from migmerge.database import Database
+        from migmerge.core.model import Database
 
         require_postgres()
         self.name = f"migmerge_test_{secrets.token_hex(6)}"

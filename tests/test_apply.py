@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.apply import apply_plan, touched_paths
-from migmerge.database import Database
+from migmerge.core.model import Action, Database, Plan
+from migmerge.doing.apply import apply_plan, touched_paths
+from migmerge.doing.prompts import ScriptedQuestioner
 from migmerge.errors import Refused, StepFailed
-from migmerge.model import Action, Plan
-from migmerge.prompts import ScriptedQuestioner
 from tests.helpers import commit_all, git, init_repo
 
 FAIL = (sys.executable, "-c", "import sys; print('boom'); sys.exit(3)")

@@ -241,7 +241,7 @@ def test_a_resolution_after_a_remembered_check(project: Path, tmp_path: Path) ->
 
 
 def test_at_most_a_few_results_are_kept(project: Path, tmp_path: Path) -> None:
-    from migmerge.cache import MEMO_ENTRIES
+    from migmerge.reading.cache import MEMO_ENTRIES
 
     folder = project / "shop" / "migrations"
     for n in range(MEMO_ENTRIES + 3):

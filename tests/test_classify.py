@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import make_django_project, manage, write_app
 
-from migmerge.classify import classify, touched_models
-from migmerge.model import Migration
-from migmerge.parse import parse_migration
+from migmerge.core.classify import classify, touched_models
+from migmerge.core.model import Migration
+from migmerge.reading.parse import parse_migration
 
 BASE = """\
 from django.db import models

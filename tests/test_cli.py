@@ -29,7 +29,7 @@ def test_unknown_command_is_exit_2_with_hint(tmp_path: Path) -> None:
     assert "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_check_path_imports_neither_django_nor_questionary(tmp_path: Path) -> None:
+def test_check_path_imports_neither_django_nor_questionary_nor_doing(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "r")
     folder = root / "polls" / "migrations"
     folder.mkdir(parents=True)
@@ -42,9 +42,11 @@ def test_check_path_imports_neither_django_nor_questionary(tmp_path: Path) -> No
         )
     commit_all(root, "two leaves")
     code = (
-        "import sys, migmerge.cli, migmerge.check, migmerge.hooks;"
-        f"n = len(migmerge.check.analyze({str(root)!r}).result.conflicts);"
-        "print(n, sorted(m for m in ('django', 'questionary', 'git') if m in sys.modules))"
+        "import sys, migmerge.cli, migmerge.reading.analysis, migmerge.commands.hook;"
+        f"n = len(migmerge.reading.analysis.analyze({str(root)!r}).result.conflicts);"
+        "loaded = [m for m in sys.modules if m in ('django', 'questionary', 'git')"
+        " or m.startswith('migmerge.doing')];"
+        "print(n, sorted(loaded))"
     )
     proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "1 []", proc.stderr

@@ -12,16 +12,11 @@ from pathlib import Path
 import pytest
 from helpers import make_django_project, manage, pg_database, pg_settings, use_database
 
-from migmerge.config import Config
-from migmerge.database import (
-    Database,
-    applied_migrations,
-    backup,
-    database_from_settings_source,
-    find_database,
-    rename_records,
-    restore,
-)
+from migmerge.core.model import Database
+from migmerge.doing.database import backup, rename_records, restore
+from migmerge.reading.applied import applied_migrations
+from migmerge.reading.config import Config
+from migmerge.reading.settings_db import database_from_settings_source, find_database
 
 POLLS = """\
 from django.db import models

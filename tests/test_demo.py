@@ -125,7 +125,7 @@ def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
 
 
 def test_an_empty_folder_is_accepted_and_kept(tmp_path: Path) -> None:
-    from migmerge.demo import _target
+    from migmerge.commands.demo import _target
 
     empty = tmp_path / "empty"
     empty.mkdir()

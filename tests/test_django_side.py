@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import make_django_project
 
-from migmerge.config import Config
-from migmerge.django_side import (
-    display_command,
-    find_manage_py,
-    manage_command,
-    run_manage,
-)
+from migmerge.doing.apply import run_manage
 from migmerge.errors import ConfigError, MigmergeError, StepFailed
+from migmerge.reading.config import Config
+from migmerge.reading.project import display_command, find_manage_py, manage_command
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Hooks end to end: real git merge, rebase, pull and push through installed hooks.
+"""Hooks end to end: real git merge, rebase, pull and push through installed hook.
 
 One "world" is built per module: a bare remote, the user's clone `work` and a
 teammate's clone `other`. The teammate has pushed `0002_choice_votes` to main;
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from migmerge import hooks
+from migmerge.commands import hook
+from migmerge.commands import install as installer
 from migmerge.errors import MigmergeError
 from tests.helpers import PYTHON, ROOT, git, isolated_git_env, run_migmerge
 
@@ -169,7 +170,7 @@ def uninstall(root: Path) -> str:
 
 
 def install_direct(root: Path, *names: str) -> None:
-    hooks.install_hooks(repo=str(root), hooks=names, out=lambda line: None)
+    installer.install_hooks(repo=str(root), hooks=names, out=lambda line: None)
 
 
 def write_hook(path: Path, body: str) -> bytes:
@@ -191,10 +192,10 @@ def remote_branches(world: Path) -> str:
 
 def test_install_writes_executable_scripts_with_marker_and_interpreter(work: Path) -> None:
     printed = install(work)
-    for name in hooks.HOOK_NAMES:
+    for name in installer.HOOK_NAMES:
         path = work / ".git" / "hooks" / name
         text = path.read_text()
-        assert text.splitlines()[1] == hooks.MARKER
+        assert text.splitlines()[1] == installer.MARKER
         assert f"INSTALL_PYTHON={PYTHON}" in text
         assert path.stat().st_mode & stat.S_IXUSR
         assert f"installed {name}" in printed
@@ -211,25 +212,25 @@ def test_install_only_named_hooks_and_refuse_unknown(work: Path) -> None:
 
 
 def test_shipped_shims_match_the_template() -> None:
-    for name in hooks.HOOK_NAMES:
+    for name in installer.HOOK_NAMES:
         shipped = ROOT / "hooks" / name
-        assert shipped.read_text() == hooks.render_hook(name, None, None)
+        assert shipped.read_text() == installer.render_hook(name, None, None)
         assert shipped.stat().st_mode & stat.S_IXUSR
 
 
 def test_hooks_dir_follows_core_hooks_path_relative_to_the_work_tree(work: Path) -> None:
     git(work, "config", "core.hooksPath", ".githooks")
-    assert hooks.hooks_dir(work) == work / ".githooks"
+    assert installer.hooks_dir(work) == work / ".githooks"
     install(work)
-    assert hooks.is_migmerge_hook(work / ".githooks" / "pre-push")
+    assert installer.is_migmerge_hook(work / ".githooks" / "pre-push")
     assert not (work / ".git" / "hooks" / "pre-push").exists()
 
 
 def test_hooks_dir_of_a_linked_worktree_is_the_common_one(world: Path, work: Path) -> None:
     git(work, "worktree", "add", "-q", "-b", "feature2", "../wt", "feature")
-    assert hooks.hooks_dir(world / "wt") == work / ".git" / "hooks"
+    assert installer.hooks_dir(world / "wt") == work / ".git" / "hooks"
     install(world / "wt")
-    assert hooks.is_migmerge_hook(work / ".git" / "hooks" / "pre-push")
+    assert installer.is_migmerge_hook(work / ".git" / "hooks" / "pre-push")
 
 
 def test_install_twice_keeps_the_foreign_hook_once(work: Path) -> None:
@@ -239,7 +240,7 @@ def test_install_twice_keeps_the_foreign_hook_once(work: Path) -> None:
     second = install(work)
     assert "kept the existing hook" in first and "kept" not in second
     assert (work / ".git" / "hooks" / "post-merge.legacy").read_bytes() == original
-    assert hooks.is_migmerge_hook(hook)
+    assert installer.is_migmerge_hook(hook)
     assert not (work / ".git" / "hooks" / "post-merge.legacy.legacy").exists()
 
 
@@ -430,12 +431,12 @@ def test_pre_commit_variables_stand_in_for_empty_input(work: Path) -> None:
 
 def test_check_push_reads_git_lines(work: Path) -> None:
     sha = git(work, "rev-parse", "docs").strip()
-    refs = hooks.parse_push_lines(f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n")
+    refs = hook.parse_push_lines(f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n")
     errors: list[str] = []
-    assert hooks.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 0
+    assert hook.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 0
     feature = git(work, "rev-parse", "feature").strip()
-    refs = hooks.parse_push_lines(f"refs/heads/feature {feature} refs/heads/x {'0' * 40}\n")
-    assert hooks.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 1
+    refs = hook.parse_push_lines(f"refs/heads/feature {feature} refs/heads/x {'0' * 40}\n")
+    assert hook.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 1
     assert "origin/main" in errors[-1]
 
 
@@ -615,7 +616,7 @@ def test_on_rebase_renumber_moves_local_migrations(work: Path) -> None:
 
 def test_run_hook_skip_and_unknown(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIGMERGE_SKIP", "1")
-    code = hooks.run_hook(
+    code = hook.run_hook(
         repo=str(work),
         name="pre-push",
         args=["origin", "x"],
@@ -626,7 +627,7 @@ def test_run_hook_skip_and_unknown(work: Path, monkeypatch: pytest.MonkeyPatch) 
     assert code == 0
     monkeypatch.delenv("MIGMERGE_SKIP")
     with pytest.raises(MigmergeError, match="unknown hook"):
-        hooks.run_hook(
+        hook.run_hook(
             repo=str(work), name="pre-commit", args=[], stdin=io.StringIO(""), out=print, err=print
         )
 
@@ -635,10 +636,10 @@ def test_time_hook_runs_the_installed_script(work: Path) -> None:
     install(work, "pre-push")
     sha = git(work, "rev-parse", "docs").strip()
     line = f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n"
-    run = hooks.time_hook(work, "pre-push", ["origin", "../remote.git"], line)
+    run = installer.time_hook(work, "pre-push", ["origin", "../remote.git"], line)
     assert run.returncode == 0 and run.seconds > 0
     line = line.replace(sha, git(work, "rev-parse", "feature").strip())
-    assert hooks.time_hook(work, "pre-push", ["origin", "x"], line).returncode == 1
+    assert installer.time_hook(work, "pre-push", ["origin", "x"], line).returncode == 1
 
 
 def test_pre_commit_manifest_names_each_hook_and_stage() -> None:
@@ -648,8 +649,8 @@ def test_pre_commit_manifest_names_each_hook_and_stage() -> None:
         lines = block.splitlines()
         pairs = (line.strip().split(": ", 1) for line in lines[1:] if ": " in line)
         manifest[lines[0]] = dict(pairs)
-    assert set(manifest) == {f"migmerge-{name}" for name in hooks.HOOK_NAMES}
-    for name in hooks.HOOK_NAMES:
+    assert set(manifest) == {f"migmerge-{name}" for name in installer.HOOK_NAMES}
+    for name in installer.HOOK_NAMES:
         entry = manifest[f"migmerge-{name}"]
         assert entry["entry"] == f"migmerge hook {name}"
         assert entry["stages"] == f"[{name}]"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from helpers import make_django_project, makemigrations, write_app
 
-from migmerge import headers
+from migmerge.core.model import SETTING_APP, Migration, Operation
 from migmerge.errors import UnreadableMigration
-from migmerge.model import SETTING_APP, Migration, Operation
-from migmerge.parse import model_table, parse_migration, read_header
+from migmerge.reading import headers
+from migmerge.reading.parse import model_table, parse_migration, read_header
 
 SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}
 

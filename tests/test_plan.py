@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.apply import apply_plan
-from migmerge.check import analyze
-from migmerge.config import Config
-from migmerge.database import find_database
-from migmerge.errors import Refused
-from migmerge.model import Conflict, Leaf, Overlap
-from migmerge.plan import (
-    choose_strategy,
-    plan_merge,
+from migmerge.core.model import Conflict, Leaf, Overlap
+from migmerge.core.plans.merge import plan_merge
+from migmerge.core.plans.renumber import (
     plan_renumber,
     plan_renumber_conflict,
 )
-from migmerge.prompts import FlagQuestioner, ScriptedQuestioner
+from migmerge.core.strategy import choose_strategy
+from migmerge.doing.apply import apply_plan
+from migmerge.doing.prompts import FlagQuestioner, ScriptedQuestioner
+from migmerge.errors import Refused
+from migmerge.reading.analysis import analyze
+from migmerge.reading.config import Config
+from migmerge.reading.settings_db import find_database
 from tests.helpers import django_conflicts, git, isolated_git_env, manage, renumber_project
 
 MIG = "polls/migrations"

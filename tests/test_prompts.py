@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from migmerge.errors import Refused
-from migmerge.prompts import (
+from migmerge.doing.prompts import (
     FlagQuestioner,
     InteractiveQuestioner,
     ScriptedQuestioner,
     make_questioner,
 )
+from migmerge.errors import Refused
 
 CHOICES = [("merge", "merge them"), ("regenerate", "regenerate the local side")]
 

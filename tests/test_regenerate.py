@@ -23,13 +23,14 @@ from helpers import (
     write_app,
 )
 
-from migmerge import check
-from migmerge.config import Config
-from migmerge.database import Database, applied_migrations, find_database
+from migmerge.core.model import Conflict, Database
+from migmerge.core.plans.regenerate import plan_regenerate, run_regenerate
+from migmerge.doing.prompts import ScriptedQuestioner
 from migmerge.errors import Refused, StepFailed
-from migmerge.model import Conflict
-from migmerge.prompts import ScriptedQuestioner
-from migmerge.regenerate import plan_regenerate, run_regenerate
+from migmerge.reading import analysis as check
+from migmerge.reading.applied import applied_migrations
+from migmerge.reading.config import Config
+from migmerge.reading.settings_db import find_database
 
 LOCAL = POLLS_V1.replace(
     "name = models.CharField(max_length=100)",

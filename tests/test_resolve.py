@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.prompts import ScriptedQuestioner
-from migmerge.resolve import resolve
+from migmerge.commands.resolve import resolve
+from migmerge.doing.prompts import ScriptedQuestioner
 from tests.helpers import (
     POLLS_V1,
     django_conflicts,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.writer import merge_name, merge_number, parse_number, render_merge_migration
+from migmerge.core.writer import merge_name, merge_number, parse_number, render_merge_migration
 from tests.helpers import (
     POLLS_V1,
     django_conflicts,

@@ -250,3 +250,20 @@ class Plan(NamedTuple):
     warnings: tuple[str, ...] = ()
     # Said after the plan ran: how to undo, what to check.
     afterwards: tuple[str, ...] = ()
+
+
+class Database(NamedTuple):
+    """Where the project's default database lives."""
+
+    vendor: str  # "sqlite" | "postgresql" | "mysql"
+    name: str  # SQLite: absolute file path; otherwise the database name
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = None
+
+    def describe(self) -> str:
+        """Name the database for a person: the file, or vendor://host/name."""
+        if self.vendor == "sqlite":
+            return self.name
+        return f"{self.vendor}://{self.host or 'localhost'}/{self.name}"

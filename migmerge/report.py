@@ -5,7 +5,9 @@ Pure functions returning strings: the CLI decides where they go.
 
 from __future__ import annotations
 
-from migmerge.model import CheckResult, Conflict, Leaf, Operation
+from collections.abc import Sequence
+
+from migmerge.core.model import CheckResult, Conflict, Leaf, Operation
 
 _MODE_WORDS = {
     "worktree": "working tree",
@@ -123,3 +125,43 @@ def check_github(result: CheckResult) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+# Hooks ---------------------------------------------------------------------
+
+
+def hook_summary(what: str, conflicts: Sequence[Conflict]) -> str:
+    """Say what a merge or rebase left, for the post-* hooks."""
+    apps = "1 app" if len(conflicts) == 1 else f"{len(conflicts)} apps"
+    lines = [f"migmerge: {what} left parallel migrations in {apps}:"]
+    lines += [line for conflict in conflicts for line in describe_conflict(conflict)]
+    return "\n".join(lines)
+
+
+def describe_conflict(conflict: Conflict, upstream: str = "upstream") -> list[str]:
+    """Return the lines that tell a person about one conflict."""
+    after = f" after {conflict.ancestor}" if conflict.ancestor else ""
+    lines = [f"  {conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves{after}"]
+    lines += [f"    {leaf.name} ({_side(leaf, upstream)})" for leaf in conflict.leaves]
+    reasons = f": {'; '.join(conflict.overlap.reasons)}" if conflict.overlap.reasons else ""
+    lines.append(f"    overlap {conflict.overlap.kind}{reasons}")
+    return lines
+
+
+def _side(leaf: Leaf, upstream: str) -> str:
+    if leaf.side == "upstream":
+        return upstream
+    return leaf.side or "side unknown"
+
+
+def push_report(remote: str, branch: str, label: str, conflicts: Sequence[Conflict]) -> str:
+    """Say why pre-push blocks pushing `branch`, and the ways on."""
+    apps = ", ".join(conflict.app for conflict in conflicts)
+    lines = [f"migmerge: pushing {branch} would conflict with {label} in {apps}:"]
+    lines += [line for conflict in conflicts for line in describe_conflict(conflict, label)]
+    lines += [
+        f"hint: git fetch {remote} && git merge {label}, then migmerge resolve",
+        f"      see it first: migmerge check --against {label}",
+        "      push anyway: git push --no-verify",
+    ]
+    return "\n".join(lines)

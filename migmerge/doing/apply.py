@@ -1,4 +1,4 @@
-"""Apply a plan, all or nothing: the only module that writes files, the index or a database.
+"""Apply a plan, all or nothing: files, the index and the database.
 
 Before the first step, every file the plan touches is snapshotted (its bytes,
 or its absence) together with its index entries. When a step fails, the
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migmerge import database as db_module
-from migmerge import gitrepo
-from migmerge.django_side import clean_env, display_command
+from migmerge.core.model import Action, Plan
+from migmerge.doing import database as db_module
 from migmerge.errors import MigmergeError, Refused, StepFailed
-from migmerge.model import Action, Plan
+from migmerge.reading import git
+from migmerge.reading.project import clean_env, display_command
 
 if TYPE_CHECKING:
-    from migmerge.database import Database
-    from migmerge.prompts import Questioner
+    from migmerge.core.model import Database
+    from migmerge.doing.prompts import Questioner
 
 Out = Callable[[str], None]
 
@@ -148,9 +148,9 @@ def _rename(root: Path, source: str, target: str) -> None:
         raise StepFailed(f"{target} already exists")
     if not (root / source).is_file():
         raise StepFailed(f"{source} does not exist")
-    tracked, _ = gitrepo.index_entries(root, [source])
+    tracked, _ = git.index_entries(root, [source])
     if source in tracked:
-        gitrepo.git_run(root, "mv", "--", source, target)
+        git.git_run(root, "mv", "--", source, target)
     else:
         (root / target).parent.mkdir(parents=True, exist_ok=True)
         os.replace(root / source, root / target)
@@ -158,9 +158,9 @@ def _rename(root: Path, source: str, target: str) -> None:
 
 def _delete(root: Path, path: str) -> None:
     """Remove a file: `git rm` when it is tracked, so the deletion is staged like the renames."""
-    tracked, _ = gitrepo.index_entries(root, [path])
+    tracked, _ = git.index_entries(root, [path])
     if path in tracked:
-        gitrepo.git_run(root, "rm", "-q", "-f", "--", path)
+        git.git_run(root, "rm", "-q", "-f", "--", path)
     elif (root / path).exists():
         (root / path).unlink()
 
@@ -232,7 +232,7 @@ def _index_records(root: Path, paths: Sequence[str]) -> dict[str, tuple[str, ...
     records: dict[str, list[str]] = {path: [] for path in paths}
     if not paths:
         return {}
-    raw = gitrepo.git_bytes(root, "ls-files", "-s", "-z", "--", *paths)
+    raw = git.git_bytes(root, "ls-files", "-s", "-z", "--", *paths)
     for record in raw.decode("utf-8", "surrogateescape").split("\0"):
         if record:
             records.setdefault(record.partition("\t")[2], []).append(record)
@@ -275,11 +275,11 @@ def _restore_index(root: Path, before: dict[str, tuple[str, ...]]) -> None:
     changed = [path for path in before if sorted(now.get(path, ())) != sorted(before[path])]
     if not changed:
         return
-    gitrepo.git_run(root, "update-index", "--force-remove", "--", *changed)
+    git.git_run(root, "update-index", "--force-remove", "--", *changed)
     # `ls-files -s` records ("mode sha stage\tpath") are exactly what --index-info reads.
     records = "".join(f"{record}\n" for path in changed for record in before[path])
     if records:
-        gitrepo.git_bytes(root, "update-index", "--index-info", input=records.encode())
+        git.git_bytes(root, "update-index", "--index-info", input=records.encode())
 
 
 def _restore_database(database: Database, backup: Path | None) -> str:
@@ -306,3 +306,20 @@ def _raise_failure(number: int, action: Action, exc: BaseException, restored: li
             f"step {number} ({describe(action)}) failed: {reason}{done}", hint
         ) from exc
     raise exc
+
+
+def run_manage(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a manage.py command; raise StepFailed with its output when it fails."""
+    try:
+        proc = subprocess.run(
+            list(argv), cwd=cwd, capture_output=True, text=True, env=clean_env(), check=False
+        )
+    except OSError as exc:
+        raise StepFailed(f"cannot run {display_command(argv)}: {exc}") from exc
+    if proc.returncode != 0:
+        output = (proc.stdout + proc.stderr).strip()
+        raise StepFailed(
+            f"{display_command(argv)} failed (exit {proc.returncode}):\n{output}",
+            hint="fix what Django reports above, then run migmerge resolve again",
+        )
+    return proc

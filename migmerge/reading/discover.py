@@ -14,9 +14,9 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-from migmerge.config import Config
-from migmerge.model import Migration, Warning
-from migmerge.snapshot import Snapshot
+from migmerge.core.model import Migration, Warning
+from migmerge.reading.config import Config
+from migmerge.reading.snapshot import Snapshot
 
 
 class Package:

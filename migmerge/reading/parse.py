@@ -12,9 +12,9 @@ import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from migmerge.core.model import SETTING_APP, Key, Migration, Operation
 from migmerge.errors import NotAMigration, UnreadableMigration
-from migmerge.headers import fast_header_fields, header_migration, swappable_key
-from migmerge.model import SETTING_APP, Key, Migration, Operation
+from migmerge.reading.headers import fast_header_fields, header_migration, swappable_key
 
 HEADER_NAMES = ("dependencies", "replaces", "run_before")
 

@@ -243,12 +243,13 @@ def _resolve_and_prove(root: Path, strategy: str, out: Out) -> int:
 
 def _check(root: Path, out: Out) -> str | None:
     """Run check in-process, print its report, and return the strategy it recommends."""
-    from migmerge import check, render
+    from migmerge import report
+    from migmerge.reading.analysis import analyze
 
-    result = check.analyze(root).result
+    result = analyze(root).result
     out("\n4. migmerge check (reads only; exit 1 when apps have parallel migrations):")
     out("     $ migmerge check")
-    _indented(render.check_text(result), out)
+    _indented(report.check_text(result), out)
     out("   It found the merge git just made, which side is yours (feature) and which")
     out("   is upstream (main), and that the two migrations touch different models.")
     return result.conflicts[0].strategy if result.conflicts else None
@@ -256,7 +257,8 @@ def _check(root: Path, out: Out) -> str | None:
 
 def _resolve(root: Path, strategy: str, recommended: str | None, out: Out) -> int:
     """Resolve unattended: flags answer every question, nobody is prompted."""
-    from migmerge import prompts, resolve
+    from migmerge.commands import resolve
+    from migmerge.doing import prompts
 
     shown = "" if strategy == "auto" else f" --strategy {strategy}"
     out(f"\n5. migmerge resolve{shown} --yes  ({_strategy_words(strategy, recommended)}):")

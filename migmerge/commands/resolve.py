@@ -11,15 +11,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from migmerge import check, plan
-from migmerge.apply import apply_plan, describe, touched_paths
+from migmerge.core import strategy as rules
+from migmerge.core.model import Conflict, Plan, Strategy
+from migmerge.core.plans.merge import plan_merge
+from migmerge.core.plans.renumber import plan_renumber_conflict
+from migmerge.doing.apply import apply_plan, describe, touched_paths
 from migmerge.errors import MigmergeError, Refused
-from migmerge.model import Conflict, Plan, Strategy
+from migmerge.reading.analysis import analyze
 
 if TYPE_CHECKING:
-    from migmerge.check import Analysis
-    from migmerge.database import Database
-    from migmerge.prompts import Questioner
+    from migmerge.core.model import Database
+    from migmerge.doing.prompts import Questioner
+    from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]
 
@@ -58,7 +61,7 @@ def resolve(
     out: Out,
 ) -> int:
     """Resolve the conflicts of the repository (or of `apps`); return the exit code."""
-    analysis = check.analyze(repo, apps=apps)
+    analysis = analyze(repo, apps=apps)
     conflicts = _selected(analysis, apps)
     if not conflicts:
         _say_nothing(fmt, out)
@@ -99,7 +102,7 @@ def _say_nothing(fmt: str, out: Out) -> None:
 
 def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _Resolution:
     """Choose the strategy for one conflict and plan it."""
-    strategy, why = plan.choose_strategy(
+    strategy, why = rules.choose_strategy(
         conflict,
         options.strategy,
         analysis.config,
@@ -112,16 +115,16 @@ def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _R
 def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options) -> Plan:
     """Build the plan of the chosen strategy."""
     if strategy == "merge":
-        return plan.plan_merge(analysis, conflict)
+        return plan_merge(analysis, conflict)
     if strategy == "renumber":
-        return plan.plan_renumber_conflict(
+        return plan_renumber_conflict(
             analysis,
             conflict,
             keep_names=options.keep_names,
             force=options.force,
             questioner=options.questioner,
         )
-    from migmerge import regenerate
+    from migmerge.core.plans import regenerate
 
     return regenerate.plan_regenerate(
         analysis, conflict, database=_database(analysis), force=options.force
@@ -130,9 +133,9 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
 
 def _database(analysis: Analysis) -> Database | None:
     """The project's database (asking its own settings when they do not read statically)."""
-    from migmerge import database
+    from migmerge.reading.settings_db import find_database
 
-    return database.find_database(analysis.root, analysis.config, load_settings=True)
+    return find_database(analysis.root, analysis.config, load_settings=True)
 
 
 # Showing -----------------------------------------------------------------------
@@ -242,7 +245,7 @@ def _needs_database(item: Plan) -> bool:
 
 def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, out: Out) -> None:
     """Hand a regeneration to its guided runner."""
-    from migmerge import regenerate
+    from migmerge.core.plans import regenerate
 
     regenerate.run_regenerate(
         analysis,
@@ -257,7 +260,7 @@ def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, ou
 def _verify(analysis: Analysis, resolutions: Sequence[_Resolution], out: Out) -> int:
     """Check again: each resolved app must have one leaf now; return 1 when one does not."""
     apps = [res.conflict.app for res in resolutions]
-    after = check.analyze(analysis.root, apps=apps)
+    after = analyze(analysis.root, apps=apps)
     left = {c.app: c for c in after.result.conflicts if c.app in apps}
     for res in resolutions:
         remaining = left.get(res.conflict.app)

@@ -17,17 +17,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migmerge import database as db_module
-from migmerge import edit, gitrepo
-from migmerge.django_side import display_command, manage_command, manage_cwd, run_manage
+from migmerge.core import edit
+from migmerge.core.model import Action, Conflict, Leaf, Plan
+from migmerge.core.writer import parse_number
+from migmerge.doing import database as db_module
+from migmerge.doing.apply import run_manage
 from migmerge.errors import MigmergeError, Refused, StepFailed
-from migmerge.model import Action, Conflict, Leaf, Plan
-from migmerge.writer import parse_number
+from migmerge.reading import git
+from migmerge.reading.project import display_command, manage_command, manage_cwd
 
 if TYPE_CHECKING:
-    from migmerge.check import Analysis
-    from migmerge.database import Database
-    from migmerge.prompts import Questioner
+    from migmerge.core.model import Database
+    from migmerge.doing.prompts import Questioner
+    from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]
 ROLLBACK_NAME = "migmerge_rollback"
@@ -149,7 +151,7 @@ def _refuse_outside_references(
 def _backup(root: Path, database: Database | None) -> list[Action]:
     if database is None:
         return []
-    from migmerge.plan import backup_dir
+    from migmerge.core.plans.steps import backup_dir
 
     why = f"keep a copy of {database.describe()} to restore if a step fails"
     return [Action("backup", why, target=str(backup_dir(root)))]
@@ -325,9 +327,9 @@ class _Runner:
         self.out(f"  database backed up to {self.backup}")
 
     def delete(self, path: str) -> None:
-        tracked, _ = gitrepo.index_entries(self.root, [path])
+        tracked, _ = git.index_entries(self.root, [path])
         if path in tracked:
-            gitrepo.git_run(self.root, "rm", "-q", "-f", "--", path)
+            git.git_run(self.root, "rm", "-q", "-f", "--", path)
         else:
             (self.root / path).unlink()
 
@@ -347,32 +349,32 @@ class _Runner:
         run_manage(command, Path(action.cwd or self.root))
 
     def renumber(self, kept: Sequence[str]) -> None:
-        from migmerge import apply, check, plan
+        from migmerge.core.plans.renumber import plan_renumber
+        from migmerge.doing import apply
+        from migmerge.reading.analysis import analyze
 
-        analysis = check.analyze(self.root, apps=[self.app])
+        analysis = analyze(self.root, apps=[self.app])
         onto = _new_leaf(analysis, self.app, kept)
         keep_names = analysis.config.renumber == "keep-names"
         # Shared-ness was vetted when the regenerate was planned, and the rollback unapplied them.
-        moved = plan.plan_renumber(
-            analysis, self.app, kept, onto, keep_names=keep_names, force=True
-        )
+        moved = plan_renumber(analysis, self.app, kept, onto, keep_names=keep_names, force=True)
         self.journal.add(apply.touched_paths(moved.actions))
         apply.apply_plan(self.root, moved, out=self.out, questioner=self.questioner)
 
     def stage_new_files(self, directory: str) -> None:
         """Stage the migrations this run wrote, beside its staged deletions (tracked apps)."""
-        tracked, _ = gitrepo.index_entries(self.root, [directory])
+        tracked, _ = git.index_entries(self.root, [directory])
         if not tracked:
             return
         changed = [
-            *gitrepo.untracked_files(self.root, [directory]),
-            *gitrepo.modified_files(self.root, [directory]),
+            *git.untracked_files(self.root, [directory]),
+            *git.modified_files(self.root, [directory]),
         ]
         # Only files that did not exist before the run: a person's own edits stay unstaged.
         ours = [p for p in changed if p.endswith(".py") and self.journal.files.get(p) is None]
         ours = [p for p in ours if (self.root / p).is_file()]
         if ours:
-            gitrepo.git_run(self.root, "add", "--", *ours)
+            git.git_run(self.root, "add", "--", *ours)
 
 
 def _new_leaf(analysis: Analysis, app: str, kept: Sequence[str]) -> str:
@@ -400,15 +402,15 @@ def _need(value: str | None) -> str:
 
 
 def _describe(action: Action) -> str:
-    from migmerge.apply import describe
+    from migmerge.doing.apply import describe
 
     return describe(action)
 
 
 def _verify(root: Path, app: str) -> None:
-    from migmerge import check
+    from migmerge.reading.analysis import analyze
 
-    analysis = check.analyze(root, apps=[app])
+    analysis = analyze(root, apps=[app])
     for conflict in analysis.result.conflicts:
         if conflict.app == app:
             leaves = ", ".join(leaf.name for leaf in conflict.leaves)
@@ -494,10 +496,10 @@ class _Journal:
         paths = sorted({*self.index, *self.files})
         if not paths:
             return
-        gitrepo.git_run(self.root, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *paths)
+        git.git_run(self.root, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *paths)
         records = "".join(f"{r}\n" for path in paths for r in self.index.get(path, ()))
         if records:
-            gitrepo.git_bytes(self.root, "update-index", "--index-info", input=records.encode())
+            git.git_bytes(self.root, "update-index", "--index-info", input=records.encode())
 
 
 def _put(file: Path, content: bytes | None) -> None:
@@ -521,7 +523,7 @@ def _files_in(root: Path, folders: Sequence[str]) -> list[str]:
 def _index_records(root: Path, paths: Sequence[str]) -> dict[str, list[str]]:
     if not paths:
         return {}
-    raw = gitrepo.git_bytes(root, "ls-files", "-s", "-z", "--", *paths)
+    raw = git.git_bytes(root, "ls-files", "-s", "-z", "--", *paths)
     records: dict[str, list[str]] = {}
     for record in raw.decode("utf-8", "surrogateescape").split("\0"):
         if record:

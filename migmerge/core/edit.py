@@ -16,8 +16,8 @@ import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from migmerge.core.model import Key
 from migmerge.errors import MigmergeError
-from migmerge.model import Key
 
 REFERENCE_ATTRIBUTES = ("dependencies", "run_before", "replaces")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from migmerge import gitrepo
+from migmerge.reading import git
 
 DISK = ""
 
@@ -29,7 +29,7 @@ class Snapshot(NamedTuple):
         """Return the bytes of `paths` (those that exist)."""
         wanted = [p for p in paths if p in self.files]
         shas = {p: self.files[p] for p in wanted if self.files[p] != DISK}
-        blobs = gitrepo.read_blobs(self.root, shas.values())
+        blobs = git.read_blobs(self.root, shas.values())
         out = {p: blobs[sha] for p, sha in shas.items() if sha in blobs}
         for path in wanted:
             if self.files[path] == DISK:
@@ -64,13 +64,13 @@ def _read_disk(path: Path) -> bytes | None:
 
 
 def worktree(
-    root: Path, pathspecs: Iterable[str] = (), started: gitrepo.Started | None = None
+    root: Path, pathspecs: Iterable[str] = (), started: git.Started | None = None
 ) -> Snapshot:
     """Return the working tree as it is now, tracked and untracked files alike.
 
-    `started`: its listing, begun early with `gitrepo.start_worktree_listing`.
+    `started`: its listing, begun early with `git.start_worktree_listing`.
     """
-    listing = gitrepo.list_worktree(root, pathspecs, started)
+    listing = git.list_worktree(root, pathspecs, started)
     files = listing.entries
     for path in listing.modified + sorted(listing.unmerged):
         if os.path.lexists(root / path):
@@ -84,7 +84,7 @@ def worktree(
 
 def commit(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> Snapshot:
     """Return the files of commit `rev`."""
-    return Snapshot(root, gitrepo.tree_entries(root, rev, pathspecs), label=rev[:12])
+    return Snapshot(root, git.tree_entries(root, rev, pathspecs), label=rev[:12])
 
 
 def on_disk(root: Path, paths: Iterable[str]) -> Snapshot:

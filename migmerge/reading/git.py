@@ -1,4 +1,4 @@
-"""Git access: the only module that talks to git.
+"""Git access: every git command migmerge runs on the repository, and the parsers of their output.
 
 The read path (check, hooks) drives the git binary directly: a `git cat-file
 --batch` reads ten thousand blobs in about 25 ms, and importing GitPython
@@ -455,3 +455,22 @@ def list_refs(root: Path) -> Refs:
         if head == "*":
             current = name
     return Refs(shas, symrefs, upstreams, current)
+
+
+def git_optional(root: Path, *args: str) -> str | None:
+    """Run git; return its stripped output, or None when it fails (unset config)."""
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, env=clean_env())
+    value = proc.stdout.decode("utf-8", "surrogateescape").strip()
+    return value if proc.returncode == 0 and value else None
+
+
+def differs(root: Path, old: str, new: str, pathspecs: Sequence[str]) -> bool:
+    """Tell whether anything under `pathspecs` changed from `old` to `new` (no output read)."""
+    proc = subprocess.run(
+        ["git", "diff-tree", "-r", "--quiet", old, new, "--", *pathspecs],
+        cwd=root,
+        capture_output=True,
+        env=clean_env(),
+    )
+    # 1 means "differences"; anything else but 0 is an error: look rather than guess.
+    return proc.returncode != 0

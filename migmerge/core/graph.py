@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from migmerge.model import Key, Migration
+from migmerge.core.model import Key, Migration
 
 
 class Graph:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from migmerge.model import SETTING_APP, Key, Migration
+from migmerge.core.model import SETTING_APP, Key, Migration
 
 _STR = rb"(?:\"[^\"\\\n#]*\"|'[^'\\\n#]*')"
 _PAIR = rb"\(\s*" + _STR + rb"\s*,\s*" + _STR + rb"\s*,?\s*\)"

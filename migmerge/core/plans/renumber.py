@@ -1,6 +1,6 @@
-"""Turn a conflict into a plan: which strategy, and the files to write, edit and rename.
+"""The renumber strategy: move the local migrations after upstream's and rewire every reference.
 
-A plan is data. Nothing here writes: `apply.apply_plan` does. Reading the
+A plan is data. Nothing here writes: `doing.apply.apply_plan` does. Reading the
 files to compute edited bytes is the only I/O, and it happens on the working
 tree the plan will be applied to.
 """
@@ -14,122 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migmerge import edit, gitrepo
+from migmerge.core import edit
+from migmerge.core.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
+from migmerge.core.plans.steps import (
+    backup_action,
+    display,
+    max_migration,
+    migrate_command,
+    require,
+    run_action,
+)
+from migmerge.core.writer import parse_number
 from migmerge.errors import MigmergeError, Refused
-from migmerge.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
-from migmerge.writer import merge_number, parse_number, render_merge_migration
+from migmerge.reading import git
 
 if TYPE_CHECKING:
-    from migmerge.check import Analysis
-    from migmerge.config import Config
-    from migmerge.prompts import Questioner
-
-STRATEGIES: tuple[str, ...] = ("auto", "merge", "renumber", "regenerate")
-MAX_MIGRATION = "max_migration.txt"
-_CHOICES = (
-    ("merge", "merge: add a merge migration that depends on every leaf"),
-    ("renumber", "renumber: move the local migrations after the upstream ones"),
-    ("regenerate", "regenerate: roll back, delete the local migrations, makemigrations again"),
-)
-
-
-# Choosing ----------------------------------------------------------------------
-
-
-def choose_strategy(
-    conflict: Conflict,
-    requested: str | None,
-    config: Config,
-    *,
-    force: bool,
-    questioner: Questioner | None = None,
-) -> tuple[Strategy, str]:
-    """Pick the strategy for a conflict (the contract's auto table) and say why in a sentence."""
-    wanted = requested or config.strategy
-    if wanted not in STRATEGIES:
-        raise MigmergeError(
-            f"unknown strategy {wanted!r}", hint=f"use one of: {', '.join(STRATEGIES)}"
-        )
-    if wanted == "auto":
-        return _auto(conflict, questioner)
-    if wanted in ("merge", "renumber"):
-        _refuse_on_overlap(conflict, wanted, force)
-    return _as_strategy(wanted), f"{wanted} was asked for"
-
-
-def _auto(conflict: Conflict, questioner: Questioner | None) -> tuple[Strategy, str]:
-    """Apply the auto table; ask a person when an operation cannot be read."""
-    from migmerge.check import recommend
-
-    strategy, why = recommend(conflict)
-    if strategy is not None:
-        return strategy, why
-    reasons = "; ".join(conflict.overlap.reasons) or "an operation cannot be read"
-    message = f"{conflict.app}: {reasons}. How should it be resolved?"
-    hint = f"migmerge resolve --app {conflict.app} --strategy merge|renumber|regenerate"
-    if questioner is None:
-        raise Refused(f"{message} (a person must choose)", hint=hint)
-    answer = questioner.choose(message, _CHOICES, default="merge")
-    return _as_strategy(answer), f"{answer} was chosen because {why}"
-
-
-def _as_strategy(value: str) -> Strategy:
-    """Narrow a chosen value to a Strategy."""
-    for strategy in ("merge", "renumber", "regenerate"):
-        if value == strategy:
-            return strategy
-    raise MigmergeError(f"unknown strategy {value!r}")
-
-
-def _refuse_on_overlap(conflict: Conflict, wanted: str, force: bool) -> None:
-    """Refuse merge/renumber on a field or unknown overlap unless --force."""
-    kind = conflict.overlap.kind
-    if kind not in ("field", "unknown") or force:
-        return
-    reasons = "; ".join(conflict.overlap.reasons) or f"{kind} overlap"
-    danger = "change the same things" if kind == "field" else "may change the same things"
-    raise Refused(
-        f"{conflict.app}: refusing to {wanted}: the branches {danger} ({reasons}); "
-        "Django would apply both sets of operations one after the other",
-        hint=f"migmerge resolve --app {conflict.app} --strategy regenerate "
-        f"(or --strategy {wanted} --force if you checked the operations by hand)",
-    )
-
-
-# Merge -------------------------------------------------------------------------
-
-
-def plan_merge(analysis: Analysis, conflict: Conflict) -> Plan:
-    """Plan the merge migration makemigrations --merge would write, depending on every leaf."""
-    leaves = [leaf.name for leaf in conflict.leaves]
-    name, source = render_merge_migration(conflict.app, leaves, merge_number(leaves))
-    path = f"{conflict.directory}/{name}.py"
-    if (analysis.root / path).exists():
-        raise MigmergeError(f"{path} already exists", hint="remove it or rename it, then retry")
-    write = Action(
-        "write",
-        f"a merge migration depending on every leaf ({', '.join(sorted(leaves))}), "
-        "as makemigrations --merge writes it",
-        path=path,
-        content=source,
-    )
-    actions = (write, *_max_migration(analysis.root, conflict.directory, name))
-    return Plan("merge", conflict.app, actions, afterwards=(f"git add {path}",))
-
-
-def _max_migration(root: Path, directory: str, leaf: str) -> tuple[Action, ...]:
-    """Point django-linear-migrations' max_migration.txt at the new leaf, when the app has one."""
-    path = f"{directory}/{MAX_MIGRATION}"
-    if not (root / path).is_file():
-        return ()
-    content = f"{leaf}\n".encode()
-    if (root / path).read_bytes() == content:
-        return ()
-    why = f"django-linear-migrations records the app's latest migration: now {leaf}"
-    return (Action("edit", why, path=path, content=content),)
-
-
-# Renumber ----------------------------------------------------------------------
+    from migmerge.doing.prompts import Questioner
+    from migmerge.reading.analysis import Analysis
 
 
 @dataclass(frozen=True)
@@ -216,7 +117,7 @@ def _plan_segments(
     actions += _renames(analysis, app, moving, renames)
     new_leaf = renames.get(moving[-1], moving[-1])
     directory = analysis.apps[app].directory
-    actions += _max_migration(analysis.root, directory, new_leaf)
+    actions += max_migration(analysis.root, directory, new_leaf)
     actions += fix.after(renames)
     warnings = [*_outside_references(analysis, app, renames, actions), *fix.warnings]
     strategy: Strategy = "renumber"
@@ -352,7 +253,7 @@ def _outside_references(
     handled = {a.path for a in actions} | {a.target for a in actions}
     patterns = [arg for old in renames for arg in ("-e", old)]
     try:
-        found = gitrepo.git_run(analysis.root, "grep", "-I", "-F", "-w", "-l", *patterns)
+        found = git.git_run(analysis.root, "grep", "-I", "-F", "-w", "-l", *patterns)
     except MigmergeError:
         return []  # git grep exits 1 when nothing matches
     return [
@@ -443,8 +344,8 @@ def _ask_applied(
 ) -> _Fix:
     """Offer the two honest ways out: roll back first, or move the database along in step."""
     ancestor = _head_dependency(analysis, app, segments[0])
-    rollback = _migrate_command(analysis, app, ancestor)
-    shown = _display(rollback, app, ancestor)
+    rollback = migrate_command(analysis, app, ancestor)
+    shown = display(rollback, app, ancestor)
     message = (
         f"{app}: {', '.join(applied)} is applied in your database; renumbering it would leave "
         "django_migrations out of step with the files. What should happen?"
@@ -472,78 +373,22 @@ def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple
     return questioner.choose(message, choices, default="rollback")
 
 
-# `manage.py migrate APP TARGET` refuses while the app has two leaves (Django's
-# conflict check comes first), so these steps drive Django's own executor,
-# which is what migrate runs after that check.
-_MIGRATE = (
-    "from django.db import connection; "
-    "from django.db.migrations.executor import MigrationExecutor; "
-    'MigrationExecutor(connection).migrate([("{app}", "{target}")])'
-)
-
-
-def _migrate_command(analysis: Analysis, app: str, target: str) -> tuple[str, ...] | None:
-    """The project's manage.py migrating `app` to `target`, or None without manage.py."""
-    from migmerge import django_side
-
-    directory = analysis.apps[app].directory
-    code = _MIGRATE.format(app=app, target=target)
-    try:
-        return django_side.manage_command(
-            analysis.root, analysis.config, "shell", "-c", code, app_dir=directory
-        )
-    except MigmergeError:
-        return None
-
-
-def _display(command: tuple[str, ...] | None, app: str, target: str) -> str:
-    """Render a migrate command as a person types it, quoted for a shell."""
-    if command is None:
-        code = _MIGRATE.format(app=app, target=target)
-        return f"python manage.py shell -c {shlex.quote(code)}"
-    return shlex.join(["python", "manage.py", *command[2:]])
-
-
-def _backup_action(root: Path) -> Action:
-    """Back up the database before the plan changes it."""
-    why = "keep a copy of the database to restore if a step fails"
-    return Action("backup", why, target=str(backup_dir(root)))
-
-
-def _run_action(command: tuple[str, ...], why: str) -> Action:
-    """A manage.py step that changes the database."""
-    from migmerge import django_side
-
-    cwd = str(django_side.manage_cwd(command))
-    return Action("run", why, command=command, cwd=cwd, touches_database=True)
-
-
-def _require(command: tuple[str, ...] | None, shown: str) -> tuple[str, ...]:
-    """Fail when the project's manage.py cannot be found."""
-    if command is None:
-        raise MigmergeError(
-            "cannot find the project's manage.py to migrate with",
-            hint=f'run {shown} yourself, or set [tool.migmerge] manage-py = "path/to/manage.py"',
-        )
-    return command
-
-
 def _record_fix(analysis: Analysis, app: str, onto: str) -> _Fix:
     """Apply the upstream leaf first (the renamed rows then have every dependency applied)."""
-    command = _migrate_command(analysis, app, onto)
-    run = _run_action(
-        _require(command, _display(command, app, onto)),
+    command = migrate_command(analysis, app, onto)
+    run = run_action(
+        require(command, display(command, app, onto)),
         f"apply {app} up to {onto} first, so the renumbered migrations' new dependency is applied",
     )
-    return _Fix(before=(_backup_action(analysis.root), run), record_app=app)
+    return _Fix(before=(backup_action(analysis.root), run), record_app=app)
 
 
 def _rollback_fix(
     analysis: Analysis, app: str, ancestor: str, rollback: tuple[str, ...] | None, shown: str
 ) -> _Fix:
     """Unapply the app back to the ancestor before the files change."""
-    command = _require(rollback, shown)
-    run = _run_action(
+    command = require(rollback, shown)
+    run = run_action(
         command,
         f"unapply {app} back to {ancestor} before the renames (migrate {app} {ancestor} "
         "through Django's executor: migrate itself refuses while the app has two leaves)",
@@ -551,11 +396,6 @@ def _rollback_fix(
     # The settings flag, if any, follows the shell code: keep it for the migrate forward.
     again = shlex.join(["python", "manage.py", "migrate", *command[5:]])
     return _Fix(
-        before=(_backup_action(analysis.root), run),
+        before=(backup_action(analysis.root), run),
         afterwards=(f"{again}  # apply the renumbered migrations",),
     )
-
-
-def backup_dir(root: Path) -> Path:
-    """Where database backups go: inside the git directory, never in the work tree."""
-    return gitrepo.find_repo(root).git_dir / "migmerge" / "backups"

@@ -1,15 +1,14 @@
-"""Run the project's own manage.py, with the project's interpreter, in a clean environment."""
+"""The project around the migrations: its manage.py, its interpreter, the command lines it runs."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from migmerge.config import Config
-from migmerge.errors import ConfigError, MigmergeError, StepFailed
+from migmerge.errors import ConfigError, MigmergeError
+from migmerge.reading.config import Config
 
 # Folders never searched for manage.py: virtualenvs and dependencies hold other projects'.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "env", "node_modules", "site-packages", ".tox"})
@@ -55,23 +54,6 @@ def manage_command(
 def manage_cwd(argv: Sequence[str]) -> Path:
     """Return the folder a manage.py argv runs in: the one holding manage.py."""
     return Path(argv[1]).parent
-
-
-def run_manage(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a manage.py command; raise StepFailed with its output when it fails."""
-    try:
-        proc = subprocess.run(
-            list(argv), cwd=cwd, capture_output=True, text=True, env=clean_env(), check=False
-        )
-    except OSError as exc:
-        raise StepFailed(f"cannot run {display_command(argv)}: {exc}") from exc
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
-        raise StepFailed(
-            f"{display_command(argv)} failed (exit {proc.returncode}):\n{output}",
-            hint="fix what Django reports above, then run migmerge resolve again",
-        )
-    return proc
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

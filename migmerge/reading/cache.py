@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from migmerge.headers import HeaderFields
+    from migmerge.reading.headers import HeaderFields
 
 # Bump when headers.fast_header_fields changes what it returns for the same bytes.
 FORMAT = 1

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import combinations
 
-from migmerge.model import Key, Migration, Operation, Overlap
-from migmerge.parse import model_table
+from migmerge.core.model import Key, Migration, Operation, Overlap
+from migmerge.reading.parse import model_table
 
 # Operations that do nothing the second time when their arguments are identical,
 # so the very same one on both branches is harmless once both run. Any other

@@ -1,0 +1,30 @@
+"""`check`: find apps with parallel migrations and say how far they collide; write nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from migmerge.reading import git
+
+Out = Callable[[str], None]
+
+
+def run_check(
+    *, repo: str | None, against: str | None, apps: Sequence[str], format: str, out: Out
+) -> int:
+    """Run `check`; exit 1 when conflicts are found."""
+    info = git.find_repo(repo)
+    # Listing the working tree is the slowest git work of a check: started
+    # now, git lists the files while Python imports the rest of migmerge.
+    listing = git.start_worktree_listing(info.root) if against is None else None
+    from migmerge import report
+    from migmerge.reading.analysis import analyze
+
+    result = analyze(info, against=against, apps=apps, listing=listing).result
+    if format == "json":
+        out(report.check_json(result))
+    elif format == "github":
+        out(report.check_github(result))
+    else:
+        out(report.check_text(result, against))
+    return 1 if result.conflicts else 0

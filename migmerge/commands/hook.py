@@ -1,0 +1,308 @@
+"""`migmerge hook NAME`: what the installed hook scripts run.
+
+`run_hook` is what the scripts `install-hooks` writes call: `post-merge`
+and `post-rewrite` report (or, when configured, resolve) the conflicts a
+merge or rebase just made and never fail the git command;
+`pre-push` predicts the merge of each pushed branch with its remote branch
+and blocks the push when it would leave parallel migrations.
+
+Nothing here imports Django, GitPython or questionary at module level: the
+hooks run on every merge and push, and the common case must stay instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, TextIO
+
+from migmerge.commands.install import HOOK_NAMES
+from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_reason
+from migmerge.errors import MigmergeError
+from migmerge.reading import git
+from migmerge.reading.config import Config, load_config
+from migmerge.report import hook_summary, push_report
+
+if TYPE_CHECKING:
+    from migmerge.doing.prompts import Questioner
+    from migmerge.reading.analysis import Analysis
+
+ZERO_SHA = "0" * 40
+
+# Paths whose change can create parallel migrations. Migration names only
+# follow the number convention, so a folder named `migrations` is the main
+# test; numbered modules cover MIGRATION_MODULES folders with other names.
+_MIGRATION_PATHSPECS = (":(glob)**/migrations/**", ":(glob)**/[0-9][0-9][0-9][0-9]_*.py")
+
+Out = Callable[[str], None]
+
+
+# ------------------------------------------------------------------- running
+
+
+def run_hook(
+    *,
+    repo: str | None,
+    name: str,
+    args: Sequence[str],
+    stdin: TextIO,
+    out: Out,
+    err: Out,
+) -> int:
+    """Run hook `name` as git calls it; return the exit code git should see."""
+    if os.environ.get("MIGMERGE_SKIP") == "1":
+        return 0
+    _forget_hook_environment()
+    if name == "pre-push":
+        return _guarded_pre_push(repo, args, stdin, out, err)
+    if name == "post-merge":
+        return _never_fail(lambda: _after(repo, rebase=False, out=out), err)
+    if name == "post-rewrite":
+        command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
+        if command != "rebase":
+            return 0  # an amend rewrites one commit: it cannot create parallel branches
+        return _never_fail(lambda: _after(repo, rebase=True, out=out), err)
+    raise MigmergeError(
+        f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
+    )
+
+
+def _forget_hook_environment() -> None:
+    # Set by git (or pre-commit) for the hook: nested git would use the wrong repository.
+    for variable in git.LEAKY_VARIABLES:
+        os.environ.pop(variable, None)
+
+
+def _never_fail(action: Callable[[], None], err: Out) -> int:
+    """Run a post-* hook body; whatever happens, git's command already succeeded."""
+    try:
+        action()
+    except MigmergeError as exc:
+        err(f"migmerge: {exc.message}")
+        if exc.hint:
+            err(f"hint: {exc.hint}")
+    except KeyboardInterrupt:
+        err("migmerge: interrupted; git's command itself is done")
+    except Exception as exc:  # a bug must not look like a failed merge
+        err(f"migmerge: the hook failed ({type(exc).__name__}: {exc}); git is not affected")
+        err("hint: run `migmerge check` to see the migrations' state")
+    return 0
+
+
+# ------------------------------------------------------- post-merge, rebase
+
+
+def _after(repo: str | None, *, rebase: bool, out: Out) -> None:
+    """Report the conflicts a merge or rebase left, then do what the config asks."""
+    from migmerge.reading.analysis import analyze
+
+    # Only the folders the merge or rebase changed: a hook's cost follows the change.
+    analysis = analyze(repo, changed_only=True)
+    conflicts = analysis.result.conflicts
+    if not conflicts:
+        return
+    out(hook_summary("the rebase" if rebase else "the merge", conflicts))
+    config = analysis.config
+    _follow_up(analysis, config.on_rebase if rebase else config.on_merge, rebase=rebase, out=out)
+
+
+def _follow_up(analysis: Analysis, action: str, *, rebase: bool, out: Out) -> None:
+    """Do what `on-merge` / `on-rebase` asks: report, ask, or renumber when safe."""
+    conflicts = analysis.result.conflicts
+    if action == "renumber" and safe_to_renumber(analysis.result):
+        _renumber_now(analysis.root, out)
+        return
+    if action == "ask" and _ask_to_resolve(analysis.root, out):
+        return
+    if action == "renumber":
+        out("migmerge: not renumbering automatically: " + unsafe_reason(analysis.result))
+    out(f"hint: {resolve_command(conflicts, rebase=rebase)}")
+
+
+def _renumber_now(root: Path, out: Out) -> None:
+    from migmerge.doing.prompts import make_questioner
+
+    out("migmerge: configured to renumber: moving your migrations after upstream's")
+    questioner = make_questioner(yes=True, interactive=False)
+    if _resolve(root, "renumber", questioner, out) == 0:
+        out("migmerge: renumbered; the changes are staged: review them and commit")
+
+
+def _ask_to_resolve(root: Path, out: Out) -> bool:
+    """Offer to resolve on the spot when a person is at a terminal; True when offered."""
+    with _terminal() as tty:
+        if tty is None:
+            return False
+        from migmerge.doing.prompts import make_questioner
+
+        questioner = make_questioner(yes=False, interactive=True)
+        if not questioner.confirm("Resolve the parallel migrations now?", default=True):
+            return False
+        if _resolve(root, None, questioner, out) == 0:
+            out("migmerge: review the changes (git status) and commit them")
+        return True
+
+
+def _resolve(root: Path, strategy: str | None, questioner: Questioner, out: Out) -> int:
+    from migmerge.commands.resolve import resolve
+
+    yes = strategy is not None  # only the automatic renumber runs without asking
+    return resolve(
+        repo=str(root), strategy=strategy, apps=(), keep_names=False, yes=yes,
+        dry_run=False, force=False, fmt="text", questioner=questioner, out=out,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _terminal() -> Iterator[int | None]:
+    """Point stdin and stdout at the controlling terminal, when there is one.
+
+    git gives hooks no terminal on stdin (and sends their stdout to stderr),
+    so a prompt has to open /dev/tty itself, as pre-commit does.
+    """
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        yield None
+        return
+    sys.stdout.flush()
+    saved = (os.dup(0), os.dup(1))
+    try:
+        os.dup2(tty, 0)
+        os.dup2(tty, 1)
+        yield tty
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved[0], 0)
+        os.dup2(saved[1], 1)
+        for fd in (*saved, tty):
+            os.close(fd)
+
+
+# ------------------------------------------------------------------ pre-push
+
+
+class PushedRef(NamedTuple):
+    """One line git writes to a pre-push hook."""
+
+    local_ref: str
+    local_sha: str
+    remote_ref: str
+    remote_sha: str
+
+
+def parse_push_lines(text: str) -> list[PushedRef]:
+    """Parse git's pre-push input: `<local ref> <local sha> <remote ref> <remote sha>`."""
+    refs = []
+    for line in text.splitlines():
+        parts = line.rsplit(maxsplit=3)
+        if len(parts) == 4:
+            refs.append(PushedRef(*parts))
+    return refs
+
+
+def _guarded_pre_push(
+    repo: str | None, args: Sequence[str], stdin: TextIO, out: Out, err: Out
+) -> int:
+    try:
+        root = git.find_root(repo)
+        remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
+        return check_push(root, remote, _push_input(root, remote, stdin), out=out, err=err)
+    except MigmergeError as exc:
+        err(f"migmerge: {exc.message}")
+        if exc.hint:
+            err(f"hint: {exc.hint}")
+        err("hint: to push without this check: git push --no-verify")
+        return exc.exit_code
+
+
+def _push_input(root: Path, remote: str, stdin: TextIO) -> list[PushedRef]:
+    text = "" if stdin.isatty() else stdin.read()
+    refs = parse_push_lines(text)
+    if refs or "PRE_COMMIT_REMOTE_BRANCH" not in os.environ:
+        return refs
+    return _pre_commit_refs(root, remote)
+
+
+def _pre_commit_refs(root: Path, remote: str) -> list[PushedRef]:
+    """Rebuild the pushed ref from pre-commit's variables (it keeps git's input to itself).
+
+    pre-commit's FROM_REF is not the remote branch for a new branch, so the
+    remote side comes from the remote-tracking ref: none means a new branch.
+    """
+    local_ref = os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD")
+    remote_ref = os.environ["PRE_COMMIT_REMOTE_BRANCH"]
+    local_sha = os.environ.get("PRE_COMMIT_TO_REF") or git.try_rev(root, local_ref)
+    tracking = f"refs/remotes/{remote}/{_short(remote_ref)}"
+    remote_sha = git.try_rev(root, tracking) or ZERO_SHA
+    return [PushedRef(local_ref, local_sha or ZERO_SHA, remote_ref, remote_sha)]
+
+
+def check_push(root: Path, remote: str, refs: Sequence[PushedRef], *, out: Out, err: Out) -> int:
+    """Check each pushed ref against its remote branch; return 1 to block the push."""
+    config = load_config(root)
+    blocked = [ref for ref in refs if _blocks(root, remote, ref, config, err)]
+    return 1 if blocked else 0
+
+
+def _blocks(root: Path, remote: str, ref: PushedRef, config: Config, err: Out) -> bool:
+    if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
+        return False  # a deletion or a tag cannot add parallel migrations to a branch
+    upstream = _upstream(root, remote, ref, config, err)
+    if upstream is None:
+        return False
+    label, upstream_sha = upstream
+    base = git.merge_base(root, ref.local_sha, upstream_sha)
+    if not touches_migrations(root, base or upstream_sha, ref.local_sha, config):
+        return False
+    from migmerge.reading.analysis import analyze_revisions
+
+    result = analyze_revisions(root, ref.local_sha, upstream_sha)
+    # A conflict made of upstream leaves only is there already: not this push's doing.
+    conflicts = [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]
+    if not conflicts:
+        return False
+    err(push_report(remote, _short(ref.local_ref), label, conflicts))
+    return True
+
+
+def _upstream(
+    root: Path, remote: str, ref: PushedRef, config: Config, err: Out
+) -> tuple[str, str] | None:
+    """Return (name, sha) of what the pushed ref will meet, or None when nothing."""
+    if ref.remote_sha == ZERO_SHA:
+        return remote_default_branch(root, remote, config.default_branch)
+    label = f"{remote}/{_short(ref.remote_ref)}"
+    if not git.has_object(root, ref.remote_sha):
+        err(f"migmerge: {label} has commits you have not fetched; cannot check the merge")
+        err(f"hint: git fetch {remote} && git merge {label}, then push again")
+        return None
+    return label, ref.remote_sha
+
+
+def remote_default_branch(
+    root: Path, remote: str, configured: str | None = None
+) -> tuple[str, str] | None:
+    """Return (name, sha) of the remote's default branch as this clone knows it."""
+    prefix = f"refs/remotes/{remote}/"
+    candidates = [f"{prefix}{configured}"] if configured else []
+    head = git.git_optional(root, "symbolic-ref", "-q", f"{prefix}HEAD")
+    candidates += [head or "", f"{prefix}main", f"{prefix}master"]
+    for name in filter(None, candidates):
+        sha = git.try_rev(root, name)
+        if sha:
+            return name.removeprefix("refs/remotes/"), sha
+    return None
+
+
+def touches_migrations(root: Path, base: str, local: str, config: Config) -> bool:
+    """Tell whether any migration path changed from `base` to `local` (git only, fast)."""
+    specs = [*_MIGRATION_PATHSPECS, *(f":(top,literal){p}" for p in config.migration_modules)]
+    return git.differs(root, base, local, specs)
+
+
+def _short(ref: str) -> str:
+    return ref.removeprefix("refs/heads/")

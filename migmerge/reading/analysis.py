@@ -1,0 +1,252 @@
+"""`analyze`: the read side in one call: scope, scan, graph, conflicts, facts.
+
+Coordinates the read side: git state -> snapshot -> packages -> headers ->
+graph -> conflicts -> classification -> git facts. Imports neither Django nor
+questionary nor anything that writes; planners read the tree through the
+`Analysis` it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from migmerge.core.model import AppMigrations, CheckResult, Conflict, Key, Leaf, Migration, Mode
+from migmerge.reading import discover, git, snapshot
+from migmerge.reading.cache import ResultMemo
+from migmerge.reading.config import Config, load_config
+from migmerge.reading.derive import (
+    Scan,
+    Shape,
+    all_migrations,
+    by_project,
+    derive,
+    replay,
+    scan_tree,
+    signature,
+)
+from migmerge.reading.facts import with_git_facts, with_manage_py
+from migmerge.reading.scope import (
+    GitState,
+    against_state,
+    changed_part,
+    detect_state,
+    fast_forwarded_from,
+)
+
+
+class Analysis:
+    """The result of `check` plus what resolution needs to plan."""
+
+    __slots__ = ("root", "result", "apps", "config", "scan", "_migrations", "_parsed")
+
+    def __init__(
+        self,
+        root: Path,
+        result: CheckResult,
+        apps: Mapping[str, AppMigrations],
+        config: Config,
+        scan: Scan,
+        migrations: dict[Key, Migration],
+    ) -> None:
+        self.root = root
+        self.result = result
+        self.apps = apps
+        self.config = config
+        self.scan = scan
+        # Every header by key: filled on first use (a remembered result needs none).
+        self._migrations = migrations
+        self._parsed: dict[Key, Migration] = {}
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """The swappable models settings name (AUTH_USER_MODEL -> "app.Model")."""
+        return self.scan.settings.swappable
+
+    @property
+    def migrations(self) -> Mapping[Key, Migration]:
+        """Every migration of the tree, header only, by key."""
+        if not self._migrations:
+            self._migrations.update(all_migrations(self.scan))
+        return self._migrations
+
+    def migration(self, app: str, name: str) -> Migration:
+        """Return the migration fully parsed (operations included)."""
+        key = (app, name)
+        if key not in self._parsed:
+            path = dict(self.apps[app].files)[name]
+            source = self.scan.read([path]).get(path)
+            if source is None:
+                source = (self.root / path).read_bytes()
+            from migmerge.reading import parse
+
+            self._parsed[key] = parse.parse_migration(
+                source, app=app, name=name, path=path, settings=self.settings
+            )
+        return self._parsed[key]
+
+
+def find_root(start: str | Path | None) -> Path:
+    """Return the root of the repository holding `start`."""
+    return git.find_root(start)
+
+
+def analyze(
+    repo: str | Path | git.RepoInfo | None = None,
+    *,
+    against: str | None = None,
+    apps: Sequence[str] = (),
+    changed_only: bool = False,
+    listing: git.Started | None = None,
+) -> Analysis:
+    """Inspect the working tree (or predict merging `against`) for conflicts.
+
+    `changed_only` (the hooks): look only at the folders the merge or rebase
+    in progress or just made changed on either side, or a fast-forward just
+    brought in, when there is one.
+    `listing`: the whole working tree's listing, started early (see `start`).
+    """
+    info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
+    config = load_config(info.root)
+    refs = None
+    if against is not None:
+        upstream = git.resolve_rev(info.root, against)
+        local = git.try_rev(info.root, "HEAD")
+        state = against_state(info.root, local, upstream, "against")
+        tree = changed_part(info.root, state, config, local_rev=None, predict=True)
+    else:
+        refs = git.list_refs(info.root)
+        state = detect_state(info, config, refs)
+        pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
+        if changed_only and state.mode in ("merge", "rebase") and state.base:
+            tree = changed_part(info.root, state, config, local_rev=None, predict=False)
+        elif pulled and state.local:
+            # A fast-forward (a plain `git pull`): only what it brought in.
+            scope = GitState("merge", pulled, state.local, pulled)
+            tree = changed_part(info.root, scope, config, local_rev=None, predict=False)
+        else:
+            tree = snapshot.worktree(info.root, started=listing)
+    return _analyze_tree(info.root, tree, state, config, apps, refs)
+
+
+def analyze_revisions(
+    repo: Path, local: str, upstream: str, *, mode: Mode = "against"
+) -> CheckResult:
+    """Predict merging commit `upstream` into commit `local` (no working tree)."""
+    info = git.find_repo(repo)
+    config = load_config(info.root)
+    state = against_state(info.root, local, upstream, mode)
+    tree = changed_part(info.root, state, config, local_rev=local, predict=True)
+    return _analyze_tree(info.root, tree, state, config, ()).result
+
+
+def _analyze_tree(
+    root: Path,
+    tree: snapshot.Snapshot,
+    state: GitState,
+    config: Config,
+    only: Sequence[str],
+    refs: git.Refs | None = None,
+) -> Analysis:
+    scan = scan_tree(tree, config)
+    memo = ResultMemo.open(root)
+    key = signature(scan)
+    outcome = memo.get(key) if key is not None else None
+    migrations: dict[Key, Migration] = {}
+    if outcome is None:
+        outcome, migrations = derive(scan)
+        if key is not None:
+            memo.put(key, outcome)
+    else:
+        replay(scan, outcome)
+    app_map: dict[str, AppMigrations] = {}
+    for packages in by_project(scan.packages).values():
+        for package in packages:
+            app_map.setdefault(package.label, _app(package))
+    conflicts = [
+        _conflict(shape, scan.package(shape[0]), scan)
+        for shape in outcome[3]
+        if not only or shape[1] in only
+    ]
+    analysis = Analysis(
+        root,
+        CheckResult(state.mode, state.local, state.upstream, state.base),
+        app_map,
+        config,
+        scan,
+        migrations,
+    )
+    if conflicts:
+        config = with_manage_py(config, tree)
+        modules = {c.directory: scan.package(c.directory).modules for c in conflicts}
+        conflicts = with_git_facts(root, modules, conflicts, state, config, refs)
+    analysis.result = CheckResult(
+        state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(scan.warnings)
+    )
+    return analysis
+
+
+def _app(package: discover.Package) -> AppMigrations:
+    return AppMigrations(
+        package.label,
+        package.directory,
+        package.label_source,
+        tuple(sorted(package.modules.items())),
+    )
+
+
+def _conflict(
+    shape: Shape,
+    package: discover.Package,
+    scan: Scan,
+) -> Conflict:
+    _, app, leaves, ancestor, branch_list, nodes = shape
+    branches = dict(zip(leaves, branch_list))
+    in_branches = {n for b in branch_list for n in b}
+    parsed = _full_parse(app, package, scan, in_branches)
+    history: list[Migration] = []
+    if any(_names_tables(m) for m in parsed.values()):
+        # Only SQL needs the table names the app's history gives its models.
+        names = {n for n in nodes if n not in in_branches}
+        history = list(_full_parse(app, package, scan, names).values())
+    from migmerge.core.classify import classify  # only when there is a conflict to judge
+
+    overlap = classify(app, [[parsed[n] for n in branches[leaf]] for leaf in leaves], history)
+    built = tuple(
+        Leaf(
+            name=leaf,
+            path=package.modules[leaf],
+            side=None,
+            shared=False,
+            applied=None,
+            branch=branches[leaf],
+            operations=tuple(op for n in branches[leaf] for op in parsed[n].operations or ()),
+        )
+        for leaf in leaves
+    )
+    return Conflict(app, package.directory, ancestor, built, overlap, None)
+
+
+def _names_tables(migration: Migration) -> bool:
+    ops = list(migration.operations or ())
+    while ops:
+        op = ops.pop()
+        if op.tables:
+            return True
+        ops.extend(op.children)
+    return False
+
+
+def _full_parse(
+    app: str, package: discover.Package, scan: Scan, names: set[str]
+) -> dict[str, Migration]:
+    from migmerge.reading import parse
+
+    sources = scan.read(package.modules[name] for name in names)
+    out = {}
+    for name in sorted(names):
+        path = package.modules[name]
+        out[name] = parse.parse_migration(
+            sources[path], app=app, name=name, path=path, settings=scan.settings.swappable
+        )
+    return out

@@ -1,0 +1,362 @@
+"""What the migration graph makes of a tree: labels, leaves, branches, warnings; remembered.
+
+A scan holds every migrations package of a snapshot; `derive` reads the
+headers, settles labels and builds each project's graph; its outcome is plain
+tuples, kept in the result memo by the tree's exact signature, so an
+unchanged tree checked again skips the headers and the graph altogether.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from migmerge.core.graph import Graph
+from migmerge.core.model import Key, Migration, Warning
+from migmerge.errors import NotAMigration
+from migmerge.reading import discover, snapshot
+from migmerge.reading.cache import HeaderCache
+from migmerge.reading.config import Config
+
+
+class Scan:
+    """Every migrations package of a snapshot, and its headers once read."""
+
+    __slots__ = ("packages", "headers", "tree", "settings", "warnings", "sources")
+
+    def __init__(
+        self,
+        packages: list[discover.Package],
+        tree: snapshot.Snapshot,
+        settings: discover.Settings,
+        warnings: list[Warning],
+    ) -> None:
+        self.packages = packages
+        self.headers: dict[str, Migration] = {}  # path -> header (operations None), once read
+        self.tree = tree
+        self.settings = settings
+        self.warnings = warnings
+        # Bytes read so far: headers served by the cache were never read.
+        self.sources: dict[str, bytes] = {}
+
+    def read(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """Return the bytes of `paths`, reading what was not read yet in one go."""
+        wanted = list(paths)
+        self.sources.update(self.tree.read(p for p in wanted if p not in self.sources))
+        return {p: self.sources[p] for p in wanted if p in self.sources}
+
+    def package(self, directory: str) -> discover.Package:
+        return next(p for p in self.packages if p.directory == directory)
+
+
+def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
+    """Find every migrations package of `tree`, labelled as far as names and files tell."""
+    warnings: list[Warning] = []
+    settings = discover.read_settings(tree, tree.files, config)
+    packages = discover.find_packages(tree, config, settings, warnings)
+    discover.label_packages(packages, tree, config)
+    return Scan(packages, tree, settings, warnings)
+
+
+# What the graph makes of a scan, as plain tuples the memo can store:
+#   kept:     (directory, label, label_source) of every package, final labels
+#   removed:  (directory, module name) of modules that are not migrations
+#   warnings: (kind, app, message, path)
+#   shapes:   (directory, app, leaves, ancestor, branches, nodes) per conflicting app
+Shape = tuple[str, str, tuple[str, ...], str | None, tuple[tuple[str, ...], ...], tuple[str, ...]]
+Outcome = tuple[
+    tuple[tuple[str, str, str], ...],
+    tuple[tuple[str, str], ...],
+    tuple[tuple[str, str | None, str, str | None], ...],
+    tuple[Shape, ...],
+]
+
+
+def derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
+    """Read every header, settle labels, build each project's graph.
+
+    Relabels and prunes `scan.packages` as it goes. Returns the outcome and
+    every migration's header by key.
+    """
+    before = {p.directory: set(p.modules) for p in scan.packages}
+    found = len(scan.warnings)
+    _read_headers(scan)
+    changed = discover.infer_labels(scan.packages, scan.headers)
+    for package in scan.packages:
+        if package.directory in changed:
+            for path in package.modules.values():
+                if path in scan.headers:
+                    scan.headers[path] = discover.relabel(scan.headers[path], package.label)
+    _drop_unmigrated(scan.packages, scan.settings)
+    warnings = scan.warnings[found:]
+    migrations: dict[Key, Migration] = {}
+    shapes: list[Shape] = []
+    for packages in by_project(scan.packages).values():
+        project = _project_migrations(packages, scan, warnings)
+        migrations.update(project)
+        graph = Graph(project)
+        warnings += _graph_warnings(graph, packages)
+        for app, leaves in sorted(graph.conflicts().items()):
+            directory = next(p.directory for p in packages if p.label == app)
+            ancestor = graph.common_ancestor(app, leaves)
+            branches = tuple(tuple(graph.branch(app, ancestor, leaf)) for leaf in leaves)
+            shapes.append(
+                (directory, app, tuple(leaves), ancestor, branches, tuple(graph.nodes(app)))
+            )
+    scan.warnings[found:] = warnings
+    outcome: Outcome = (
+        tuple((p.directory, p.label, p.label_source) for p in scan.packages),
+        _removed(before, scan.packages),
+        tuple((w.kind, w.app, w.message, w.path) for w in warnings),
+        tuple(shapes),
+    )
+    return outcome, migrations
+
+
+def _removed(
+    before: dict[str, set[str]], packages: list[discover.Package]
+) -> tuple[tuple[str, str], ...]:
+    """(directory, module) pairs found before that are gone from the packages now."""
+    after = {p.directory: p.modules for p in packages}
+    return tuple(
+        (directory, name)
+        for directory, names in before.items()
+        for name in sorted(names - after.get(directory, {}).keys())
+    )
+
+
+def replay(scan: Scan, outcome: Outcome) -> None:
+    """Bring `scan` where `_derive` left it, from a remembered outcome."""
+    kept, removed, warnings, _ = outcome
+    by_dir = {p.directory: p for p in scan.packages}
+    for directory, name in removed:
+        by_dir[directory].modules.pop(name, None)
+    packages = []
+    for directory, label, source in kept:
+        package = by_dir[directory]
+        package.label, package.label_source = label, source
+        packages.append(package)
+    scan.packages[:] = packages
+    scan.warnings += [Warning(*w) for w in warnings]
+
+
+def signature(scan: Scan) -> str | None:
+    """Everything `_derive` depends on, as one string; None when too big to keep.
+
+    Files git stores count by blob id, the others by their bytes. Parts hold
+    no NUL (paths cannot, reprs escape it) except file bytes, which come with
+    their length: two different inputs never give the same string.
+    """
+    stamp = _code_stamp()
+    if stamp is None:
+        return None
+    files = scan.tree.files
+    settings = scan.settings
+    parts = [
+        stamp,
+        repr(sorted(settings.swappable.items())),
+        repr(sorted(settings.migration_modules.items(), key=lambda item: item[0])),
+    ]
+    on_disk: list[str] = []
+    for package in scan.packages:
+        shas = [files[path] for path in package.modules.values()]
+        parts.append(
+            repr((package.directory, package.label, package.label_source, package.project))
+        )
+        parts.append(str(len(shas)))
+        parts += package.modules
+        parts += shas
+        if snapshot.DISK in shas:
+            on_disk += [path for path in package.modules.values() if files[path] == snapshot.DISK]
+    if on_disk:
+        sources = scan.read(on_disk)
+        if sum(len(data) for data in sources.values()) > MEMO_DISK_BYTES:
+            return None
+        for path in on_disk:
+            data = sources.get(path)
+            parts.append(repr(path))
+            parts.append("-" if data is None else f"{len(data)}:{data.decode('latin-1')}")
+    return "\0".join(parts)
+
+
+# Bytes of changed or untracked migrations a signature may carry (a tree
+# nobody committed yet is read in full on every run anyway).
+MEMO_DISK_BYTES = 1 << 20
+
+
+# The folders whose code decides an outcome: every module in them is stamped,
+# so a module moved or added there can never be forgotten.
+_DERIVING = ("reading", "core")
+
+
+def _code_stamp() -> str | None:
+    """Which migmerge computed an outcome: edited or upgraded code starts afresh."""
+    from migmerge import __version__
+
+    package = os.path.dirname(os.path.dirname(__file__))
+    parts = [__version__]
+    try:
+        for folder in _DERIVING:
+            with os.scandir(os.path.join(package, folder)) as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if entry.name.endswith(".py"):
+                        stat = entry.stat()
+                        parts.append(f"{entry.name}:{stat.st_mtime_ns}:{stat.st_size}")
+    except OSError:
+        return None
+    return " ".join(parts)
+
+
+def all_migrations(scan: Scan) -> dict[Key, Migration]:
+    """Every header of a scan whose labels are settled, by key."""
+    if not scan.headers:
+        _read_headers(scan)
+    migrations: dict[Key, Migration] = {}
+    for packages in by_project(scan.packages).values():
+        migrations.update(_project_migrations(packages, scan, []))
+    return migrations
+
+
+def _read_headers(scan: Scan) -> None:
+    """Fill `scan.headers`: from the header cache by blob id, else from the bytes."""
+    # Here, not above: a remembered result needs no header.
+    from migmerge.reading.headers import fast_header_fields, header_migration
+
+    files = scan.tree.files
+    swappable = scan.settings.swappable
+    headers = scan.headers
+    cache = HeaderCache.open(scan.tree.root, sum(len(p.modules) for p in scan.packages))
+    unread: list[tuple[discover.Package, str, str]] = []
+    cached = cache.get
+    make = header_migration
+    for package in scan.packages:
+        label = package.label
+        for name, path in package.modules.items():
+            # The loop every check runs ten thousand times: kept to two calls.
+            fields = cached(files.get(path) or "")
+            if fields is None:
+                unread.append((package, name, path))
+            else:
+                headers[path] = make(fields, label, name, path, swappable)
+    sources = scan.read(path for _, _, path in unread)
+    for package, name, path in unread:
+        if path not in sources:
+            continue  # vanished while we looked
+        fields = fast_header_fields(sources[path])
+        if fields is not None:
+            if files[path] != snapshot.DISK:
+                cache.put(files[path], fields)
+            headers[path] = header_migration(fields, package.label, name, path, swappable)
+            continue
+        from migmerge.reading import parse  # only for what the fast path leaves
+
+        try:
+            headers[path] = parse.read_header(
+                sources[path], app=package.label, name=name, path=path, settings=swappable
+            )
+        except NotAMigration:
+            # A helper module, or a `migrations` package that is not Django's.
+            del package.modules[name]
+            scan.warnings.append(_not_a_migration(path, package.label))
+    cache.save()
+
+
+def _not_a_migration(path: str, app: str) -> Warning:
+    return Warning(
+        "not-a-migration",
+        app,
+        f"{path} has no Migration class: skipped (Django would refuse it if the app is installed; "
+        "exclude the folder in [tool.migmerge] if it is not a Django migrations package)",
+        path,
+    )
+
+
+def _drop_unmigrated(packages: list[discover.Package], settings: discover.Settings) -> None:
+    """MIGRATION_MODULES = {label: None} means the app has no migrations."""
+    off = {label for label, module in settings.migration_modules.items() if module is None}
+    packages[:] = [p for p in packages if not (p.label in off and p.label_source != "settings")]
+
+
+def by_project(packages: list[discover.Package]) -> dict[str, list[discover.Package]]:
+    out: dict[str, list[discover.Package]] = {}
+    for package in packages:
+        out.setdefault(package.project, []).append(package)
+    return out
+
+
+def _project_migrations(
+    packages: list[discover.Package], scan: Scan, warnings: list[Warning]
+) -> dict[Key, Migration]:
+    migrations: dict[Key, Migration] = {}
+    owner: dict[str, str] = {}
+    for package in packages:
+        if package.label in owner and owner[package.label] != package.directory:
+            warnings.append(
+                Warning(
+                    "duplicate-label",
+                    package.label,
+                    f"{package.directory} and {owner[package.label]} both hold migrations of app "
+                    f"{package.label!r}; Django would refuse the duplicate label",
+                )
+            )
+            continue
+        owner[package.label] = package.directory
+        for path in package.modules.values():
+            header = scan.headers.get(path)
+            if header is not None:
+                migrations[header.app, header.name] = header
+                if header.dynamic:
+                    warnings.append(
+                        Warning("dynamic-dependencies", header.app, header.dynamic, path)
+                    )
+    return migrations
+
+
+def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:
+    out = [
+        Warning(
+            "missing-dependency",
+            child[0],
+            f"{child[0]}.{child[1]} depends on {parent[0]}.{parent[1]}, which does not exist",
+        )
+        for child, parent in graph.missing
+    ]
+    for package in packages:
+        out += _duplicate_numbers(graph, package.label)
+    return out
+
+
+def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
+    names = graph.nodes(app)
+    numbers = [name.partition("_")[0] for name in names]
+    if len(set(numbers)) == len(numbers):
+        return []  # the usual case, found without a loop in Python
+    seen: dict[str, list[str]] = {}
+    for name, number in zip(names, numbers):
+        if number.isdigit():
+            seen.setdefault(number, []).append(name)
+    repeated = {number: names for number, names in seen.items() if len(names) > 1}
+    if not repeated:
+        return []
+    conflicting = len(graph.leaves(app)) > 1
+    out = []
+    for number, names in sorted(repeated.items()):
+        in_line = _in_line(graph, app, names)
+        if conflicting and not in_line:
+            continue  # the conflict itself: reported as such
+        how = "in a straight line" if in_line else "on parallel branches joined by a merge"
+        out.append(
+            Warning(
+                "duplicate-number",
+                app,
+                f"{app} has several migrations numbered {number}: {', '.join(names)} "
+                f"({how}: not a conflict)",
+            )
+        )
+    return out
+
+
+def _in_line(graph: Graph, app: str, names: list[str]) -> bool:
+    """Tell whether each of `names` descends from the one before it."""
+    chain = sorted(names, key=lambda n: len(graph.ancestors((app, n))))
+    return all((app, a) in graph.ancestors((app, b)) for a, b in zip(chain, chain[1:]))

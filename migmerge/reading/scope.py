@@ -1,0 +1,192 @@
+"""Which git situation the tree is in, whose each side is, and which part of which tree to read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from migmerge.core.model import Mode
+from migmerge.errors import GitFailed, MigmergeError
+from migmerge.reading import discover, git, snapshot
+from migmerge.reading.config import Config
+
+
+class GitState(NamedTuple):
+    """The sides of the work: local and upstream commits and their merge base."""
+
+    mode: Mode
+    local: str | None
+    upstream: str | None
+    base: str | None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def detect_state(info: git.RepoInfo, config: Config, refs: git.Refs) -> GitState:
+    """Tell merge or rebase (in progress or just made) from a plain working tree."""
+    git_dir = info.git_dir
+    head, parents = _head(info.root)
+    merge_head = _read(git_dir / "MERGE_HEAD")
+    if merge_head:
+        return _state(info.root, "merge", head, merge_head)
+    for folder in ("rebase-merge", "rebase-apply"):
+        onto = _read(git_dir / folder / "onto")
+        if onto:
+            return _state(info.root, "rebase", _read(git_dir / folder / "orig-head"), onto)
+    orig_head = _read(git_dir / "ORIG_HEAD")
+    if len(parents) == 2 and orig_head == parents[0]:
+        return _state(info.root, "merge", parents[0], parents[1])
+    onto = _just_rebased_onto(git_dir)
+    if onto and orig_head:
+        return _state(info.root, "rebase", orig_head, onto)
+    return _state(info.root, "worktree", head, _upstream_ref(info.root, config, refs))
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
+
+
+def _head(root: Path) -> tuple[str | None, list[str]]:
+    try:
+        line = git.git_run(root, "log", "-1", "--format=%H %P", "HEAD").split()
+    except GitFailed:
+        return None, []  # an unborn branch
+    return line[0], line[1:]
+
+
+def _state(root: Path, mode: Mode, local: str | None, upstream: str | None) -> GitState:
+    if upstream is not None and not _is_sha(upstream):
+        upstream = git.try_rev(root, upstream)
+    base = git.merge_base(root, local, upstream) if local and upstream else None
+    return GitState(mode, local, upstream, base)
+
+
+def _upstream_ref(root: Path, config: Config, refs: git.Refs) -> str | None:
+    """The branch's upstream, else the default branch unless HEAD is on it."""
+    upstream = refs.upstream()
+    if upstream:
+        return upstream
+    if config.default_branch:
+        default = config.default_branch if git.try_rev(root, config.default_branch) else None
+    else:
+        default = refs.default_branch()
+    if default is None or refs.current in (default, "refs/heads/" + default):
+        return None
+    return default
+
+
+def fast_forwarded_from(info: git.RepoInfo) -> str | None:
+    """Return the commit HEAD was on before the fast-forward merge just made, or None.
+
+    git writes "<old> <new> ... merge <rev>: Fast-forward" (or "pull: ...")
+    to HEAD's reflog; nothing else marks a fast-forward once it is done.
+    """
+    lines = _reflog_tail(info.git_dir)
+    if not lines:
+        return None
+    fields, _, message = lines[-1].partition("\t")
+    old = fields.split(" ", 1)[0]
+    if not message.endswith(": Fast-forward") or not _is_sha(old) or old == git.ZERO_SHA:
+        return None
+    return old
+
+
+def _reflog_tail(git_dir: Path) -> list[str]:
+    """The last lines of HEAD's reflog (none when there is no reflog)."""
+    try:
+        with open(git_dir / "logs" / "HEAD", "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 65536))
+            return handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+
+
+def _just_rebased_onto(git_dir: Path) -> str | None:
+    """Return the commit the last finished rebase started from, per HEAD's reflog."""
+    lines = _reflog_tail(git_dir)
+    if not lines or not _is_rebase(lines[-1], "finish"):
+        return None
+    for line in reversed(lines[:-1]):
+        if _is_rebase(line, "start"):
+            return line.split()[1]
+        if not _is_rebase(line, ""):
+            return None
+    return None
+
+
+def _is_rebase(line: str, phase: str) -> bool:
+    message = line.partition("\t")[2]
+    return "rebase" in message.split(":")[0] and f"({phase}" in message.split(":")[0]
+
+
+# Which part of which tree --------------------------------------------------
+
+
+def against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> GitState:
+    base = git.merge_base(root, local, upstream) if local else None
+    if local and base is None:
+        raise MigmergeError(
+            f"{local[:12]} and {upstream[:12]} share no history",
+            hint="compare against a branch of the same project",
+        )
+    return GitState(mode, local, upstream, base)
+
+
+def changed_part(
+    root: Path, state: GitState, config: Config, local_rev: str | None, *, predict: bool
+) -> snapshot.Snapshot:
+    """Return the part of the tree in the folders either side's commits changed.
+
+    Merging can only give an app a new leaf where the branches added
+    migrations, so only those folders (and what discovery needs around them:
+    apps.py, manage.py, settings) are read, from `local_rev` or the working
+    tree (uncommitted work counts inside them). `predict`: lay upstream's
+    changes over it, as merging would. Every git call here follows the
+    change, not the repository's size.
+    """
+    assert state.upstream is not None
+    if state.base is None or state.local is None:
+        return snapshot.commit(root, state.upstream) if predict else snapshot.worktree(root)
+    theirs, ours = git.changed_paths_to(
+        root, state.base, [state.upstream, local_rev or state.local]
+    )
+    dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
+    if not dirs:
+        return snapshot.Snapshot(root, {}, "predicted merge" if predict else "working tree")
+
+    def side(specs: list[str]) -> snapshot.Snapshot:
+        """Our side of the merge (commit or working tree), under `specs`."""
+        if local_rev is None:
+            return snapshot.worktree(root, specs)
+        return snapshot.commit(root, local_rev, specs)
+
+    around = discover.context_paths(dirs)
+    tree = side([f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in around])
+    if predict:
+        wanted = set(dirs)
+        tree = tree.overlay(
+            {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}, "predicted merge"
+        )
+    # Settings where manage.py (or the config) says; else every settings-like
+    # file, which costs a look at the whole tree: name them to keep hooks fast.
+    named = discover.settings_paths(tree, config)
+    if named and local_rev is None:
+        found = snapshot.on_disk(root, named)
+    else:
+        found = side([f":(literal){p}" for p in named] if named else list(discover.SETTINGS_GLOBS))
+    extra: dict[str, str | None] = dict(found.files)
+    if predict:
+        extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
+    return tree.overlay(extra, tree.label)
+
+
+def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
+    """Tell whether an upstream change falls inside the predicted part of the tree."""
+    return path.rpartition("/")[0] in dirs or path in around or discover.is_settings_file(path)
