@@ -56,3 +56,7 @@ class StepFailed(MigmergeError):
     """A step of a plan failed; everything done before it was restored (exit 1)."""
 
     exit_code = 1
+
+
+class KmigratorError(MigmergeError):
+    """A kmigrator file name or line that cannot be made or changed as asked."""
