@@ -40,6 +40,7 @@ class Fork(NamedTuple):
     parent_leaves: list[str]
     leaves: list[str]
     renamed: list[list[str]]
+    parent_leaf_paths: dict[str, str]  # the file holding each of the parent's leaves
 
 
 class Blobs:
@@ -102,20 +103,20 @@ def git(repo: str, *args: str) -> str:
     ).stdout
 
 
-def graph(repo: str, blobs: Blobs, rev: str, folder: str) -> dict[str, list[str]]:
-    """Return the decoded graph of `folder` at `rev`: {name: dependencies}."""
-    nodes: dict[str, list[str]] = {}
+def graph(repo: str, blobs: Blobs, rev: str, folder: str) -> dict[str, tuple[str, list[str]]]:
+    """Return the decoded graph of `folder` at `rev`: {name: (file path, dependencies)}."""
+    nodes: dict[str, tuple[str, list[str]]] = {}
     for line in git(repo, "ls-tree", rev, folder + "/").splitlines():
-        meta, _path = line.split("\t", 1)
+        meta, path = line.split("\t", 1)
         _mode, kind, sha = meta.split()
         if kind == "blob":
-            nodes.update(blobs.migrations(sha))
+            nodes.update((name, (path, deps)) for name, deps in blobs.migrations(sha).items())
     return nodes
 
 
-def leaves(nodes: dict[str, list[str]]) -> list[str]:
+def leaves(nodes: dict[str, tuple[str, list[str]]]) -> list[str]:
     """Return the names no other migration of the graph depends on, sorted."""
-    needed = {name for deps in nodes.values() for name in deps}
+    needed = {name for _path, deps in nodes.values() for name in deps}
     return sorted(name for name in nodes if name not in needed)
 
 
@@ -143,11 +144,13 @@ def measure(repo: str, rev: str, folder: str, full: bool) -> tuple[int, list[For
     forks = []
     for sha, pairs in commits.items():
         parent = git(repo, "rev-parse", sha + "^1").strip()
-        before = leaves(graph(repo, blobs, parent, folder))
+        nodes = graph(repo, blobs, parent, folder)
+        before = leaves(nodes)
         after = leaves(graph(repo, blobs, sha, folder))
         if len(after) < len(before):
             subject = git(repo, "log", "-1", "--format=%s", sha).strip()
-            forks.append(Fork(sha, parent, subject, before, after, pairs))
+            paths = {name: nodes[name][0] for name in before}
+            forks.append(Fork(sha, parent, subject, before, after, pairs, paths))
     return len(commits), forks
 
 
