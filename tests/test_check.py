@@ -107,6 +107,7 @@ def test_merge_just_made_reports_sides(repo: Path) -> None:
     assert (doc["local"], doc["upstream"]) == (feature, main)
     assert doc["base"] == git(repo, "merge-base", feature, main).strip()
     (conflict,) = doc["conflicts"]
+    assert conflict["kind"] == "leaves"
     assert conflict["app"] == "polls"
     assert conflict["directory"] == "polls/migrations"
     assert conflict["ancestor"] == "0001_initial"

@@ -19,6 +19,7 @@ Side = Literal["local", "upstream"]
 OverlapKind = Literal["none", "model", "field", "unknown"]
 Strategy = Literal["merge", "renumber", "regenerate"]
 Mode = Literal["worktree", "merge", "rebase", "against"]
+ConflictKind = Literal["leaves", "same-name", "cross-app"]
 
 SETTING_APP = "__setting__"
 """App label used for a `swappable_dependency(settings.X)` that could not be resolved."""
@@ -144,7 +145,12 @@ class Leaf(NamedTuple):
 
 
 class Conflict(NamedTuple):
-    """An app with two or more leaves."""
+    """What keeps a merged tree from migrating; `kind` says which sort.
+
+    `leaves`: an app with two or more leaves; `same-name`: both sides added a
+    migration under one name with different contents; `cross-app`: one side
+    deletes or renames what the other side's migrations in another app use.
+    """
 
     app: str
     directory: str
@@ -153,9 +159,11 @@ class Conflict(NamedTuple):
     overlap: Overlap
     strategy: Strategy | None
     strategy_why: str = ""
+    kind: ConflictKind = "leaves"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "app": self.app,
             "directory": self.directory,
             "ancestor": self.ancestor,

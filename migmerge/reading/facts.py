@@ -119,24 +119,9 @@ def _facts(
                 leaf.operations,
             )
         )
-    return Conflict(
-        conflict.app,
-        conflict.directory,
-        conflict.ancestor,
-        tuple(leaves),
-        conflict.overlap,
-        None,
-    )
+    return conflict._replace(leaves=tuple(leaves), strategy=None)
 
 
 def _decide(conflict: Conflict) -> Conflict:
     strategy, why = recommend(conflict)
-    return Conflict(
-        conflict.app,
-        conflict.directory,
-        conflict.ancestor,
-        conflict.leaves,
-        conflict.overlap,
-        strategy,
-        why,
-    )
+    return conflict._replace(strategy=strategy, strategy_why=why)
