@@ -8,7 +8,6 @@ person would do by hand and what migmerge did instead.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +17,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from migmerge.errors import MigmergeError
+from migmerge.reading.git import clean_env
 
 Out = Callable[[str], None]
 
 STRATEGIES = ("merge", "renumber", "regenerate")
+
+# The demo's own settings, whatever DJANGO_SETTINGS_MODULE the shell holds.
+DEMO_ENV = {"DJANGO_SETTINGS_MODULE": "mysite.settings"}
 
 # The demo must work for someone with no git identity, signing or hooks set up.
 GIT_CONFIG = (
@@ -347,7 +350,7 @@ def _manage(root: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 
 def _run(argv: list[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command in a clean environment; fail with its output when `check` and it fails."""
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=_clean_env())
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=clean_env(DEMO_ENV))
     if check and proc.returncode != 0:
         raise MigmergeError(
             f"demo step `{' '.join(argv[-3:])}` failed (exit {proc.returncode}):\n"
@@ -355,15 +358,6 @@ def _run(argv: list[str], cwd: Path, *, check: bool = True) -> subprocess.Comple
             hint=f"the half-built project is in {cwd}",
         )
     return proc
-
-
-def _clean_env() -> dict[str, str]:
-    """Our environment without variables that would point git or Django elsewhere."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GIT_", "DJANGO_")) or key == "GIT_EXEC_PATH"
-    }
 
 
 def _indented(text: str, out: Out) -> None:

@@ -55,7 +55,6 @@ def run_hook(
     """Run hook `name` as git calls it; return the exit code git should see."""
     if os.environ.get("MIGMERGE_SKIP") == "1":
         return 0
-    _forget_hook_environment()
     if name == "pre-push":
         return _guarded_pre_push(repo, args, stdin, out, err)
     if name == "post-merge":
@@ -68,12 +67,6 @@ def run_hook(
     raise MigmergeError(
         f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
     )
-
-
-def _forget_hook_environment() -> None:
-    # Set by git (or pre-commit) for the hook: nested git would use the wrong repository.
-    for variable in git.LEAKY_VARIABLES:
-        os.environ.pop(variable, None)
 
 
 def _never_fail(action: Callable[[], None], err: Out) -> int:

@@ -19,7 +19,8 @@ from migmerge.core.model import Action, Plan
 from migmerge.doing import database as db_module
 from migmerge.errors import MigmergeError, Refused, StepFailed
 from migmerge.reading import git
-from migmerge.reading.project import clean_env, display_command
+from migmerge.reading.git import clean_env
+from migmerge.reading.project import display_command
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database

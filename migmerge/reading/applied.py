@@ -7,13 +7,13 @@ programs are used only when present; anything that cannot be read is None
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from migmerge.core.model import Database, Key
+from migmerge.reading.git import clean_env
 
 SELECT_APPLIED = "SELECT app, name FROM django_migrations"
 
@@ -87,11 +87,10 @@ def _applied_mysql(db: Database) -> frozenset[Key] | None:
 
 
 def client_env(db: Database) -> dict[str, str]:
-    env = dict(os.environ)
-    if db.password:
-        # Passwords go through the environment, never the command line (ps shows it).
-        env["PGPASSWORD" if db.vendor == "postgresql" else "MYSQL_PWD"] = db.password
-    return env
+    if not db.password:
+        return clean_env()
+    # Passwords go through the environment, never the command line (ps shows it).
+    return clean_env({"PGPASSWORD" if db.vendor == "postgresql" else "MYSQL_PWD": db.password})
 
 
 def pg_args(db: Database) -> list[str]:

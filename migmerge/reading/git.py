@@ -19,30 +19,64 @@ from migmerge.errors import GitFailed, NotARepository, UnknownRevision
 
 ZERO_SHA = "0" * 40
 
-# Variables git sets for hooks that point nested git commands at the wrong
-# repository or index (pre-commit strips the same set).
-LEAKY_VARIABLES = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_PREFIX",
-    "GIT_COMMON_DIR",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_NAMESPACE",
-    "GIT_QUARANTINE_PATH",
-    "GIT_REFLOG_ACTION",
-    "GIT_EDITOR",
+# The one clean environment for every subprocess migmerge starts (git,
+# manage.py, database clients). Nothing changes os.environ: each call site
+# passes `env=clean_env(...)`.
+#
+# git exports variables to its hooks (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE,
+# GIT_PREFIX, GIT_QUARANTINE_PATH during a push, ...) and a `git -c` adds
+# GIT_CONFIG_PARAMETERS. Inherited by a git command migmerge runs (or by a
+# manage.py that runs git), they point it at another repository, index or
+# object store, or change how pathspecs read (GIT_LITERAL_PATHSPECS turns
+# migmerge's `:(glob)` specs into plain names). So every GIT_ variable is
+# dropped, as pre-commit's `no_git_env` does, except those that only say who
+# the user is, how to reach a remote, or which configuration files to read.
+KEPT_GIT_VARIABLES = frozenset(
+    {
+        "GIT_EXEC_PATH",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_NO_VERIFY",
+        "GIT_ASKPASS",
+        "GIT_ALLOW_PROTOCOL",
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        "GIT_CONFIG_NOSYSTEM",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_COUNT",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_COMMITTER_DATE",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+    }
 )
+# GIT_CONFIG_COUNT's numbered pairs; GIT_TRACE*: the user asked to see git's work.
+KEPT_GIT_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_TRACE")
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return os.environ without the GIT_* variables that redirect git."""
-    env = {k: v for k, v in os.environ.items() if k not in LEAKY_VARIABLES}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env.setdefault("LC_ALL", "C")
+    """Return os.environ for a subprocess: without the GIT_ variables that redirect git."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GIT_")
+        or key in KEPT_GIT_VARIABLES
+        or key.startswith(KEPT_GIT_PREFIXES)
+    }
     if extra:
         env.update(extra)
+    return env
+
+
+def _git_env() -> dict[str, str]:
+    """clean_env for git itself: never prompt for credentials, plain messages to parse."""
+    env = clean_env({"GIT_TERMINAL_PROMPT": "0"})
+    env.setdefault("LC_ALL", "C")
     return env
 
 
@@ -53,7 +87,7 @@ def git_bytes(root: Path | str, *args: str, input: bytes | None = None) -> bytes
         cwd=root,
         input=input,
         capture_output=True,
-        env=clean_env(),
+        env=_git_env(),
     )
     return _checked(args, proc.returncode, proc.stdout, proc.stderr)
 
@@ -67,7 +101,7 @@ class Started:
     """
 
     def __init__(self, root: Path | str, commands: Sequence[Sequence[str]]) -> None:
-        env = clean_env()
+        env = _git_env()
         self.root = str(root)
         self.commands = [list(args) for args in commands]
         self.procs = [
@@ -98,7 +132,7 @@ def _big_output(root: Path | str, *args: str, input: bytes) -> bytes:
             input=input,
             stdout=sink,
             stderr=subprocess.PIPE,
-            env=clean_env(),
+            env=_git_env(),
         )
         size = os.fstat(sink).st_size
         os.lseek(sink, 0, os.SEEK_SET)
@@ -151,7 +185,7 @@ def find_repo(start: str | Path | None = None) -> RepoInfo:
         ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
         cwd=where,
         capture_output=True,
-        env=clean_env(),
+        env=_git_env(),
     )
     lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
     if proc.returncode != 0 or len(lines) < 3:
@@ -177,7 +211,7 @@ def resolve_rev(root: Path, rev: str) -> str:
         ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
         cwd=root,
         capture_output=True,
-        env=clean_env(),
+        env=_git_env(),
     )
     if proc.returncode != 0:
         raise UnknownRevision(
@@ -198,7 +232,7 @@ def try_rev(root: Path, rev: str) -> str | None:
 def merge_base(root: Path, a: str, b: str) -> str | None:
     """Return the best common ancestor of two commits, or None (unrelated)."""
     proc = subprocess.run(
-        ["git", "merge-base", a, b], cwd=root, capture_output=True, env=clean_env()
+        ["git", "merge-base", a, b], cwd=root, capture_output=True, env=_git_env()
     )
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
@@ -209,7 +243,7 @@ def has_object(root: Path, sha: str) -> bool:
         ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
         cwd=root,
         capture_output=True,
-        env=clean_env(),
+        env=_git_env(),
     )
     return proc.returncode == 0
 
@@ -459,7 +493,7 @@ def list_refs(root: Path) -> Refs:
 
 def git_optional(root: Path, *args: str) -> str | None:
     """Run git; return its stripped output, or None when it fails (unset config)."""
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, env=clean_env())
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, env=_git_env())
     value = proc.stdout.decode("utf-8", "surrogateescape").strip()
     return value if proc.returncode == 0 and value else None
 
@@ -470,7 +504,7 @@ def differs(root: Path, old: str, new: str, pathspecs: Sequence[str]) -> bool:
         ["git", "diff-tree", "-r", "--quiet", old, new, "--", *pathspecs],
         cwd=root,
         capture_output=True,
-        env=clean_env(),
+        env=_git_env(),
     )
     # 1 means "differences"; anything else but 0 is an error: look rather than guess.
     return proc.returncode != 0

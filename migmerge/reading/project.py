@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from migmerge.errors import ConfigError, MigmergeError
@@ -54,13 +54,6 @@ def manage_command(
 def manage_cwd(argv: Sequence[str]) -> Path:
     """Return the folder a manage.py argv runs in: the one holding manage.py."""
     return Path(argv[1]).parent
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return our environment without GIT_* (set when run from a hook), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(extra or {})
-    return env
 
 
 def display_command(argv: Sequence[str]) -> str:

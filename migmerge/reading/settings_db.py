@@ -268,7 +268,8 @@ def _database_from_django(root: Path, config: Config) -> Database | None:
     """Ask the project's own settings, in a subprocess running its interpreter."""
     import json  # here, not above: check reads applied migrations without it
 
-    from migmerge.reading.project import clean_env, find_manage_py, project_python
+    from migmerge.reading.git import clean_env
+    from migmerge.reading.project import find_manage_py, project_python
 
     manage_py = find_manage_py(root, config)
     module = config.settings or (manage_py and _settings_module(manage_py))

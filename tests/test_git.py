@@ -1,0 +1,61 @@
+"""reading/git: the one clean environment every subprocess gets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from migmerge.reading import git
+from tests.helpers import commit_all, init_repo
+
+REDIRECTING = {
+    "GIT_DIR": "/elsewhere/.git",
+    "GIT_WORK_TREE": "/elsewhere",
+    "GIT_INDEX_FILE": "/elsewhere/.git/index.lock",
+    "GIT_QUARANTINE_PATH": "/elsewhere/.git/objects/incoming-x",
+    "GIT_LITERAL_PATHSPECS": "1",
+    "GIT_CONFIG_PARAMETERS": "'core.worktree'='/elsewhere'",
+    "GIT_SOMETHING_NEW": "x",
+}
+KEPT = {
+    "GIT_AUTHOR_NAME": "A",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_SSH_COMMAND": "ssh -i key",
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "user.name",
+    "GIT_CONFIG_VALUE_0": "B",
+    "GIT_TRACE": "1",
+    "PATH": os.environ["PATH"],
+    "DJANGO_SETTINGS_MODULE": "proj.settings",
+}
+
+
+def test_clean_env_drops_what_redirects_git_and_keeps_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in {**REDIRECTING, **KEPT}.items():
+        monkeypatch.setenv(key, value)
+    before = dict(os.environ)
+    env = git.clean_env({"EXTRA": "1"})
+    assert not set(REDIRECTING) & set(env)
+    assert {key: env[key] for key in KEPT} == KEPT
+    assert env["EXTRA"] == "1"
+    assert dict(os.environ) == before  # nothing changes the process's own environment
+
+
+def test_git_commands_ignore_a_literal_pathspec_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = init_repo(tmp_path / "r")
+    (root / "polls" / "migrations").mkdir(parents=True)
+    (root / "polls" / "migrations" / "0001_initial.py").write_text("")
+    first = commit_all(root, "one")
+    (root / "polls" / "migrations" / "0002_more.py").write_text("")
+    second = commit_all(root, "two")
+    monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")  # would turn :(glob) specs into names
+    spec = [":(glob)**/migrations/**"]
+    index, _ = git.index_entries(root, spec)
+    assert sorted(index) == ["polls/migrations/0001_initial.py", "polls/migrations/0002_more.py"]
+    assert git.differs(root, first, second, spec)
