@@ -11,11 +11,11 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from migmerge import __version__
-from migmerge.errors import MigmergeError
+from migmerge.errors import ErrorPolicy, MigmergeError
 
 EXAMPLES = {
     "check": """\
@@ -275,23 +275,63 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    return handle_errors(lambda: dispatch(args), _error_policy(args))
+
+
+def _error_policy(args: argparse.Namespace) -> ErrorPolicy:
+    if args.command != "hook":
+        return ErrorPolicy()
+    from migmerge.commands.hook import error_policy
+
+    return error_policy(args.name)
+
+
+# The one error handler -------------------------------------------------------
+
+
+def handle_errors(action: Callable[[], int], policy: ErrorPolicy | None = None) -> int:
+    """Run a command; turn what it raises into a message and an exit code.
+
+    The exception's type gives the exit code (MigmergeError: its own, 2 or 1;
+    Ctrl-C: 130; anything else is a bug: a log, exit 3); `policy` is what a
+    command adds (the hooks: a way on, or never failing git's command).
+    """
     try:
-        return dispatch(args)
-    except MigmergeError as exc:
+        return action()
+    except BrokenPipeError:
+        return 0  # the reader went away (`| head`): nothing left to say to it
+    except (Exception, KeyboardInterrupt) as exc:
+        code = _explain(exc)
+    policy = policy or ErrorPolicy()
+    if policy.hint:
+        _err(f"hint: {policy.hint}")
+    if policy.never_fail:
+        if policy.done:
+            _err(f"migmerge: {policy.done}")
+        return 0
+    return code
+
+
+def _explain(exc: BaseException) -> int:
+    """Say what went wrong; return the exit code its type stands for."""
+    if isinstance(exc, MigmergeError):
         _err(f"migmerge: {exc.message}")
         if exc.hint:
             _err(f"hint: {exc.hint}")
         return exc.exit_code
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         _err("migmerge: interrupted")
         return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # a bug: say so briefly, keep the details in a log
-        return _internal_error(exc)
+    # A bug: say so briefly, keep the details in a log.
+    log = write_crash_log(exc)
+    where = f"details in {log}" if log else "no log could be written"
+    _err(f"migmerge: internal error: {type(exc).__name__}: {exc} ({where})")
+    _err("hint: this is a bug in migmerge; please report it with the log")
+    return 3
 
 
-def _internal_error(exc: BaseException) -> int:
+def write_crash_log(exc: BaseException) -> str | None:
+    """Write the traceback of a crash to a log; return its path, or None when none could be."""
     import tempfile  # only on a crash: the check path stays light
     import traceback
 
@@ -299,9 +339,6 @@ def _internal_error(exc: BaseException) -> int:
     try:
         with open(log, "w") as handle:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=handle)
-        where = f"details in {log}"
     except OSError:
-        where = "no log could be written"
-    _err(f"migmerge: internal error: {type(exc).__name__}: {exc} ({where})")
-    _err("hint: this is a bug in migmerge; please report it with the log")
-    return 3
+        return None
+    return log

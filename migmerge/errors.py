@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 class MigmergeError(Exception):
     """Bad input or an impossible request: exit 2 with this message."""
@@ -60,3 +62,15 @@ class StepFailed(MigmergeError):
 
 class KmigratorError(MigmergeError):
     """A kmigrator file name or line that cannot be made or changed as asked."""
+
+
+class ErrorPolicy(NamedTuple):
+    """What a command adds to the one error handler (`cli.handle_errors`): the hooks' rules.
+
+    The exception's type still gives the message and the exit code; a policy
+    only adds a way on under every failure, or says git must not see one.
+    """
+
+    hint: str | None = None  # one more way on, under any failure (pre-push: --no-verify)
+    never_fail: bool = False  # exit 0 whatever happens: git's command is already done
+    done: str | None = None  # said after a failure when never_fail (what did succeed)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from migmerge.commands.install import HOOK_NAMES
 from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_reason
-from migmerge.errors import MigmergeError
+from migmerge.errors import ErrorPolicy, MigmergeError
 from migmerge.reading import git
 from migmerge.reading.config import Config, load_config
 from migmerge.report import hook_summary, push_report
@@ -52,37 +52,37 @@ def run_hook(
     out: Out,
     err: Out,
 ) -> int:
-    """Run hook `name` as git calls it; return the exit code git should see."""
+    """Run hook `name` as git calls it; return the exit code git should see.
+
+    Errors are left to the one handler (cli), which applies `error_policy(name)`.
+    """
     if os.environ.get("MIGMERGE_SKIP") == "1":
         return 0
     if name == "pre-push":
-        return _guarded_pre_push(repo, args, stdin, out, err)
+        root = git.find_root(repo)
+        remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
+        return check_push(root, remote, _push_input(root, remote, stdin), out=out, err=err)
     if name == "post-merge":
-        return _never_fail(lambda: _after(repo, rebase=False, out=out), err)
+        _after(repo, rebase=False, out=out)
+        return 0
     if name == "post-rewrite":
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
-        if command != "rebase":
-            return 0  # an amend rewrites one commit: it cannot create parallel branches
-        return _never_fail(lambda: _after(repo, rebase=True, out=out), err)
+        if command == "rebase":  # an amend rewrites one commit: it cannot create parallel branches
+            _after(repo, rebase=True, out=out)
+        return 0
     raise MigmergeError(
         f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
     )
 
 
-def _never_fail(action: Callable[[], None], err: Out) -> int:
-    """Run a post-* hook body; whatever happens, git's command already succeeded."""
-    try:
-        action()
-    except MigmergeError as exc:
-        err(f"migmerge: {exc.message}")
-        if exc.hint:
-            err(f"hint: {exc.hint}")
-    except KeyboardInterrupt:
-        err("migmerge: interrupted; git's command itself is done")
-    except Exception as exc:  # a bug must not look like a failed merge
-        err(f"migmerge: the hook failed ({type(exc).__name__}: {exc}); git is not affected")
-        err("hint: run `migmerge check` to see the migrations' state")
-    return 0
+def error_policy(name: str) -> ErrorPolicy:
+    """Say how hook `name` fails: post-* never fail git; pre-push names the way on."""
+    if name == "pre-push":
+        return ErrorPolicy(hint="to push without this check: git push --no-verify")
+    what = {"post-rewrite": "rebase"}.get(name, "merge")
+    return ErrorPolicy(
+        never_fail=True, done=f"git's {what} itself is done; only this report failed"
+    )
 
 
 # ------------------------------------------------------- post-merge, rebase
@@ -195,21 +195,6 @@ def parse_push_lines(text: str) -> list[PushedRef]:
         if len(parts) == 4:
             refs.append(PushedRef(*parts))
     return refs
-
-
-def _guarded_pre_push(
-    repo: str | None, args: Sequence[str], stdin: TextIO, out: Out, err: Out
-) -> int:
-    try:
-        root = git.find_root(repo)
-        remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
-        return check_push(root, remote, _push_input(root, remote, stdin), out=out, err=err)
-    except MigmergeError as exc:
-        err(f"migmerge: {exc.message}")
-        if exc.hint:
-            err(f"hint: {exc.hint}")
-        err("hint: to push without this check: git push --no-verify")
-        return exc.exit_code
 
 
 def _push_input(root: Path, remote: str, stdin: TextIO) -> list[PushedRef]:
