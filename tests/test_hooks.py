@@ -403,6 +403,46 @@ def test_foreign_pre_push_input_reaches_migmerge_too(work: Path) -> None:
     assert proc.returncode != 0 and LOCAL in proc.stderr
 
 
+# Modules a hook's Python would import from the work tree without -I: the
+# standard library's (git.py needs fnmatch, install.py shlex, nearly all types)
+# and migmerge itself.
+SHADOWS = ("fnmatch", "shlex", "types", "migmerge")
+
+
+def plant_shadows(root: Path, marker: Path) -> None:
+    """Commit modules that write `marker` when imported (builtins only: nothing to import)."""
+    for name in SHADOWS:
+        code = f"open({str(marker)!r}, 'a').write({name!r} + '\\n')\n"
+        (root / f"{name}.py").write_text(code)
+    commit(root, "modules named like the standard library's")
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["checkout", "installed"])
+def test_hooks_never_import_the_repository_s_own_modules(
+    world: Path, work: Path, installed: bool
+) -> None:
+    marker = world / "imported.txt"
+    plant_shadows(work, marker)
+    # The threat is real: a plain `python -m` in the work tree imports them.
+    subprocess.run([PYTHON, "-m", "migmerge", "--version"], cwd=work, capture_output=True)
+    assert marker.exists()
+    marker.unlink()
+    if installed:  # as from a package index: `-I -m migmerge` (this checkout is on sys.path)
+        for name in ("post-merge", "pre-push"):
+            installer._install_one(
+                work / ".git" / "hooks" / name, installer.render_hook(name, PYTHON, None)
+            )
+    else:  # a development checkout: its folder passed to `-I -c` as data
+        assert run_migmerge(world, "install-hooks", "--repo", str(work)).returncode == 0
+        assert "INSTALL_PYTHONPATH=" + str(ROOT) in (work / ".git/hooks/pre-push").read_text()
+    merged = run_git(work, "merge", "--no-edit", "origin/main")
+    assert "the merge left parallel migrations" in merged.stdout + merged.stderr
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+    pushed = run_git(work, "push", "origin", "feature")
+    assert pushed.returncode != 0 and LOCAL in pushed.stderr
+    assert not marker.exists(), marker.read_text()
+
+
 def test_core_hooks_path_push_is_checked(work: Path) -> None:
     git(work, "config", "core.hooksPath", ".githooks")
     install(work)
