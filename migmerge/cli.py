@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from migmerge import __version__
+from migmerge.commands.install import HOOK_NAMES
 from migmerge.errors import ErrorPolicy, MigmergeError
 
 EXAMPLES = {
@@ -36,7 +37,7 @@ examples:
   migmerge resolve --strategy renumber --keep-names""",
     "install-hooks": """\
 examples:
-  migmerge install-hooks                post-merge, post-rewrite and pre-push
+  migmerge install-hooks                post-merge, post-commit, post-rewrite and pre-push
   migmerge install-hooks --hook pre-push""",
     "demo": """\
 examples:
@@ -79,20 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _check_parser(commands)
     _resolve_parser(commands)
-    hooks = _sub(
-        commands, "install-hooks", "install the git hooks (post-merge, post-rewrite, pre-push)"
-    )
+    hooks = _sub(commands, "install-hooks", f"install the git hooks ({', '.join(HOOK_NAMES)})")
     hooks.add_argument(
         "--hook",
         action="append",
         dest="hooks",
         metavar="NAME",
-        choices=("post-merge", "post-rewrite", "pre-push"),
-        help="a hook to install (repeatable; default: all three)",
+        choices=HOOK_NAMES,
+        help="a hook to install (repeatable; default: all of them)",
     )
     _sub(commands, "uninstall-hooks", "remove migmerge's hooks and restore the ones it replaced")
     hook = _sub(commands, "hook", "run one hook (what the installed hook scripts call)")
-    hook.add_argument("name", choices=("post-merge", "post-rewrite", "pre-push"))
+    hook.add_argument("name", choices=HOOK_NAMES)
     hook.add_argument("args", nargs=argparse.REMAINDER, help="the arguments git passed")
     demo = _sub(
         commands, "demo", "build a Django project with a real conflict and resolve it", repo=False
@@ -244,7 +243,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "install-hooks":
             return install.install_hooks(
                 repo=args.repo,
-                hooks=args.hooks or ("post-merge", "post-rewrite", "pre-push"),
+                hooks=args.hooks or HOOK_NAMES,
                 out=_out,
             )
         return install.uninstall_hooks(repo=args.repo, out=_out)

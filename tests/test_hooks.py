@@ -540,6 +540,39 @@ def test_post_merge_never_fails_git(world: Path, work: Path) -> None:
     assert "migmerge:" in proc.stderr and "0003_broken" in proc.stderr
 
 
+def test_post_commit_reports_a_merge_committed_by_hand(world: Path, work: Path) -> None:
+    # django-linear-migrations: max_migration.txt names each app's last migration,
+    # so every parallel-migration merge stops on a text conflict there, and git
+    # runs no post-merge hook for the commit that concludes it.
+    other = world / "other"
+    (other / "polls" / "migrations" / "max_migration.txt").write_text(UPSTREAM + "\n")
+    commit(other, "linear: upstream")
+    git(other, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin")
+    (work / "polls" / "migrations" / "max_migration.txt").write_text(LOCAL + "\n")
+    commit(work, "linear: local")
+    install(work)
+    stopped = run_git(work, "merge", "--no-edit", "origin/main")
+    assert stopped.returncode != 0 and "max_migration.txt" in stopped.stdout
+    assert "parallel migrations" not in stopped.stdout + stopped.stderr
+    (work / "polls" / "migrations" / "max_migration.txt").write_text(LOCAL + "\n")
+    git(work, "add", "polls/migrations/max_migration.txt")
+    committed = run_git(work, "commit", "--no-edit")
+    assert committed.returncode == 0, committed.stderr
+    output = committed.stdout + committed.stderr
+    assert "migmerge: the merge left parallel migrations in 1 app:" in output
+    assert LOCAL in output and UPSTREAM in output and "hint: migmerge resolve" in output
+
+
+def test_post_commit_is_silent_for_other_commits(work: Path) -> None:
+    install(work, "post-commit")
+    git(work, "merge", "-q", "--no-edit", "origin/main")  # a merge git made: post-merge's job
+    for args in (["commit", "--amend", "--no-edit"], ["commit", "--allow-empty", "-m", "x"]):
+        proc = run_git(work, *args)
+        assert proc.returncode == 0, proc.stderr
+        assert "migmerge" not in proc.stdout + proc.stderr
+
+
 def test_ask_without_a_terminal_reports(work: Path) -> None:
     (work / "pyproject.toml").write_text('[tool.migmerge]\non-merge = "ask"\n')
     commit(work, "config")

@@ -1,8 +1,9 @@
 """`migmerge hook NAME`: what the installed hook scripts run.
 
-`run_hook` is what the scripts `install-hooks` writes call: `post-merge`
-and `post-rewrite` report (or, when configured, resolve) the conflicts a
-merge or rebase just made and never fail the git command;
+`run_hook` is what the scripts `install-hooks` writes call: `post-merge`,
+`post-commit` (a merge committed by hand after a conflict) and `post-rewrite`
+report (or, when configured, resolve) the conflicts a merge or rebase just
+made and never fail the git command;
 `pre-push` predicts the merge of each pushed branch with its remote branch
 and blocks the push when it would leave parallel migrations.
 
@@ -65,6 +66,13 @@ def run_hook(
     if name == "post-merge":
         _after(repo, rebase=False, out=out)
         return 0
+    if name == "post-commit":
+        from migmerge.reading.scope import merge_just_committed
+
+        info = git.find_repo(repo)
+        if merge_just_committed(info):  # git runs no post-merge for a merge committed by hand
+            _after(info, rebase=False, out=out)
+        return 0
     if name == "post-rewrite":
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
         if command == "rebase":  # an amend rewrites one commit: it cannot create parallel branches
@@ -88,7 +96,7 @@ def error_policy(name: str) -> ErrorPolicy:
 # ------------------------------------------------------- post-merge, rebase
 
 
-def _after(repo: str | None, *, rebase: bool, out: Out) -> None:
+def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out) -> None:
     """Report the conflicts a merge or rebase left, then do what the config asks."""
     from migmerge.reading.analysis import analyze
 

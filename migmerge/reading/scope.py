@@ -96,6 +96,20 @@ def fast_forwarded_from(info: git.RepoInfo) -> str | None:
     return old
 
 
+def merge_just_committed(info: git.RepoInfo) -> bool:
+    """Tell whether the commit just made concluded a merge (`git commit` after a conflict).
+
+    HEAD's reflog says "commit (merge): ..." for exactly that; an amend says
+    "commit (amend)", a rebase's pick "rebase (pick)". Without a reflog, a
+    merge commit whose first parent is ORIG_HEAD stands in.
+    """
+    lines = _reflog_tail(info.git_dir)
+    if lines:
+        return lines[-1].partition("\t")[2].startswith("commit (merge):")
+    _head_sha, parents = _head(info.root)
+    return len(parents) == 2 and _read(info.git_dir / "ORIG_HEAD") == parents[0]
+
+
 def _reflog_tail(git_dir: Path) -> list[str]:
     """The last lines of HEAD's reflog (none when there is no reflog)."""
     try:
