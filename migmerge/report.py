@@ -154,10 +154,12 @@ def _side(leaf: Leaf, upstream: str) -> str:
     return leaf.side or "side unknown"
 
 
-def push_report(remote: str, branch: str, label: str, conflicts: Sequence[Conflict]) -> str:
-    """Say why pre-push blocks pushing `branch`, and the ways on."""
+def push_report(
+    remote: str, branch: str, label: str, role: str, conflicts: Sequence[Conflict]
+) -> str:
+    """Say why pre-push blocks pushing `branch`: which branch it conflicts with, and the ways on."""
     apps = ", ".join(conflict.app for conflict in conflicts)
-    lines = [f"migmerge: pushing {branch} would conflict with {label} in {apps}:"]
+    lines = [f"migmerge: pushing {branch} would conflict with {label} ({role}) in {apps}:"]
     lines += [line for conflict in conflicts for line in describe_conflict(conflict, label)]
     lines += [
         f"hint: git fetch {remote} && git merge {label}, then migmerge resolve",

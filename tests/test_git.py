@@ -59,3 +59,72 @@ def test_git_commands_ignore_a_literal_pathspec_setting(
     index, _ = git.index_entries(root, spec)
     assert sorted(index) == ["polls/migrations/0001_initial.py", "polls/migrations/0002_more.py"]
     assert git.differs(root, first, second, spec)
+
+
+def _refs(*names: str, head: str | None = None) -> git.Refs:
+    shas = {name: f"{i:040x}" for i, name in enumerate(names, 1)}
+    symrefs = {"refs/remotes/origin/HEAD": head} if head else {}
+    if head:
+        shas["refs/remotes/origin/HEAD"] = shas[head]
+    return git.Refs(shas, symrefs, {}, None)
+
+
+@pytest.mark.parametrize(
+    ("names", "head", "configured", "remote", "expected"),
+    [
+        (
+            ("refs/remotes/origin/main", "refs/heads/main"),
+            None,
+            None,
+            "origin",
+            "refs/remotes/origin/main",
+        ),
+        (
+            ("refs/remotes/origin/trunk", "refs/remotes/origin/main"),
+            "refs/remotes/origin/trunk",
+            None,
+            "origin",
+            "refs/remotes/origin/trunk",
+        ),
+        (("refs/remotes/origin/master",), None, None, "origin", "refs/remotes/origin/master"),
+        (("refs/heads/master",), None, None, "origin", "refs/heads/master"),
+        (
+            ("refs/remotes/up/main", "refs/remotes/origin/main"),
+            None,
+            None,
+            "up",
+            "refs/remotes/up/main",
+        ),
+        (
+            ("refs/remotes/origin/develop", "refs/heads/develop", "refs/remotes/origin/main"),
+            None,
+            "develop",
+            "origin",
+            "refs/remotes/origin/develop",
+        ),
+        (
+            ("refs/heads/develop", "refs/remotes/origin/main"),
+            None,
+            "develop",
+            "origin",
+            "refs/heads/develop",
+        ),
+        (
+            ("refs/remotes/origin/develop",),
+            None,
+            "origin/develop",
+            "origin",
+            "refs/remotes/origin/develop",
+        ),
+        (("refs/remotes/origin/main",), None, "develop", "origin", None),
+        ((), None, None, "origin", None),
+    ],
+)
+def test_the_default_branch_has_one_home(
+    names: tuple[str, ...],
+    head: str | None,
+    configured: str | None,
+    remote: str,
+    expected: str | None,
+) -> None:
+    assert _refs(*names, head=head).default_branch(configured, remote) == expected

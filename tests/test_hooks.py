@@ -294,7 +294,7 @@ def test_conflicting_push_onto_an_existing_branch_is_blocked(world: Path, work: 
     install(work)
     proc = run_git(work, "push", "--force", "origin", "feature")
     assert proc.returncode != 0
-    assert "origin/feature" in proc.stderr and LOCAL in proc.stderr
+    assert "origin/feature (its remote branch)" in proc.stderr and LOCAL in proc.stderr
 
 
 def test_clean_push_passes(world: Path, work: Path) -> None:
@@ -365,18 +365,62 @@ def test_skip_variable_still_runs_the_foreign_hook(work: Path) -> None:
 
 
 def test_unfetched_remote_commits_pass_with_a_hint(world: Path, work: Path) -> None:
-    git(work, "push", "-q", "origin", "feature")
+    git(work, "checkout", "-q", "-b", "fresh", "origin/main")
+    add_field(work, "0003_question_rank", "question", "rank", parent=UPSTREAM)
+    commit(work, "rank: no conflict with main")
+    git(work, "push", "-q", "origin", "fresh")
     other = world / "other"
     git(other, "fetch", "-q", "origin")
-    git(other, "checkout", "-q", "-b", "feature", "origin/feature")
+    git(other, "checkout", "-q", "-b", "fresh", "origin/fresh")
     (other / "README.md").write_text("changed by the teammate\n")
     commit(other, "teammate")
-    git(other, "push", "-q", "origin", "feature")
+    git(other, "push", "-q", "origin", "fresh")
     git(work, "commit", "-q", "--allow-empty", "-m", "more")
     install(work)
-    proc = run_git(work, "push", "--force", "origin", "feature")
+    proc = run_git(work, "push", "--force", "origin", "fresh")
     assert proc.returncode == 0, proc.stderr
     assert "not fetched" in proc.stderr and "git fetch origin" in proc.stderr
+
+
+def test_a_pushed_branch_is_checked_against_where_it_will_land(world: Path, work: Path) -> None:
+    # The pull-request workflow: feature was pushed before main gained a sibling
+    # migration; its own remote copy has no conflict, the branch it lands on has.
+    git(work, "push", "-q", "--no-verify", "origin", "feature")
+    git(work, "fetch", "-q", "origin")
+    (work / "README.md").write_text("polls, reviewed\n")
+    commit(work, "review fixes, no migration")
+    install(work)
+    proc = run_git(work, "push", "origin", "feature")
+    assert proc.returncode != 0
+    assert (
+        "migmerge: pushing feature would conflict with origin/main"
+        " (the default branch, where it will land) in polls:" in proc.stderr
+    )
+    assert "origin/feature" not in proc.stderr  # its remote branch is no conflict
+    assert (
+        git(world / "remote.git", "rev-parse", "feature").strip()
+        != git(work, "rev-parse", "feature").strip()
+    )
+
+
+def test_each_conflicting_branch_is_named_once(world: Path, work: Path) -> None:
+    git(work, "push", "-q", "origin", "origin/main:refs/heads/feature")  # remote feature = main
+    git(work, "fetch", "-q", "origin")
+    install(work)
+    proc = run_git(work, "push", "--force", "origin", "feature")
+    assert proc.returncode != 0
+    assert proc.stderr.count("migmerge: pushing feature would conflict") == 1
+    assert "with origin/feature (its remote branch) in polls" in proc.stderr
+
+
+def test_every_pushed_ref_is_checked(world: Path, work: Path) -> None:
+    git(work, "checkout", "-q", "-b", "fresh", "origin/main")
+    install(work)
+    proc = run_git(work, "push", "origin", "docs", "fresh", "feature")
+    assert proc.returncode != 0
+    assert "pushing feature would conflict with origin/main" in proc.stderr
+    assert "pushing docs" not in proc.stderr and "pushing fresh" not in proc.stderr
+    assert remote_branches(world).split() == ["refs/heads/main"]  # git pushes all or nothing
 
 
 def test_foreign_pre_push_sees_the_same_input_and_can_block(world: Path, work: Path) -> None:

@@ -28,6 +28,7 @@ from migmerge.reading.config import Config, load_config
 from migmerge.report import hook_summary, push_report
 
 if TYPE_CHECKING:
+    from migmerge.core.model import Conflict
     from migmerge.doing.prompts import Questioner
     from migmerge.reading.analysis import Analysis
 
@@ -227,61 +228,80 @@ def _pre_commit_refs(root: Path, remote: str) -> list[PushedRef]:
     return [PushedRef(local_ref, local_sha or ZERO_SHA, remote_ref, remote_sha)]
 
 
+class Target(NamedTuple):
+    """A branch a pushed ref will meet: its remote branch, or the default branch it lands on."""
+
+    label: str  # as a person names it: origin/main
+    sha: str
+    role: str  # why it counts, in words
+
+
 def check_push(root: Path, remote: str, refs: Sequence[PushedRef], *, out: Out, err: Out) -> int:
-    """Check each pushed ref against its remote branch; return 1 to block the push."""
+    """Check every pushed ref against its remote branch and the remote's default branch.
+
+    Return 1, blocking the push, when any of them would conflict.
+    """
     config = load_config(root)
-    blocked = [ref for ref in refs if _blocks(root, remote, ref, config, err)]
+    default = remote_default_branch(root, remote, config.default_branch, err)
+    blocked = [ref for ref in refs if _blocks(root, remote, ref, default, config, err)]
     return 1 if blocked else 0
 
 
-def _blocks(root: Path, remote: str, ref: PushedRef, config: Config, err: Out) -> bool:
+def _blocks(
+    root: Path, remote: str, ref: PushedRef, default: Target | None, config: Config, err: Out
+) -> bool:
     if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
         return False  # a deletion or a tag cannot add parallel migrations to a branch
-    upstream = _upstream(root, remote, ref, config, err)
-    if upstream is None:
-        return False
-    label, upstream_sha = upstream
-    base = git.merge_base(root, ref.local_sha, upstream_sha)
-    if not touches_migrations(root, base or upstream_sha, ref.local_sha, config):
-        return False
+    targets = _targets(root, remote, ref, default, err)
+    found = [_conflicts(root, ref, target, config) for target in targets]
+    for target, conflicts in zip(targets, found):
+        if conflicts:
+            err(push_report(remote, _short(ref.local_ref), target.label, target.role, conflicts))
+    return any(found)
+
+
+def _targets(
+    root: Path, remote: str, ref: PushedRef, default: Target | None, err: Out
+) -> list[Target]:
+    """What the pushed ref will meet: its remote branch (when fetched) and the default branch."""
+    targets = []
+    label = f"{remote}/{_short(ref.remote_ref)}"
+    if ref.remote_sha == ZERO_SHA:
+        pass  # a new remote branch: only where it will land counts
+    elif git.has_object(root, ref.remote_sha):
+        targets.append(Target(label, ref.remote_sha, "its remote branch"))
+    else:
+        err(f"migmerge: {label} has commits you have not fetched; cannot check the merge with it")
+        err(f"hint: git fetch {remote} && git merge {label}, then push again")
+    if default and default.label != label and default.sha not in (t.sha for t in targets):
+        targets.append(default)
+    return targets
+
+
+def _conflicts(root: Path, ref: PushedRef, target: Target, config: Config) -> list[Conflict]:
+    """Return the conflicts merging the pushed commit into `target` would leave, this push's own."""
+    base = git.merge_base(root, ref.local_sha, target.sha)
+    if not touches_migrations(root, base or target.sha, ref.local_sha, config):
+        return []
     from migmerge.reading.analysis import analyze_revisions
 
-    result = analyze_revisions(root, ref.local_sha, upstream_sha)
+    result = analyze_revisions(root, ref.local_sha, target.sha)
     # A conflict made of upstream leaves only is there already: not this push's doing.
-    conflicts = [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]
-    if not conflicts:
-        return False
-    err(push_report(remote, _short(ref.local_ref), label, conflicts))
-    return True
-
-
-def _upstream(
-    root: Path, remote: str, ref: PushedRef, config: Config, err: Out
-) -> tuple[str, str] | None:
-    """Return (name, sha) of what the pushed ref will meet, or None when nothing."""
-    if ref.remote_sha == ZERO_SHA:
-        return remote_default_branch(root, remote, config.default_branch)
-    label = f"{remote}/{_short(ref.remote_ref)}"
-    if not git.has_object(root, ref.remote_sha):
-        err(f"migmerge: {label} has commits you have not fetched; cannot check the merge")
-        err(f"hint: git fetch {remote} && git merge {label}, then push again")
-        return None
-    return label, ref.remote_sha
+    return [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]
 
 
 def remote_default_branch(
-    root: Path, remote: str, configured: str | None = None
-) -> tuple[str, str] | None:
-    """Return (name, sha) of the remote's default branch as this clone knows it."""
-    prefix = f"refs/remotes/{remote}/"
-    candidates = [f"{prefix}{configured}"] if configured else []
-    head = git.git_optional(root, "symbolic-ref", "-q", f"{prefix}HEAD")
-    candidates += [head or "", f"{prefix}main", f"{prefix}master"]
-    for name in filter(None, candidates):
-        sha = git.try_rev(root, name)
-        if sha:
-            return name.removeprefix("refs/remotes/"), sha
-    return None
+    root: Path, remote: str, configured: str | None = None, err: Out | None = None
+) -> Target | None:
+    """Return the remote's default branch as this clone last fetched it, or None."""
+    refs = git.list_refs(root)
+    name = refs.default_branch(configured, remote)
+    if name is None:
+        if configured and err:
+            err(f"migmerge: [tool.migmerge] default-branch = {configured!r} is no branch here")
+        return None
+    label = name.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    return Target(label, refs.shas[name], "the default branch, where it will land")
 
 
 def touches_migrations(root: Path, base: str, local: str, config: Config) -> bool:

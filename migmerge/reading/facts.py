@@ -30,11 +30,8 @@ def with_git_facts(
     folders = {c.directory: ("", "") for c in conflicts}
     refs = refs or git.list_refs(root)
     shared_revs = refs.remote_tracking()
-    if config.default_branch:
-        default = git.try_rev(root, config.default_branch)
-    else:
-        name = refs.default_branch()
-        default = refs.shas.get(name) if name else None
+    name = refs.default_branch(config.default_branch)
+    default = refs.shas.get(name) if name else None
     if default:
         shared_revs.append(default)
     # One object lookup for both questions: which files upstream has, which are shared.

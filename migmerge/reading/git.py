@@ -450,14 +450,28 @@ class Refs(NamedTuple):
         ]
         return list(dict.fromkeys(found))
 
-    def default_branch(self) -> str | None:
-        """Return the default branch's ref name: origin/HEAD, then main, then master."""
-        candidates = [self.symrefs.get("refs/remotes/origin/HEAD", "")]
-        candidates += [
-            f"refs/{kind}/{name}"
-            for kind in ("remotes/origin", "heads")
-            for name in ("main", "master")
-        ]
+    def default_branch(self, configured: str | None = None, remote: str = "origin") -> str | None:
+        """Return the full ref name of the default branch as this clone last fetched it.
+
+        The one home of "the default branch". `configured` (`[tool.migmerge]
+        default-branch`) names a branch: `<remote>/<name>` when fetched, else
+        the local branch, else a remote-tracking ref of that name; None when
+        none exists (a configured name is never second-guessed). Otherwise
+        `<remote>/HEAD`, `<remote>/main`, `<remote>/master`, then the local
+        `main`, `master`. None: nothing of the kind here.
+        """
+        prefix = f"refs/remotes/{remote}/"
+        if configured:
+            short = configured.removeprefix("refs/heads/")
+            candidates = [
+                prefix + short,
+                f"refs/heads/{short}",
+                f"refs/remotes/{short}",
+                configured,
+            ]
+        else:
+            candidates = [self.symrefs.get(prefix + "HEAD", ""), prefix + "main", prefix + "master"]
+            candidates += ["refs/heads/main", "refs/heads/master"]
         return next((name for name in candidates if name in self.shas), None)
 
     def upstream(self) -> str | None:

@@ -44,7 +44,7 @@ def detect_state(info: git.RepoInfo, config: Config, refs: git.Refs) -> GitState
     onto = _just_rebased_onto(git_dir)
     if onto and orig_head:
         return _state(info.root, "rebase", orig_head, onto)
-    return _state(info.root, "worktree", head, _upstream_ref(info.root, config, refs))
+    return _state(info.root, "worktree", head, _upstream_ref(config, refs))
 
 
 def _is_sha(text: str) -> bool:
@@ -66,18 +66,15 @@ def _state(root: Path, mode: Mode, local: str | None, upstream: str | None) -> G
     return GitState(mode, local, upstream, base)
 
 
-def _upstream_ref(root: Path, config: Config, refs: git.Refs) -> str | None:
-    """The branch's upstream, else the default branch unless HEAD is on it."""
+def _upstream_ref(config: Config, refs: git.Refs) -> str | None:
+    """The commit of the branch's upstream, else of the default branch unless HEAD is on it."""
     upstream = refs.upstream()
     if upstream:
         return upstream
-    if config.default_branch:
-        default = config.default_branch if git.try_rev(root, config.default_branch) else None
-    else:
-        default = refs.default_branch()
-    if default is None or refs.current in (default, "refs/heads/" + default):
+    default = refs.default_branch(config.default_branch)
+    if default is None or refs.current == default:
         return None
-    return default
+    return refs.shas[default]
 
 
 def fast_forwarded_from(info: git.RepoInfo) -> str | None:
