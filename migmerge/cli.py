@@ -137,6 +137,15 @@ def _app_filter(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _settings_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--settings",
+        metavar="MODULE",
+        help="the settings module the project runs with (default: DJANGO_SETTINGS_MODULE, "
+        "else what manage.py names, else [tool.migmerge] settings)",
+    )
+
+
 def _check_parser(commands: Any) -> None:
     check = _sub(commands, "check", "find apps with parallel migrations and classify them")
     check.add_argument(
@@ -146,6 +155,7 @@ def _check_parser(commands: Any) -> None:
         "(reads only the migrations folders either side changed since the merge base)",
     )
     _app_filter(check)
+    _settings_flag(check)
     check.add_argument(
         "--format",
         choices=("text", "json", "github"),
@@ -163,6 +173,7 @@ def _resolve_parser(commands: Any) -> None:
         help="auto (default, or [tool.migmerge] strategy) picks by overlap",
     )
     _app_filter(resolve)
+    _settings_flag(resolve)
     resolve.add_argument(
         "--keep-names",
         action="store_true",
@@ -213,6 +224,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         fmt=args.format,
         questioner=questioner,
         out=_out,
+        settings=args.settings,
     )
 
 
@@ -231,7 +243,12 @@ def dispatch(args: argparse.Namespace) -> int:
         from migmerge.commands.check import run_check
 
         return run_check(
-            repo=args.repo, against=args.against, apps=args.apps, format=args.format, out=_out
+            repo=args.repo,
+            against=args.against,
+            apps=args.apps,
+            format=args.format,
+            out=_out,
+            settings=args.settings,
         )
     if args.command == "resolve":
         return cmd_resolve(args)

@@ -388,3 +388,23 @@ def renumber_project(base: Path) -> Path:
     git(root, "commit", "-q", "--no-edit")
     (root / "db.sqlite3").unlink(missing_ok=True)
     return root
+
+
+def nothing_applied(root: Path, settings: str = "proj.settings") -> None:
+    """Give the project a real database whose django_migrations table (Django's own) is empty.
+
+    The applied state is then known (nothing applied) rather than unknown, which
+    `auto` takes as possibly applied. Django's recorder makes the table; no
+    migration runs, so it works while the app has two leaves.
+    """
+    code = (
+        "import django; django.setup();"
+        "from django.db import connection;"
+        "from django.db.migrations.recorder import MigrationRecorder;"
+        "MigrationRecorder(connection).ensure_schema()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = settings
+    proc = subprocess.run([PYTHON, "-c", code], cwd=root, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise AssertionError(proc.stderr)

@@ -177,7 +177,7 @@ def test_an_unchanged_tree_is_not_read_again(project: Path, tmp_path: Path) -> N
     fresh, _ = check(project, tmp_path, MIGMERGE_NO_CACHE="1")
     assert second == first == fresh
     kinds = sorted(w["kind"] for w in fresh["warnings"])
-    assert kinds == ["missing-dependency", "not-a-migration"]
+    assert kinds == ["applied-unknown", "missing-dependency", "not-a-migration"]
     assert [c["app"] for c in fresh["conflicts"]] == ["shop"]
     assert "billing.0003_paid depends on shop.0009_missing" in str(fresh["warnings"])
 

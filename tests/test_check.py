@@ -17,6 +17,7 @@ from tests.helpers import (
     make_django_project,
     makemigrations,
     manage,
+    nothing_applied,
     run_migmerge,
     write_app,
 )
@@ -100,6 +101,7 @@ def test_clean_tree_exits_zero(repo: Path) -> None:
 def test_merge_just_made_reports_sides(repo: Path) -> None:
     feature = git(repo, "rev-parse", "HEAD").strip()
     main = git(repo, "rev-parse", "main").strip()
+    nothing_applied(repo)
     merge_main(repo)
     code, doc = check_json(repo)
     assert code == 1

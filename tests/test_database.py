@@ -16,7 +16,7 @@ from migmerge.core.model import Database
 from migmerge.doing.database import backup, rename_records, restore
 from migmerge.reading.applied import applied_migrations
 from migmerge.reading.config import Config
-from migmerge.reading.settings_db import database_from_settings_source, find_database
+from migmerge.reading.project import find_database
 
 POLLS = """\
 from django.db import models
@@ -45,6 +45,14 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def project(migrated: Path, tmp_path: Path) -> Path:
     """A private copy of the migrated project, free to change."""
     return Path(shutil.copytree(migrated, tmp_path / "proj"))
+
+
+def database_from_settings_source(source: bytes, settings: Path) -> Database | None:
+    """Write `source` as the settings module proj.settings under settings' folder; read it."""
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_bytes(source)
+    root = settings.parent.parent
+    return find_database(root, Config(settings=f"{settings.parent.name}.{settings.stem}"))
 
 
 def sqlite_rows(path: Path) -> list[tuple[str, str]]:

@@ -57,7 +57,7 @@ def test_project_virtualenv_and_settings_are_used(tmp_path: Path) -> None:
     python = root / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.symlink_to(sys.executable)
-    argv = manage_command(root, Config(settings="proj.settings"), "migrate")
+    argv = manage_command(root, Config(), "migrate", settings="proj.settings")
     assert argv[0] == str(python)
     assert argv[2:] == ("migrate", "--settings", "proj.settings")
     assert display_command(argv) == "python manage.py migrate --settings proj.settings"

@@ -156,6 +156,20 @@ def work(world: Path) -> Path:
     return world / "work"
 
 
+def nothing_applied_sqlite(path: Path) -> None:
+    """A SQLite database holding Django's django_migrations table, empty (ignored by git)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            'CREATE TABLE "django_migrations" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,'
+            ' "app" varchar(255) NOT NULL, "name" varchar(255) NOT NULL,'
+            ' "applied" datetime NOT NULL)'
+        )
+    conn.close()
+    (path.parent / ".git" / "info" / "exclude").write_text(path.name + "\n")
+
+
 def install(root: Path, *names: str) -> str:
     """Install the hooks the way a user does, with the real CLI; return what it printed."""
     proc = run_migmerge(root, "install-hooks", *(f"--hook={name}" for name in names))
@@ -618,7 +632,10 @@ def test_post_commit_is_silent_for_other_commits(work: Path) -> None:
 
 
 def test_ask_without_a_terminal_reports(work: Path) -> None:
-    (work / "pyproject.toml").write_text('[tool.migmerge]\non-merge = "ask"\n')
+    # A database known to have nothing applied: unknown would be taken as possibly applied.
+    config = '[tool.migmerge]\non-merge = "ask"\ndatabase = "db.sqlite3"\n'
+    (work / "pyproject.toml").write_text(config)
+    nothing_applied_sqlite(work / "db.sqlite3")
     commit(work, "config")
     install(work)
     proc = run_git(work, "merge", "--no-edit", "origin/main")
@@ -671,7 +688,10 @@ def _converse(master: int, proc: subprocess.Popen[bytes], first_prompt: bytes) -
 
 
 def test_ask_on_a_terminal_resolves_on_the_spot(work: Path) -> None:
-    (work / "pyproject.toml").write_text('[tool.migmerge]\non-merge = "ask"\n')
+    # A database known to have nothing applied: unknown would be taken as possibly applied.
+    config = '[tool.migmerge]\non-merge = "ask"\ndatabase = "db.sqlite3"\n'
+    (work / "pyproject.toml").write_text(config)
+    nothing_applied_sqlite(work / "db.sqlite3")
     commit(work, "config")
     install(work)
     output = run_git_on_terminal(
@@ -720,7 +740,10 @@ def test_post_rewrite_ignores_amend(work: Path) -> None:
 
 
 def test_on_rebase_renumber_moves_local_migrations(work: Path) -> None:
-    (work / "pyproject.toml").write_text('[tool.migmerge]\non-rebase = "renumber"\n')
+    # A database known to have nothing applied: unknown would be taken as possibly applied.
+    config = '[tool.migmerge]\non-rebase = "renumber"\ndatabase = "db.sqlite3"\n'
+    (work / "pyproject.toml").write_text(config)
+    nothing_applied_sqlite(work / "db.sqlite3")
     commit(work, "config")
     install(work)
     proc = run_git(work, "rebase", "origin/main")

@@ -21,7 +21,7 @@ from migmerge.doing.prompts import FlagQuestioner, ScriptedQuestioner
 from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 from migmerge.reading.config import Config
-from migmerge.reading.settings_db import find_database
+from migmerge.reading.project import find_database
 from tests.helpers import django_conflicts, git, isolated_git_env, manage, renumber_project
 
 MIG = "polls/migrations"

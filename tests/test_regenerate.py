@@ -30,7 +30,7 @@ from migmerge.errors import Refused, StepFailed
 from migmerge.reading import analysis as check
 from migmerge.reading.applied import applied_migrations
 from migmerge.reading.config import Config
-from migmerge.reading.settings_db import find_database
+from migmerge.reading.project import find_database
 
 LOCAL = POLLS_V1.replace(
     "name = models.CharField(max_length=100)",

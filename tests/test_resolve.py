@@ -17,6 +17,7 @@ from tests.helpers import (
     git,
     isolated_git_env,
     manage,
+    nothing_applied,
     parallel_branches,
     renumber_project,
     run_migmerge,
@@ -37,8 +38,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     with pytest.MonkeyPatch.context() as mp:
         for key, value in isolated_git_env(base / "home").items():
             mp.setenv(key, value)
+        chain = renumber_project(base / "chain")
+        nothing_applied(chain)  # known: nothing applied, so auto may renumber
         yield {
-            "chain": renumber_project(base / "chain"),
+            "chain": chain,
             "field": parallel_branches(base / "field", field_local, field_upstream),
         }
 

@@ -10,7 +10,13 @@ Out = Callable[[str], None]
 
 
 def run_check(
-    *, repo: str | None, against: str | None, apps: Sequence[str], format: str, out: Out
+    *,
+    repo: str | None,
+    against: str | None,
+    apps: Sequence[str],
+    format: str,
+    out: Out,
+    settings: str | None = None,
 ) -> int:
     """Run `check`; exit 1 when conflicts are found."""
     info = git.find_repo(repo)
@@ -20,7 +26,7 @@ def run_check(
     from migmerge import report
     from migmerge.reading.analysis import analyze
 
-    result = analyze(info, against=against, apps=apps, listing=listing).result
+    result = analyze(info, against=against, apps=apps, listing=listing, settings=settings).result
     if format == "json":
         out(report.check_json(result))
     elif format == "github":

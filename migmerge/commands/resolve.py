@@ -59,9 +59,10 @@ def resolve(
     fmt: str,
     questioner: Questioner,
     out: Out,
+    settings: str | None = None,
 ) -> int:
     """Resolve the conflicts of the repository (or of `apps`); return the exit code."""
-    analysis = analyze(repo, apps=apps)
+    analysis = analyze(repo, apps=apps, settings=settings, ask=True)
     conflicts = _selected(analysis, apps)
     if not conflicts:
         _say_nothing(fmt, out)
@@ -133,9 +134,7 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
 
 def _database(analysis: Analysis) -> Database | None:
     """The project's database (asking its own settings when they do not read statically)."""
-    from migmerge.reading.settings_db import find_database
-
-    return find_database(analysis.root, analysis.config, load_settings=True)
+    return analysis.project.database
 
 
 # Showing -----------------------------------------------------------------------
@@ -260,7 +259,8 @@ def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, ou
 def _verify(analysis: Analysis, resolutions: Sequence[_Resolution], out: Out) -> int:
     """Check again: each resolved app must have one leaf now; return 1 when one does not."""
     apps = [res.conflict.app for res in resolutions]
-    after = analyze(analysis.root, apps=apps)
+    settings, ask = analysis.options
+    after = analyze(analysis.root, apps=apps, settings=settings, ask=ask)
     left = {c.app: c for c in after.result.conflicts if c.app in apps}
     for res in resolutions:
         remaining = left.get(res.conflict.app)

@@ -275,3 +275,51 @@ class Database(NamedTuple):
         if self.vendor == "sqlite":
             return self.name
         return f"{self.vendor}://{self.host or 'localhost'}/{self.name}"
+
+    def __repr__(self) -> str:
+        # The password never reaches a log, a traceback or a test failure.
+        hidden = None if self.password is None else "***"
+        shown = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, (*self[:5], hidden)))
+        return f"Database({shown})"
+
+
+class Project(NamedTuple):
+    """The project as it runs itself: its manage command, interpreter, settings and database.
+
+    Built once per run by `reading.project.load_project`; every `*_why` says
+    which rule chose the value (or why there is none), in words a person reads.
+    `applied` is None until read, and None when it cannot be read: unknown,
+    never "nothing applied"; `applied_why` says how it was read or why not,
+    `applied_hint` how to let migmerge see it.
+    """
+
+    root: str
+    # The argv prefix that stands for `python manage.py`; () when there is none.
+    manage: tuple[str, ...]
+    # How a person types that prefix: ("python", "manage.py"), ("karrio",).
+    manage_shown: tuple[str, ...]
+    manage_why: str
+    cwd: str
+    python: str
+    python_why: str
+    settings: str | None
+    settings_why: str
+    database: Database | None
+    database_why: str
+    # Appended to every manage command: ("--settings", X) when the flag or the config chose X.
+    settings_args: tuple[str, ...] = ()
+    applied: frozenset[Key] | None = None
+    applied_why: str = ""
+    applied_hint: str = ""
+
+    def command(self, *args: str) -> tuple[str, ...]:
+        """The argv running the project's manage command with `args`; () without one."""
+        return (*self.manage, *args, *self.settings_args) if self.manage else ()
+
+    def shown(self, argv: tuple[str, ...] | list[str]) -> str:
+        """Render an argv of `command` the way a person types it (no interpreter path)."""
+        import shlex
+
+        if self.manage and tuple(argv[: len(self.manage)]) == self.manage:
+            return shlex.join([*self.manage_shown, *argv[len(self.manage) :]])
+        return shlex.join(argv)

@@ -91,7 +91,7 @@ def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
         return None, "an operation cannot be read, so a person must choose"
     local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
     upstream = [leaf for leaf in conflict.leaves if leaf.side == "upstream"]
-    if len(local) == 1 and upstream and not local[0].shared and not local[0].applied:
+    if len(local) == 1 and upstream and not local[0].shared and not possibly_applied(local[0]):
         return "renumber", (
             f"the branches do not collide ({_overlap_words(conflict.overlap)}) and the local "
             "migrations are neither shared nor applied, so they move after the upstream ones"
@@ -111,7 +111,16 @@ def _why_not_renumber(local: list[Leaf], upstream: list[Leaf]) -> str:
         return "which side is local cannot be told"
     if len(local) > 1:
         return "more than one leaf is local"
-    return "the local migrations are " + ("shared" if local[0].shared else "applied")
+    if local[0].shared:
+        return "the local migrations are shared"
+    if local[0].applied is None:
+        return "whether the local migrations are applied cannot be read, so they may be"
+    return "the local migrations are applied"
+
+
+def possibly_applied(leaf: Leaf) -> bool:
+    """Tell whether a leaf's branch may be applied: unknown (None) is never "not applied"."""
+    return leaf.applied is not False
 
 
 def safe_to_renumber(result: CheckResult) -> bool:
@@ -122,7 +131,7 @@ def safe_to_renumber(result: CheckResult) -> bool:
 def _renumberable(conflict: Conflict) -> bool:
     local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
     known_sides = all(leaf.side is not None for leaf in conflict.leaves)
-    untouched = not any(leaf.shared or leaf.applied for leaf in local)
+    untouched = not any(leaf.shared or possibly_applied(leaf) for leaf in local)
     return conflict.overlap.kind in ("none", "model") and known_sides and bool(local) and untouched
 
 
@@ -132,6 +141,9 @@ def unsafe_reason(result: CheckResult) -> str:
             return f"{conflict.app}: both sides touch the same things ({conflict.overlap.kind})"
         if any(leaf.side is None for leaf in conflict.leaves):
             return f"{conflict.app}: cannot tell which migrations are yours"
+        local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
+        if any(leaf.applied is None and not leaf.shared for leaf in local):
+            return f"{conflict.app}: whether your migrations are applied cannot be read"
     return "your migrations are shared or applied to the database"
 
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from migmerge.core.model import AppMigrations, CheckResult, Conflict, Key, Leaf, Migration, Mode
+from migmerge.core.model import (
+    AppMigrations,
+    CheckResult,
+    Conflict,
+    Key,
+    Leaf,
+    Migration,
+    Mode,
+    Project,
+)
 from migmerge.reading import discover, git, snapshot
 from migmerge.reading.cache import ResultMemo
 from migmerge.reading.config import Config, load_config
@@ -25,7 +34,7 @@ from migmerge.reading.derive import (
     scan_tree,
     signature,
 )
-from migmerge.reading.facts import with_git_facts, with_manage_py
+from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
 from migmerge.reading.scope import (
     GitState,
     against_state,
@@ -38,7 +47,17 @@ from migmerge.reading.scope import (
 class Analysis:
     """The result of `check` plus what resolution needs to plan."""
 
-    __slots__ = ("root", "result", "apps", "config", "scan", "_migrations", "_parsed")
+    __slots__ = (
+        "root",
+        "result",
+        "apps",
+        "config",
+        "scan",
+        "_migrations",
+        "_parsed",
+        "projects",
+        "options",
+    )
 
     def __init__(
         self,
@@ -57,6 +76,26 @@ class Analysis:
         # Every header by key: filled on first use (a remembered result needs none).
         self._migrations = migrations
         self._parsed: dict[Key, Migration] = {}
+        # The project of each conflicting app's folder (with its applied state).
+        self.projects: dict[str, Project] = {}
+        # How projects are read: (the --settings flag, may the project's interpreter be asked).
+        self.options: tuple[str | None, bool] = (None, False)
+
+    def project_for(self, directory: str | None = None) -> Project:
+        """The project that runs the app in `directory` (default: the first conflict's)."""
+        if directory is None and self.result.conflicts:
+            directory = self.result.conflicts[0].directory
+        if directory in self.projects:
+            return self.projects[directory]
+        from migmerge.reading.project import load_project
+
+        settings, ask = self.options
+        return load_project(self.root, self.config, settings=settings, near=directory, ask=ask)
+
+    @property
+    def project(self) -> Project:
+        """The project of the first conflict (or of the repository when there is none)."""
+        return self.project_for()
 
     @property
     def settings(self) -> Mapping[str, str]:
@@ -98,6 +137,8 @@ def analyze(
     apps: Sequence[str] = (),
     changed_only: bool = False,
     listing: git.Started | None = None,
+    settings: str | None = None,
+    ask: bool = False,
 ) -> Analysis:
     """Inspect the working tree (or predict merging `against`) for conflicts.
 
@@ -105,6 +146,8 @@ def analyze(
     in progress or just made changed on either side, or a fast-forward just
     brought in, when there is one.
     `listing`: the whole working tree's listing, started early (see `start`).
+    `settings`: the --settings flag. `ask`: the project's interpreter may be
+    asked what static reading cannot tell (resolve; check stays static).
     """
     info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
     config = load_config(info.root)
@@ -126,7 +169,7 @@ def analyze(
             tree = changed_part(info.root, scope, config, local_rev=None, predict=False)
         else:
             tree = snapshot.worktree(info.root, started=listing)
-    return _analyze_tree(info.root, tree, state, config, apps, refs)
+    return _analyze_tree(info.root, tree, state, config, apps, refs, (settings, ask))
 
 
 def analyze_revisions(
@@ -147,6 +190,7 @@ def _analyze_tree(
     config: Config,
     only: Sequence[str],
     refs: git.Refs | None = None,
+    options: tuple[str | None, bool] = (None, False),
 ) -> Analysis:
     scan = scan_tree(tree, config)
     memo = ResultMemo.open(root)
@@ -176,12 +220,17 @@ def _analyze_tree(
         scan,
         migrations,
     )
+    analysis.options = options
+    warnings = list(scan.warnings)
     if conflicts:
-        config = with_manage_py(config, tree)
+        settings, ask = options
+        projects = projects_of(root, conflicts, config, tree, settings=settings, ask=ask)
         modules = {c.directory: scan.package(c.directory).modules for c in conflicts}
-        conflicts = with_git_facts(root, modules, conflicts, state, config, refs)
+        conflicts = with_git_facts(root, modules, conflicts, state, config, refs, projects)
+        analysis.projects = projects
+        warnings += applied_warnings(conflicts, projects)
     analysis.result = CheckResult(
-        state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(scan.warnings)
+        state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(warnings)
     )
     return analysis
 

@@ -1,4 +1,4 @@
-"""`[tool.migmerge]` in the repository's pyproject.toml."""
+"""`[tool.migmerge]` in the repository's pyproject.toml, or the same keys in `.migmerge.toml`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from migmerge.errors import ConfigError
 STRATEGIES = ("auto", "merge", "renumber", "regenerate")
 HOOK_ACTIONS = ("report", "ask", "renumber")
 RENUMBER_STYLES = ("rename", "keep-names")
+COMMANDS = ("makemigrations", "migrate", "rollback")
+SEPARATE_FILE = ".migmerge.toml"
 
 
 class Config(NamedTuple):
@@ -28,32 +30,52 @@ class Config(NamedTuple):
     on_merge: str = "report"
     on_rebase: str = "report"
     renumber: str = "rename"
+    python: str | None = None
+    manage: str | None = None
+    # makemigrations / migrate / rollback: command lines for projects whose
+    # migrations another tool runs (condo's yarn and knex).
+    commands: Mapping[str, str] = {}
 
 
 def load_config(root: Path) -> Config:
-    """Read `[tool.migmerge]` from root/pyproject.toml; defaults when absent."""
+    """Read `[tool.migmerge]` from root/pyproject.toml, else root/.migmerge.toml; defaults."""
     path = root / "pyproject.toml"
-    if not path.is_file():
-        return Config()
-    return parse_config(path.read_bytes(), str(path))
+    if path.is_file():
+        data = path.read_bytes()
+        if b"migmerge" in data:
+            table = _table(data, str(path), ("tool", "migmerge"))
+            if table is not None:
+                return _from_table(table, str(path))
+    separate = root / SEPARATE_FILE
+    if separate.is_file():
+        return _from_table(_table(separate.read_bytes(), str(separate), ()) or {}, str(separate))
+    return Config()
 
 
 def parse_config(data: bytes, where: str = "pyproject.toml") -> Config:
     """Parse pyproject.toml bytes into a Config, refusing malformed values."""
     if b"migmerge" not in data:
         return Config()  # not ours to judge, and no TOML parser to import
+    return _from_table(_table(data, where, ("tool", "migmerge")) or {}, where)
+
+
+def _table(data: bytes, where: str, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """Return the TOML table at `keys` (None when absent), refusing invalid TOML."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        table: object = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
-    table = doc.get("tool", {}).get("migmerge", {})
+    for key in keys:
+        if not isinstance(table, dict) or key not in table:
+            return None
+        table = table[key]
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [tool.migmerge] must be a table")
-    return _from_table(table, where)
+        raise ConfigError(f"{where}: [{'.'.join(keys)}] must be a table")
+    return table
 
 
 def _from_table(table: dict[str, Any], where: str) -> Config:
@@ -76,13 +98,45 @@ def _from_table(table: dict[str, Any], where: str) -> Config:
         on_merge=_choice(table, "on-merge", HOOK_ACTIONS, "report", where),
         on_rebase=_choice(table, "on-rebase", HOOK_ACTIONS, "report", where),
         renumber=_choice(table, "renumber", RENUMBER_STYLES, "rename", where),
+        python=_opt_str(table, "python", where),
+        manage=_command_line(table, "manage", where),
+        commands=_commands(table, where),
     )
 
 
-def _opt_str(table: dict[str, Any], key: str, where: str) -> str | None:
+def _command_line(table: dict[str, Any], key: str, where: str, prefix: str = "") -> str | None:
+    """A string that shlex splits into a non-empty argv."""
+    import shlex
+
+    value = _opt_str(table, key, where, prefix)
+    if value is None:
+        return None
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: tool.migmerge.{prefix}{key} = {value!r}: {exc}") from exc
+    if not argv:
+        raise ConfigError(f"{where}: tool.migmerge.{prefix}{key} is empty")
+    return value
+
+
+def _commands(table: dict[str, Any], where: str) -> dict[str, str]:
+    value = table.get("commands", {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: tool.migmerge.commands must be a table")
+    unknown = sorted(set(value) - set(COMMANDS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) in [tool.migmerge.commands]: {', '.join(unknown)}",
+            hint=f"known keys: {', '.join(COMMANDS)}",
+        )
+    return {key: _command_line(value, key, where, "commands.") or "" for key in value}
+
+
+def _opt_str(table: dict[str, Any], key: str, where: str, prefix: str = "") -> str | None:
     value = table.get(key)
     if value is not None and not isinstance(value, str):
-        raise ConfigError(f"{where}: tool.migmerge.{key} must be a string")
+        raise ConfigError(f"{where}: tool.migmerge.{prefix}{key} must be a string")
     return value
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
 from migmerge.core.model import Migration, Warning
 from migmerge.reading.config import Config
+from migmerge.reading.project import settings_module_of
 from migmerge.reading.snapshot import Snapshot
 
 
@@ -76,9 +76,6 @@ def context_paths(directories: Iterable[str]) -> set[str]:
     return out
 
 
-_SETTINGS_MODULE = re.compile(rb"DJANGO_SETTINGS_MODULE[\"']\s*,\s*[\"']([\w.]+)[\"']")
-
-
 def settings_paths(snapshot: Snapshot, config: Config) -> list[str]:
     """Where the settings modules live that the tree's manage.py files (or the config) name.
 
@@ -93,7 +90,9 @@ def _named_settings(manage_py: Mapping[str, bytes], config: Config) -> list[str]
     """settings_paths from the manage.py files' bytes (path -> source)."""
     modules = {("", config.settings)} if config.settings else set()
     for path, source in manage_py.items():
-        modules.update((_parent(path), m.decode()) for m in _SETTINGS_MODULE.findall(source))
+        named = settings_module_of(source)
+        if named:
+            modules.add((_parent(path), named))
     out = []
     for folder, module in sorted(modules):
         stem = "/".join(filter(None, (folder, module.replace(".", "/"))))

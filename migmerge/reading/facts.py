@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from migmerge.core.model import Conflict, Key, Leaf, Side
+from migmerge.core.model import Conflict, Key, Leaf, Project, Side, Warning
 from migmerge.core.strategy import recommend
-from migmerge.errors import MigmergeError
 from migmerge.reading import git, snapshot
 from migmerge.reading.config import Config
 from migmerge.reading.scope import GitState
@@ -20,6 +19,7 @@ def with_git_facts(
     state: GitState,
     config: Config,
     refs: git.Refs | None,
+    projects: Mapping[str, Project],
 ) -> list[Conflict]:
     paths = {
         modules[c.directory][n]: (c.app, n)
@@ -45,9 +45,9 @@ def with_git_facts(
     if state.upstream and moved:
         # The app's folder is not where it is upstream: look for the files by name.
         upstream_has |= _moved(root, state.upstream, moved - upstream_has)
-    applied = _applied(root, config)
+    applied = {d: project.applied for d, project in projects.items()}
     return [
-        _decide(_facts(c, state, upstream_has, shared, applied, modules[c.directory]))
+        _decide(_facts(c, state, upstream_has, shared, applied[c.directory], modules[c.directory]))
         for c in conflicts
     ]
 
@@ -69,26 +69,46 @@ def _moved(root: Path, rev: str, missing: set[str]) -> set[str]:
     return {p for p in missing if p.rpartition("/")[2] in found}
 
 
-def with_manage_py(config: Config, tree: snapshot.Snapshot) -> Config:
-    """Name the project's manage.py from the tree, so nothing walks the disk for it."""
-    if config.manage_py or config.database:
-        return config
-    found = [p for p in tree.files if p == "manage.py" or p.endswith("/manage.py")]
-    return config._replace(manage_py=found[0]) if len(found) == 1 else config
+def projects_of(
+    root: Path,
+    conflicts: list[Conflict],
+    config: Config,
+    tree: snapshot.Snapshot,
+    *,
+    settings: str | None = None,
+    ask: bool = False,
+) -> dict[str, Project]:
+    """The project of each conflicting app's folder, with what its database has applied."""
+    from migmerge.reading.project import load_project, with_applied
+
+    read: dict[Project, Project] = {}
+    out = {}
+    for conflict in conflicts:
+        project = load_project(
+            root, config, settings=settings, near=conflict.directory, files=tree.files, ask=ask
+        )
+        if project not in read:
+            read[project] = with_applied(project)  # once per project, only when a conflict needs it
+        out[conflict.directory] = read[project]
+    return out
 
 
-def _applied(root: Path, config: Config) -> frozenset[Key] | None:
-    if not (config.manage_py or config.database or config.settings):
-        return None  # no project to ask: no manage.py, or several
-    # sqlite3 and friends: only when there is a project
-    from migmerge.reading.applied import applied_migrations
-    from migmerge.reading.settings_db import find_database
-
-    try:
-        db = find_database(root, config)
-        return applied_migrations(db) if db is not None else None
-    except MigmergeError:
-        return None
+def applied_warnings(conflicts: list[Conflict], projects: Mapping[str, Project]) -> list[Warning]:
+    """Say, for each app whose applied state is unknown, why and how to let migmerge see it."""
+    out = []
+    for conflict in conflicts:
+        project = projects.get(conflict.directory)
+        unknown = [leaf.name for leaf in conflict.leaves if leaf.applied is None]
+        if project is None or not unknown:
+            continue
+        hint = f"; hint: {project.applied_hint}" if project.applied_hint else ""
+        message = (
+            f"{conflict.app}: whether {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} "
+            f"applied cannot be read ({project.applied_why}), so migmerge takes "
+            f"{'it' if len(unknown) == 1 else 'them'} as possibly applied{hint}"
+        )
+        out.append(Warning("applied-unknown", conflict.app, message))
+    return out
 
 
 def _facts(

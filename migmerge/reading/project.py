@@ -1,66 +1,214 @@
-"""The project around the migrations: its manage.py, its interpreter, the command lines it runs."""
+"""The project as it runs itself: one reader of its manage command, interpreter, settings, database.
+
+`load_project` builds the `Project` record once per run (memoised in the
+process, checked against the files it read): which command stands for
+`python manage.py`, which interpreter runs it and why, which settings module
+the project uses and where that came from (`--settings`, else
+`DJANGO_SETTINGS_MODULE`, else what manage.py names, else the config), and
+the default database, read statically from the settings; with `ask=True`
+(resolve, doctor), the project's own interpreter is asked when static reading
+fails. `with_applied` adds what the database has applied, read-only.
+"""
 
 from __future__ import annotations
 
+import ast
 import os
+import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from migmerge.core.model import Database, Project
 from migmerge.errors import ConfigError, MigmergeError
 from migmerge.reading.config import Config
+from migmerge.reading.git import clean_env
 
 # Folders never searched for manage.py: virtualenvs and dependencies hold other projects'.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "env", "node_modules", "site-packages", ".tox"})
-VENV_PYTHONS = (".venv/bin/python", "venv/bin/python", ".venv/Scripts/python.exe")
+VENV_PYTHONS = ("bin/python", "Scripts/python.exe")
+VENV_DIRS = (".venv", "venv")
+# Engines by their last dotted part: Django's own, GIS, and wrappers such as
+# django_prometheus.db.backends.postgresql. Anything else is unknown, never guessed.
+VENDORS = {
+    "sqlite3": "sqlite",
+    "spatialite": "sqlite",
+    "postgresql": "postgresql",
+    "postgresql_psycopg2": "postgresql",
+    "postgis": "postgresql",
+    "mysql": "mysql",
+}
+ASK_TIMEOUT = 60  # seconds for the project's interpreter to import its settings
+PROBE_TIMEOUT = 10
+
+_MEMO: dict[tuple[object, ...], tuple[tuple[tuple[str, int], ...], Project]] = {}
 
 
-def find_manage_py(root: Path, config: Config, app_dir: str | None = None) -> Path | None:
-    """Find manage.py: the configured one, the nearest above the app, else the only one."""
+def load_project(
+    root: Path,
+    config: Config,
+    *,
+    settings: str | None = None,
+    near: str | None = None,
+    files: Iterable[str] | None = None,
+    ask: bool = False,
+) -> Project:
+    """Describe the project as it runs itself; once per run (memoised, checked against its files).
+
+    `settings`: the --settings flag. `near`: a repository-relative folder (an
+    app's migrations) whose nearest manage.py above is the project's.
+    `files`: the repository's listing, so finding manage.py walks no disk.
+    `ask`: may run the project's interpreter (settings import, PATH probe).
+    """
+    env = (os.environ.get("DJANGO_SETTINGS_MODULE"), os.environ.get("VIRTUAL_ENV"))
+    key = (str(root), settings, near, ask, env, repr(config))
+    cached = _MEMO.get(key)
+    if cached is not None and _unchanged(cached[0]):
+        return cached[1]
+    project, read = _build(root, config, settings, near, files, ask)
+    _MEMO[key] = (_stamps(read), project)
+    return project
+
+
+def forget_projects() -> None:
+    """Forget every memoised project (a long-lived process that changed a project)."""
+    _MEMO.clear()
+
+
+def with_applied(project: Project) -> Project:
+    """Return `project` with what its database has applied, read now, read-only."""
+    from migmerge.reading.applied import read_applied
+
+    if project.database is None:
+        hint = _no_database_hint(project)
+        return project._replace(applied=None, applied_why=project.database_why, applied_hint=hint)
+    python = project.python if project.python_why != _OWN else None
+    found = read_applied(project.database, python)
+    return project._replace(applied=found.keys, applied_why=found.why, applied_hint=found.hint)
+
+
+def settings_module_of(source: bytes) -> str | None:
+    """The settings module a manage.py names: `os.environ.setdefault("DJANGO_SETTINGS_MODULE", X)`.
+
+    The one reader of it (discovery and the project both ask here).
+    """
+    if b"DJANGO_SETTINGS_MODULE" not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and len(node.args) == 2:
+            key, value = (_constant(arg) for arg in node.args)
+            if key == "DJANGO_SETTINGS_MODULE" and isinstance(value, str):
+                return value
+    return None
+
+
+def vendor_of(engine: object) -> str | None:
+    """Map a database ENGINE to the vendor migmerge reads ("sqlite", ...), None when unknown."""
+    if not isinstance(engine, str):
+        return None
+    return VENDORS.get(engine.rpartition(".")[2])
+
+
+# Building the record ------------------------------------------------------------
+
+
+def _build(
+    root: Path,
+    config: Config,
+    flag: str | None,
+    near: str | None,
+    files: Iterable[str] | None,
+    ask: bool,
+) -> tuple[Project, list[Path]]:
+    root = root.resolve()
+    manage_py, manage_why = _find_manage(root, config, near, files)
+    read = [p for p in (manage_py, root / "pyproject.toml", root / ".migmerge.toml") if p]
+    cwd = manage_py.parent if manage_py else root
+    python, python_why = _python(root, config, cwd, ask)
+    manage, shown, manage_why = _manage(config, manage_py, manage_why, python)
+    settings, settings_why = _settings(flag, manage_py, config)
+    chosen = settings if settings_why in (_FLAG, _CONFIG) else None
+    project = Project(
+        root=str(root),
+        manage=manage,
+        manage_shown=shown,
+        manage_why=manage_why,
+        cwd=str(cwd),
+        python=python,
+        python_why=python_why,
+        settings=settings,
+        settings_why=settings_why,
+        database=None,
+        database_why="",
+        settings_args=("--settings", chosen) if chosen and manage else (),
+    )
+    database, database_why, settings_files = _database(project, config, files, ask)
+    read += settings_files
+    return project._replace(database=database, database_why=database_why), read
+
+
+def _stamps(paths: Iterable[Path]) -> tuple[tuple[str, int], ...]:
+    return tuple((str(p), _mtime(p)) for p in dict.fromkeys(paths))
+
+
+def _unchanged(stamps: tuple[tuple[str, int], ...]) -> bool:
+    return all(_mtime(Path(p)) == t for p, t in stamps)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+# manage.py and the manage command -------------------------------------------------
+
+
+def _find_manage(
+    root: Path, config: Config, near: str | None, files: Iterable[str] | None
+) -> tuple[Path | None, str]:
+    if config.manage:
+        return None, "[tool.migmerge] manage"
     if config.manage_py:
-        return _configured(root, config.manage_py)
-    if app_dir is not None:
-        found = _nearest_above(root, root / app_dir)
+        return _configured(root, config.manage_py), "[tool.migmerge] manage-py"
+    listed = None if files is None else sorted(f for f in files if _is_manage(f))
+    if near is not None:
+        found = _nearest_above(root, near, listed)
         if found is not None:
-            return found
-    candidates = list(_iter_manage_pys(root))
-    return candidates[0] if len(candidates) == 1 else None
+            return found, f"the manage.py nearest above {near}"
+    candidates = [root / p for p in listed] if listed is not None else list(_walk(root))
+    if len(candidates) == 1:
+        return candidates[0].resolve(), "the repository's only manage.py"
+    if candidates:
+        return None, f"{len(candidates)} manage.py files and none chosen"
+    return None, "no manage.py in the repository"
 
 
-def project_python(manage_py: Path, root: Path) -> str:
-    """Return the interpreter for the project: its own virtualenv's next to manage.py, else ours."""
-    for folder in dict.fromkeys((manage_py.parent, root)):
-        for relative in VENV_PYTHONS:
-            candidate = folder / relative
-            if candidate.is_file():
-                return str(candidate)
-    return sys.executable
+def _is_manage(path: str) -> bool:
+    return path == "manage.py" or path.endswith("/manage.py")
 
 
-def manage_command(
-    root: Path, config: Config, *args: str, app_dir: str | None = None
-) -> tuple[str, ...]:
-    """Build the argv running the project's own manage.py in the project's environment."""
-    manage_py = find_manage_py(root, config, app_dir)
-    if manage_py is None:
-        raise MigmergeError(
-            f"cannot tell which manage.py runs the project in {root}",
-            hint='set [tool.migmerge] manage-py = "path/to/manage.py" in pyproject.toml',
-        )
-    settings = ("--settings", config.settings) if config.settings else ()
-    return (project_python(manage_py, root), str(manage_py), *args, *settings)
+def _nearest_above(root: Path, near: str, listed: list[str] | None) -> Path | None:
+    parts = near.strip("/").split("/")
+    for i in range(len(parts), -1, -1):
+        relative = "/".join([*parts[:i], "manage.py"])
+        exists = relative in listed if listed is not None else (root / relative).is_file()
+        if exists:
+            return (root / relative).resolve()
+    return None
 
 
-def manage_cwd(argv: Sequence[str]) -> Path:
-    """Return the folder a manage.py argv runs in: the one holding manage.py."""
-    return Path(argv[1]).parent
-
-
-def display_command(argv: Sequence[str]) -> str:
-    """Render a manage.py argv the way a person types it (no interpreter path)."""
-    if len(argv) >= 2 and Path(argv[1]).name == "manage.py":
-        return " ".join(["python", "manage.py", *argv[2:]])
-    return " ".join(argv)
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        if "manage.py" in names:
+            yield Path(folder) / "manage.py"
 
 
 def _configured(root: Path, relative: str) -> Path:
@@ -75,18 +223,373 @@ def _configured(root: Path, relative: str) -> Path:
     return path
 
 
-def _nearest_above(root: Path, start: Path) -> Path | None:
-    root = root.resolve()
-    folder = start.resolve()
-    while folder == root or root in folder.parents:
-        if (folder / "manage.py").is_file():
-            return folder / "manage.py"
-        folder = folder.parent
+def _manage(
+    config: Config, manage_py: Path | None, why: str, python: str
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    import shlex
+
+    if config.manage:
+        shown = tuple(shlex.split(config.manage))
+        return (_in_environment(shown[0], python), *shown[1:]), shown, why
+    if manage_py is None:
+        return (), (), why
+    return (python, str(manage_py)), ("python", "manage.py"), why
+
+
+def _in_environment(program: str, python: str) -> str:
+    """A bare command name from the interpreter's own bin folder when it has one (karrio)."""
+    if os.sep in program or "/" in program:
+        return program
+    beside = Path(python).parent / program
+    return str(beside) if beside.is_file() else program
+
+
+# The interpreter -------------------------------------------------------------------
+
+_OWN = "migmerge's own interpreter"
+
+
+def _python(root: Path, config: Config, cwd: Path, ask: bool) -> tuple[str, str]:
+    """The project's interpreter and the rule that chose it, in the contract's order."""
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv and _venv_python(Path(venv)):
+        return str(_venv_python(Path(venv))), f"VIRTUAL_ENV ({venv})"
+    places = {root: "at the repository root"} if cwd == root else {cwd: "beside manage.py"}
+    places.setdefault(root, "at the repository root")
+    for folder, where in places.items():
+        for name in VENV_DIRS:
+            found = _venv_python(folder / name)
+            if found is not None:
+                return str(found), f"{name} {where}"
+    if config.python:
+        return _configured_python(root, config.python), "[tool.migmerge] python"
+    if ask:
+        for name in ("python", "python3"):
+            probed = _probe(name)
+            if probed is not None:
+                return probed, f"{name} on PATH, which imports Django"
+    return sys.executable, _OWN
+
+
+def _venv_python(folder: Path) -> Path | None:
+    for relative in VENV_PYTHONS:
+        candidate = folder / relative
+        if candidate.is_file():
+            return candidate
     return None
 
 
-def _iter_manage_pys(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-        if "manage.py" in files:
-            yield Path(folder).resolve() / "manage.py"
+def _configured_python(root: Path, value: str) -> str:
+    import shutil
+
+    path = root / value
+    found = str(path) if ("/" in value or os.sep in value) and path.is_file() else None
+    found = found or shutil.which(value)
+    if found is None:
+        raise ConfigError(
+            f"[tool.migmerge] python = {value!r}: no such interpreter",
+            hint="give the project's interpreter, relative to the repository root or on PATH",
+        )
+    return found
+
+
+def _probe(name: str) -> str | None:
+    """A `python` on PATH that imports Django (checked by running it), or None."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [found, "-I", "-c", "import django"],
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            env=clean_env(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found if proc.returncode == 0 else None
+
+
+# Settings ----------------------------------------------------------------------------
+
+_FLAG = "--settings"
+_ENV = "DJANGO_SETTINGS_MODULE"
+_MANAGE = "manage.py"
+_CONFIG = "[tool.migmerge] settings"
+
+
+def _settings(flag: str | None, manage_py: Path | None, config: Config) -> tuple[str | None, str]:
+    """The settings module the project runs with (the contract's order), and where it came from."""
+    if flag:
+        return flag, _FLAG
+    if os.environ.get(_ENV):
+        return os.environ[_ENV], _ENV
+    named = _read_settings_module(manage_py) if manage_py else None
+    if named:
+        return named, _MANAGE
+    if config.settings:
+        return config.settings, _CONFIG
+    return None, "no --settings, DJANGO_SETTINGS_MODULE, manage.py default or config names one"
+
+
+def _read_settings_module(manage_py: Path) -> str | None:
+    try:
+        return settings_module_of(manage_py.read_bytes())
+    except OSError:
+        return None
+
+
+def _search_roots(project: Project) -> tuple[Path, ...]:
+    """Where the project's modules are imported from: manage.py's folder, then the root."""
+    return tuple(dict.fromkeys((Path(project.cwd), Path(project.root))))
+
+
+def settings_path(
+    project: Project, files: Iterable[str] | None = None
+) -> tuple[Path, tuple[Path, ...]] | None:
+    """The settings module's file and the folders its imports resolve from, or None."""
+    if not project.settings:
+        return None
+    relative = Path(*project.settings.split("."))
+    for base in _search_roots(project):
+        for candidate in (base / relative.with_suffix(".py"), base / relative / "__init__.py"):
+            if candidate.is_file():
+                return candidate, _module_roots(candidate, project)
+    return _by_suffix(project, relative, files)
+
+
+def _by_suffix(
+    project: Project, relative: Path, files: Iterable[str] | None
+) -> tuple[Path, tuple[Path, ...]] | None:
+    """A settings module deep in a monorepo (Karrio's modules/*/karrio/...): the only match."""
+    if files is None:
+        return None
+    tails = (relative.with_suffix(".py").as_posix(), (relative / "__init__.py").as_posix())
+    found = [f for f in files if f.endswith(tails) and (f in tails or f"/{f}".endswith(tails))]
+    if len(found) != 1:
+        return None
+    path = Path(project.root) / found[0]
+    return path, _module_roots(path, project)
+
+
+def _module_roots(path: Path, project: Project) -> tuple[Path, ...]:
+    """The folder that made `project.settings` importable, then the usual roots."""
+    depth = len((project.settings or "").split(".")) + (path.name == "__init__.py")
+    return (path.parents[depth - 1], *_search_roots(project))
+
+
+# The database -----------------------------------------------------------------------
+
+
+def _database(
+    project: Project, config: Config, files: Iterable[str] | None, ask: bool
+) -> tuple[Database | None, str, list[Path]]:
+    """The default database, where it came from (or why unknown), and the files read."""
+    if config.database:
+        path = (Path(project.root) / config.database).resolve()
+        return Database("sqlite", str(path)), "[tool.migmerge] database", []
+    found, why, read = _database_static(project, files)
+    if found is None and ask:
+        asked, asked_why = _database_asked(project)
+        if asked is not None:
+            return asked, f"{asked_why} ({why})", read
+        why = f"{why}; {asked_why}"
+    return found, why, read
+
+
+def _database_static(
+    project: Project, files: Iterable[str] | None
+) -> tuple[Database | None, str, list[Path]]:
+    from migmerge.reading.settings_eval import Unknown, evaluate
+
+    located = settings_path(project, files)
+    if located is None:
+        return None, _no_settings_why(project), []
+    path, roots = located
+    module = evaluate(Path(project.root), path, project.settings or "", roots)
+    where = _relative(path, project)
+    if "__error__" in module.names:
+        error = module.names["__error__"]
+        reason = error.reason if isinstance(error, Unknown) else "it cannot be read"
+        return None, f"the settings {where} cannot be read statically: {reason}", list(module.files)
+    found, why = _from_entry(_default_entry(module.names), project)
+    return found, f"{why} (read statically from {where})", list(module.files)
+
+
+def _no_settings_why(project: Project) -> str:
+    if not project.settings and not project.manage:
+        return f"{project.manage_why}, and no settings module is named"
+    if not project.settings:
+        return f"no settings module ({project.settings_why})"
+    where = f"{project.settings} ({project.settings_why})"
+    return f"the settings module {where} is not in the repository"
+
+
+def _relative(path: Path, project: Project) -> str:
+    try:
+        return path.resolve().relative_to(Path(project.root)).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _default_entry(names: Mapping[str, object]) -> object:
+    from migmerge.reading.settings_eval import Unknown
+
+    databases = names.get("DATABASES", Unknown("the settings define no DATABASES"))
+    if isinstance(databases, dict):
+        return databases.get("default", Unknown("DATABASES has no 'default' entry"))
+    return databases
+
+
+def _from_entry(entry: object, project: Project) -> tuple[Database | None, str]:
+    """Turn DATABASES["default"] into a Database, or say why it is unknown."""
+    from migmerge.reading.settings_eval import Unknown
+
+    if isinstance(entry, Unknown):
+        return None, f"DATABASES['default'] cannot be read: {entry.reason}"
+    if not isinstance(entry, dict):
+        return None, "DATABASES['default'] is not a dict"
+    engine = entry.get("ENGINE")
+    if isinstance(engine, Unknown):
+        return None, f"ENGINE cannot be read: {engine.reason}"
+    vendor = vendor_of(engine)
+    if vendor is None:
+        return None, f"the database engine {engine!r} is not one migmerge can read"
+    name = entry.get("NAME")
+    if isinstance(name, Unknown) or name in (None, ""):
+        reason = name.reason if isinstance(name, Unknown) else "it is empty"
+        return None, f"NAME cannot be read: {reason}"
+    return _database_of(vendor, entry, Path(project.cwd)), f"{engine} database"
+
+
+def _database_of(vendor: str, entry: Mapping[Any, object], cwd: Path) -> Database:
+    name = str(entry["NAME"])
+    if vendor == "sqlite" and not Path(name).is_absolute():
+        # Django opens a relative NAME from the folder it runs in: manage.py's.
+        name = str((cwd / name).resolve())
+    port = str(_text(entry.get("PORT")) or "")
+    return Database(
+        vendor,
+        name,
+        host=_text(entry.get("HOST")),
+        port=int(port) if port.isdigit() else None,
+        user=_text(entry.get("USER")),
+        password=_text(entry.get("PASSWORD")),
+    )
+
+
+def _text(value: object) -> str | None:
+    from migmerge.reading.settings_eval import Unknown
+
+    return str(value) if value not in (None, "") and not isinstance(value, Unknown) else None
+
+
+def _database_asked(project: Project) -> tuple[Database | None, str]:
+    """Ask the project's interpreter for DATABASES["default"] (settings imported, nothing run)."""
+    import json
+
+    argv, env = _ask_argv(project)
+    if not argv:
+        return None, "and there is no settings module or manage command to ask"
+    shown = project.shown(argv) if project.manage else f"{project.python} (settings import)"
+    try:
+        proc = subprocess.run(
+            argv, cwd=project.cwd, capture_output=True, text=True, env=env, timeout=ASK_TIMEOUT
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"asking {shown} failed: {exc}"
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(_MARKER)]
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no answer"])[-1]
+        return None, f"asking the project's interpreter failed: {last}"
+    entry: dict[str, object] = json.loads(lines[-1][len(_MARKER) :])
+    found, why = _from_entry(entry, project)
+    return found, f"{why}, as the project's interpreter ({project.python_why}) reads its settings"
+
+
+_MARKER = "MIGMERGE-DATABASE:"
+
+
+def _ask_argv(project: Project) -> tuple[list[str], dict[str, str]]:
+    """The fixed script, run with the settings module in the environment (no code from names)."""
+    script = Path(__file__).resolve().parent.parent / "resources" / "database_settings.py"
+    if project.settings:
+        env = clean_env({"DJANGO_SETTINGS_MODULE": project.settings})
+        return [project.python, str(script)], env
+    if project.manage:
+        # No module to name: the manage command loads its own settings; its shell runs the script.
+        code = script.read_text(encoding="utf-8")
+        return list(project.command("shell", "-c", code)), clean_env()
+    return [], {}
+
+
+def _no_database_hint(project: Project) -> str:
+    if not project.manage and not project.settings:
+        return (
+            "run migmerge from the project's repository, or set [tool.migmerge] manage-py "
+            '(or manage = "your-command" for a project without manage.py) and settings'
+        )
+    return (
+        "pass --settings or set DJANGO_SETTINGS_MODULE to the settings the project runs with, "
+        'or set [tool.migmerge] database = "path/to/db.sqlite3"'
+    )
+
+
+def _constant(node: ast.expr) -> object:
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+# Running the project's commands ------------------------------------------------------
+
+
+def find_manage_py(root: Path, config: Config, app_dir: str | None = None) -> Path | None:
+    """Find manage.py: the configured one, the nearest above the app, else the only one."""
+    if config.manage:
+        return None
+    return _find_manage(root.resolve(), config, app_dir, None)[0]
+
+
+def manage_command(
+    root: Path,
+    config: Config,
+    *args: str,
+    app_dir: str | None = None,
+    settings: str | None = None,
+) -> tuple[str, ...]:
+    """Build the argv running the project's manage command (prefer `Project.command`)."""
+    project = load_project(root, config, settings=settings, near=app_dir)
+    if not project.manage:
+        raise no_manage_error(project)
+    return project.command(*args)
+
+
+def no_manage_error(project: Project) -> MigmergeError:
+    """Say that no manage.py was found and what to configure."""
+    return MigmergeError(
+        f"cannot tell which manage.py runs the project in {project.root}: {project.manage_why}",
+        hint='set [tool.migmerge] manage-py = "path/to/manage.py", or manage = "command" '
+        "for a project whose own command stands for `python manage.py` (e.g. karrio)",
+    )
+
+
+def manage_cwd(argv: Sequence[str]) -> Path:
+    """Return the folder a manage.py argv runs in: manage.py's (prefer Project.cwd)."""
+    if len(argv) >= 2 and Path(argv[1]).name == "manage.py":
+        return Path(argv[1]).parent
+    return Path.cwd()
+
+
+def display_command(argv: Sequence[str]) -> str:
+    """Render a manage.py argv the way a person types it (no interpreter path)."""
+    if len(argv) >= 2 and Path(argv[1]).name == "manage.py":
+        return " ".join(["python", "manage.py", *argv[2:]])
+    return " ".join(argv)
+
+
+def find_database(
+    root: Path, config: Config, *, load_settings: bool = False, settings: str | None = None
+) -> Database | None:
+    """The project's default database (prefer `load_project(...).database`)."""
+    return load_project(root, config, settings=settings, ask=load_settings).database

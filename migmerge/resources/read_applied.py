@@ -1,0 +1,71 @@
+"""Print django_migrations' rows as JSON; migmerge runs it with the project's interpreter.
+
+For when migmerge's own environment has no driver (pipx, pre-commit, CI) but
+the project's does. Fixed code, run with `python -I`: the connection comes as
+JSON on stdin, nothing is built from it, the session is read-only and every
+wait has a timeout. Prints {"rows": [[app, name], ...]}, {"missing": true}
+when there is no django_migrations table, or {"error": "..."}.
+"""
+
+import importlib
+import json
+import sys
+from typing import Any
+
+SELECT = "SELECT app, name FROM django_migrations"
+
+
+def _driver(*names: str) -> Any:
+    """The first of the drivers `names` that imports; ImportError when none does."""
+    for name in names[:-1]:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            pass
+    return importlib.import_module(names[-1])
+
+
+def _postgresql(params: dict[str, Any], timeout: int) -> list[Any]:
+    driver = _driver("psycopg", "psycopg2")
+    options = f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
+    conn = driver.connect(**params, connect_timeout=timeout, options=options)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(SELECT)
+        return list(cursor.fetchall())
+    finally:
+        conn.close()
+
+
+def _mysql(params: dict[str, Any], timeout: int) -> list[Any]:
+    driver = _driver("MySQLdb", "pymysql")
+    kwargs = dict(params)
+    kwargs.update(connect_timeout=timeout, read_timeout=timeout)
+    if "database" in kwargs and driver.__name__ == "MySQLdb":
+        kwargs["db"] = kwargs.pop("database")
+    conn = driver.connect(**kwargs)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(SELECT)
+        return list(cursor.fetchall())
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    reader = {"postgresql": _postgresql, "mysql": _mysql}[request["vendor"]]
+    try:
+        rows = reader(request["params"], int(request["timeout"]))
+    except ImportError as exc:
+        print(json.dumps({"error": f"no driver: {exc}", "driver": False}))
+        return
+    except Exception as exc:  # any driver's error: report it, migmerge says the state is unknown
+        text = str(exc)
+        missing = "django_migrations" in text and ("exist" in text or "1146" in text)
+        print(json.dumps({"missing": True} if missing else {"error": text.strip()}))
+        return
+    print(json.dumps({"rows": [[str(app), str(name)] for app, name in rows]}))
+
+
+main()
