@@ -9,7 +9,10 @@ median wall times (each command runs in a fresh process, as a hook would):
 2. `check --against` on 250 apps x 200 against 10 apps x 200, one change each
    (target: within 1.5x: the cost follows the change, not the repository);
 3. what the installed hooks add to `git merge` and `git push` on the
-   10,000-migration repository.
+   10,000-migration repository;
+4. `migmerge doctor` (no --fix) on the 10,000-migration project with a
+   migrated SQLite database, next to `manage.py showmigrations` (target:
+   under 2 s).
 
 Usage: python benchmarks/bench_check.py [--runs N] [--keep DIR]
 """
@@ -320,12 +323,79 @@ def _hook_op(work: Path, op: str, i: int) -> float:
     return elapsed
 
 
+def migrated_database(root: Path, apps: int, count: int) -> None:
+    """Write the SQLite database `manage.py migrate` leaves for make_repo's project.
+
+    The same tables, columns and django_migrations rows, written directly:
+    migrating 10,000 migrations one by one would take minutes.
+    """
+    import sqlite3
+
+    settings = root / "benchsettings.py"
+    settings.write_text(
+        settings.read_text().replace(
+            "DATABASES = {}",
+            "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', "
+            "'NAME': 'db.sqlite3'}}\nDEFAULT_AUTO_FIELD = 'django.db.models.BigAutoField'",
+        )
+    )
+    numbers = range(2, count + 1)
+    fields = "".join(f"    field_{n} = models.IntegerField(default=0)\n" for n in numbers)
+    rows = []
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        conn.execute(
+            'CREATE TABLE "django_migrations" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, '
+            '"app" varchar(255) NOT NULL, "name" varchar(255) NOT NULL, '
+            '"applied" datetime NOT NULL)'
+        )
+        for a in range(apps):
+            app = f"app{a}"
+            (root / app / "models.py").write_text(
+                "from django.db import models\n\n\nclass Thing(models.Model):\n" + fields
+            )
+            columns = "".join(f', "field_{n}" integer NOT NULL' for n in range(2, count + 1))
+            conn.execute(f'CREATE TABLE "{app}_thing" ("id" integer NOT NULL PRIMARY KEY{columns})')
+            names = sorted(p.stem for p in (root / app / "migrations").glob("0*.py"))
+            rows += [(app, name, "2026-01-01 00:00:00") for name in names]
+        conn.executemany(
+            "INSERT INTO django_migrations (app, name, applied) VALUES (?, ?, ?)", rows
+        )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "models and a migrated database")
+
+
+def bench_doctor(base: Path, runs: int) -> None:
+    root = make_repo(base / "doctor", 50, 200)
+    # The initial migrations say what Django's autodetector writes for the id.
+    for initial in root.glob("app*/migrations/0001_initial.py"):
+        initial.write_text(
+            initial.read_text().replace(
+                "models.BigAutoField(primary_key=True, serialize=False)",
+                "models.BigAutoField(auto_created=True, primary_key=True, serialize=False, "
+                'verbose_name="ID")',
+            )
+        )
+    migrated_database(root, 50, 200)
+    doctor = [PYTHON, "-m", "migmerge", "doctor"]
+    showmigrations = [PYTHON, "manage.py", "showmigrations"]
+    start = time.perf_counter()
+    subprocess.run(doctor, cwd=root, capture_output=True, env=env(), check=True)
+    first = time.perf_counter() - start
+    mm = timed(doctor, root, runs, expect=(0,))
+    dj = timed(showmigrations, root, max(3, runs // 2), expect=(0,))
+    verdict = "ok" if mm < 2 else "MISSED"
+    print("4. doctor on 50 apps x 200 migrations with a migrated SQLite database")
+    print(f"   migmerge doctor, first run (asks the project's Django) {ms(first)}")
+    print(f"   migmerge doctor                         {ms(mm)}  (target < 2 s: {verdict})")
+    print(f"   manage.py showmigrations                {ms(dj)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median)")
     parser.add_argument("--keep", metavar="DIR", help="build the repositories here and keep them")
     parser.add_argument(
-        "--only", choices=("full", "against"), help="run one part only (default: both)"
+        "--only", choices=("full", "against", "doctor"), help="run one part only (default: all)"
     )
     args = parser.parse_args()
     base = Path(args.keep or tempfile.mkdtemp(prefix="migmerge-bench-"))
@@ -341,6 +411,8 @@ def main() -> None:
             bench_full(base, args.runs)
         if args.only in (None, "against"):
             bench_against(base, args.runs)
+        if args.only in (None, "doctor"):
+            bench_doctor(base, args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

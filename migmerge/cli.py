@@ -35,6 +35,16 @@ examples:
   migmerge resolve                      resolve with the recommended strategy, asking first
   migmerge resolve --strategy merge --yes --app polls
   migmerge resolve --strategy renumber --keep-names""",
+    "doctor": """\
+examples:
+  migmerge doctor                       compare the files, django_migrations and the schema
+  migmerge doctor --format json         one entry per finding (kind, app, migration, evidence, fix)
+  migmerge doctor --app polls --settings proj.settings_dev
+
+doctor writes nothing. It reads the database read-only, git's history for
+migration files that are gone, and asks the project's own Django (its
+interpreter and settings) what the schema should be; that answer is kept in
+~/.cache/migmerge until anything it depends on changes.""",
     "install-hooks": """\
 examples:
   migmerge install-hooks                post-merge, post-commit, post-rewrite and pre-push
@@ -80,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _check_parser(commands)
     _resolve_parser(commands)
+    _doctor_parser(commands)
     hooks = _sub(commands, "install-hooks", f"install the git hooks ({', '.join(HOOK_NAMES)})")
     hooks.add_argument(
         "--hook",
@@ -161,6 +172,32 @@ def _check_parser(commands: Any) -> None:
         choices=("text", "json", "github"),
         default="text",
         help="text for people (default), json (the contract's document), github (annotations)",
+    )
+
+
+def _doctor_parser(commands: Any) -> None:
+    doctor = _sub(
+        commands,
+        "doctor",
+        "find where the migration files, django_migrations and the schema disagree",
+    )
+    _app_filter(doctor)
+    doctor.add_argument(
+        "--database",
+        metavar="ALIAS",
+        default="default",
+        help="the database alias (default: default)",
+    )
+    doctor.add_argument(
+        "--settings",
+        metavar="MODULE",
+        help="the settings module (default: as the project reads it)",
+    )
+    doctor.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json (one entry per finding)",
     )
 
 
@@ -249,6 +286,17 @@ def dispatch(args: argparse.Namespace) -> int:
             format=args.format,
             out=_out,
             settings=args.settings,
+        )
+    if args.command == "doctor":
+        from migmerge.commands.doctor import run_doctor
+
+        return run_doctor(
+            repo=args.repo,
+            apps=args.apps,
+            database=args.database,
+            settings=args.settings,
+            fmt=args.format,
+            out=_out,
         )
     if args.command == "resolve":
         return cmd_resolve(args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from migmerge.core.doctor import Diagnosis
 from migmerge.core.model import CheckResult, Conflict, Leaf, Operation
 
 _MODE_WORDS = {
@@ -167,3 +168,58 @@ def push_report(
         "      push anyway: git push --no-verify",
     ]
     return "\n".join(lines)
+
+
+# Doctor --------------------------------------------------------------------
+
+_FIXED_BY = {"rollback": "rolls it back", "rename-row": "renames the row", "fake": "fakes it"}
+
+
+def doctor_text(found: Diagnosis) -> str:
+    """Say what doctor found, finding by finding, then what it could not read."""
+    where = found.database.describe() if found.database else "no database"
+    django = f", Django {found.django}" if found.django else ""
+    lines = [f"migmerge doctor: {where}{django}"]
+    for finding in found.findings:
+        what = f"{finding.app}.{finding.migration}" if finding.migration else finding.app
+        lines.append(f"{finding.kind}: {what}")
+        lines += [f"    {line}" for line in finding.evidence]
+        if finding.fix:
+            lines.append(f"  fix: {finding.fix}")
+    lines += [f"could not read {item}" for item in found.unread]
+    lines.append(_doctor_summary(found))
+    return "\n".join(lines)
+
+
+def _doctor_summary(found: Diagnosis) -> str:
+    if not found.findings:
+        checked = "" if not found.unread else " in what could be read"
+        return f"The files, django_migrations and the schema agree{checked}."
+    fixable = [f for f in found.findings if f.action]
+    count = len(found.findings)
+    lines = f"{count} problem{'s' if count > 1 else ''} found"
+    if fixable:
+        kinds = ", ".join(dict.fromkeys(f.kind for f in fixable))
+        lines += (
+            f"; `migmerge doctor --fix` fixes {len(fixable)} of them ({kinds}) after a backup "
+            "(`--dry-run` shows how)"
+        )
+    return lines + "."
+
+
+def doctor_json(found: Diagnosis) -> str:
+    """Render the contract's doctor document."""
+    import json
+
+    return json.dumps(
+        {
+            "version": 1,
+            "mode": "doctor",
+            "database": found.database.describe() if found.database else None,
+            "django": found.django,
+            "findings": [f.to_json() for f in found.findings],
+            "leaves": found.leaves,
+            "unread": list(found.unread),
+        },
+        indent=2,
+    )

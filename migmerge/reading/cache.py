@@ -110,8 +110,9 @@ class ResultMemo:
         self.prefix = prefix
 
     @classmethod
-    def open(cls, repository: Path) -> ResultMemo:
-        return cls(cache_folder(), f"graph-{_repository_id(repository)}-v{FORMAT}-")
+    def open(cls, repository: Path, kind: str = "graph") -> ResultMemo:
+        """Return the memo of `repository` for one kind of result ("graph"; "doctor")."""
+        return cls(cache_folder(), f"{kind}-{_repository_id(repository)}-v{FORMAT}-")
 
     def get(self, signature: str) -> Any | None:
         """Return what was stored for exactly `signature`, or None."""

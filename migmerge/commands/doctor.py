@@ -1,0 +1,194 @@
+"""`doctor`: the files, django_migrations and the schema, compared; what disagrees, and the fix.
+
+Reads only. The files come from `analyze` (the same reading as `check`), the
+rows and the schema from the database read-only, what gone files were from
+git's history, and what the schema should be from the project's own Django
+(asked once, remembered). Whatever cannot be read is said, and the rest is
+still reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from migmerge.core import doctor as rules
+from migmerge.core.doctor import Diagnosis, Finding, Row, Whereabouts
+from migmerge.core.model import Database, Key, Migration
+from migmerge.errors import MigmergeError
+from migmerge.reading import git, history, probe
+from migmerge.reading.analysis import Analysis, analyze
+from migmerge.reading.schema import Facts, read_facts
+
+Out = Callable[[str], None]
+
+
+class Where(NamedTuple):
+    """Where the project runs: its interpreter and folder, settings and database."""
+
+    python: str | None
+    cwd: str
+    settings: str | None
+    database: Database | None
+    why: str  # how these were found, or why not
+
+
+def run_doctor(
+    *,
+    repo: str | None,
+    apps: Sequence[str],
+    database: str,
+    settings: str | None,
+    fmt: str,
+    out: Out,
+) -> int:
+    """Run `doctor` (reading only); exit 1 when a problem is found."""
+    found = diagnose(repo, apps=apps, alias=database, settings=settings)
+    from migmerge import report as words
+
+    out(words.doctor_json(found) if fmt == "json" else words.doctor_text(found))
+    return 1 if found.findings else 0
+
+
+def diagnose(
+    repo: str | Path | None, *, apps: Sequence[str] = (), alias: str = "default",
+    settings: str | None = None,
+) -> Diagnosis:  # fmt: skip
+    """Compare the three places a data model lives; return the findings."""
+    analysis = analyze(repo)
+    _check_apps(analysis, apps)
+    where = _where(analysis, settings)
+    unread: list[str] = []
+    facts = read_facts(where.database) if where.database else Facts(None, None, where.why)
+    if facts.problem:
+        unread.append(f"the database: {facts.problem}")
+    answer = _ask(analysis, where, alias, facts, unread)
+    findings = _findings(analysis, facts, answer, unread)
+    selected = tuple(f for f in findings if not apps or f.app in apps)
+    leaves = _all_leaves(analysis, apps)
+    return Diagnosis(
+        where.database, selected, tuple(unread), leaves, answer.django if answer else None
+    )
+
+
+def _check_apps(analysis: Analysis, apps: Sequence[str]) -> None:
+    unknown = [app for app in apps if app not in analysis.apps]
+    if unknown:
+        raise MigmergeError(
+            f"no app labelled {', '.join(unknown)} has migrations here",
+            hint=f"known apps: {', '.join(sorted(analysis.apps)) or 'none'}",
+        )
+
+
+def _where(analysis: Analysis, settings: str | None) -> Where:
+    """The project's interpreter, folder, settings and database (the one project reader)."""
+    from migmerge.reading import project, settings_db
+
+    config = analysis.config._replace(settings=settings) if settings else analysis.config
+    manage_py = project.find_manage_py(analysis.root, config)
+    if manage_py is None:
+        return Where(None, str(analysis.root), settings, None, "no manage.py found")
+    module = config.settings or settings_db._settings_module(manage_py)
+    found = settings_db.find_database(analysis.root, config) or settings_db.find_database(
+        analysis.root, config, load_settings=True
+    )
+    why = "" if found else "no database found in the settings"
+    python = project.project_python(manage_py, analysis.root)
+    return Where(python, str(manage_py.parent), module, found, why)
+
+
+def _ask(
+    analysis: Analysis, where: Where, alias: str, facts: Facts, unread: list[str]
+) -> probe.Answer | None:
+    if where.python is None:
+        unread.append(f"the project's Django: {where.why}")
+        return None
+    answer = probe.ask(
+        analysis.root,
+        analysis.scan.tree,
+        python=where.python,
+        cwd=where.cwd,
+        settings=where.settings,
+        alias=alias,
+        rows=facts.rows,
+    )
+    unread += [f"the project's Django: {problem}" for problem in answer.problems]
+    return answer
+
+
+def _findings(
+    analysis: Analysis, facts: Facts, answer: probe.Answer | None, unread: list[str]
+) -> list[Finding]:
+    found: list[Finding] = []
+    labels = set(analysis.apps)
+    if facts.rows is not None:
+        found += _ghosts(analysis, facts.rows, answer)
+    expected = answer.expected if answer else None
+    if expected is not None and facts.schema is not None:
+        found += rules.pending_findings(expected.pending, facts.schema)
+        found += rules.drift_findings(expected.tables, facts.schema, labels, expected.pending)
+    elif facts.schema is not None and answer is not None:
+        unread.append("what the schema should be (the project's Django did not say)")
+    if expected is not None and expected.changes is not None:
+        found += rules.change_findings(expected.changes, labels)
+    forks = [(c.app, [leaf.name for leaf in c.leaves]) for c in analysis.result.conflicts]
+    return found + rules.leaves_findings(forks)
+
+
+def _ghosts(analysis: Analysis, rows: Sequence[Row], answer: probe.Answer | None) -> list[Finding]:
+    files = list(analysis.migrations)
+    ghosts = rules.ghost_rows(rows, files, analysis.apps)
+    if not ghosts:
+        return []
+    refs = git.list_refs(analysis.root)
+    branches = {n: s for n, s in refs.shas.items() if not n.endswith("/HEAD")}
+    wanted = [((r.app, r.name), _path(analysis, r.app, r.name), r.applied) for r in ghosts]
+    info = git.find_repo(analysis.root)
+    where = history.whereabouts(
+        analysis.root, info.git_dir, wanted, branches, answer.zone if answer else None
+    )
+    applied = {(r.app, r.name) for r in rows}
+    where = {key: _same_operations(analysis, key, found, applied) for key, found in where.items()}
+    return rules.ghost_findings(ghosts, where, applied)
+
+
+def _path(analysis: Analysis, app: str, name: str) -> str:
+    return f"{analysis.apps[app].directory}/{name}.py"
+
+
+def _same_operations(
+    analysis: Analysis, key: Key, found: Whereabouts, applied: set[Key]
+) -> Whereabouts:
+    """Name the unapplied migration of this checkout that does exactly what the ghost did."""
+    if found.renamed_to or found.commit is None or found.path is None:
+        return found
+    from migmerge.reading import parse
+
+    app = key[0]
+    blob = git.git_bytes(analysis.root, "cat-file", "blob", f"{found.commit}:{found.path}")
+    try:
+        ghost = parse.parse_migration(blob, app=app, name=key[1], path=found.path)
+    except MigmergeError:
+        return found
+    mine = _operations(ghost)
+    if not mine:
+        return found
+    for name in sorted(n for a, n in analysis.migrations if a == app and (a, n) not in applied):
+        if _operations(analysis.migration(app, name)) == mine:
+            return found._replace(same_operations=name)
+    return found
+
+
+def _operations(migration: Migration) -> tuple[str | None, ...]:
+    ops = migration.operations or ()
+    details = tuple(op.detail for op in ops)
+    return details if details and all(details) else ()
+
+
+def _all_leaves(analysis: Analysis, apps: Sequence[str]) -> dict[str, list[str]]:
+    """Every app's leaves, as Django's graph (and check) count them."""
+    from migmerge.core.graph import Graph
+
+    graph = Graph(analysis.migrations)
+    return {app: graph.leaves(app) for app in sorted(analysis.apps) if not apps or app in apps}
