@@ -11,27 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Diagnosis, Finding, Row, Whereabouts
-from migmerge.core.model import Database, Key, Migration
+from migmerge.core.model import Key, Migration, Project
 from migmerge.errors import MigmergeError
 from migmerge.reading import git, history, probe
 from migmerge.reading.analysis import Analysis, analyze
 from migmerge.reading.schema import Facts, read_facts
 
 Out = Callable[[str], None]
-
-
-class Where(NamedTuple):
-    """Where the project runs: its interpreter and folder, settings and database."""
-
-    python: str | None
-    cwd: str
-    settings: str | None
-    database: Database | None
-    why: str  # how these were found, or why not
 
 
 def run_doctor(
@@ -58,17 +47,18 @@ def diagnose(
     """Compare the three places a data model lives; return the findings."""
     analysis = analyze(repo)
     _check_apps(analysis, apps)
-    where = _where(analysis, settings)
+    project = _project(analysis, settings)
     unread: list[str] = []
-    facts = read_facts(where.database) if where.database else Facts(None, None, where.why)
+    database = project.database
+    facts = read_facts(database) if database else Facts(None, None, project.database_why)
     if facts.problem:
         unread.append(f"the database: {facts.problem}")
-    answer = _ask(analysis, where, alias, facts, unread)
+    answer = _ask(analysis, project, alias, facts, unread)
     findings = _findings(analysis, facts, answer, unread)
     selected = tuple(f for f in findings if not apps or f.app in apps)
     leaves = _all_leaves(analysis, apps)
     return Diagnosis(
-        where.database, selected, tuple(unread), leaves, answer.django if answer else None
+        database, selected, tuple(unread), leaves, answer.django if answer else None
     )
 
 
@@ -81,35 +71,26 @@ def _check_apps(analysis: Analysis, apps: Sequence[str]) -> None:
         )
 
 
-def _where(analysis: Analysis, settings: str | None) -> Where:
-    """The project's interpreter, folder, settings and database (the one project reader)."""
-    from migmerge.reading import project, settings_db
+def _project(analysis: Analysis, settings: str | None) -> Project:
+    """The project as it runs itself (the one project reader, asking its Django if need be)."""
+    from migmerge.reading.project import load_project
 
-    config = analysis.config._replace(settings=settings) if settings else analysis.config
-    manage_py = project.find_manage_py(analysis.root, config)
-    if manage_py is None:
-        return Where(None, str(analysis.root), settings, None, "no manage.py found")
-    module = config.settings or settings_db._settings_module(manage_py)
-    found = settings_db.find_database(analysis.root, config) or settings_db.find_database(
-        analysis.root, config, load_settings=True
-    )
-    why = "" if found else "no database found in the settings"
-    python = project.project_python(manage_py, analysis.root)
-    return Where(python, str(manage_py.parent), module, found, why)
+    files = analysis.scan.tree.files
+    return load_project(analysis.root, analysis.config, settings=settings, files=files, ask=True)
 
 
 def _ask(
-    analysis: Analysis, where: Where, alias: str, facts: Facts, unread: list[str]
+    analysis: Analysis, project: Project, alias: str, facts: Facts, unread: list[str]
 ) -> probe.Answer | None:
-    if where.python is None:
-        unread.append(f"the project's Django: {where.why}")
+    if not project.manage:
+        unread.append(f"the project's Django: {project.manage_why}")
         return None
     answer = probe.ask(
         analysis.root,
         analysis.scan.tree,
-        python=where.python,
-        cwd=where.cwd,
-        settings=where.settings,
+        python=project.python,
+        cwd=project.cwd,
+        settings=project.settings,
         alias=alias,
         rows=facts.rows,
     )
