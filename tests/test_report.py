@@ -1,0 +1,124 @@
+"""Every word migmerge prints is part of its interface: the texts asserted whole, in memory."""
+
+from __future__ import annotations
+
+import json
+
+from migmerge import report
+from migmerge.core.doctor import Diagnosis, Finding
+from migmerge.core.model import (
+    CheckResult,
+    Conflict,
+    Database,
+    Leaf,
+    Operation,
+    Overlap,
+    Warning,
+)
+
+LOCAL = Leaf(
+    "0003_userprofile_age",
+    "polls/migrations/0003_userprofile_age.py",
+    "local",
+    False,
+    False,
+    ("0003_userprofile_age",),
+    (Operation("AddField", "userprofile", "age"),),
+)
+UPSTREAM = Leaf(
+    "0003_question_text",
+    "polls/migrations/0003_question_text.py",
+    "upstream",
+    True,
+    None,
+    ("0003_question_text",),
+    (Operation("AlterField", "question", "text"),),
+)
+CONFLICT = Conflict(
+    "polls",
+    "polls/migrations",
+    "0002_choice",
+    (LOCAL, UPSTREAM),
+    Overlap("none", ("the branches touch different models",)),
+    "renumber",
+    "they do not collide",
+)
+
+
+def test_check_text_of_a_conflict_in_a_merge() -> None:
+    result = CheckResult("merge", "a" * 40, "b" * 40, "c" * 40, (CONFLICT,))
+    assert report.check_text(result) == "\n".join(
+        [
+            "1 app with parallel migrations (merge):",
+            "",
+            "polls (polls/migrations): 2 leaves after 0002_choice",
+            "  0003_userprofile_age                     [local]",
+            "      - AddField userprofile.age",
+            "  0003_question_text                       [upstream, shared]",
+            "      - AlterField question.text",
+            "  overlap: none",
+            "    the branches touch different models",
+            "  suggested: renumber: they do not collide",
+            "",
+            "hint: run `migmerge resolve --dry-run --app polls` to see the plan, "
+            "then `migmerge resolve --app polls`",
+        ]
+    )
+
+
+def test_check_text_when_clean_with_a_warning() -> None:
+    warning = Warning("duplicate-number", "polls", "polls has two 0003_", "polls/migrations")
+    result = CheckResult("against", "a" * 40, "b" * 40, None, (), (warning,))
+    assert report.check_text(result, "origin/main").splitlines()[-1] == (
+        "No migration conflicts (merging origin/main): every app has a single leaf."
+    )
+
+
+def test_check_json_is_the_contracts_document() -> None:
+    result = CheckResult("worktree", None, None, None, (CONFLICT,))
+    document = json.loads(report.check_json(result))
+    assert document["version"] == 1 and document["mode"] == "worktree"
+    (conflict,) = document["conflicts"]
+    assert conflict["leaves"][1]["applied"] is None
+    assert conflict["leaves"][0]["operations"] == [
+        {"op": "AddField", "model": "userprofile", "field": "age"}
+    ]
+
+
+def test_hook_summary_names_each_leaf_and_its_side() -> None:
+    text = report.hook_summary("the merge", [CONFLICT])
+    assert text.splitlines()[0] == "migmerge: the merge left parallel migrations in 1 app:"
+    assert "    0003_question_text (upstream)" in text.splitlines()
+
+
+def test_doctor_text_gives_evidence_fix_and_what_was_not_read() -> None:
+    finding = Finding(
+        "renamed",
+        "polls",
+        "0002_choice",
+        ("django_migrations records polls.0002_choice as applied (t)",),
+        "rename the row polls.0002_choice -> 0003_choice (migmerge doctor --fix)",
+        "rename-row",
+        "0003_choice",
+    )
+    found = Diagnosis(
+        Database("sqlite", "/p/db.sqlite3"),
+        (finding,),
+        ("the project's Django: no manage.py in the repository",),
+        {"polls": ["0003_choice"]},
+        "5.2",
+    )
+    assert report.doctor_text(found) == "\n".join(
+        [
+            "migmerge doctor: /p/db.sqlite3, Django 5.2",
+            "renamed: polls.0002_choice",
+            "    django_migrations records polls.0002_choice as applied (t)",
+            "  fix: rename the row polls.0002_choice -> 0003_choice (migmerge doctor --fix)",
+            "could not read the project's Django: no manage.py in the repository",
+            "1 problem found; `migmerge doctor --fix` fixes 1 of them (renamed) after a backup "
+            "(`--dry-run` shows how).",
+        ]
+    )
+    document = json.loads(report.doctor_json(found))
+    assert document["findings"] == [finding.to_json()]
+    assert document["mode"] == "doctor" and document["leaves"] == {"polls": ["0003_choice"]}
