@@ -14,6 +14,7 @@ import io
 import os
 import re
 import select
+import shlex
 import shutil
 import stat
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 from migmerge.commands import hook
 from migmerge.commands import install as installer
 from migmerge.errors import MigmergeError
+from migmerge.reading import pushed
 from tests.helpers import PYTHON, ROOT, git, isolated_git_env, run_migmerge
 
 INITIAL = """\
@@ -71,6 +73,8 @@ class Migration(migrations.Migration):
     ]
 """
 
+# Read at import, before the tests' own HOME: pip's download cache lives there.
+REAL_HOME = Path(os.path.expanduser("~"))
 LOCAL = "0002_question_pub_date"
 UPSTREAM = "0002_choice_votes"
 
@@ -529,13 +533,67 @@ def test_pre_commit_variables_stand_in_for_empty_input(work: Path) -> None:
 
 def test_check_push_reads_git_lines(work: Path) -> None:
     sha = git(work, "rev-parse", "docs").strip()
-    refs = hook.parse_push_lines(f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n")
+    refs = pushed.parse_push_lines(f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n")
     errors: list[str] = []
     assert hook.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 0
     feature = git(work, "rev-parse", "feature").strip()
-    refs = hook.parse_push_lines(f"refs/heads/feature {feature} refs/heads/x {'0' * 40}\n")
+    refs = pushed.parse_push_lines(f"refs/heads/feature {feature} refs/heads/x {'0' * 40}\n")
     assert hook.check_push(work, "origin", refs, out=errors.append, err=errors.append) == 1
     assert "origin/main" in errors[-1]
+
+
+def _pre_commit_env(work: Path, branch: str) -> dict[str, str]:
+    """The variables pre-commit sets for the first ref of a push of `branch`."""
+    return {
+        "PRE_COMMIT_REMOTE_NAME": "origin",
+        "PRE_COMMIT_LOCAL_BRANCH": f"refs/heads/{branch}",
+        "PRE_COMMIT_REMOTE_BRANCH": f"refs/heads/{branch}",
+        "PRE_COMMIT_TO_REF": git(work, "rev-parse", branch).strip(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("git push origin docs feature", ["docs", "feature"]),
+        (
+            "git -C . -c push.default=simple push -fu origin +docs feature:feature",
+            ["docs", "feature"],
+        ),
+        ("git push -o ci.skip origin docs HEAD", ["docs", "feature"]),
+        ("git push origin docs tag v1 feature", ["docs", "feature"]),
+        ("git push --all origin", ["docs", "feature", "main"]),  # main: behind, harmless
+        ("git push origin docs :old", ["docs"]),
+        ("git push origin docs refs/heads/docs:refs/heads/elsewhere", ["docs", "docs"]),
+        ("git push", ["docs"]),  # git's default push: pre-commit's one ref
+        ("git p origin docs feature", ["docs"]),  # an alias: not read
+        ("git push -d origin docs feature", ["docs"]),  # deletions
+        ("git push --repo=origin docs feature", ["docs"]),
+        ("git push upstream docs feature", ["docs"]),  # another remote than pre-commit's
+        ("git push origin feature", ["docs"]),  # not the push pre-commit saw
+        ("git push origin 'refs/heads/*:refs/heads/*'", ["docs"]),
+    ],
+)
+def test_pre_commit_pushes_of_several_refs_are_read_from_git_s_command_line(
+    work: Path, argv: str, expected: list[str]
+) -> None:
+    git(work, "tag", "v1", "main")
+    refs = pushed.pre_commit_refs(work, "origin", _pre_commit_env(work, "docs"), shlex.split(argv))
+    assert [ref.local_ref.removeprefix("refs/heads/") for ref in refs] == expected
+    for ref in refs:
+        assert ref.local_sha == git(work, "rev-parse", ref.local_ref).strip()
+        tracking = git(
+            work, "rev-parse", "-q", "--verify", "origin/" + ref.remote_ref[11:], check=False
+        )
+        assert ref.remote_sha == (tracking.strip() or "0" * 40)  # as last fetched
+
+
+def test_git_push_argv_finds_the_push_above_this_process(work: Path) -> None:
+    # What pre-commit's process chain looks like: git push -> hook script -> this process.
+    probe = "from migmerge.reading.pushed import git_push_argv; print(git_push_argv())"
+    write_hook(work / ".git" / "hooks" / "pre-push", f"{PYTHON} -c '{probe}' >&2; exit 1")
+    proc = run_git(work, "push", "origin", "docs", "feature")
+    assert "['git', 'push', 'origin', 'docs', 'feature']" in proc.stderr
 
 
 # ------------------------------------------------------------ post-merge / post-rewrite
@@ -796,3 +854,189 @@ def test_pre_commit_manifest_names_each_hook_and_stage() -> None:
         assert entry["stages"] == f"[{name}]"
         assert entry["language"] == "python"
         assert entry["always_run"] == "true" and entry["pass_filenames"] == "false"
+
+
+# ------------------------------------------------------------ under the pre-commit framework
+
+GUARD_CONFIG = """\
+repos:
+  - repo: local
+    hooks:
+      - id: no-wip
+        name: no WIP file
+        entry: sh -c 'test ! -e WIP'
+        language: system
+        stages: [pre-push]
+        always_run: true
+        pass_filenames: false
+"""
+
+
+def pre_commit(root: Path, *args: str) -> str:
+    """Run the real pre-commit (installed from PyPI with the test extra); return its output."""
+    proc = subprocess.run(
+        [PYTHON, "-m", "pre_commit", *args], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_install_hooks_over_pre_commit_keeps_its_pushes_working(world: Path, work: Path) -> None:
+    (work / ".pre-commit-config.yaml").write_text(GUARD_CONFIG)
+    pre_commit(work, "install", "--hook-type", "pre-push")
+    printed = install(work, "pre-push")
+    hooks_dir = work / ".git" / "hooks"
+    assert "as pre-push.legacy, which pre-commit's pre-push runs first" in printed
+    assert installer.is_pre_commit_hook(hooks_dir / "pre-push")
+    assert installer.is_migmerge_hook(hooks_dir / "pre-push.legacy")
+    clean = run_git(work, "push", "origin", "docs")
+    assert clean.returncode == 0, clean.stderr
+    assert re.search(r"no WIP file\.+Passed", clean.stdout + clean.stderr)
+    blocked = run_git(work, "push", "origin", "feature")
+    assert blocked.returncode != 0 and "pushing feature would conflict" in blocked.stderr
+    git(work, "checkout", "-q", "-b", "fresh", "origin/main")
+    git(work, "commit", "-q", "--allow-empty", "-m", "something to push")
+    (work / "WIP").write_text("")
+    guarded = run_git(work, "push", "origin", "fresh")
+    assert guarded.returncode != 0 and re.search(r"no WIP file\.+Failed", guarded.stdout)
+    assert "removed pre-push.legacy" in uninstall(work)
+    assert installer.is_pre_commit_hook(hooks_dir / "pre-push")
+    assert not (hooks_dir / "pre-push.legacy").exists()
+    (work / "WIP").unlink()
+    assert run_git(work, "push", "origin", "fresh").returncode == 0
+    assert remote_branches(world).split() == [
+        "refs/heads/docs",
+        "refs/heads/fresh",
+        "refs/heads/main",
+    ]
+
+
+def test_install_hooks_repairs_pre_commit_moved_aside(work: Path) -> None:
+    # What migmerge used to do: pre-commit's script moved to pre-push.legacy, where
+    # pre-commit finds itself as its own legacy hook and refuses every push.
+    (work / ".pre-commit-config.yaml").write_text(GUARD_CONFIG)
+    pre_commit(work, "install", "--hook-type", "pre-push")
+    hooks_dir = work / ".git" / "hooks"
+    (hooks_dir / "pre-push").rename(hooks_dir / "pre-push.legacy")
+    (hooks_dir / "pre-push").write_text(installer.render_hook("pre-push", PYTHON, str(ROOT)))
+    (hooks_dir / "pre-push").chmod(0o755)
+    broken = run_git(work, "push", "origin", "docs")
+    assert broken.returncode != 0 and "migration mode" in broken.stderr
+    install(work, "pre-push")
+    assert installer.is_pre_commit_hook(hooks_dir / "pre-push")
+    assert installer.is_migmerge_hook(hooks_dir / "pre-push.legacy")
+    fixed = run_git(work, "push", "origin", "docs")
+    assert fixed.returncode == 0, fixed.stderr
+
+
+def test_pre_commit_installed_after_migmerge_runs_it_as_its_legacy_hook(work: Path) -> None:
+    hooks_dir = work / ".git" / "hooks"
+    user = write_hook(hooks_dir / "pre-push", "echo user-hook-ran >&2")
+    install(work, "pre-push")  # the user's hook becomes pre-push.legacy
+    (work / ".pre-commit-config.yaml").write_text(GUARD_CONFIG)
+    install_again = subprocess.run(
+        [PYTHON, "-m", "pre_commit", "install", "--hook-type", "pre-push"],
+        cwd=work, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "migration mode" in install_again.stdout  # pre-commit took ours as its legacy hook
+    blocked = run_git(work, "push", "origin", "feature")
+    assert blocked.returncode != 0 and "pushing feature would conflict" in blocked.stderr
+    assert run_git(work, "push", "origin", "docs").returncode == 0
+    uninstall(work)
+    assert installer.is_pre_commit_hook(hooks_dir / "pre-push")
+    assert not (hooks_dir / "pre-push.legacy").exists()
+    assert user  # pre-commit's own `install` overwrote the user's hook kept as .legacy
+
+
+def test_install_hooks_skips_what_pre_commit_config_runs_already(work: Path) -> None:
+    (work / ".pre-commit-config.yaml").write_text(
+        "repos:\n  - repo: https://example.invalid/migmerge\n    rev: x\n"
+        "    hooks:\n      - id: migmerge-pre-push\n"
+    )
+    printed = install(work)
+    assert "skipped pre-push: .pre-commit-config.yaml runs migmerge-pre-push" in printed
+    assert not (work / ".git" / "hooks" / "pre-push").exists()
+    assert installer.is_migmerge_hook(work / ".git" / "hooks" / "post-merge")
+
+
+@pytest.fixture(scope="module")
+def migmerge_hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This checkout as a git repository pre-commit can clone (uncommitted changes included)."""
+    copy = tmp_path_factory.mktemp("migmerge-repo")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "-co", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    home = tmp_path_factory.mktemp("repo-home")
+    env = {**os.environ, **isolated_git_env(home)}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+        subprocess.run(["git", *args], cwd=copy, env=env, check=True, capture_output=True)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=copy, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return copy, sha
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit store for the module: its virtualenv for migmerge is built once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def test_the_manifest_s_hooks_under_pre_commit(
+    world: Path,
+    work: Path,
+    migmerge_hook_repo: tuple[Path, str],
+    pre_commit_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
+    monkeypatch.setenv("PIP_CACHE_DIR", str(REAL_HOME / ".cache" / "pip"))  # not the test's HOME
+    repo, sha = migmerge_hook_repo
+    (work / ".pre-commit-config.yaml").write_text(
+        "default_install_hook_types: [pre-push, post-merge, post-rewrite, post-commit]\n"
+        f"repos:\n  - repo: {repo}\n    rev: {sha}\n    hooks:\n"
+        + "".join(f"      - id: migmerge-{name}\n" for name in installer.HOOK_NAMES)
+    )
+    git(work, "add", ".pre-commit-config.yaml")
+    git(work, "commit", "-q", "-m", "pre-commit")
+    pre_commit(work, "install")
+    pre_commit(work, "install-hooks")  # builds the virtualenv: pip installs migmerge from `repo`
+    # pre-push: pre-commit names only the first ref (docs); feature is checked too.
+    pushed = run_git(work, "push", "origin", "docs", "feature")
+    assert pushed.returncode != 0
+    assert (
+        "migmerge: pushing feature would conflict with origin/main" in pushed.stdout + pushed.stderr
+    )
+    assert remote_branches(world).split() == ["refs/heads/main"]
+    assert run_git(work, "push", "origin", "docs").returncode == 0
+    # post-merge, post-rewrite
+    merged = run_git(work, "merge", "--no-edit", "origin/main")
+    assert "migmerge: the merge left parallel migrations in 1 app:" in merged.stdout + merged.stderr
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+    rebased = run_git(work, "rebase", "origin/main")
+    assert (
+        "migmerge: the rebase left parallel migrations in 1 app:" in rebased.stdout + rebased.stderr
+    )
+    # post-commit: a merge that stopped on a conflict (max_migration.txt), committed by hand
+    git(work, "reset", "-q", "--hard", "ORIG_HEAD")
+    other = world / "other"
+    (other / "polls" / "migrations" / "max_migration.txt").write_text(UPSTREAM + "\n")
+    commit(other, "linear: upstream")
+    git(other, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin")
+    (work / "polls" / "migrations" / "max_migration.txt").write_text(LOCAL + "\n")
+    commit(work, "linear: local")
+    assert run_git(work, "merge", "--no-edit", "origin/main").returncode != 0
+    (work / "polls" / "migrations" / "max_migration.txt").write_text(LOCAL + "\n")
+    git(work, "add", "polls/migrations/max_migration.txt")
+    committed = run_git(work, "commit", "--no-edit")
+    assert committed.returncode == 0, committed.stdout + committed.stderr
+    assert (
+        "migmerge: the merge left parallel migrations in 1 app:"
+        in committed.stdout + committed.stderr
+    )

@@ -25,14 +25,13 @@ from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_rea
 from migmerge.errors import ErrorPolicy, MigmergeError
 from migmerge.reading import git
 from migmerge.reading.config import Config, load_config
+from migmerge.reading.pushed import ZERO_SHA, PushedRef, pushed_refs
 from migmerge.report import hook_summary, push_report
 
 if TYPE_CHECKING:
     from migmerge.core.model import Conflict
     from migmerge.doing.prompts import Questioner
     from migmerge.reading.analysis import Analysis
-
-ZERO_SHA = "0" * 40
 
 # Paths whose change can create parallel migrations. Migration names only
 # follow the number convention, so a folder named `migrations` is the main
@@ -63,7 +62,7 @@ def run_hook(
     if name == "pre-push":
         root = git.find_root(repo)
         remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
-        return check_push(root, remote, _push_input(root, remote, stdin), out=out, err=err)
+        return check_push(root, remote, pushed_refs(root, remote, stdin), out=out, err=err)
     if name == "post-merge":
         _after(repo, rebase=False, out=out)
         return 0
@@ -185,47 +184,6 @@ def _terminal() -> Iterator[int | None]:
 
 
 # ------------------------------------------------------------------ pre-push
-
-
-class PushedRef(NamedTuple):
-    """One line git writes to a pre-push hook."""
-
-    local_ref: str
-    local_sha: str
-    remote_ref: str
-    remote_sha: str
-
-
-def parse_push_lines(text: str) -> list[PushedRef]:
-    """Parse git's pre-push input: `<local ref> <local sha> <remote ref> <remote sha>`."""
-    refs = []
-    for line in text.splitlines():
-        parts = line.rsplit(maxsplit=3)
-        if len(parts) == 4:
-            refs.append(PushedRef(*parts))
-    return refs
-
-
-def _push_input(root: Path, remote: str, stdin: TextIO) -> list[PushedRef]:
-    text = "" if stdin.isatty() else stdin.read()
-    refs = parse_push_lines(text)
-    if refs or "PRE_COMMIT_REMOTE_BRANCH" not in os.environ:
-        return refs
-    return _pre_commit_refs(root, remote)
-
-
-def _pre_commit_refs(root: Path, remote: str) -> list[PushedRef]:
-    """Rebuild the pushed ref from pre-commit's variables (it keeps git's input to itself).
-
-    pre-commit's FROM_REF is not the remote branch for a new branch, so the
-    remote side comes from the remote-tracking ref: none means a new branch.
-    """
-    local_ref = os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD")
-    remote_ref = os.environ["PRE_COMMIT_REMOTE_BRANCH"]
-    local_sha = os.environ.get("PRE_COMMIT_TO_REF") or git.try_rev(root, local_ref)
-    tracking = f"refs/remotes/{remote}/{_short(remote_ref)}"
-    remote_sha = git.try_rev(root, tracking) or ZERO_SHA
-    return [PushedRef(local_ref, local_sha or ZERO_SHA, remote_ref, remote_sha)]
 
 
 class Target(NamedTuple):
