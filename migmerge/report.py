@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from migmerge.core.doctor import Diagnosis
-from migmerge.core.model import CheckResult, Conflict, Leaf, Operation
+from migmerge.core.model import CheckResult, Conflict, Leaf, Operation, Warning
 
 _MODE_WORDS = {
     "worktree": "working tree",
@@ -36,7 +36,10 @@ def check_text(result: CheckResult, against: str | None = None) -> str:
         return "\n".join(lines)
     count = len(result.conflicts)
     where = _MODE_WORDS[result.mode] + (f" with {against}" if against else "")
-    lines.append(f"{count} app{'s' if count > 1 else ''} with parallel migrations ({where}):")
+    if all(c.kind == "leaves" for c in result.conflicts):
+        lines.append(f"{count} app{'s' if count > 1 else ''} with parallel migrations ({where}):")
+    else:
+        lines.append(f"{count} migration conflict{'s' if count > 1 else ''} ({where}):")
     for conflict in result.conflicts:
         lines += [""] + _conflict_lines(conflict)
     lines += ["", _next_step(result, against)]
@@ -44,6 +47,8 @@ def check_text(result: CheckResult, against: str | None = None) -> str:
 
 
 def _conflict_lines(conflict: Conflict) -> list[str]:
+    if conflict.kind == "cross-app":
+        return _cross_app_lines(conflict)
     ancestor = conflict.ancestor or "(no common migration)"
     lines = [
         f"{conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves after {ancestor}"
@@ -61,6 +66,18 @@ def _conflict_lines(conflict: Conflict) -> list[str]:
         lines.append(f"  suggested: {conflict.strategy}: {conflict.strategy_why}")
     else:
         lines.append(f"  suggested: choose a strategy ({conflict.strategy_why})")
+    return lines
+
+
+def _cross_app_lines(conflict: Conflict) -> list[str]:
+    """A cross-app conflict: the two migrations, what each does, and what must change."""
+    user, taker = conflict.leaves[0], conflict.leaves[1]
+    lines = [f"{conflict.app} ({conflict.directory}): uses what {taker.app} takes away"]
+    for leaf in (user, taker):
+        lines.append(f"  {leaf.app}.{leaf.name:<40} {_leaf_facts(leaf)}")
+        lines += [f"      - {describe(op)}" for op in leaf.operations]
+    lines += [f"    {reason}" for reason in conflict.overlap.reasons]
+    lines.append(f"  suggested: by hand ({conflict.strategy_why})")
     return lines
 
 
@@ -88,6 +105,8 @@ def describe(op: Operation) -> str:
 
 
 def _next_step(result: CheckResult, against: str | None) -> str:
+    if all(c.kind == "cross-app" for c in result.conflicts):
+        return "hint: change one migration of each cross-app conflict by hand, then check again"
     if against:
         return (
             f"hint: merge {against} (git merge {against}), then run `migmerge resolve`; "
@@ -104,6 +123,9 @@ def check_github(result: CheckResult) -> str:
     """Render GitHub Actions workflow commands that annotate the conflicting files."""
     lines = []
     for conflict in result.conflicts:
+        if conflict.kind == "cross-app":
+            lines.append(_cross_app_annotation(conflict))
+            continue
         names = ", ".join(leaf.name for leaf in conflict.leaves)
         for leaf in conflict.leaves:
             message = (
@@ -124,6 +146,14 @@ def check_github(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
+def _cross_app_annotation(conflict: Conflict, title: str = "") -> str:
+    """One error on the migration that uses what the other side takes away."""
+    user = conflict.leaves[0]
+    message = " ".join(conflict.overlap.reasons)
+    title = title or f"Cross-app migration conflict in {conflict.app}"
+    return f"::error file={user.path},line=1,title={title}::" + _escape(message)
+
+
 def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -141,6 +171,13 @@ def hook_summary(what: str, conflicts: Sequence[Conflict]) -> str:
 
 def describe_conflict(conflict: Conflict, upstream: str = "upstream") -> list[str]:
     """Return the lines that tell a person about one conflict."""
+    if conflict.kind == "cross-app":
+        taker = conflict.leaves[1].app
+        lines = [f"  {conflict.app} ({conflict.directory}): uses what {taker} takes away"]
+        lines += [
+            f"    {leaf.app}.{leaf.name} ({_side(leaf, upstream)})" for leaf in conflict.leaves
+        ]
+        return lines + [f"    {reason}" for reason in conflict.overlap.reasons]
     after = f" after {conflict.ancestor}" if conflict.ancestor else ""
     lines = [f"  {conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves{after}"]
     lines += [f"    {leaf.name} ({_side(leaf, upstream)})" for leaf in conflict.leaves]
@@ -153,6 +190,17 @@ def _side(leaf: Leaf, upstream: str) -> str:
     if leaf.side == "upstream":
         return upstream
     return leaf.side or "side unknown"
+
+
+# Warnings about clashes no graph shows: the hooks say them even when every app has one leaf.
+CLASH_WARNINGS = ("duplicate-operation", "rewrites-shared-migration")
+
+
+def clash_warnings(warnings: Sequence[Warning]) -> str:
+    """Say the duplicate-operation and rewrites-shared-migration warnings, one a line."""
+    return "\n".join(
+        f"migmerge: warning: {w.message}" for w in warnings if w.kind in CLASH_WARNINGS
+    )
 
 
 def push_report(

@@ -26,7 +26,7 @@ from migmerge.errors import ErrorPolicy, MigmergeError
 from migmerge.reading import git
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.pushed import ZERO_SHA, PushedRef, pushed_refs
-from migmerge.report import hook_summary, push_report
+from migmerge.report import clash_warnings, hook_summary, push_report
 
 if TYPE_CHECKING:
     from migmerge.core.model import Conflict
@@ -103,6 +103,9 @@ def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out) -> None:
     # Only the folders the merge or rebase changed: a hook's cost follows the change.
     analysis = analyze(repo, changed_only=True)
     conflicts = analysis.result.conflicts
+    notes = clash_warnings(analysis.result.warnings)
+    if notes:
+        out(notes)
     if not conflicts:
         return
     out(hook_summary("the rebase" if rebase else "the merge", conflicts))
@@ -211,10 +214,13 @@ def _blocks(
     if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
         return False  # a deletion or a tag cannot add parallel migrations to a branch
     targets = _targets(root, remote, ref, default, err)
-    found = [_conflicts(root, ref, target, config) for target in targets]
+    notes: dict[str, None] = {}  # warnings, said once however many targets show them
+    found = [_conflicts(root, ref, target, config, notes) for target in targets]
     for target, conflicts in zip(targets, found):
         if conflicts:
             err(push_report(remote, _short(ref.local_ref), target.label, target.role, conflicts))
+    if notes:
+        err("\n".join(notes))  # said, not blocking: a person decides
     return any(found)
 
 
@@ -236,14 +242,20 @@ def _targets(
     return targets
 
 
-def _conflicts(root: Path, ref: PushedRef, target: Target, config: Config) -> list[Conflict]:
-    """Return the conflicts merging the pushed commit into `target` would leave, this push's own."""
+def _conflicts(
+    root: Path, ref: PushedRef, target: Target, config: Config, notes: dict[str, None]
+) -> list[Conflict]:
+    """Return the conflicts merging the pushed commit into `target` would leave, this push's own.
+
+    Adds the clash warnings of the prediction (a shared migration rewritten) to `notes`.
+    """
     base = git.merge_base(root, ref.local_sha, target.sha)
     if not touches_migrations(root, base or target.sha, ref.local_sha, config):
         return []
     from migmerge.reading.analysis import analyze_revisions
 
     result = analyze_revisions(root, ref.local_sha, target.sha)
+    notes.update(dict.fromkeys(filter(None, clash_warnings(result.warnings).splitlines())))
     # A conflict made of upstream leaves only is there already: not this push's doing.
     return [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]
 

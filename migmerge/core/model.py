@@ -46,11 +46,16 @@ class Operation(NamedTuple):
     fields: tuple[str, ...] = ()
     # Models this operation points at through relations, as "app.model" lower-case.
     references: tuple[str, ...] = ()
+    # Fields a relation's `to_field` points at, as "app.model.field" lower-case.
+    field_refs: tuple[str, ...] = ()
     # Models a RunPython / RunSQL reaches (lower-case model names of this app,
     # or "app.model" for other apps).
     reaches: tuple[str, ...] = ()
     # Tables a RunSQL names, lower-case, before mapping to models.
     tables: tuple[str, ...] = ()
+    # Names a RunPython's code uses (attributes, keywords, lookups' first part,
+    # identifier-like strings), lower-case: the fields it may touch.
+    mentions: tuple[str, ...] = ()
     # False when the operation cannot be read: custom operation, dynamic
     # get_model, SQL that does not parse.
     readable: bool = True
@@ -131,9 +136,13 @@ class Leaf(NamedTuple):
     applied: bool | None
     branch: tuple[str, ...]
     operations: tuple[Operation, ...]
+    # Set when the migration is not of the conflict's app (cross-app conflicts).
+    app: str | None = None
+    # check --branches: the branch whose migration it is.
+    ref: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "path": self.path,
             "side": self.side,
@@ -142,6 +151,11 @@ class Leaf(NamedTuple):
             "branch": list(self.branch),
             "operations": [op.to_json() for op in self.operations],
         }
+        if self.app is not None:
+            out["app"] = self.app
+        if self.ref is not None:
+            out["ref"] = self.ref
+        return out
 
 
 class Conflict(NamedTuple):
@@ -181,11 +195,19 @@ class Warning(NamedTuple):
     app: str | None
     message: str
     path: str | None = None
+    # The commit it is about (rewrites-shared-migration: the default branch's).
+    commit: str | None = None
+    # check --branches: the branch it is about.
+    ref: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "app": self.app, "message": self.message}
         if self.path is not None:
             out["path"] = self.path
+        if self.commit is not None:
+            out["commit"] = self.commit
+        if self.ref is not None:
+            out["ref"] = self.ref
         return out
 
 

@@ -33,6 +33,7 @@ def choose_strategy(
     questioner: Questioner | None = None,
 ) -> tuple[Strategy, str]:
     """Pick the strategy for a conflict (the contract's auto table) and say why in a sentence."""
+    _refuse_cross_app(conflict)
     wanted = requested or config.strategy
     if wanted not in STRATEGIES:
         raise MigmergeError(
@@ -67,6 +68,21 @@ def _as_strategy(value: str) -> Strategy:
     raise MigmergeError(f"unknown strategy {value!r}")
 
 
+def _refuse_cross_app(conflict: Conflict) -> None:
+    """Refuse a cross-app conflict, with or without --force: only a person knows which side wins."""
+    if conflict.kind != "cross-app":
+        return
+    user, taker = conflict.leaves[0], conflict.leaves[1]
+    raise Refused(
+        f"{user.app}.{user.name} ({user.side or 'side unknown'}) uses what "
+        f"{taker.app}.{taker.name} ({taker.side or 'side unknown'}) takes away: "
+        + "; ".join(conflict.overlap.reasons)
+        + ". No strategy fixes that without guessing which side is right",
+        hint=f"edit {user.path} so that it no longer uses it, or keep it in {taker.path}; "
+        "then run `migmerge check`",
+    )
+
+
 def _refuse_on_overlap(conflict: Conflict, wanted: str, force: bool) -> None:
     """Refuse merge/renumber on a field or unknown overlap unless --force."""
     kind = conflict.overlap.kind
@@ -84,6 +100,8 @@ def _refuse_on_overlap(conflict: Conflict, wanted: str, force: bool) -> None:
 
 def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
     """Return the contract's `auto` choice for a conflict, and why, in one sentence."""
+    if conflict.kind == "cross-app":
+        return None, conflict.strategy_why or "a person must change one of the two migrations"
     kind = conflict.overlap.kind
     if kind == "field":
         return "regenerate", "the branches change the same things, so the local side is regenerated"
@@ -137,6 +155,8 @@ def _renumberable(conflict: Conflict) -> bool:
 
 def unsafe_reason(result: CheckResult) -> str:
     for conflict in result.conflicts:
+        if conflict.kind == "cross-app":
+            return f"{conflict.app}: a cross-app conflict needs a person to change a migration"
         if conflict.overlap.kind not in ("none", "model"):
             return f"{conflict.app}: both sides touch the same things ({conflict.overlap.kind})"
         if any(leaf.side is None for leaf in conflict.leaves):

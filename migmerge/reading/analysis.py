@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from migmerge.core.graph import Graph
 from migmerge.core.model import (
     AppMigrations,
     CheckResult,
@@ -36,12 +37,15 @@ from migmerge.reading.derive import (
 )
 from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
 from migmerge.reading.scope import (
+    Diffs,
     GitState,
     against_state,
     changed_part,
     detect_state,
     fast_forwarded_from,
+    side_diffs,
 )
+from migmerge.reading.sides import Found, find_clashes, sides_of
 
 
 class Analysis:
@@ -152,24 +156,29 @@ def analyze(
     info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
     config = load_config(info.root)
     refs = None
+    diffs = None
     if against is not None:
         upstream = git.resolve_rev(info.root, against)
         local = git.try_rev(info.root, "HEAD")
         state = against_state(info.root, local, upstream, "against")
-        tree = changed_part(info.root, state, config, local_rev=None, predict=True)
+        diffs = side_diffs(info.root, state, None)
+        tree = changed_part(info.root, state, config, local_rev=None, predict=True, diffs=diffs)
     else:
         refs = git.list_refs(info.root)
         state = detect_state(info, config, refs)
         pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
-            tree = changed_part(info.root, state, config, local_rev=None, predict=False)
+            diffs = side_diffs(info.root, state, None)
+            tree = changed_part(
+                info.root, state, config, local_rev=None, predict=False, diffs=diffs
+            )
         elif pulled and state.local:
             # A fast-forward (a plain `git pull`): only what it brought in.
             scope = GitState("merge", pulled, state.local, pulled)
             tree = changed_part(info.root, scope, config, local_rev=None, predict=False)
         else:
             tree = snapshot.worktree(info.root, started=listing)
-    return _analyze_tree(info.root, tree, state, config, apps, refs, (settings, ask))
+    return _analyze_tree(info.root, tree, state, config, apps, refs, (settings, ask), diffs)
 
 
 def analyze_revisions(
@@ -179,8 +188,9 @@ def analyze_revisions(
     info = git.find_repo(repo)
     config = load_config(info.root)
     state = against_state(info.root, local, upstream, mode)
-    tree = changed_part(info.root, state, config, local_rev=local, predict=True)
-    return _analyze_tree(info.root, tree, state, config, ()).result
+    diffs = side_diffs(info.root, state, local)
+    tree = changed_part(info.root, state, config, local_rev=local, predict=True, diffs=diffs)
+    return _analyze_tree(info.root, tree, state, config, (), diffs=diffs).result
 
 
 def _analyze_tree(
@@ -191,6 +201,7 @@ def _analyze_tree(
     only: Sequence[str],
     refs: git.Refs | None = None,
     options: tuple[str | None, bool] = (None, False),
+    diffs: Diffs | None = None,
 ) -> Analysis:
     scan = scan_tree(tree, config)
     memo = ResultMemo.open(root)
@@ -221,7 +232,9 @@ def _analyze_tree(
         migrations,
     )
     analysis.options = options
-    warnings = list(scan.warnings)
+    found = _clashes(analysis, tree, state, diffs, refs, _memo_of(memo, key, state, diffs))
+    conflicts += [c for c in found.conflicts if not only or c.app in only]
+    warnings = [*scan.warnings, *found.warnings]
     if conflicts:
         settings, ask = options
         projects = projects_of(root, conflicts, config, tree, settings=settings, ask=ask)
@@ -233,6 +246,48 @@ def _analyze_tree(
         state.mode, state.local, state.upstream, state.base, tuple(conflicts), tuple(warnings)
     )
     return analysis
+
+
+def _clashes(
+    analysis: Analysis,
+    tree: snapshot.Snapshot,
+    state: GitState,
+    diffs: Diffs | None,
+    refs: git.Refs | None,
+    memo: tuple[ResultMemo, str] | None,
+) -> Found:
+    """What the sides' own migrations clash on beyond leaves: cross-app, duplicates, rewrites."""
+    if memo is not None and memo[0].get(memo[1]) == "clean":
+        return Found([], [])
+    sides = sides_of(analysis.root, state, tree, diffs)
+    if sides is None or not (sides.local or sides.upstream):
+        return Found([], [])
+    found = find_clashes(
+        analysis.root,
+        analysis.scan,
+        sides,
+        lambda: Graph(analysis.migrations),
+        state=state,
+        config=analysis.config,
+        refs=refs,
+    )
+    if memo is not None and not found.conflicts and not found.warnings:
+        memo[0].put(memo[1], "clean")
+    return found
+
+
+def _memo_of(
+    memo: ResultMemo, key: str | None, state: GitState, diffs: Diffs | None
+) -> tuple[ResultMemo, str] | None:
+    """Where to remember a tree whose sides clash on nothing, when that saves git's diffs.
+
+    The same tree between the same commits gives the same answer; `--against`
+    and the hooks run the diffs anyway (and may warn on the default branch,
+    which moves on its own), so they look every time.
+    """
+    if key is None or diffs is not None or state.mode == "against":
+        return None
+    return memo, "\0".join((key, "clashes", state.mode, *(x or "-" for x in state[1:])))
 
 
 def _app(package: discover.Package) -> AppMigrations:

@@ -22,10 +22,10 @@ def with_git_facts(
     projects: Mapping[str, Project],
 ) -> list[Conflict]:
     paths = {
-        modules[c.directory][n]: (c.app, n)
+        path: (leaf.app or c.app, n)
         for c in conflicts
         for leaf in c.leaves
-        for n in leaf.branch
+        for n, path in _branch_paths(c, leaf, modules)
     }
     folders = {c.directory: ("", "") for c in conflicts}
     refs = refs or git.list_refs(root)
@@ -47,9 +47,18 @@ def with_git_facts(
         upstream_has |= _moved(root, state.upstream, moved - upstream_has)
     applied = {d: project.applied for d, project in projects.items()}
     return [
-        _decide(_facts(c, state, upstream_has, shared, applied[c.directory], modules[c.directory]))
+        _decide(_facts(c, state, upstream_has, shared, applied[c.directory], modules))
         for c in conflicts
     ]
+
+
+def _branch_paths(
+    conflict: Conflict, leaf: Leaf, modules: Mapping[str, Mapping[str, str]]
+) -> list[tuple[str, str]]:
+    """(name, path) of each migration of a leaf's branch; a cross-app leaf is its one file."""
+    if leaf.app is not None and leaf.app != conflict.app:
+        return [(leaf.name, leaf.path)]
+    return [(n, modules[conflict.directory].get(n, leaf.path)) for n in leaf.branch]
 
 
 def _names(revs: Iterable[str], paths: Iterable[str]) -> list[str]:
@@ -117,23 +126,21 @@ def _facts(
     upstream_has: set[str],
     shared: set[str],
     applied: frozenset[Key] | None,
-    modules: Mapping[str, str],
+    modules: Mapping[str, Mapping[str, str]],
 ) -> Conflict:
     leaves = []
     for leaf in conflict.leaves:
-        branch_paths = [modules[n] for n in leaf.branch]
-        side: Side | None = None
-        if state.upstream is not None:
+        branch_paths = [p for _, p in _branch_paths(conflict, leaf, modules)]
+        # Cross-app leaves know their side already: which side took what away.
+        side: Side | None = leaf.side
+        if side is None and state.upstream is not None:
             side = "upstream" if leaf.path in upstream_has else "local"
+        app = leaf.app or conflict.app
         leaves.append(
-            Leaf(
-                leaf.name,
-                leaf.path,
-                side,
-                any(p in shared for p in branch_paths),
-                None if applied is None else any((conflict.app, n) in applied for n in leaf.branch),
-                leaf.branch,
-                leaf.operations,
+            leaf._replace(
+                side=side,
+                shared=any(p in shared for p in branch_paths),
+                applied=None if applied is None else any((app, n) in applied for n in leaf.branch),
             )
         )
     return conflict._replace(leaves=tuple(leaves), strategy=None)

@@ -363,6 +363,14 @@ def _glob_match(path: str, patterns: list[str]) -> bool:
     return False
 
 
+class ChangedPaths(dict[str, "str | None"]):
+    """path -> new blob sha ("" read from disk, None deleted); `added`: the paths that are new."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added: set[str] = set()
+
+
 def changed_paths(root: Path, old: str, new: str | None) -> dict[str, str | None]:
     """Return path -> new blob sha (None: deleted) from `old` to `new`.
 
@@ -376,8 +384,64 @@ def changed_paths_to(
     root: Path, old: str, news: Sequence[str | None]
 ) -> list[dict[str, str | None]]:
     """`changed_paths` from `old` to each of `news`, the diffs run at once."""
+    commits = [new for new in news if new is not None and is_sha(new)]
+    if len(commits) == len(news) and is_sha(old):
+        # Commits only: one process for every diff (starting a process is the cost).
+        return diff_pairs(root, [(old, new) for new in commits])
     started = Started(root, [_diff_args(old, new) for new in news])
     return [_changed(started.output(i)) for i in range(len(news))]
+
+
+def diff_pairs(root: Path, pairs: Sequence[tuple[str, str]]) -> list[dict[str, str | None]]:
+    """`changed_paths` from `old` to `new` for each (old, new) pair, in one `diff-tree --stdin`.
+
+    Each input line "new old" makes git diff `new` against `old` as its
+    parent; `--always` prints the header even for an empty diff, so the
+    results come back one per line, in order.
+    """
+    if not pairs:
+        return []
+    lines = "".join(f"{new} {old}\n" for old, new in pairs).encode()
+    out = _big_output(
+        root, "diff-tree", "--stdin", "--always", "-r", "-z", "--no-renames", input=lines
+    )
+    results: list[dict[str, str | None]] = []
+    fields = out.split(b"\0")
+    result = ChangedPaths()
+    at = 0
+    while at < len(fields):
+        field = fields[at]
+        if field.startswith(b":") and results:
+            _record(result, field, fields[at + 1])
+            at += 2
+            continue
+        if field:
+            result = ChangedPaths()  # a header: the commit the next records belong to
+            results.append(result)
+        at += 1
+    if len(results) != len(pairs):
+        raise GitFailed(f"git diff-tree --stdin gave {len(results)} diffs for {len(pairs)} pairs")
+    return results
+
+
+def is_sha(text: str) -> bool:
+    """Tell whether `text` is a full object id (what `--stdin` commands take)."""
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
+
+
+def _record(result: ChangedPaths, meta: bytes, path: bytes) -> None:
+    """Add one raw diff record (":mode mode sha sha status", path) to `result`."""
+    parts = meta.decode().split()
+    status, new_sha = parts[4], parts[3]
+    name = path.decode("utf-8", "surrogateescape")
+    if status == "A":
+        result.added.add(name)
+    if status == "D":
+        result[name] = None
+    elif new_sha == ZERO_SHA:
+        result[name] = ""  # changed in the working tree: read it from disk
+    else:
+        result[name] = new_sha
 
 
 def _diff_args(old: str, new: str | None) -> list[str]:
@@ -388,19 +452,10 @@ def _diff_args(old: str, new: str | None) -> list[str]:
 
 def _changed(out: bytes) -> dict[str, str | None]:
     fields = out.split(b"\0")
-    result: dict[str, str | None] = {}
+    result = ChangedPaths()
     for meta, path in zip(fields[0::2], fields[1::2]):
-        if not meta.startswith(b":"):
-            continue
-        parts = meta.decode().split()
-        status, new_sha = parts[4], parts[3]
-        name = path.decode("utf-8", "surrogateescape")
-        if status == "D":
-            result[name] = None
-        elif new_sha == ZERO_SHA:
-            result[name] = ""  # changed in the working tree: read it from disk
-        else:
-            result[name] = new_sha
+        if meta.startswith(b":"):
+            _record(result, meta, path)
     return result
 
 
@@ -426,11 +481,20 @@ def read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
 
 def existing_objects(root: Path, names: Iterable[str]) -> set[str]:
     """Return which `rev:path` names exist, through one `cat-file --batch-check`."""
+    return set(object_ids(root, names))
+
+
+def object_ids(root: Path, names: Iterable[str]) -> dict[str, str]:
+    """Return the object id of each `rev:path` name that exists, through one `--batch-check`."""
     wanted = list(dict.fromkeys(names))
     if not wanted:
-        return set()
-    out = git_run(root, "cat-file", "--batch-check=%(objecttype)", input="\n".join(wanted) + "\n")
-    return {name for name, line in zip(wanted, out.splitlines()) if not line.endswith("missing")}
+        return {}
+    out = git_run(root, "cat-file", "--batch-check=%(objectname)", input="\n".join(wanted) + "\n")
+    return {
+        name: line
+        for name, line in zip(wanted, out.splitlines())
+        if not line.endswith(" missing") and not line.endswith(" ambiguous")
+    }
 
 
 class Refs(NamedTuple):

@@ -461,6 +461,7 @@ def _create_model(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operat
         options=tuple(options),
         names=tuple(_option_names(options)),
         references=_unique(refs),
+        field_refs=_unique([r for _, value in fields for r in _to_field(value, ctx, model)]),
         tables=(table.lower(),) if table else (),
     )
 
@@ -515,6 +516,16 @@ def _field_references(node: ast.expr, ctx: _Context, model: str | None) -> list[
     if "through" in args:
         refs.append(_model_ref(args["through"], ctx, model))
     return [ref for ref in refs if ref]
+
+
+def _to_field(node: ast.expr, ctx: _Context, model: str | None) -> list[str]:
+    """Return "app.model.field" for a relation whose `to_field` names a field."""
+    if not isinstance(node, ast.Call) or _last_name(node.func) not in RELATION_FIELDS:
+        return []
+    args = _bind(node, ("to",))
+    field = _const_str(args.get("to_field"))
+    target = _model_ref(args["to"], ctx, model) if "to" in args and field else None
+    return [f"{target}.{field.lower()}"] if target and field else []
 
 
 def _base_ref(node: ast.expr, ctx: _Context) -> list[str]:
@@ -579,7 +590,14 @@ def _field_op(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
         return bad
     model = _lower(args["model_name"])
     refs = _field_references(args["field"], ctx, model) if "field" in args else []
-    return Operation(op=name, model=model, field=_lower(args["name"]), references=tuple(refs))
+    to_field = _to_field(args["field"], ctx, model) if "field" in args else []
+    return Operation(
+        op=name,
+        model=model,
+        field=_lower(args["name"]),
+        references=tuple(refs),
+        field_refs=tuple(to_field),
+    )
 
 
 def _rename_field(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
@@ -693,11 +711,12 @@ READERS: dict[str, _Reader] = {
 
 
 class _Reach:
-    __slots__ = ("models", "problems")
+    __slots__ = ("models", "problems", "names")
 
     def __init__(self) -> None:
         self.models: list[str] = []
         self.problems: list[str] = []
+        self.names: set[str] = set()
 
 
 def _reach_code(code: ast.expr, ctx: _Context) -> Operation:
@@ -713,10 +732,17 @@ def _reach_code(code: ast.expr, ctx: _Context) -> Operation:
         _walk_code(ctx.functions[code.id], ctx, reach, {code.id})
     else:
         return Operation(op="RunPython", readable=False, note=_foreign_code(code, ctx))
+    mentions = tuple(sorted(reach.names))
     if reach.problems:
         note = f"{label} " + "; ".join(dict.fromkeys(reach.problems))
-        return Operation(op="RunPython", readable=False, note=note, reaches=_unique(reach.models))
-    return Operation(op="RunPython", reaches=_unique(reach.models))
+        return Operation(
+            op="RunPython",
+            readable=False,
+            note=note,
+            reaches=_unique(reach.models),
+            mentions=mentions,
+        )
+    return Operation(op="RunPython", reaches=_unique(reach.models), mentions=mentions)
 
 
 def _foreign_code(code: ast.expr, ctx: _Context) -> str:
@@ -731,6 +757,7 @@ def _foreign_code(code: ast.expr, ctx: _Context) -> str:
 def _walk_code(node: ast.AST, ctx: _Context, reach: _Reach, seen: set[str]) -> None:
     """Collect get_model calls in `node` and in same-file functions it calls."""
     for sub in ast.walk(node):
+        _mention(sub, reach.names)
         if not isinstance(sub, ast.Call):
             continue
         called = _last_name(sub.func)
@@ -744,6 +771,18 @@ def _walk_code(node: ast.AST, ctx: _Context, reach: _Reach, seen: set[str]) -> N
                 _walk_code(ctx.functions[sub.func.id], ctx, reach, seen)
         elif isinstance(sub.func, ast.Name) and sub.func.id in ctx.imports and _passes_apps(sub):
             reach.problems.append(f"passes apps to {sub.func.id}(), which is imported")
+
+
+def _mention(node: ast.AST, names: set[str]) -> None:
+    """Note the names code may use as fields: `.x`, `x=`, `x__lookup=`, "x" and "-x"."""
+    if isinstance(node, ast.Attribute):
+        names.add(node.attr.lower())
+    elif isinstance(node, ast.keyword) and node.arg:
+        names.add(node.arg.partition("__")[0].lower())
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        word = node.value.lstrip("-").partition("__")[0]
+        if word.isidentifier():
+            names.add(word.lower())
 
 
 def _passes_apps(call: ast.Call) -> bool:

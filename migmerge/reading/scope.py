@@ -47,10 +47,6 @@ def detect_state(info: git.RepoInfo, config: Config, refs: git.Refs) -> GitState
     return _state(info.root, "worktree", head, _upstream_ref(config, refs))
 
 
-def _is_sha(text: str) -> bool:
-    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
-
-
 def _head(root: Path) -> tuple[str | None, list[str]]:
     try:
         line = git.git_run(root, "log", "-1", "--format=%H %P", "HEAD").split()
@@ -60,7 +56,7 @@ def _head(root: Path) -> tuple[str | None, list[str]]:
 
 
 def _state(root: Path, mode: Mode, local: str | None, upstream: str | None) -> GitState:
-    if upstream is not None and not _is_sha(upstream):
+    if upstream is not None and not git.is_sha(upstream):
         upstream = git.try_rev(root, upstream)
     base = git.merge_base(root, local, upstream) if local and upstream else None
     return GitState(mode, local, upstream, base)
@@ -88,7 +84,7 @@ def fast_forwarded_from(info: git.RepoInfo) -> str | None:
         return None
     fields, _, message = lines[-1].partition("\t")
     old = fields.split(" ", 1)[0]
-    if not message.endswith(": Fast-forward") or not _is_sha(old) or old == git.ZERO_SHA:
+    if not message.endswith(": Fast-forward") or not git.is_sha(old) or old == git.ZERO_SHA:
         return None
     return old
 
@@ -150,8 +146,28 @@ def against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> G
     return GitState(mode, local, upstream, base)
 
 
+Diffs = tuple[dict[str, str | None], dict[str, str | None]]
+"""What each side changed since the merge base: (upstream's, local's), path -> blob or None."""
+
+
+def side_diffs(root: Path, state: GitState, local_rev: str | None) -> Diffs | None:
+    """Run both sides' diffs from the merge base at once; None when there is no base."""
+    if state.base is None or state.local is None or state.upstream is None:
+        return None
+    theirs, ours = git.changed_paths_to(
+        root, state.base, [state.upstream, local_rev or state.local]
+    )
+    return theirs, ours
+
+
 def changed_part(
-    root: Path, state: GitState, config: Config, local_rev: str | None, *, predict: bool
+    root: Path,
+    state: GitState,
+    config: Config,
+    local_rev: str | None,
+    *,
+    predict: bool,
+    diffs: Diffs | None = None,
 ) -> snapshot.Snapshot:
     """Return the part of the tree in the folders either side's commits changed.
 
@@ -160,14 +176,13 @@ def changed_part(
     apps.py, manage.py, settings) are read, from `local_rev` or the working
     tree (uncommitted work counts inside them). `predict`: lay upstream's
     changes over it, as merging would. Every git call here follows the
-    change, not the repository's size.
+    change, not the repository's size. `diffs`: `side_diffs`, when run already.
     """
     assert state.upstream is not None
-    if state.base is None or state.local is None:
+    diffs = diffs or side_diffs(root, state, local_rev)
+    if diffs is None:
         return snapshot.commit(root, state.upstream) if predict else snapshot.worktree(root)
-    theirs, ours = git.changed_paths_to(
-        root, state.base, [state.upstream, local_rev or state.local]
-    )
+    theirs, ours = diffs
     dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
     if not dirs:
         return snapshot.Snapshot(root, {}, "predicted merge" if predict else "working tree")
