@@ -121,11 +121,8 @@ class Analysis:
             source = self.scan.read([path]).get(path)
             if source is None:
                 source = (self.root / path).read_bytes()
-            from migmerge.reading import parse
-
-            self._parsed[key] = parse.parse_migration(
-                source, app=app, name=name, path=path, settings=self.settings
-            )
+            package = self.scan.package(self.apps[app].directory)
+            self._parsed[key] = _parse(self.scan, app, package, name, {path: source})
         return self._parsed[key]
 
 
@@ -344,13 +341,21 @@ def _names_tables(migration: Migration) -> bool:
 def _full_parse(
     app: str, package: discover.Package, scan: Scan, names: set[str]
 ) -> dict[str, Migration]:
+    sources = scan.read(package.modules[name] for name in names)
+    return {name: _parse(scan, app, package, name, sources) for name in sorted(names)}
+
+
+def _parse(
+    scan: Scan, app: str, package: discover.Package, name: str, sources: Mapping[str, bytes]
+) -> Migration:
+    """Read one migration of `app` whole, from its file's bytes (path -> bytes)."""
+    path = package.modules[name]
+    settings = scan.settings.swappable
+    if package.directory in scan.kmigrator:
+        from migmerge.reading import kmigrator_apps
+
+        source = kmigrator_apps.sources(sources, package.modules, [name])[name]
+        return kmigrator_apps.parse_full(source, app, name, path, settings)
     from migmerge.reading import parse
 
-    sources = scan.read(package.modules[name] for name in names)
-    out = {}
-    for name in sorted(names):
-        path = package.modules[name]
-        out[name] = parse.parse_migration(
-            sources[path], app=app, name=name, path=path, settings=scan.settings.swappable
-        )
-    return out
+    return parse.parse_migration(sources[path], app=app, name=name, path=path, settings=settings)

@@ -1,18 +1,21 @@
 """What `check` derived before, kept by what it was derived from: never stale.
 
-Two caches, both keyed by exact inputs, so an entry cannot go stale:
+Three caches, all keyed by exact inputs, so an entry cannot go stale:
 
 - HeaderCache: migration headers by blob id. A blob id names exact bytes: a
   changed file is a new blob and is read again. Only plain makemigrations
   headers (what `headers.fast_header_fields` reads) are kept; anything unusual
   is parsed on every run.
+- KmigratorCache: what a kmigrator `.js` file holds (each KMIGRATOR entry's
+  name and header, and what kmigrator would skip), by blob id, so the names
+  of a condo app's migrations are known without reading its files.
 - ResultMemo: what the migration graph made of a whole tree (labels, leaves,
   branches, warnings), by the tree's signature: every package's files and
   their blob ids (or bytes, for files git has not stored), the settings that
   steer the graph, and the migmerge code that computed it. An unchanged tree
   checked again skips the headers and the graph altogether.
 
-Both live under the user's cache folder, never inside the repository:
+They live under the user's cache folder, never inside the repository:
 `check` writes nothing there.
 
     MIGMERGE_CACHE_DIR   where the files go (default: $XDG_CACHE_HOME/migmerge,
@@ -33,10 +36,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from migmerge.reading.headers import HeaderFields
+
+    # Per file: ((entry name, header fields or None when the fast reader
+    # declined, CRC-32 of the decoded source), ...), ((line, name or None,
+    # reason), ...) for what kmigrator would skip or fail on (line 0: the
+    # whole file), and how many lines start with a KMIGRATOR mark (0: not a
+    # kmigrator file).
+    KmigratorFacts = tuple[
+        tuple[tuple[str, HeaderFields | None, int], ...],
+        tuple[tuple[int, str | None, str], ...],
+        int,
+    ]
 
 # Bump when headers.fast_header_fields changes what it returns for the same bytes.
 FORMAT = 1
+# Bump when kmigrator.decode or the header fields change what a kmigrator file gives.
+KMIGRATOR_FORMAT = 1
 # Results kept per repository: the full tree's and a few hooks' parts of it.
 MEMO_ENTRIES = 8
 # Past this many entries, a save keeps only what the run used.
@@ -46,18 +64,21 @@ MAX_ENTRIES = 100_000
 BYTES_PER_FILE_READ = 800
 
 
-class HeaderCache:
-    """blob sha -> header fields, loaded once, saved once when it grew."""
+class _BlobCache:
+    """blob sha -> what was read from that blob, loaded once, saved once when it grew."""
 
-    def __init__(self, file: Path | None, entries: dict[str, HeaderFields]) -> None:
+    KIND = "blobs"
+    FORMAT = FORMAT
+
+    def __init__(self, file: Path | None, entries: dict[str, Any]) -> None:
         self.file = file
         self.entries = entries
         self.used: set[str] = set()
         self.added = 0
 
     @classmethod
-    def open(cls, repository: Path, wanted: int) -> HeaderCache:
-        """Return the cache of `repository` (its root), for reading `wanted` headers.
+    def open(cls, repository: Path, wanted: int) -> Self:
+        """Return the cache of `repository` (its root), for reading `wanted` blobs.
 
         Loading costs about a tenth of reading a file for every entry, so a
         cache far bigger than the job (a whole repository's, when `--against`
@@ -66,24 +87,17 @@ class HeaderCache:
         folder = cache_folder()
         if folder is None:
             return cls(None, {})
-        file = folder / f"headers-{_repository_id(repository)}-v{FORMAT}.marshal"
+        file = folder / f"{cls.KIND}-{_repository_id(repository)}-v{cls.FORMAT}.marshal"
         try:
             size = file.stat().st_size
         except OSError:
             size = 0
         if size > BYTES_PER_FILE_READ * wanted:
             return cls(None, {})
-        return cls(file, _load_headers(file) if size else {})
+        return cls(file, _load_entries(file) if size else {})
 
-    def get(self, sha: str) -> HeaderFields | None:
-        fields = self.entries.get(sha)
-        if type(fields) is not tuple or len(fields) != 2:
-            return None  # absent, or a damaged file's debris
-        self.used.add(sha)
-        return fields
-
-    def put(self, sha: str, fields: HeaderFields) -> None:
-        self.entries[sha] = fields
+    def _put(self, sha: str, value: Any) -> None:
+        self.entries[sha] = value
         self.used.add(sha)
         self.added += 1
 
@@ -95,6 +109,39 @@ class HeaderCache:
         if len(entries) > MAX_ENTRIES:
             entries = {sha: entries[sha] for sha in self.used}
         _write(self.file, entries)
+
+
+class HeaderCache(_BlobCache):
+    """blob sha -> header fields of a migration module."""
+
+    KIND = "headers"
+
+    def get(self, sha: str) -> HeaderFields | None:
+        fields = self.entries.get(sha)
+        if type(fields) is not tuple or len(fields) != 2:
+            return None  # absent, or a damaged file's debris
+        self.used.add(sha)
+        return fields
+
+    def put(self, sha: str, fields: HeaderFields) -> None:
+        self._put(sha, fields)
+
+
+class KmigratorCache(_BlobCache):
+    """blob sha -> what a kmigrator file holds: each entry's name and header, its damage."""
+
+    KIND = "kmigrator"
+    FORMAT = KMIGRATOR_FORMAT
+
+    def get(self, sha: str) -> KmigratorFacts | None:
+        facts = self.entries.get(sha)
+        if type(facts) is not tuple or len(facts) != 3:
+            return None
+        self.used.add(sha)
+        return facts
+
+    def put(self, sha: str, facts: KmigratorFacts) -> None:
+        self._put(sha, facts)
 
 
 class ResultMemo:
@@ -159,7 +206,7 @@ def _repository_id(repository: Path) -> str:
     return f"{zlib.crc32(str(repository).encode()):08x}"
 
 
-def _load_headers(file: Path) -> dict[str, HeaderFields]:
+def _load_entries(file: Path) -> dict[str, Any]:
     entries = _load(file)
     return entries if isinstance(entries, dict) else {}
 

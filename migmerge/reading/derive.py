@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from migmerge.core.graph import Graph
 from migmerge.core.model import Key, Migration, Warning
@@ -18,11 +19,14 @@ from migmerge.reading import discover, snapshot
 from migmerge.reading.cache import HeaderCache
 from migmerge.reading.config import Config
 
+if TYPE_CHECKING:
+    from migmerge.reading.kmigrator_apps import Folder
+
 
 class Scan:
     """Every migrations package of a snapshot, and its headers once read."""
 
-    __slots__ = ("packages", "headers", "tree", "settings", "warnings", "sources")
+    __slots__ = ("packages", "headers", "tree", "settings", "warnings", "sources", "kmigrator")
 
     def __init__(
         self,
@@ -30,8 +34,11 @@ class Scan:
         tree: snapshot.Snapshot,
         settings: discover.Settings,
         warnings: list[Warning],
+        kmigrator: dict[str, Folder] | None = None,
     ) -> None:
         self.packages = packages
+        # The kmigrator folders (condo) by directory: their migrations live in .js files.
+        self.kmigrator = kmigrator or {}
         self.headers: dict[str, Migration] = {}  # path -> header (operations None), once read
         self.tree = tree
         self.settings = settings
@@ -54,8 +61,13 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
     warnings: list[Warning] = []
     settings = discover.read_settings(tree, tree.files, config)
     packages = discover.find_packages(tree, config, settings, warnings)
+    folders = {}
+    if any(p.label_source == discover.KMIGRATOR for p in packages):
+        from migmerge.reading import kmigrator_apps  # condo's .js migrations, only when there
+
+        folders = kmigrator_apps.expand(packages, tree, warnings)
     discover.label_packages(packages, tree, config)
-    return Scan(packages, tree, settings, warnings)
+    return Scan(packages, tree, settings, warnings, folders)
 
 
 # What the graph makes of a scan, as plain tuples the memo can store:
@@ -230,6 +242,8 @@ def _read_headers(scan: Scan) -> None:
     cached = cache.get
     make = header_migration
     for package in scan.packages:
+        if package.directory in scan.kmigrator:
+            continue  # read from the decoded .js files: kmigrator_apps.headers
         label = package.label
         for name, path in package.modules.items():
             # The loop every check runs ten thousand times: kept to two calls.
@@ -301,6 +315,14 @@ def _project_migrations(
             )
             continue
         owner[package.label] = package.directory
+        folder = scan.kmigrator.get(package.directory)
+        if folder is not None:
+            from migmerge.reading import kmigrator_apps
+
+            migrations.update(
+                kmigrator_apps.headers(folder, package, scan.read, scan.settings.swappable)
+            )
+            continue
         for path in package.modules.values():
             header = scan.headers.get(path)
             if header is not None:

@@ -3,7 +3,10 @@
 Label, first found of: `[tool.migmerge] apps`; the key of the settings'
 `MIGRATION_MODULES` entry naming the package; the `label` of the app's
 AppConfig; other migrations' dependency tuples naming this folder's migrations;
-the folder's name. Everything is read statically.
+the folder's name. A kmigrator folder (condo: `migrations/` holding
+`<timestamp>-NNNN_name.js` files) is a package too, labelled by the config or
+its app folder's name, never by dependencies (see `kmigrator_apps`).
+Everything is read statically.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from migmerge.core.model import Migration, Warning
 from migmerge.reading.config import Config
 from migmerge.reading.project import settings_module_of
 from migmerge.reading.snapshot import Snapshot
+
+# The label source of a kmigrator folder until the config names it: never
+# inferred from dependencies (every kmigrator app's name `_django_schema`).
+KMIGRATOR = "kmigrator"
 
 
 class Package:
@@ -174,6 +181,12 @@ def find_packages(
         Package(d, _base(_parent(d)) or _base(d), "folder", _project_of(d, projects))
         for d in sorted(directories)
     ]
+    # kmigrator apps (condo): each folder is its own app, named for its folder.
+    packages += [
+        Package(d, _base(_parent(d)) or _base(d), KMIGRATOR, _project_of(d, projects))
+        for d in sorted(kmigrator_folders(files) - directories)
+        if not _excluded(d, config.exclude)
+    ]
     by_dir = {p.directory: p for p in packages}
     _collect_modules(files, by_dir, warnings)
     _label_from_settings(packages, settings)
@@ -193,6 +206,17 @@ def _package_directories(files: Mapping[str, str], config: Config, settings: Set
             found.update(d for d in inits if d == module_path or d.endswith("/" + module_path))
     found.update(d for d in config.migration_modules if d + "/__init__.py" in files)
     return {d for d in found if not _excluded(d, config.exclude)}
+
+
+def kmigrator_folders(paths: Iterable[str]) -> set[str]:
+    """Folders holding kmigrator migration files (condo's `.js` migrations), among `paths`."""
+    # One cheap pass first: most trees have no such file, and need not import kmigrator.
+    found = [p for p in paths if p.endswith(".js") and "migrations/" in p]
+    if not found:
+        return set()
+    from migmerge.reading import kmigrator
+
+    return kmigrator.folders(found)
 
 
 def _excluded(directory: str, patterns: Iterable[str]) -> bool:
@@ -218,7 +242,12 @@ def _collect_modules(
     for path in files:
         directory, _, name = path.rpartition("/")
         package = by_dir.get(directory)
-        if package is None or name[:1] in ("_", "~"):
+        if package is None:
+            continue
+        if package.label_source == KMIGRATOR:
+            package.modules[name] = path  # every file: kmigrator reads them all
+            continue
+        if name[:1] in ("_", "~"):
             continue
         if name.endswith(".py"):
             package.modules[name[:-3]] = path

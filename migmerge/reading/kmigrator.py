@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from migmerge.errors import KmigratorError
@@ -148,6 +148,18 @@ def is_migration_file(path: str) -> bool:
     """
     folder, _, name = path.rpartition("/")
     return folder.rpartition("/")[2] == "migrations" and parse_file_name(name) is not None
+
+
+def folders(paths: Iterable[str]) -> set[str]:
+    """Return the folders that hold kmigrator migration files, among `paths`."""
+    found: set[str] = set()
+    for path in paths:
+        # The cheap tests first: a tree may hold tens of thousands of paths.
+        if path.endswith(".js") and "migrations/" in path:
+            folder = path.rpartition("/")[0]
+            if folder not in found and is_migration_file(path):
+                found.add(folder)
+    return found
 
 
 def parse_file_name(name: str) -> FileName | None:

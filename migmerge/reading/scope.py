@@ -183,7 +183,10 @@ def changed_part(
     if diffs is None:
         return snapshot.commit(root, state.upstream) if predict else snapshot.worktree(root)
     theirs, ours = diffs
-    dirs = sorted({p.rpartition("/")[0] for p in {*theirs, *ours} if p.endswith(".py")} - {""})
+    changed = {*theirs, *ours}
+    dirs = sorted({p.rpartition("/")[0] for p in changed if p.endswith(".py")} - {""})
+    # kmigrator (condo): migrations are .js files.
+    dirs = sorted({*dirs, *discover.kmigrator_folders(changed)})
     if not dirs:
         return snapshot.Snapshot(root, {}, "predicted merge" if predict else "working tree")
 

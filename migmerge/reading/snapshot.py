@@ -16,6 +16,7 @@ from typing import NamedTuple
 from migmerge.reading import git
 
 DISK = ""
+WORKING_TREE = "working tree"  # the label of a snapshot of the working tree
 
 
 class Snapshot(NamedTuple):
@@ -23,7 +24,7 @@ class Snapshot(NamedTuple):
 
     root: Path
     files: Mapping[str, str]
-    label: str = "working tree"
+    label: str = WORKING_TREE
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths` (those that exist)."""

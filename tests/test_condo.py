@@ -1,0 +1,249 @@
+"""condo's kmigrator migrations end to end: real git repositories holding `.js` files.
+
+The files are written by the tests in kmigrator's format (tests.helpers.km_*):
+each `// KMIGRATOR:<name>:<base64>` line a Django migration of `_django_schema`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import (
+    KM_DIR,
+    commit_all,
+    condo_repo,
+    git,
+    km_add_field,
+    km_create_model,
+    km_file,
+    km_source,
+    run_migmerge,
+    write_km,
+)
+
+
+def check_json(root: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run `migmerge check --format json`; return the exit code and the document."""
+    proc = run_migmerge(root, "check", "--format", "json", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    document: dict[str, Any] = json.loads(proc.stdout)
+    return proc.returncode, document
+
+
+def forked(
+    tmp_path: Path,
+    *,
+    merge: bool = True,
+    upstream: tuple[str, str] = ("0003_ticket_size", km_add_field("ticket", "size")),
+) -> Path:
+    """condo: feature adds 0003_ticket_color, main adds `upstream`; feature merges main."""
+    root = condo_repo(tmp_path / "condo")
+    color = km_add_field("ticket", "color")
+    git(root, "checkout", "-q", "-b", "feature")
+    write_km(root, "20240110000000", "0003_ticket_color", "0002_ticket_kind", operations=color)
+    commit_all(root, "color")
+    git(root, "checkout", "-q", "main")
+    name, operations = upstream
+    write_km(root, "20240105000000", name, "0002_ticket_kind", operations=operations)
+    commit_all(root, "upstream")
+    git(root, "checkout", "-q", "feature")
+    if merge:
+        git(root, "merge", "-q", "main", "-m", "merge main")
+    return root
+
+
+def leaves(document: dict[str, Any], app: str = "condo") -> dict[str, dict[str, Any]]:
+    (conflict,) = [c for c in document["conflicts"] if c["app"] == app]
+    return {leaf["name"]: leaf for leaf in conflict["leaves"]}
+
+
+# --- check -------------------------------------------------------------------------
+
+
+def test_a_clean_condo_tree_has_no_conflict(tmp_path: Path) -> None:
+    root = condo_repo(tmp_path / "condo")
+    code, document = check_json(root)
+    assert code == 0
+    assert document["conflicts"] == [] and document["warnings"] == []
+
+
+def test_two_files_with_the_same_number_on_both_sides_conflict(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    code, document = check_json(root)
+    assert code == 1
+    (conflict,) = document["conflicts"]
+    assert conflict["app"] == "condo" and conflict["directory"] == KM_DIR
+    assert conflict["ancestor"] == "0002_ticket_kind"
+    found = leaves(document)
+    assert sorted(found) == ["0003_ticket_color", "0003_ticket_size"]
+    color, size = found["0003_ticket_color"], found["0003_ticket_size"]
+    assert color["path"] == f"{KM_DIR}/20240110000000-0003_ticket_color.js"
+    assert (color["side"], size["side"]) == ("local", "upstream")
+    assert color["operations"] == [{"op": "AddField", "model": "ticket", "field": "color"}]
+    assert conflict["overlap"] == "model"  # one model, different fields
+    assert conflict["strategy"] == "renumber"
+
+
+def test_overlap_is_classified_from_the_decoded_operations(tmp_path: Path) -> None:
+    color = km_add_field("ticket", "color", "IntegerField(default=0)")
+    root = forked(
+        tmp_path, merge=False, upstream=("0003_color_and_more", color + km_create_model("m"))
+    )
+    _, document = check_json(root, "--against", "main")
+    (conflict,) = document["conflicts"]
+    assert conflict["overlap"] == "field", conflict["reasons"]
+    assert conflict["strategy"] == "regenerate"
+
+
+def test_against_predicts_a_kmigrator_conflict_without_touching_anything(tmp_path: Path) -> None:
+    root = forked(tmp_path, merge=False)
+    head = git(root, "rev-parse", "HEAD")
+    code, document = check_json(root, "--against", "main")
+    assert code == 1 and document["mode"] == "against"
+    assert sorted(leaves(document)) == ["0003_ticket_color", "0003_ticket_size"]
+    assert git(root, "rev-parse", "HEAD") == head and git(root, "status", "--porcelain") == ""
+
+
+def test_every_kmigrator_folder_is_its_own_app(tmp_path: Path) -> None:
+    """All of them name `_django_schema`: their graphs must not mix."""
+    root = forked(tmp_path, merge=False)
+    mini = "apps/miniapp/migrations"
+    write_km(
+        root, "20240101000000", "0001_initial", folder=mini, operations=km_create_model("ticket")
+    )
+    write_km(root, "20240102000000", "0002_ticket_kind", "0001_initial", folder=mini)
+    commit_all(root, "miniapp")
+    code, document = check_json(root, "--against", "main")
+    assert code == 1
+    assert [c["app"] for c in document["conflicts"]] == ["condo"]
+    assert document["warnings"] == []
+
+
+def test_a_file_named_for_another_migration_holds_several(tmp_path: Path) -> None:
+    """The lines name the migrations; the JSON path is the .js file holding each."""
+    root = condo_repo(tmp_path / "condo")
+    path = f"{KM_DIR}/20240103000000-0004_merge_by_hand.js"
+    entries = [
+        ("0003_ticket_a", km_source("0003_ticket_a", "0002_ticket_kind", field="a")),
+        ("0003_ticket_b", km_source("0003_ticket_b", "0002_ticket_kind", field="b")),
+    ]
+    (root / path).write_bytes(km_file(entries, newline="\r\n"))
+    code, document = check_json(root)
+    assert code == 1
+    found = leaves(document)
+    assert {name: leaf["path"] for name, leaf in found.items()} == {
+        "0003_ticket_a": path,
+        "0003_ticket_b": path,
+    }
+
+
+def test_stray_files_in_the_folder_are_named(tmp_path: Path) -> None:
+    root = condo_repo(tmp_path / "condo")
+    (root / KM_DIR / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\xff\xfe")  # ignored by git
+    (root / KM_DIR / "README.md").write_text("notes\n")
+    code, document = check_json(root)
+    assert code == 0
+    strays = {w["path"]: w for w in document["warnings"] if w["kind"] == "stray-file"}
+    assert sorted(strays) == [f"{KM_DIR}/.DS_Store", f"{KM_DIR}/README.md"]
+    assert "UnicodeDecodeError" in strays[f"{KM_DIR}/.DS_Store"]["message"]
+    text = run_migmerge(root, "check").stdout
+    assert f"warning: {KM_DIR}/.DS_Store is not a kmigrator migration file" in text
+
+
+def test_a_plain_knex_folder_is_not_kmigrators(tmp_path: Path) -> None:
+    root = condo_repo(tmp_path / "condo")
+    knex = root / "services/api/migrations"
+    knex.mkdir(parents=True)
+    (knex / "20240101000000_create_users.js").write_text("exports.up = async () => {}\n")
+    (knex / "README.md").write_text("knex migrations\n")
+    code, document = check_json(root)
+    assert code == 0 and document["warnings"] == []
+
+
+def test_damaged_lines_and_hand_written_files(tmp_path: Path) -> None:
+    root = condo_repo(tmp_path / "condo")
+    bare = f"{KM_DIR}/20240103000000-0003_manual_sql.js"
+    (root / bare).write_text("// KMIGRATOR:0003_manual_sql\nexports.up = async () => {}\n")
+    broken = f"{KM_DIR}/20240104000000-0003_broken.js"
+    (root / broken).write_text("// KMIGRATOR:0003_broken:not*base64\nexports.up = 1\n")
+    code, document = check_json(root)
+    assert code == 0  # a bare mark is a hand-written SQL migration: outside the graph
+    (warning,) = document["warnings"]
+    assert warning["kind"] == "unreadable-migration" and warning["path"] == broken
+    assert "line 1 (KMIGRATOR 0003_broken)" in warning["message"]
+
+
+def test_one_name_in_two_files_with_different_sources_is_said(tmp_path: Path) -> None:
+    root = condo_repo(tmp_path / "condo")
+    write_km(root, "20240103000000", "0003_ticket_color", "0002_ticket_kind")
+    copy = f"{KM_DIR}/20240104000000-0003_again.js"
+    same = km_source("0003_ticket_color", "0002_ticket_kind")
+    (root / copy).write_bytes(km_file([("0003_ticket_color", same)]))
+    assert check_json(root)[1]["warnings"] == []  # the very same source: harmless
+    other = km_source("0003_ticket_color", "0002_ticket_kind", field="other")
+    (root / copy).write_bytes(km_file([("0003_ticket_color", other)]))
+    (warning,) = check_json(root)[1]["warnings"]
+    assert warning["kind"] == "duplicate-name" and warning["path"] == copy
+
+
+def test_a_second_check_reads_names_from_the_cache(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    cache = tmp_path / "cache"
+    env = {"MIGMERGE_CACHE_DIR": str(cache)}
+    first = run_migmerge(root, "check", "--format", "json", env=env)
+    assert list(cache.glob("kmigrator-*.marshal"))
+    (cache / "graph").mkdir()  # only the kmigrator cache is left to serve the names
+    for memo in cache.glob("graph-*.marshal"):
+        memo.rename(cache / "graph" / memo.name)
+    second = run_migmerge(root, "check", "--format", "json", env=env)
+    assert first.stdout == second.stdout and first.returncode == second.returncode == 1
+
+
+@pytest.mark.parametrize("command", [["merge", "main", "-m", "merge main"], ["rebase", "main"]])
+def test_the_hooks_report_a_kmigrator_fork(tmp_path: Path, command: list[str]) -> None:
+    """post-merge after a real merge, post-rewrite after a real rebase."""
+    import subprocess
+
+    root = forked(tmp_path, merge=False)
+    assert run_migmerge(root, "install-hooks").returncode == 0
+    done = subprocess.run(["git", *command], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    assert "condo" in said and "0003_ticket_color" in said and "0003_ticket_size" in said
+
+
+def loaded_modules(root: Path) -> tuple[str, list[str]]:
+    """Analyze `root` in a fresh interpreter: (conflict count, heavy or optional modules loaded)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, migmerge.cli, migmerge.reading.analysis, migmerge.commands.hook;"
+        f"n = len(migmerge.reading.analysis.analyze({str(root)!r}).result.conflicts);"
+        "loaded = [m for m in sys.modules if m in ('django', 'questionary')"
+        " or m.startswith(('migmerge.doing', 'migmerge.reading.kmigrator'))];"
+        "print(n, ' '.join(sorted(loaded)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    count, _, modules = proc.stdout.strip().partition(" ")
+    assert count, proc.stderr
+    return count, modules.split()
+
+
+def test_the_check_path_reads_kmigrator_files_without_django(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    assert loaded_modules(root) == (
+        "1",
+        ["migmerge.reading.kmigrator", "migmerge.reading.kmigrator_apps"],
+    )
+
+
+def test_a_tree_without_kmigrator_files_never_loads_the_kmigrator_reader(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    git(root, "rm", "-q", "-r", "apps")
+    commit_all(root, "no condo app any more")
+    assert loaded_modules(root) == ("0", [])
