@@ -1,7 +1,7 @@
 """Find the commits of a kmigrator project's history that fix a migration fork by renaming.
 
 Run: python benchmarks/condo_history.py REPO [--dir apps/condo/migrations] [--rev HEAD]
-                                        [--full-history] [--json OUT]
+                                        [--full-history] [--json OUT] [--check]
 
 For every commit that `git log -M --diff-filter=R` shows renaming files in the
 migrations folder, it decodes the folder at the commit and at its first parent
@@ -13,6 +13,14 @@ whose graph has fewer leaves than its parent's fixed a fork; those are printed
 
 This is a deliberately separate, small decoder and graph, so that it can be
 held against migmerge's own: it uses only the standard library and git.
+
+--check then runs `migmerge check --format json` (this interpreter's
+migmerge) on each such commit's parent, checked out in a temporary worktree
+(sparse: the apps' migrations folders; the index holds the whole tree), and
+counts the parents where migmerge reports a conflict of the folder's app with
+exactly the leaves this script found, each leaf's `path` the file holding
+it, and, where the parent's graph has a dependency on a migration no file
+holds, a missing-dependency warning naming it.
 """
 
 from __future__ import annotations
@@ -22,10 +30,13 @@ import ast
 import base64
 import binascii
 import json
+import os
 import re
 import subprocess
 import sys
-from typing import NamedTuple
+import tempfile
+import time
+from typing import Any, NamedTuple
 
 # kmigrator's own reading: the name runs to the last colon, the payload is base64 to the end.
 _LINE = re.compile(rb"^// KMIGRATOR:(.*?):([A-Za-z0-9+/=]*?)\r?$", re.MULTILINE)
@@ -154,6 +165,70 @@ def measure(repo: str, rev: str, folder: str, full: bool) -> tuple[int, list[For
     return len(commits), forks
 
 
+def dangling(nodes: dict[str, tuple[str, list[str]]]) -> list[tuple[str, str]]:
+    """Return (migration, the dependency no file holds) pairs of a decoded graph."""
+    return sorted(
+        (name, dep) for name, (_, deps) in nodes.items() for dep in deps if dep not in nodes
+    )
+
+
+def check_parents(repo: str, folder: str, forks: list[Fork]) -> int:
+    """Run migmerge check on each fork's parent; print each verdict; return how many agree."""
+    app = folder.rstrip("/").split("/")[-2]
+    good = 0
+    with tempfile.TemporaryDirectory(prefix="condo-check-") as tmp:
+        worktree = os.path.join(tmp, "tree")
+        git(repo, "worktree", "add", "--no-checkout", "--detach", worktree, forks[0].parent)
+        try:
+            git(worktree, "sparse-checkout", "set", "--no-cone", "/apps/*/migrations/")
+            env = {**os.environ, "MIGMERGE_CACHE_DIR": os.path.join(tmp, "cache")}
+            blobs = Blobs(repo)
+            for fork in forks:
+                git(worktree, "checkout", "-q", "--detach", fork.parent)
+                missing = dangling(graph(repo, blobs, fork.parent, folder))
+                started = time.perf_counter()
+                report = run_check(worktree, env)
+                took = time.perf_counter() - started
+                verdict = judge(report, app, fork, missing)
+                good += verdict.startswith("ok")
+                print(f"{fork.parent[:10]} {took:5.2f}s {verdict}")
+        finally:
+            git(repo, "worktree", "remove", "--force", worktree)
+    return good
+
+
+def run_check(worktree: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run `migmerge check --format json` in `worktree` and return its document."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "migmerge", "check", "--format", "json"],
+        cwd=worktree,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if proc.returncode not in (0, 1):
+        return {"error": proc.stderr.strip()}
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report
+
+
+def judge(report: dict[str, Any], app: str, fork: Fork, missing: list[tuple[str, str]]) -> str:
+    """Say "ok" when migmerge reports the fork as this script found it, else what differs."""
+    if "error" in report:
+        return f"migmerge failed: {report['error']}"
+    conflicts = [c for c in report["conflicts"] if c["app"] == app]
+    if len(conflicts) != 1:
+        return f"no conflict for {app} (conflicts: {[c['app'] for c in report['conflicts']]})"
+    leaves = {leaf["name"]: leaf["path"] for leaf in conflicts[0]["leaves"]}
+    if leaves != fork.parent_leaf_paths:
+        return f"leaves differ: {sorted(leaves)} (expected {fork.parent_leaves})"
+    said = " ".join(w["message"] for w in report["warnings"] if w["kind"] == "missing-dependency")
+    unsaid = [dep for _, dep in missing if dep not in said]
+    if unsaid:
+        return f"conflict ok, but no missing-dependency warning for {', '.join(unsaid)}"
+    return "ok" + (f" (and missing: {', '.join(dep for _, dep in missing)})" if missing else "")
+
+
 def main() -> None:
     """Measure and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -162,6 +237,7 @@ def main() -> None:
     parser.add_argument("--rev", default="HEAD")
     parser.add_argument("--full-history", action="store_true")
     parser.add_argument("--json", metavar="OUT")
+    parser.add_argument("--check", action="store_true", help="run migmerge check on each parent")
     args = parser.parse_args()
     total, forks = measure(args.repo, args.rev, args.dir.rstrip("/"), args.full_history)
     for fork in forks:
@@ -171,6 +247,9 @@ def main() -> None:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump([fork._asdict() for fork in forks], out, indent=2)
             out.write("\n")
+    if args.check and forks:
+        good = check_parents(args.repo, args.dir.rstrip("/"), forks)
+        print(f"migmerge check on the parents: {good} of {len(forks)} report the fork's leaves")
 
 
 if __name__ == "__main__":
