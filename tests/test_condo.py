@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import (
     KM_DIR,
+    PG_SERVER,
     commit_all,
     condo_repo,
     git,
@@ -21,6 +22,7 @@ from tests.helpers import (
     km_create_model,
     km_file,
     km_source,
+    pg_database,
     run_migmerge,
     write_km,
 )
@@ -85,7 +87,11 @@ def test_two_files_with_the_same_number_on_both_sides_conflict(tmp_path: Path) -
     assert (color["side"], size["side"]) == ("local", "upstream")
     assert color["operations"] == [{"op": "AddField", "model": "ticket", "field": "color"}]
     assert conflict["overlap"] == "model"  # one model, different fields
-    assert conflict["strategy"] == "renumber"
+    assert (color["applied"], conflict["strategy"]) == (None, "merge")  # possibly applied
+    (unknown,) = document["warnings"]
+    assert unknown["kind"] == "applied-unknown"
+    assert "no DATABASE_URL in the environment, apps/condo/.env or .env" in unknown["message"]
+    assert "set DATABASE_URL" in unknown["message"]
 
 
 def test_overlap_is_classified_from_the_decoded_operations(tmp_path: Path) -> None:
@@ -120,7 +126,7 @@ def test_every_kmigrator_folder_is_its_own_app(tmp_path: Path) -> None:
     code, document = check_json(root, "--against", "main")
     assert code == 1
     assert [c["app"] for c in document["conflicts"]] == ["condo"]
-    assert document["warnings"] == []
+    assert [w["kind"] for w in document["warnings"]] == ["applied-unknown"]
 
 
 def test_a_file_named_for_another_migration_holds_several(tmp_path: Path) -> None:
@@ -247,3 +253,69 @@ def test_a_tree_without_kmigrator_files_never_loads_the_kmigrator_reader(tmp_pat
     git(root, "rm", "-q", "-r", "apps")
     commit_all(root, "no condo app any more")
     assert loaded_modules(root) == ("0", [])
+
+
+# --- applied: knex_migrations ------------------------------------------------------
+
+
+class knex_database:  # noqa: N801 - used like a function: `with knex_database(files) as url`
+    """A throwaway PostgreSQL database whose knex_migrations records `files`; yields its URL."""
+
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+        self.inner = pg_database()
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        db = self.inner.__enter__()
+        with psycopg.connect(dbname=db.name, autocommit=True, **PG_SERVER) as conn:
+            conn.execute(
+                "CREATE TABLE knex_migrations (id serial primary key, name varchar(255), "
+                "batch integer, migration_time timestamptz)"
+            )
+            for name in self.files:
+                conn.execute(
+                    "INSERT INTO knex_migrations (name, batch, migration_time) "
+                    "VALUES (%s, 1, now())",
+                    (name,),
+                )
+        return f"postgresql://{db.user}@{db.host}:{db.port}/{db.name}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(*exc)
+
+
+BASE_FILES = ["20240101000000-0001_initial.js", "20240102000000-0002_ticket_kind.js"]
+
+
+def test_applied_is_read_from_knex_migrations(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    with knex_database([*BASE_FILES, "20240105000000-0003_ticket_size.js"]) as url:
+        (root / "apps/condo/.env").write_text(f"DATABASE_URL={url}\nPORT=3000\n")
+        _, document = check_json(root)
+    found = leaves(document)
+    assert (found["0003_ticket_size"]["applied"], found["0003_ticket_color"]["applied"]) == (
+        True,
+        False,
+    )
+    assert document["warnings"] == []
+    assert document["conflicts"][0]["strategy"] == "renumber"  # local, unshared, unapplied
+
+
+def test_an_empty_database_applies_nothing_and_the_environment_wins(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    (root / ".env").write_text("DATABASE_URL=postgresql://nobody@127.0.0.1:1/none\n")
+    with knex_database([]) as url:
+        proc = run_migmerge(root, "check", "--format", "json", env={"DATABASE_URL": url})
+    document = json.loads(proc.stdout)
+    assert [leaf["applied"] for leaf in document["conflicts"][0]["leaves"]] == [False, False]
+
+
+def test_an_unreachable_database_is_unknown_not_unapplied(tmp_path: Path) -> None:
+    root = forked(tmp_path)
+    (root / ".env").write_text('DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"\n')
+    _, document = check_json(root)
+    assert [leaf["applied"] for leaf in document["conflicts"][0]["leaves"]] == [None, None]
+    (warning,) = document["warnings"]
+    assert "127.0.0.1/none cannot be read" in warning["message"]

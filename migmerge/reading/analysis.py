@@ -234,8 +234,14 @@ def _analyze_tree(
     warnings = [*scan.warnings, *found.warnings]
     if conflicts:
         settings, ask = options
-        projects = projects_of(root, conflicts, config, tree, settings=settings, ask=ask)
+        django = [c for c in conflicts if c.directory not in scan.kmigrator]
+        projects = projects_of(root, django, config, tree, settings=settings, ask=ask)
         modules = {c.directory: scan.package(c.directory).modules for c in conflicts}
+        if len(django) < len(conflicts):
+            from migmerge.reading import knex  # condo: knex_migrations, not django_migrations
+
+            kmigrator = [c for c in conflicts if c.directory in scan.kmigrator]
+            projects.update(knex.projects(root, kmigrator, modules, config.python))
         conflicts = with_git_facts(root, modules, conflicts, state, config, refs, projects)
         analysis.projects = projects
         warnings += applied_warnings(conflicts, projects)

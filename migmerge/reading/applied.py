@@ -23,6 +23,11 @@ from migmerge.core.model import Database, Key
 from migmerge.reading.git import clean_env
 
 SELECT_APPLIED = "SELECT app, name FROM django_migrations"
+DJANGO = "django_migrations"
+KNEX = "knex_migrations"  # kmigrator apps (condo): knex records applied files by name
+# The fixed statement for each table migmerge reads, two columns each: knex's
+# rows are ("knex", file name), the file name with its ".js".
+QUERIES = {DJANGO: SELECT_APPLIED, KNEX: "SELECT 'knex', name FROM knex_migrations"}
 TIMEOUT = 5  # seconds: to connect, and for the one statement
 CLIENT_TIMEOUT = 3 * TIMEOUT  # a client program that hangs anyway is stopped
 
@@ -40,9 +45,12 @@ def applied_migrations(db: Database, python: str | None = None) -> frozenset[Key
     return read_applied(db, python).keys
 
 
-def read_applied(db: Database, python: str | None = None) -> Reading:
-    """Read django_migrations read-only; `python`: the project's interpreter, a last resort."""
-    readers: dict[str, Callable[[Database, str | None], Reading]] = {
+def read_applied(db: Database, python: str | None = None, table: str = DJANGO) -> Reading:
+    """Read `table` read-only; `python`: the project's interpreter, a last resort.
+
+    `table`: django_migrations, or knex_migrations for a kmigrator app.
+    """
+    readers: dict[str, Callable[[Database, str | None, str], Reading]] = {
         "sqlite": _sqlite,
         "postgresql": _postgresql,
         "mysql": _mysql,
@@ -50,7 +58,7 @@ def read_applied(db: Database, python: str | None = None) -> Reading:
     reader = readers.get(db.vendor)
     if reader is None:
         return Reading(None, f"migmerge cannot read {db.vendor} databases")
-    return reader(db, python)
+    return reader(db, python, table)
 
 
 def _rows(rows: object) -> frozenset[Key]:
@@ -60,7 +68,7 @@ def _rows(rows: object) -> frozenset[Key]:
 # SQLite
 
 
-def _sqlite(db: Database, _: str | None) -> Reading:
+def _sqlite(db: Database, _: str | None, table: str) -> Reading:
     path = Path(db.name)
     where = f"read from {db.name}"
     if not path.is_file():
@@ -73,10 +81,10 @@ def _sqlite(db: Database, _: str | None) -> Reading:
         )
     try:
         with sqlite_readonly(path) as conn:
-            rows = conn.execute(SELECT_APPLIED).fetchall()
+            rows = conn.execute(QUERIES[table]).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
-            return Reading(frozenset(), f"{where}: no django_migrations table yet")
+            return Reading(frozenset(), f"{where}: no {table} table yet")
         return Reading(None, f"{db.name} cannot be read: {exc}", "check that the file is readable")
     except sqlite3.DatabaseError as exc:
         return Reading(None, f"{db.name} is not a SQLite database migmerge can read: {exc}")
@@ -108,33 +116,33 @@ class sqlite_readonly:  # noqa: N801 - used like a function
 # PostgreSQL
 
 
-def _postgresql(db: Database, python: str | None) -> Reading:
+def _postgresql(db: Database, python: str | None, table: str) -> Reading:
     try:
         import psycopg
     except ImportError:
-        return _postgresql_without_driver(db, python)
+        return _postgresql_without_driver(db, python, table)
     options = f"-c statement_timeout={TIMEOUT * 1000} -c default_transaction_read_only=on"
     try:
         with psycopg.connect(**pg_params(db), connect_timeout=TIMEOUT, options=options) as conn:
-            rows = conn.execute(SELECT_APPLIED).fetchall()
+            rows = conn.execute(QUERIES[table]).fetchall()
     except psycopg.errors.UndefinedTable:
-        return Reading(frozenset(), f"read from {db.describe()}: no django_migrations table yet")
+        return Reading(frozenset(), f"read from {db.describe()}: no {table} table yet")
     except psycopg.Error as exc:
         return _unreachable(db, str(exc))
     return Reading(_rows(rows), f"read from {db.describe()}")
 
 
-def _postgresql_without_driver(db: Database, python: str | None) -> Reading:
+def _postgresql_without_driver(db: Database, python: str | None, table: str) -> Reading:
     missing = "no PostgreSQL driver (psycopg) in migmerge's environment"
     argv = ["psql", "-X", "-q", "-A", "-t", "-w", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
-    argv += [*pg_args(db), "--dbname", db.name, "-c", SELECT_APPLIED]
+    argv += [*pg_args(db), "--dbname", db.name, "-c", QUERIES[table]]
     env = client_env(db)
     env["PGCONNECT_TIMEOUT"] = str(TIMEOUT)
     env["PGOPTIONS"] = f"-c statement_timeout={TIMEOUT * 1000} -c default_transaction_read_only=on"
-    found = _client(db, argv, env, "does not exist", f"{missing}; read through psql")
+    found = _client(db, argv, env, table, "does not exist", f"{missing}; read through psql")
     if found is not None:
         return found
-    return _through_python(db, python, f"{missing} and no psql client on PATH")
+    return _through_python(db, python, table, f"{missing} and no psql client on PATH")
 
 
 def pg_params(db: Database) -> dict[str, Any]:
@@ -152,13 +160,14 @@ def pg_args(db: Database) -> list[str]:
 # MariaDB / MySQL
 
 
-def _mysql(db: Database, python: str | None) -> Reading:
+def _mysql(db: Database, python: str | None, table: str) -> Reading:
     argv = ["mysql", *my_args(db), f"--connect-timeout={TIMEOUT}", "--batch"]
-    argv += ["--skip-column-names", "-e", SELECT_APPLIED, db.name]
-    found = _client(db, argv, client_env(db), "doesn't exist", "read through the mysql client")
+    argv += ["--skip-column-names", "-e", QUERIES[table], db.name]
+    how = "read through the mysql client"
+    found = _client(db, argv, client_env(db), table, "doesn't exist", how)
     if found is not None:
         return found
-    return _through_python(db, python, "no mysql client on PATH")
+    return _through_python(db, python, table, "no mysql client on PATH")
 
 
 def my_args(db: Database) -> list[str]:
@@ -189,7 +198,7 @@ def client_env(db: Database) -> dict[str, str]:
 
 
 def _client(
-    db: Database, argv: list[str], env: dict[str, str], no_table: str, how: str
+    db: Database, argv: list[str], env: dict[str, str], table: str, no_table: str, how: str
 ) -> Reading | None:
     """Read through a client program; None when it is not installed."""
     try:
@@ -203,14 +212,14 @@ def _client(
     except OSError as exc:
         return _unreachable(db, f"{argv[0]} cannot run: {exc}")
     if proc.returncode != 0:
-        if "django_migrations" in proc.stderr and no_table in proc.stderr:
-            return Reading(frozenset(), f"{how} from {db.describe()}: no django_migrations table")
+        if table in proc.stderr and no_table in proc.stderr:
+            return Reading(frozenset(), f"{how} from {db.describe()}: no {table} table")
         return _unreachable(db, proc.stderr.strip() or f"{argv[0]} exit {proc.returncode}")
     rows = (line.split("\t") for line in proc.stdout.splitlines() if "\t" in line)
     return Reading(frozenset((app, name) for app, name in rows), f"{how} from {db.describe()}")
 
 
-def _through_python(db: Database, python: str | None, missing: str) -> Reading:
+def _through_python(db: Database, python: str | None, table: str, missing: str) -> Reading:
     """Read with the project's interpreter, which has the driver its settings use."""
     import json
 
@@ -219,7 +228,9 @@ def _through_python(db: Database, python: str | None, missing: str) -> Reading:
         return Reading(None, f"{missing}, and no project interpreter to read it with", hint)
     script = Path(__file__).resolve().parent.parent / "resources" / "read_applied.py"
     params = pg_params(db) if db.vendor == "postgresql" else _my_params(db)
-    request = json.dumps({"vendor": db.vendor, "params": params, "timeout": TIMEOUT})
+    request = json.dumps(
+        {"vendor": db.vendor, "params": params, "timeout": TIMEOUT, "table": table}
+    )
     try:
         proc = subprocess.run(
             [python, "-I", str(script)],
@@ -236,7 +247,7 @@ def _through_python(db: Database, python: str | None, missing: str) -> Reading:
     if "rows" in answer:
         return Reading(_rows(answer["rows"]), f"{how} from {db.describe()}")
     if answer.get("missing"):
-        return Reading(frozenset(), f"{how} from {db.describe()}: no django_migrations table")
+        return Reading(frozenset(), f"{how} from {db.describe()}: no {table} table")
     if answer.get("driver") is False:
         return Reading(None, f"{missing}, and the project's interpreter {python} has none", hint)
     return _unreachable(db, str(answer.get("error")))

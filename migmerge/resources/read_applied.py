@@ -1,4 +1,4 @@
-"""Print django_migrations' rows as JSON; migmerge runs it with the project's interpreter.
+"""Print django_migrations' (or knex_migrations') rows as JSON; run by the project's interpreter.
 
 For when migmerge's own environment has no driver (pipx, pre-commit, CI) but
 the project's does. Fixed code, run with `python -I`: the connection comes as
@@ -12,7 +12,12 @@ import json
 import sys
 from typing import Any
 
-SELECT = "SELECT app, name FROM django_migrations"
+# The one fixed statement per table (knex_migrations: kmigrator apps, condo);
+# the request names the table, never the SQL.
+QUERIES = {
+    "django_migrations": "SELECT app, name FROM django_migrations",
+    "knex_migrations": "SELECT 'knex', name FROM knex_migrations",
+}
 
 
 def _driver(*names: str) -> Any:
@@ -25,19 +30,19 @@ def _driver(*names: str) -> Any:
     return importlib.import_module(names[-1])
 
 
-def _postgresql(params: dict[str, Any], timeout: int) -> list[Any]:
+def _postgresql(params: dict[str, Any], timeout: int, query: str) -> list[Any]:
     driver = _driver("psycopg", "psycopg2")
     options = f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
     conn = driver.connect(**params, connect_timeout=timeout, options=options)
     try:
         cursor = conn.cursor()
-        cursor.execute(SELECT)
+        cursor.execute(query)
         return list(cursor.fetchall())
     finally:
         conn.close()
 
 
-def _mysql(params: dict[str, Any], timeout: int) -> list[Any]:
+def _mysql(params: dict[str, Any], timeout: int, query: str) -> list[Any]:
     driver = _driver("MySQLdb", "pymysql")
     kwargs = dict(params)
     kwargs.update(connect_timeout=timeout, read_timeout=timeout)
@@ -46,7 +51,7 @@ def _mysql(params: dict[str, Any], timeout: int) -> list[Any]:
     conn = driver.connect(**kwargs)
     try:
         cursor = conn.cursor()
-        cursor.execute(SELECT)
+        cursor.execute(query)
         return list(cursor.fetchall())
     finally:
         conn.close()
@@ -55,14 +60,15 @@ def _mysql(params: dict[str, Any], timeout: int) -> list[Any]:
 def main() -> None:
     request = json.load(sys.stdin)
     reader = {"postgresql": _postgresql, "mysql": _mysql}[request["vendor"]]
+    table = request.get("table", "django_migrations")
     try:
-        rows = reader(request["params"], int(request["timeout"]))
+        rows = reader(request["params"], int(request["timeout"]), QUERIES[table])
     except ImportError as exc:
         print(json.dumps({"error": f"no driver: {exc}", "driver": False}))
         return
     except Exception as exc:  # any driver's error: report it, migmerge says the state is unknown
         text = str(exc)
-        missing = "django_migrations" in text and ("exist" in text or "1146" in text)
+        missing = table in text and ("exist" in text or "1146" in text)
         print(json.dumps({"missing": True} if missing else {"error": text.strip()}))
         return
     print(json.dumps({"rows": [[str(app), str(name)] for app, name in rows]}))
