@@ -27,24 +27,66 @@ def _read(path: Path) -> str | None:
         return None
 
 
+class StateFacts(NamedTuple):
+    """What the git directory says about the state of the work, read as files."""
+
+    head: str | None
+    parents: tuple[str, ...]  # HEAD's parents
+    merge_head: str | None  # MERGE_HEAD: a merge in progress
+    rebase_onto: str | None  # rebase-merge/onto or rebase-apply/onto: a rebase in progress
+    rebase_orig_head: str | None
+    orig_head: str | None  # ORIG_HEAD
+    reflog: tuple[str, ...]  # the last lines of HEAD's reflog, oldest first
+
+
 def detect_state(info: git.RepoInfo, config: Config, refs: git.Refs) -> GitState:
     """Tell merge or rebase (in progress or just made) from a plain working tree."""
+    mode, local, upstream = decide_state(read_state(info))
+    if mode == "worktree":
+        upstream = _upstream_ref(config, refs)
+    return _state(info.root, mode, local, upstream)
+
+
+def read_state(info: git.RepoInfo) -> StateFacts:
+    """Read what decide_state needs from the git directory (and HEAD's commit)."""
     git_dir = info.git_dir
     head, parents = _head(info.root)
-    merge_head = _read(git_dir / "MERGE_HEAD")
-    if merge_head:
-        return _state(info.root, "merge", head, merge_head)
+    onto = orig = None
     for folder in ("rebase-merge", "rebase-apply"):
         onto = _read(git_dir / folder / "onto")
         if onto:
-            return _state(info.root, "rebase", _read(git_dir / folder / "orig-head"), onto)
-    orig_head = _read(git_dir / "ORIG_HEAD")
-    if len(parents) == 2 and orig_head == parents[0]:
-        return _state(info.root, "merge", parents[0], parents[1])
-    onto = _just_rebased_onto(git_dir)
-    if onto and orig_head:
-        return _state(info.root, "rebase", orig_head, onto)
-    return _state(info.root, "worktree", head, _upstream_ref(config, refs))
+            orig = _read(git_dir / folder / "orig-head")
+            break
+    return StateFacts(
+        head,
+        tuple(parents),
+        _read(git_dir / "MERGE_HEAD"),
+        onto,
+        orig,
+        _read(git_dir / "ORIG_HEAD"),
+        tuple(_reflog_tail(git_dir)),
+    )
+
+
+def decide_state(facts: StateFacts) -> tuple[Mode, str | None, str | None]:
+    """Return (mode, local, upstream) for the contract's sides; pure.
+
+    A merge (in progress, or HEAD the merge just made: two parents, the
+    first ORIG_HEAD) has local = HEAD before it and upstream = MERGE_HEAD; a
+    rebase (in progress or just finished, per HEAD's reflog) has local = the
+    commits replayed and upstream = the commit rebased onto, whatever git's
+    "ours" says. Otherwise the working tree, whose upstream the caller finds.
+    """
+    if facts.merge_head:
+        return "merge", facts.head, facts.merge_head
+    if facts.rebase_onto:
+        return "rebase", facts.rebase_orig_head, facts.rebase_onto
+    if len(facts.parents) == 2 and facts.orig_head == facts.parents[0]:
+        return "merge", facts.parents[0], facts.parents[1]
+    onto = _just_rebased_onto(list(facts.reflog))
+    if onto and facts.orig_head:
+        return "rebase", facts.orig_head, onto
+    return "worktree", facts.head, None
 
 
 def _head(root: Path) -> tuple[str | None, list[str]]:
@@ -115,9 +157,8 @@ def _reflog_tail(git_dir: Path) -> list[str]:
         return []
 
 
-def _just_rebased_onto(git_dir: Path) -> str | None:
-    """Return the commit the last finished rebase started from, per HEAD's reflog."""
-    lines = _reflog_tail(git_dir)
+def _just_rebased_onto(lines: list[str]) -> str | None:
+    """Return the commit the last finished rebase started from, per HEAD's reflog lines."""
     if not lines or not _is_rebase(lines[-1], "finish"):
         return None
     for line in reversed(lines[:-1]):
