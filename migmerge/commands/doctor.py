@@ -57,9 +57,7 @@ def diagnose(
     findings = _findings(analysis, facts, answer, unread)
     selected = tuple(f for f in findings if not apps or f.app in apps)
     leaves = _all_leaves(analysis, apps)
-    return Diagnosis(
-        database, selected, tuple(unread), leaves, answer.django if answer else None
-    )
+    return Diagnosis(database, selected, tuple(unread), leaves, answer.django if answer else None)
 
 
 def _check_apps(analysis: Analysis, apps: Sequence[str]) -> None:
