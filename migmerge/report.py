@@ -119,43 +119,79 @@ def _next_step(result: CheckResult, against: str | None) -> str:
     )
 
 
-def check_github(result: CheckResult) -> str:
-    """Render GitHub Actions workflow commands that annotate the conflicting files."""
-    lines = []
-    for conflict in result.conflicts:
-        if conflict.kind == "cross-app":
-            lines.append(_cross_app_annotation(conflict))
-            continue
-        names = ", ".join(leaf.name for leaf in conflict.leaves)
-        for leaf in conflict.leaves:
-            message = (
-                f"{conflict.app} has {len(conflict.leaves)} leaf migrations ({names}); "
-                f"overlap {conflict.overlap.kind}. "
-                + " ".join(conflict.overlap.reasons)
-                + f" Fix: migmerge resolve --app {conflict.app}"
-            )
-            lines.append(
-                f"::error file={leaf.path},line=1,title=Migration conflict in {conflict.app}::"
-                + _escape(message)
-            )
+def check_github(result: CheckResult, against: str | None = None) -> str:
+    """Render GitHub Actions workflow commands that annotate the conflicting files.
+
+    With `against` (a pull request's base) only the local leaves are annotated:
+    the upstream files are not in the pull request's checkout, so the message
+    names them instead.
+    """
+    lines = [line for c in result.conflicts for line in _annotations(c, against)]
     for warning in result.warnings:
-        where = f" file={warning.path}" if warning.path else ""
-        lines.append(f"::warning{where}::{_escape(warning.message)}")
+        where = {"file": warning.path} if warning.path else {}
+        lines.append(workflow_command("warning", where, warning.message))
     if not result.conflicts:
         lines.append("No migration conflicts.")
     return "\n".join(lines)
 
 
-def _cross_app_annotation(conflict: Conflict, title: str = "") -> str:
+def _annotations(conflict: Conflict, against: str | None) -> list[str]:
+    if conflict.kind == "cross-app":
+        return [_cross_app_annotation(conflict)]
+    title = {"title": f"Migration conflict in {conflict.app}"}
+    overlap = " ".join([f"overlap {conflict.overlap.kind}.", *conflict.overlap.reasons])
+    if not against:
+        names = ", ".join(leaf.name for leaf in conflict.leaves)
+        message = (
+            f"{conflict.app} has {len(conflict.leaves)} leaf migrations ({names}); {overlap}"
+            f" Fix: migmerge resolve --app {conflict.app}"
+        )
+        return [_on_leaf(leaf, title, message) for leaf in conflict.leaves]
+    return _against_annotations(conflict, against, title, overlap)
+
+
+def _against_annotations(
+    conflict: Conflict, against: str, title: dict[str, str], overlap: str
+) -> list[str]:
+    here = [leaf for leaf in conflict.leaves if leaf.side != "upstream"]
+    there = ", ".join(f"{leaf.name} ({leaf.path})" for leaf in conflict.leaves if leaf not in here)
+
+    def message(mine: str) -> str:
+        return (
+            f"merging {against} would leave {conflict.app} with {len(conflict.leaves)} leaf"
+            f" migrations: {mine}, and on {against} {there or 'none'}; {overlap}"
+            f" Fix: git merge {against}, then migmerge resolve --app {conflict.app}"
+        )
+
+    if not here:  # the fork is upstream's own: no file of this branch to point at
+        return [workflow_command("error", title, message("none of this branch"))]
+    return [_on_leaf(leaf, title, message(f"{leaf.name} here")) for leaf in here]
+
+
+def _cross_app_annotation(conflict: Conflict) -> str:
     """One error on the migration that uses what the other side takes away."""
-    user = conflict.leaves[0]
-    message = " ".join(conflict.overlap.reasons)
-    title = title or f"Cross-app migration conflict in {conflict.app}"
-    return f"::error file={user.path},line=1,title={title}::" + _escape(message)
+    title = {"title": f"Cross-app migration conflict in {conflict.app}"}
+    return _on_leaf(conflict.leaves[0], title, " ".join(conflict.overlap.reasons))
 
 
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def _on_leaf(leaf: Leaf, title: dict[str, str], message: str) -> str:
+    return workflow_command("error", {"file": leaf.path, "line": "1", **title}, message)
+
+
+def workflow_command(name: str, properties: dict[str, str], message: str) -> str:
+    """Render one `::name key=value,...::message` line, escaped as GitHub documents.
+
+    Values escape `%`, CR and LF, and also `:` and `,` (they end a value); the
+    message escapes `%`, CR and LF. Unescaped, a path such as `a,b/0002_x.py`
+    annotates a file that does not exist, and a newline ends the command.
+    """
+    pairs = ",".join(f"{key}={_escape(value, property=True)}" for key, value in properties.items())
+    return f"::{name}{' ' if pairs else ''}{pairs}::{_escape(message)}"
+
+
+def _escape(text: str, *, property: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property else text
 
 
 # Hooks ---------------------------------------------------------------------

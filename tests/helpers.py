@@ -501,3 +501,30 @@ def condo_repo(path: Path) -> Path:
     write_km(root, "20240102000000", "0002_ticket_kind", "0001_initial")
     commit_all(root, "initial")
     return root
+
+
+# GitHub Actions workflow commands (appended by hooks)
+
+
+def parse_workflow_command(line: str) -> tuple[str, dict[str, str], str]:
+    """Read `::name key=value,...::message` as GitHub's runner does: (name, properties, message).
+
+    The command's properties end at the first `::`; they are split on `,`,
+    each at its first `=`. Values unescape %0D, %0A, %3A, %2C and then %25;
+    the message %0D, %0A and %25 (GitHub's documented escapes).
+    """
+    assert line.startswith("::"), line
+    end = line.index("::", 2)
+    name, _, listed = line[2:end].partition(" ")
+    properties = {}
+    for pair in filter(None, listed.split(",")):
+        key, equals, value = pair.partition("=")
+        assert equals, f"a property without a value in {line!r}"
+        properties[key] = _unescape(value, ("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","))
+    return name, properties, _unescape(line[end + 2 :], ("%0D", "\r"), ("%0A", "\n"))
+
+
+def _unescape(text: str, *pairs: tuple[str, str]) -> str:
+    for escaped, plain in (*pairs, ("%25", "%")):
+        text = text.replace(escaped, plain)
+    return text

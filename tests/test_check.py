@@ -13,11 +13,13 @@ from tests.helpers import (
     POLLS_V1,
     commit_all,
     git,
+    init_repo,
     isolated_git_env,
     make_django_project,
     makemigrations,
     manage,
     nothing_applied,
+    parse_workflow_command,
     run_migmerge,
     write_app,
 )
@@ -367,3 +369,39 @@ def _state(root: Path) -> tuple[str, ...]:
         str(hash(index)),
         str(hash(tuple(files))),
     )
+
+
+MIGRATION = (
+    "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+    "    dependencies = {deps}\n    operations = []\n"
+)
+
+
+def test_github_format_with_awkward_paths_annotates_the_local_file(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "r")
+    folder = root / "src" / "team a,b: 100%" / "polls" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    (folder / "0001_initial.py").write_text(MIGRATION.format(deps="[]"))
+    commit_all(root, "initial")
+    git(root, "checkout", "-q", "-b", "feature")
+    (folder / "0002_mine.py").write_text(MIGRATION.format(deps="[('polls', '0001_initial')]"))
+    commit_all(root, "mine")
+    git(root, "checkout", "-q", "main")
+    (folder / "0002_theirs.py").write_text(MIGRATION.format(deps="[('polls', '0001_initial')]"))
+    commit_all(root, "theirs")
+    git(root, "checkout", "-q", "feature")
+    proc = run_migmerge(root, "check", "--against", "main", "--format", "github")
+    assert proc.returncode == 1, proc.stderr
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("::error")]
+    name, properties, message = parse_workflow_command(line)
+    assert (name, properties) == (
+        "error",
+        {
+            "file": "src/team a,b: 100%/polls/migrations/0002_mine.py",
+            "line": "1",
+            "title": "Migration conflict in polls",
+        },
+    )
+    assert "0002_mine here, and on main 0002_theirs (src/team a,b: 100%/polls/" in message
+    assert (root / properties["file"]).is_file()  # the annotation points at a file of the checkout

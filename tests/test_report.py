@@ -15,6 +15,7 @@ from migmerge.core.model import (
     Overlap,
     Warning,
 )
+from tests.helpers import parse_workflow_command
 
 LOCAL = Leaf(
     "0003_userprofile_age",
@@ -122,3 +123,40 @@ def test_doctor_text_gives_evidence_fix_and_what_was_not_read() -> None:
     document = json.loads(report.doctor_json(found))
     assert document["findings"] == [finding.to_json()]
     assert document["mode"] == "doctor" and document["leaves"] == {"polls": ["0003_choice"]}
+
+
+AWKWARD = "src/a,b: 100%\r\n/polls/migrations/0003_userprofile_age.py"
+
+
+def test_github_annotations_escape_values_as_github_documents() -> None:
+    leaf = LOCAL._replace(path=AWKWARD)
+    conflict = CONFLICT._replace(app="po:l,l%s", leaves=(leaf, UPSTREAM))
+    warning = Warning("unreadable-migration", "polls", "cannot read\nit: 100%", AWKWARD)
+    lines = report.check_github(CheckResult("worktree", None, None, None, (conflict,), (warning,)))
+    assert all("\n" not in line and "\r" not in line for line in lines.split("\n"))
+    (first, second, third) = [parse_workflow_command(line) for line in lines.split("\n")]
+    assert first == (
+        "error",
+        {"file": AWKWARD, "line": "1", "title": "Migration conflict in po:l,l%s"},
+        "po:l,l%s has 2 leaf migrations (0003_userprofile_age, 0003_question_text); "
+        "overlap none. the branches touch different models Fix: migmerge resolve --app po:l,l%s",
+    )
+    assert second[1]["file"] == UPSTREAM.path
+    assert third == ("warning", {"file": AWKWARD}, "cannot read\nit: 100%")
+
+
+def test_github_annotations_against_a_base_point_at_the_local_file_only() -> None:
+    result = CheckResult("against", "a" * 40, "b" * 40, "c" * 40, (CONFLICT,))
+    (line,) = report.check_github(result, "origin/main").split("\n")
+    assert parse_workflow_command(line) == (
+        "error",
+        {"file": LOCAL.path, "line": "1", "title": "Migration conflict in polls"},
+        "merging origin/main would leave polls with 2 leaf migrations: 0003_userprofile_age"
+        " here, and on origin/main 0003_question_text (polls/migrations/0003_question_text.py);"
+        " overlap none. the branches touch different models"
+        " Fix: git merge origin/main, then migmerge resolve --app polls",
+    )
+    upstream_only = CONFLICT._replace(leaves=(UPSTREAM, UPSTREAM._replace(name="0003_other")))
+    result = result._replace(conflicts=(upstream_only,))
+    name, properties, message = parse_workflow_command(report.check_github(result, "origin/main"))
+    assert "file" not in properties and "none of this branch" in message

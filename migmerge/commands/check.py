@@ -30,7 +30,7 @@ def run_check(
     if format == "json":
         out(report.check_json(result))
     elif format == "github":
-        out(report.check_github(result))
+        out(report.check_github(result, against))
     else:
         out(report.check_text(result, against))
     return 1 if result.conflicts else 0

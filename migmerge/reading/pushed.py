@@ -64,9 +64,7 @@ def pre_commit_refs(
     return every
 
 
-def _named_ref(
-    root: Path, remote: str, environ: Mapping[str, str], refs: git.Refs
-) -> PushedRef:
+def _named_ref(root: Path, remote: str, environ: Mapping[str, str], refs: git.Refs) -> PushedRef:
     local_ref = environ.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD")
     remote_ref = environ["PRE_COMMIT_REMOTE_BRANCH"]
     local_sha = environ.get("PRE_COMMIT_TO_REF") or git.try_rev(root, local_ref) or ZERO_SHA
