@@ -528,3 +528,53 @@ def _unescape(text: str, *pairs: tuple[str, str]) -> str:
     for escaped, plain in (*pairs, ("%25", "%")):
         text = text.replace(escaped, plain)
     return text
+
+
+# MariaDB (Django talks to it through PyMySQL; migmerge through the mysql client)
+
+MARIA_SERVER = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+
+
+def require_mariadb() -> None:
+    """Skip when MariaDB is unreachable, but fail under CI=true (it must run there)."""
+    import pymysql
+    import pytest
+
+    try:
+        pymysql.connect(connect_timeout=3, **MARIA_SERVER).close()  # type: ignore[arg-type]
+    except pymysql.Error as exc:
+        reason = f"MariaDB is not reachable at 127.0.0.1:3306 ({exc}); start it: .ci/mariadb.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+class maria_database:  # noqa: N801 - used like a function: `with maria_database() as db`
+    """Create a throwaway MariaDB database migmerge_test_<random>; drop it on exit."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        import secrets
+
+        import pymysql
+
+        from migmerge.core.model import Database
+
+        require_mariadb()
+        self.name = f"migmerge_test_{secrets.token_hex(6)}"
+        with pymysql.connect(**MARIA_SERVER) as conn:  # type: ignore[arg-type]
+            conn.cursor().execute(f"CREATE DATABASE {self.name}")
+        return Database("mysql", self.name, host="127.0.0.1", port=3306, user="root")
+
+    def __exit__(self, *exc: object) -> None:
+        import pymysql
+
+        with pymysql.connect(**MARIA_SERVER) as conn:  # type: ignore[arg-type]
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS {self.name}")
+
+
+def maria_settings(db: object) -> str:
+    """DATABASES pointing Django at `db` through PyMySQL (installed as MySQLdb)."""
+    name, host, port, user = (getattr(db, k) for k in ("name", "host", "port", "user"))
+    entry = {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": host}
+    entry.update({"PORT": str(port), "USER": user})
+    return f"import pymysql\n\npymysql.install_as_MySQLdb()\nDATABASES = {{'default': {entry!r}}}\n"

@@ -19,18 +19,16 @@ import pytest
 from migmerge.core.model import Database
 from migmerge.errors import ConfigError
 from migmerge.reading.config import Config, load_config
-from migmerge.reading.project import load_project, settings_module_of, vendor_of
+from migmerge.reading.dbsettings import vendor_of
+from migmerge.reading.project import load_project, settings_module_of
 from tests.helpers import (
     POLLS_V1,
     PYTHON,
     ROOT,
-    commit_all,
     git,
     isolated_git_env,
-    make_django_project,
-    makemigrations,
+    parallel_branches,
     run_migmerge,
-    write_app,
 )
 
 LOCAL = POLLS_V1.replace(
@@ -47,19 +45,7 @@ def unmerged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in isolated_git_env(base / "home").items():
             mp.setenv(key, value)
-        root = make_django_project(base / "proj", {"polls": POLLS_V1})
-        (root / ".gitignore").write_text("*.sqlite3\n__pycache__/\n")
-        makemigrations(root, "polls")
-        commit_all(root, "initial")
-        git(root, "checkout", "-q", "-b", "feature")
-        write_app(root, "polls", LOCAL)
-        makemigrations(root, "polls")
-        commit_all(root, "local")
-        git(root, "checkout", "-q", "main")
-        write_app(root, "polls", UPSTREAM)
-        makemigrations(root, "polls")
-        commit_all(root, "upstream")
-        git(root, "checkout", "-q", "feature")
+        root = parallel_branches(base, LOCAL, UPSTREAM, merge=False)
         yield root
 
 
@@ -300,7 +286,7 @@ def test_interpreter_rules_are_said(project: Path, monkeypatch: pytest.MonkeyPat
     found = load_project(project, Config(python="nope/python"))
     assert (found.python, found.python_why) == (
         str(venv / "bin/python"),
-        "venv at the repository root",
+        "venv beside manage.py",
     )
     assert found.manage == (str(venv / "bin/python"), str(project / "manage.py"))
     assert found.shown(found.command("migrate")) == "python manage.py migrate"
@@ -391,3 +377,35 @@ def test_without_manage_py_the_message_says_what_to_configure(project: Path) -> 
     assert 'manage = "your-command"' in message
     proc = run_migmerge(project, "resolve", "--strategy", "regenerate", "--yes")
     assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
+
+
+# During a merge: models still conflicted, labels that do not exist
+
+
+def test_models_with_conflict_markers_during_a_merge_are_a_warning(project: Path) -> None:
+    proc = subprocess.run(["git", "merge", "main"], cwd=project, capture_output=True, text=True)
+    assert proc.returncode != 0  # models.py conflicts: the merge stops
+    models = (project / "polls" / "models.py").read_text()
+    assert "<<<<<<< " in models and ">>>>>>> " in models
+    doc = check(project)
+    (warning,) = [w for w in doc["warnings"] if w["kind"] == "conflict-markers"]
+    assert warning == {
+        "kind": "conflict-markers",
+        "app": "polls",
+        "message": "polls/models.py still holds merge conflict markers: resolve it before the "
+        "migrations (makemigrations reads it); hint: edit it, then `git add polls/models.py`",
+        "path": "polls/models.py",
+    }
+    (project / "polls" / "models.py").write_text(LOCAL)
+    assert not [w for w in check(project)["warnings"] if w["kind"] == "conflict-markers"]
+
+
+def test_check_app_with_an_unknown_label_is_bad_input(project: Path) -> None:
+    merge(project)
+    for args in (("--app", "nope"), ("--against", "main", "--app", "nope")):
+        proc = run_migmerge(project, "check", *args)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr == (
+            "migmerge: no app labelled nope has migrations here\nhint: known apps: polls\n"
+        )
+    assert run_migmerge(project, "check", "--against", "main", "--app", "polls").returncode == 1

@@ -26,7 +26,9 @@ def run_check(
     from migmerge import report
     from migmerge.reading.analysis import analyze
 
-    result = analyze(info, against=against, apps=apps, listing=listing, settings=settings).result
+    analysis = analyze(info, against=against, apps=apps, listing=listing, settings=settings)
+    analysis.require_apps(apps)
+    result = analysis.result
     if format == "json":
         out(report.check_json(result))
     elif format == "github":

@@ -16,7 +16,7 @@ from migmerge.core.model import Conflict, Plan, Strategy
 from migmerge.core.plans.merge import plan_merge
 from migmerge.core.plans.renumber import plan_renumber_conflict
 from migmerge.doing.apply import apply_plan, describe, touched_paths
-from migmerge.errors import MigmergeError, Refused
+from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 
 if TYPE_CHECKING:
@@ -84,12 +84,7 @@ def resolve(
 
 def _selected(analysis: Analysis, apps: Sequence[str]) -> list[Conflict]:
     """The conflicts to resolve: all, or those of the named apps (which must exist)."""
-    unknown = [app for app in apps if app not in analysis.apps]
-    if unknown:
-        raise MigmergeError(
-            f"no app labelled {', '.join(unknown)} has migrations here",
-            hint=f"known apps: {', '.join(sorted(analysis.apps)) or 'none'}",
-        )
+    analysis.require_apps(apps)
     return [c for c in analysis.result.conflicts if not apps or c.app in apps]
 
 

@@ -22,6 +22,7 @@ from migmerge.core.model import (
     Mode,
     Project,
 )
+from migmerge.errors import MigmergeError
 from migmerge.reading import discover, git, snapshot
 from migmerge.reading.cache import ResultMemo
 from migmerge.reading.config import Config, load_config
@@ -95,6 +96,19 @@ class Analysis:
 
         settings, ask = self.options
         return load_project(self.root, self.config, settings=settings, near=directory, ask=ask)
+
+    def require_apps(self, apps: Sequence[str]) -> None:
+        """Refuse labels that no migrations package has (exit 2), naming the known ones."""
+        known: Mapping[str, AppMigrations] = self.apps
+        if self.result.mode == "against" and any(app not in known for app in apps):
+            # --against reads only the folders either side changed: ask the whole tree.
+            known = analyze(self.root).apps
+        missing = [app for app in apps if app not in known]
+        if missing:
+            raise MigmergeError(
+                f"no app labelled {', '.join(missing)} has migrations here",
+                hint=f"known apps: {', '.join(sorted(known)) or 'none'}",
+            )
 
     @property
     def project(self) -> Project:
@@ -232,6 +246,10 @@ def _analyze_tree(
     found = _clashes(analysis, tree, state, diffs, refs, _memo_of(memo, key, state, diffs))
     conflicts += [c for c in found.conflicts if not only or c.app in only]
     warnings = [*scan.warnings, *found.warnings]
+    if state.mode in ("merge", "rebase") and tree.label == "working tree":
+        from migmerge.reading.markers import conflict_markers
+
+        warnings += conflict_markers(tree, ((a.label, a.directory) for a in app_map.values()))
     if conflicts:
         settings, ask = options
         django = [c for c in conflicts if c.directory not in scan.kmigrator]

@@ -33,13 +33,7 @@ def _driver(*names: str) -> Any:
 def _postgresql(params: dict[str, Any], timeout: int, query: str) -> list[Any]:
     driver = _driver("psycopg", "psycopg2")
     options = f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
-    conn = driver.connect(**params, connect_timeout=timeout, options=options)
-    try:
-        cursor = conn.cursor()
-        cursor.execute(query)
-        return list(cursor.fetchall())
-    finally:
-        conn.close()
+    return _select(driver.connect(**params, connect_timeout=timeout, options=options), query)
 
 
 def _mysql(params: dict[str, Any], timeout: int, query: str) -> list[Any]:
@@ -48,7 +42,11 @@ def _mysql(params: dict[str, Any], timeout: int, query: str) -> list[Any]:
     kwargs.update(connect_timeout=timeout, read_timeout=timeout)
     if "database" in kwargs and driver.__name__ == "MySQLdb":
         kwargs["db"] = kwargs.pop("database")
-    conn = driver.connect(**kwargs)
+    return _select(driver.connect(**kwargs), query)
+
+
+def _select(conn: Any, query: str) -> list[Any]:
+    """Run the one SELECT on a DB-API connection, then close it."""
     try:
         cursor = conn.cursor()
         cursor.execute(query)
