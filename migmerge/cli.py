@@ -188,11 +188,7 @@ def _doctor_parser(commands: Any) -> None:
         default="default",
         help="the database alias (default: default)",
     )
-    doctor.add_argument(
-        "--settings",
-        metavar="MODULE",
-        help="the settings module (default: as the project reads it)",
-    )
+    _settings_flag(doctor)
     doctor.add_argument(
         "--format",
         choices=("text", "json"),

@@ -289,8 +289,14 @@ def test_github_format_annotates_the_leaf_files(repo: Path) -> None:
 
 def test_app_filter(repo: Path) -> None:
     merge_main(repo)
-    code, doc = check_json(repo, "--app", "other")
-    assert code == 0 and doc["conflicts"] == []
+    code, doc = check_json(repo, "--app", "polls")
+    assert code == 1 and [c["app"] for c in doc["conflicts"]] == ["polls"]
+    proc = run_migmerge(repo, "check", "--app", "other")  # a label no app has: bad input
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert (
+        proc.stderr
+        == "migmerge: no app labelled other has migrations here\nhint: known apps: polls\n"
+    )
 
 
 # bad input ----------------------------------------------------------------------
