@@ -409,3 +409,17 @@ def test_check_app_with_an_unknown_label_is_bad_input(project: Path) -> None:
             "migmerge: no app labelled nope has migrations here\nhint: known apps: polls\n"
         )
     assert run_migmerge(project, "check", "--against", "main", "--app", "polls").returncode == 1
+
+
+def test_resolve_asks_the_project_for_its_settings_once(project: Path) -> None:
+    """Settings that do not read statically: resolve imports them once per run, not per lookup."""
+    settings = project / "proj" / "settings.py"
+    log = project / "imported.log"
+    text = settings.read_text().replace('BASE_DIR / "db.sqlite3"', '"".join(["a", ".sqlite3"])')
+    settings.write_text(text + f"\nwith open({str(log)!r}, 'a') as _log:\n    _log.write('x')\n")
+    django(project, "migrate")  # a.sqlite3, the local 0002 applied
+    merge(project)
+    log.unlink()
+    proc = run_migmerge(project, "resolve", "--strategy", "regenerate", "--dry-run")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert log.read_text() == "x"
