@@ -19,6 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the dependency pyproject declares for 3.10
     import tomli as tomllib
 
+
 def tracked_files() -> list[str]:
     """The files of this checkout as git lists them (new, unignored ones too)."""
     listed = git(ROOT, "ls-files", "-z", "-co", "--exclude-standard")
