@@ -1,8 +1,12 @@
 """The command line: arguments, output and exit codes, and nothing else.
 
 Every command is a function taking keyword arguments and returning an exit
-code; errors migmerge raises on purpose become a message and exit 2 (exit 1
-for refusals), anything else a short report and exit 3, never a traceback.
+code. `handle_errors` is the one error handler: errors migmerge raises on
+purpose become a message and their exit code (2 bad input, 1 refusals),
+anything else a short report, a log and exit 3, never a traceback; a hook
+adds only its policy. Every command takes --quiet and --verbose (the trace).
+Longer than 400 lines because it is the one table of every command's flags
+(their words are in help.py).
 """
 
 from __future__ import annotations
@@ -14,56 +18,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from migmerge import __version__
+from migmerge import __version__, trace
 from migmerge.commands.install import HOOK_NAMES
 from migmerge.errors import ErrorPolicy, MigmergeError
-
-EXAMPLES = {
-    "check": """\
-examples:
-  migmerge check                        inspect the working tree (and a merge or rebase in progress)
-  migmerge check --against origin/main  predict merging origin/main, touching nothing
-  migmerge check --format json          machine-readable result (exit 1 when conflicts)
-  migmerge check --format github        annotations for GitHub Actions
-
-check writes nothing in the repository; it keeps what it read and derived in
-~/.cache/migmerge (MIGMERGE_CACHE_DIR moves it, MIGMERGE_NO_CACHE=1 turns it off;
-deleting it is always safe).""",
-    "resolve": """\
-examples:
-  migmerge resolve --dry-run            show the plan for every conflict, change nothing
-  migmerge resolve                      resolve with the recommended strategy, asking first
-  migmerge resolve --strategy merge --yes --app polls
-  migmerge resolve --strategy renumber --keep-names""",
-    "doctor": """\
-examples:
-  migmerge doctor                       compare the files, django_migrations and the schema
-  migmerge doctor --format json         one entry per finding (kind, app, migration, evidence, fix)
-  migmerge doctor --app polls --settings proj.settings_dev
-
-doctor writes nothing. It reads the database read-only, git's history for
-migration files that are gone, and asks the project's own Django (its
-interpreter and settings) what the schema should be; that answer is kept in
-~/.cache/migmerge until anything it depends on changes.""",
-    "install-hooks": """\
-examples:
-  migmerge install-hooks                post-merge, post-commit, post-rewrite and pre-push
-  migmerge install-hooks --hook pre-push""",
-    "demo": """\
-examples:
-  migmerge demo                         build and resolve a conflict in a temporary folder
-  migmerge demo ./try-migmerge          keep the demo project to look at""",
-}
-
-DESCRIPTION = """\
-Find, classify and resolve parallel Django migrations across git branches.
-
-When two branches both add a migration to the same app, Django refuses to
-migrate ("Conflicting migrations detected; multiple leaf nodes in the
-migration graph"). migmerge finds those apps, tells whether the branches
-touch the same models or fields, and fixes it: a merge migration, a renumber
-of your migrations after upstream's, or a guided rollback-and-regenerate.
-"""
+from migmerge.help import DESCRIPTION, EXAMPLES, EXIT_CODES, QUIET_HELP
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,9 +29,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        sys.stderr.write(
-            f"migmerge: error: {message}\nhint: migmerge {self.prog.split()[-1]} --help\n"
-        )
+        # self.prog is "migmerge" for the top parser, "migmerge check" for a command's.
+        sys.stderr.write(f"migmerge: error: {message}\nhint: {self.prog} --help\n")
         raise SystemExit(2)
 
 
@@ -117,10 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_CODES = """exit codes: 0 clean or done, 1 conflicts found or resolution refused,
-            2 bad input, 3 internal error, 130 interrupted"""
-
-
 def _sub(commands: Any, name: str, help: str, *, repo: bool = True) -> argparse.ArgumentParser:
     epilog = "\n\n".join(x for x in (EXAMPLES.get(name), EXIT_CODES) if x)
     sub: argparse.ArgumentParser = commands.add_parser(
@@ -134,6 +87,18 @@ def _sub(commands: Any, name: str, help: str, *, repo: bool = True) -> argparse.
         sub.add_argument(
             "--repo", metavar="DIR", help="the repository (default: the one holding this folder)"
         )
+    sub.set_defaults(command_parser=sub)  # its usage, for arguments only it can reject
+    loudness = sub.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help=QUIET_HELP.get(name, QUIET_HELP[""])
+    )
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also say on stderr what was read, from where, and what each step cost "
+        "(MIGMERGE_VERBOSE=1 does the same, for hooks)",
+    )
     return sub
 
 
@@ -230,9 +195,22 @@ def _resolve_parser(commands: Any) -> None:
 # commands --------------------------------------------------------------------
 
 
+Out = Callable[[str], None]
+
+
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only for a terminal, and never when NO_COLOR is set (no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):  # a closed or detached stream is no terminal
+        return False
 
 
 def _err(text: str) -> None:
@@ -240,7 +218,7 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def cmd_resolve(args: argparse.Namespace) -> int:
+def cmd_resolve(args: argparse.Namespace, out: Out) -> int:
     """Run `resolve` with a questioner that fits the terminal."""
     from migmerge.commands import resolve
     from migmerge.doing import prompts
@@ -256,22 +234,28 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         force=args.force,
         fmt=args.format,
         questioner=questioner,
-        out=_out,
+        out=out,
         settings=args.settings,
     )
 
 
-def cmd_hook(args: argparse.Namespace, stdin: TextIO) -> int:
+def cmd_hook(args: argparse.Namespace, stdin: TextIO, out: Out) -> int:
     """Run one git hook."""
     from migmerge.commands import hook
 
     return hook.run_hook(
-        repo=args.repo, name=args.name, args=args.args, stdin=stdin, out=_out, err=_err
+        repo=args.repo,
+        name=args.name,
+        args=args.args,
+        stdin=stdin,
+        out=out,
+        err=_err,
+        brief=args.quiet,
     )
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    """Call the function behind the chosen command."""
+def dispatch(args: argparse.Namespace, out: Out = _out) -> int:
+    """Call the function behind the chosen command, its output to `out`."""
     if args.command == "check":
         from migmerge.commands.check import run_check
 
@@ -280,8 +264,9 @@ def dispatch(args: argparse.Namespace) -> int:
             against=args.against,
             apps=args.apps,
             format=args.format,
-            out=_out,
+            out=out,
             settings=args.settings,
+            colour=out is _out and use_colour(sys.stdout),
         )
     if args.command == "doctor":
         from migmerge.commands.doctor import run_doctor
@@ -292,12 +277,12 @@ def dispatch(args: argparse.Namespace) -> int:
             database=args.database,
             settings=args.settings,
             fmt=args.format,
-            out=_out,
+            out=out,
         )
     if args.command == "resolve":
-        return cmd_resolve(args)
+        return cmd_resolve(args, out)
     if args.command == "hook":
-        return cmd_hook(args, sys.stdin)
+        return cmd_hook(args, sys.stdin, out)
     if args.command in ("install-hooks", "uninstall-hooks"):
         from migmerge.commands import install
 
@@ -305,13 +290,13 @@ def dispatch(args: argparse.Namespace) -> int:
             return install.install_hooks(
                 repo=args.repo,
                 hooks=args.hooks or HOOK_NAMES,
-                out=_out,
+                out=out,
             )
-        return install.uninstall_hooks(repo=args.repo, out=_out)
+        return install.uninstall_hooks(repo=args.repo, out=out)
     if args.command == "demo":
         from migmerge.commands import demo
 
-        return demo.run_demo(directory=args.dir, strategy=args.strategy, out=_out)
+        return demo.run_demo(directory=args.dir, strategy=args.strategy, out=out)
     raise AssertionError(args.command)
 
 
@@ -331,11 +316,50 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # say so with the command's usage, not the top parser's
+        getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return handle_errors(lambda: dispatch(args), _error_policy(args))
+    tracing = args.verbose or os.environ.get("MIGMERGE_VERBOSE") == "1"
+    if tracing:
+        trace.enable(_err)
+        trace.note(f"migmerge {__version__}, Python {sys.version.split()[0]} ({sys.executable})")
+    try:
+        return handle_errors(lambda: _run(args), _error_policy(args))
+    finally:
+        if tracing:
+            trace.note("done")
+            trace.enable(None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Dispatch; with --quiet, keep the output back unless the command fails."""
+    if not args.quiet or not _holds_back(args):
+        return dispatch(args)
+    held: list[str] = []
+    try:
+        code = dispatch(args, held.append)
+    except BaseException:
+        code = 1  # what led up to an error is worth seeing with it
+        raise
+    finally:
+        if code:
+            for line in held:
+                _out(line)
+    return code
+
+
+def _holds_back(args: argparse.Namespace) -> bool:
+    """Tell whether --quiet keeps a command's output back (not a program's, not a question's)."""
+    if getattr(args, "format", "text") != "text" or args.command == "hook":
+        return False
+    if args.command == "resolve" and not (args.yes or args.dry_run):
+        from migmerge.doing.prompts import at_a_terminal
+
+        return not at_a_terminal()  # a question is shown with its plan
+    return True
 
 
 def _error_policy(args: argparse.Namespace) -> ErrorPolicy:

@@ -25,23 +25,34 @@ def check_json(result: CheckResult) -> str:
     return json.dumps(result.to_json(), indent=2)
 
 
-def check_text(result: CheckResult, against: str | None = None) -> str:
-    """Render a check result for a person: what conflicts, why, what to run next."""
-    lines = []
-    for warning in result.warnings:
-        lines.append(f"warning: {warning.message}")
+# Modest colour for a terminal (cli decides: a terminal, and NO_COLOR unset).
+_RED, _BOLD, _YELLOW, _GREEN, _PLAIN = "\x1b[1;31m", "\x1b[1m", "\x1b[33m", "\x1b[32m", "\x1b[0m"
+
+
+def check_text(result: CheckResult, against: str | None = None, *, colour: bool = False) -> str:
+    """Render a check result for a person: what conflicts, why, what to run next.
+
+    `colour`: the headline red (or green when clean), each app bold, warnings yellow.
+    """
+
+    def paint(text: str, code: str) -> str:
+        return f"{code}{text}{_PLAIN}" if colour else text
+
+    lines = [paint("warning:", _YELLOW) + f" {warning.message}" for warning in result.warnings]
     if not result.conflicts:
         where = f" (merging {against})" if against else ""
-        lines.append(f"No migration conflicts{where}: every app has a single leaf.")
+        lines.append(paint(f"No migration conflicts{where}: every app has a single leaf.", _GREEN))
         return "\n".join(lines)
     count = len(result.conflicts)
     where = _MODE_WORDS[result.mode] + (f" with {against}" if against else "")
     if all(c.kind == "leaves" for c in result.conflicts):
-        lines.append(f"{count} app{'s' if count > 1 else ''} with parallel migrations ({where}):")
+        head = f"{count} app{'s' if count > 1 else ''} with parallel migrations ({where}):"
     else:
-        lines.append(f"{count} migration conflict{'s' if count > 1 else ''} ({where}):")
+        head = f"{count} migration conflict{'s' if count > 1 else ''} ({where}):"
+    lines.append(paint(head, _RED))
     for conflict in result.conflicts:
-        lines += [""] + _conflict_lines(conflict)
+        first, *rest = _conflict_lines(conflict)
+        lines += ["", paint(first, _BOLD), *rest]
     lines += ["", _next_step(result, against)]
     return "\n".join(lines)
 
@@ -197,8 +208,11 @@ def _escape(text: str, *, property: bool = False) -> str:
 # Hooks ---------------------------------------------------------------------
 
 
-def hook_summary(what: str, conflicts: Sequence[Conflict]) -> str:
-    """Say what a merge or rebase left, for the post-* hooks."""
+def hook_summary(what: str, conflicts: Sequence[Conflict], *, brief: bool = False) -> str:
+    """Say what a merge or rebase left, for the post-* hooks (`brief`: the apps only)."""
+    if brief:
+        apps = ", ".join(conflict.app for conflict in conflicts)
+        return f"migmerge: {what} left parallel migrations in {apps}"
     apps = "1 app" if len(conflicts) == 1 else f"{len(conflicts)} apps"
     lines = [f"migmerge: {what} left parallel migrations in {apps}:"]
     lines += [line for conflict in conflicts for line in describe_conflict(conflict)]
@@ -240,12 +254,22 @@ def clash_warnings(warnings: Sequence[Warning]) -> str:
 
 
 def push_report(
-    remote: str, branch: str, label: str, role: str, conflicts: Sequence[Conflict]
+    remote: str,
+    branch: str,
+    label: str,
+    role: str,
+    conflicts: Sequence[Conflict],
+    *,
+    brief: bool = False,
 ) -> str:
-    """Say why pre-push blocks pushing `branch`: which branch it conflicts with, and the ways on."""
+    """Say why pre-push blocks pushing `branch`: which branch it conflicts with, and the ways on.
+
+    `brief` (--quiet): without each conflict's details.
+    """
     apps = ", ".join(conflict.app for conflict in conflicts)
     lines = [f"migmerge: pushing {branch} would conflict with {label} ({role}) in {apps}:"]
-    lines += [line for conflict in conflicts for line in describe_conflict(conflict, label)]
+    if not brief:
+        lines += [line for conflict in conflicts for line in describe_conflict(conflict, label)]
     lines += [
         f"hint: git fetch {remote} && git merge {label}, then migmerge resolve",
         f"      see it first: migmerge check --against {label}",

@@ -109,3 +109,145 @@ def test_hook_policies_add_their_words_and_post_hooks_never_fail(
         err = capsys.readouterr().err
         assert "internal error" in err
         assert err.endswith(f"migmerge: git's {what} itself is done; only this report failed\n")
+
+
+# Conventions: --quiet, --verbose, colour, usage hints ------------------------------
+
+COMMANDS = ["check", "resolve", "doctor", "install-hooks", "uninstall-hooks", "hook", "demo"]
+
+
+def two_leaves(tmp_path: Path) -> Path:
+    root = init_repo(tmp_path / "r")
+    folder = root / "polls" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    head = "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+    (folder / "0001_initial.py").write_text(head + "    dependencies = []\n")
+    commit_all(root, "one leaf")
+    for name in ("0002_a", "0002_b"):
+        (folder / f"{name}.py").write_text(
+            head + "    dependencies = [('polls', '0001_initial')]\n    operations = []\n"
+        )
+    return root
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_takes_quiet_and_verbose(tmp_path: Path, command: str) -> None:
+    proc = run_migmerge(tmp_path, command, "--help")
+    assert "-q, --quiet" in proc.stdout and "-v, --verbose" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"), [(["check", "--bogus"], "migmerge check"), (["bogus"], "migmerge")]
+)
+def test_usage_errors_name_the_right_help(tmp_path: Path, argv: list[str], hint: str) -> None:
+    proc = run_migmerge(tmp_path, *argv)
+    assert proc.returncode == 2
+    assert proc.stderr.endswith(f"hint: {hint} --help\n"), proc.stderr
+    assert "migmerge migmerge" not in proc.stderr
+
+
+def test_quiet_check_prints_only_conflicts(tmp_path: Path) -> None:
+    root = two_leaves(tmp_path)
+    forked = run_migmerge(root, "check", "--quiet")
+    assert forked.returncode == 1 and "polls (polls/migrations): 2 leaves" in forked.stdout
+    (root / "polls" / "migrations" / "0002_b.py").unlink()
+    clean = run_migmerge(root, "check", "-q")
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, "", "")
+    assert run_migmerge(root, "install-hooks", "-q").stdout == ""
+    assert run_migmerge(root, "uninstall-hooks", "-q").stdout == ""
+
+
+def test_quiet_resolve_says_nothing_when_done_and_everything_when_refused(tmp_path: Path) -> None:
+    root = two_leaves(tmp_path)
+    refused = run_migmerge(root, "resolve", "--quiet", "--yes", "--strategy", "regenerate")
+    assert refused.returncode != 0
+    assert refused.stdout == "" and "migmerge: " in refused.stderr  # why not, still said
+    done = run_migmerge(root, "resolve", "--quiet", "--yes")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert run_migmerge(root, "check").returncode == 0
+
+
+def test_verbose_traces_what_was_read_and_what_it_cost(tmp_path: Path) -> None:
+    root = two_leaves(tmp_path)
+    plain = run_migmerge(root, "check")
+    traced = run_migmerge(root, "check", "--verbose")
+    assert traced.stdout == plain.stdout and plain.stderr == ""
+    lines = traced.stderr.splitlines()
+    assert all(line.startswith("migmerge: [") and " ms] " in line for line in lines), lines
+    said = "\n".join(lines)
+    assert f"repository {root}" in said and "git state: worktree" in said
+    assert "discovery: settings, migrations packages, labels: " in said
+    assert "1 migrations packages" in said and lines[-1].endswith("] done")
+    assert (
+        run_migmerge(root, "check", env={"MIGMERGE_VERBOSE": "1"}).stderr.count("migmerge: [") > 3
+    )
+
+
+def test_the_trace_is_free_when_off() -> None:
+    from migmerge import trace
+
+    assert not trace.enabled()
+    assert trace.step("a") is trace.step("b")  # one shared object that does nothing
+    said: list[str] = []
+    trace.enable(said.append)
+    try:
+        with trace.step("a step"):
+            trace.note("a note")
+    finally:
+        trace.enable(None)
+    assert [line.split("] ", 1)[1] for line in said][0] == "a note"
+    assert said[1].split("] ", 1)[1].startswith("a step: ")
+
+
+def run_on_a_terminal(root: Path, *args: str, env: dict[str, str]) -> str:
+    """Run migmerge with a pseudo-terminal as its stdout; return what it wrote there."""
+    import os
+
+    master, slave = os.openpty()
+    proc = subprocess.run(
+        [PYTHON, "-m", "migmerge", *args],
+        cwd=root, stdout=slave, stderr=subprocess.PIPE, env={**os.environ, **env}, timeout=60,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal has no writer left
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.returncode == 1, proc.stderr
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path: Path) -> None:
+    root = two_leaves(tmp_path)
+    coloured = run_on_a_terminal(root, "check", env={"TERM": "xterm"})
+    assert "\x1b[1;31m1 app with parallel migrations (working tree):\x1b[0m" in coloured
+    assert "\x1b[1mpolls (polls/migrations): 2 leaves after 0001_initial\x1b[0m" in coloured
+    assert "\x1b[" not in run_on_a_terminal(root, "check", env={"TERM": "xterm", "NO_COLOR": "1"})
+    assert "\x1b[" not in run_on_a_terminal(
+        root, "check", "--format", "json", env={"TERM": "xterm"}
+    )
+    assert "\x1b[" not in run_migmerge(root, "check").stdout  # a pipe
+
+
+def test_quiet_output_held_back_is_shown_when_the_command_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dispatch(args: object, out: Callable[[str], None] = print) -> int:
+        out("step 1 done")
+        if getattr(args, "apps", None):
+            raise Refused("step 2 refused")
+        return 0
+
+    monkeypatch.setattr(cli, "dispatch", dispatch)
+    assert cli.main(["check", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli.main(["check", "--quiet", "--app", "polls"]) == 1
+    said = capsys.readouterr()
+    assert (said.out, said.err) == ("step 1 done\n", "migmerge: step 2 refused\n")

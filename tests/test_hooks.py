@@ -531,6 +531,24 @@ def test_pre_commit_variables_stand_in_for_empty_input(work: Path) -> None:
     assert LOCAL in proc.stderr + proc.stdout
 
 
+def test_hooks_trace_with_migmerge_verbose_and_shrink_with_quiet(work: Path) -> None:
+    install(work)
+    traced = run_git(work, "push", "origin", "feature", env={"MIGMERGE_VERBOSE": "1"})
+    assert "pre-push: 1 refs from git's input" in traced.stderr
+    assert "refs/heads/feature -> refs/heads/feature: against ['origin/main']" in traced.stderr
+    sha = git(work, "rev-parse", "feature").strip()
+    line = f"refs/heads/feature {sha} refs/heads/feature {'0' * 40}\n"
+    brief = run_migmerge(work, "hook", "--quiet", "pre-push", "origin", "x", input=line)
+    assert brief.returncode == 1
+    assert brief.stderr.splitlines() == [
+        "migmerge: pushing feature would conflict with origin/main"
+        " (the default branch, where it will land) in polls:",
+        "hint: git fetch origin && git merge origin/main, then migmerge resolve",
+        "      see it first: migmerge check --against origin/main",
+        "      push anyway: git push --no-verify",
+    ]
+
+
 def test_check_push_reads_git_lines(work: Path) -> None:
     sha = git(work, "rev-parse", "docs").strip()
     refs = pushed.parse_push_lines(f"refs/heads/docs {sha} refs/heads/docs {'0' * 40}\n")

@@ -17,8 +17,9 @@ def run_check(
     format: str,
     out: Out,
     settings: str | None = None,
+    colour: bool = False,
 ) -> int:
-    """Run `check`; exit 1 when conflicts are found."""
+    """Run `check`; exit 1 when conflicts are found. `colour`: the text for a terminal."""
     info = git.find_repo(repo)
     # Listing the working tree is the slowest git work of a check: started
     # now, git lists the files while Python imports the rest of migmerge.
@@ -34,5 +35,5 @@ def run_check(
     elif format == "github":
         out(report.check_github(result, against))
     else:
-        out(report.check_text(result, against))
+        out(report.check_text(result, against, colour=colour))
     return 1 if result.conflicts else 0

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
+from migmerge import trace
 from migmerge.commands.install import HOOK_NAMES
 from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_reason
 from migmerge.errors import ErrorPolicy, MigmergeError
@@ -52,8 +53,11 @@ def run_hook(
     stdin: TextIO,
     out: Out,
     err: Out,
+    brief: bool = False,
 ) -> int:
     """Run hook `name` as git calls it; return the exit code git should see.
+
+    `brief` (--quiet): reports without each conflict's details.
 
     Errors are left to the one handler (cli), which applies `error_policy(name)`.
     """
@@ -62,21 +66,22 @@ def run_hook(
     if name == "pre-push":
         root = git.find_root(repo)
         remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
-        return check_push(root, remote, pushed_refs(root, remote, stdin), out=out, err=err)
+        refs = pushed_refs(root, remote, stdin)
+        return check_push(root, remote, refs, out=out, err=err, brief=brief)
     if name == "post-merge":
-        _after(repo, rebase=False, out=out)
+        _after(repo, rebase=False, out=out, brief=brief)
         return 0
     if name == "post-commit":
         from migmerge.reading.scope import merge_just_committed
 
         info = git.find_repo(repo)
         if merge_just_committed(info):  # git runs no post-merge for a merge committed by hand
-            _after(info, rebase=False, out=out)
+            _after(info, rebase=False, out=out, brief=brief)
         return 0
     if name == "post-rewrite":
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
         if command == "rebase":  # an amend rewrites one commit: it cannot create parallel branches
-            _after(repo, rebase=True, out=out)
+            _after(repo, rebase=True, out=out, brief=brief)
         return 0
     raise MigmergeError(
         f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
@@ -96,7 +101,7 @@ def error_policy(name: str) -> ErrorPolicy:
 # ------------------------------------------------------- post-merge, rebase
 
 
-def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out) -> None:
+def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out, brief: bool = False) -> None:
     """Report the conflicts a merge or rebase left, then do what the config asks."""
     from migmerge.reading.analysis import analyze
 
@@ -108,7 +113,7 @@ def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out) -> None:
         out(notes)
     if not conflicts:
         return
-    out(hook_summary("the rebase" if rebase else "the merge", conflicts))
+    out(hook_summary("the rebase" if rebase else "the merge", conflicts, brief=brief))
     config = analysis.config
     _follow_up(analysis, config.on_rebase if rebase else config.on_merge, rebase=rebase, out=out)
 
@@ -197,28 +202,44 @@ class Target(NamedTuple):
     role: str  # why it counts, in words
 
 
-def check_push(root: Path, remote: str, refs: Sequence[PushedRef], *, out: Out, err: Out) -> int:
+def check_push(
+    root: Path,
+    remote: str,
+    refs: Sequence[PushedRef],
+    *,
+    out: Out,
+    err: Out,
+    brief: bool = False,
+) -> int:
     """Check every pushed ref against its remote branch and the remote's default branch.
 
     Return 1, blocking the push, when any of them would conflict.
     """
     config = load_config(root)
     default = remote_default_branch(root, remote, config.default_branch, err)
-    blocked = [ref for ref in refs if _blocks(root, remote, ref, default, config, err)]
+    blocked = [ref for ref in refs if _blocks(root, remote, ref, default, config, err, brief)]
     return 1 if blocked else 0
 
 
 def _blocks(
-    root: Path, remote: str, ref: PushedRef, default: Target | None, config: Config, err: Out
+    root: Path,
+    remote: str,
+    ref: PushedRef,
+    default: Target | None,
+    config: Config,
+    err: Out,
+    brief: bool,
 ) -> bool:
     if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
         return False  # a deletion or a tag cannot add parallel migrations to a branch
     targets = _targets(root, remote, ref, default, err)
+    trace.note(f"{ref.local_ref} -> {ref.remote_ref}: against {[t.label for t in targets]}")
     notes: dict[str, None] = {}  # warnings, said once however many targets show them
     found = [_conflicts(root, ref, target, config, notes) for target in targets]
     for target, conflicts in zip(targets, found):
         if conflicts:
-            err(push_report(remote, _short(ref.local_ref), target.label, target.role, conflicts))
+            branch = _short(ref.local_ref)
+            err(push_report(remote, branch, target.label, target.role, conflicts, brief=brief))
     if notes:
         err("\n".join(notes))  # said, not blocking: a person decides
     return any(found)
@@ -251,6 +272,7 @@ def _conflicts(
     """
     base = git.merge_base(root, ref.local_sha, target.sha)
     if not touches_migrations(root, base or target.sha, ref.local_sha, config):
+        trace.note(f"no migration changed since the merge base with {target.label}: skipped")
         return []
     from migmerge.reading.analysis import analyze_revisions
 

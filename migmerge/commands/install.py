@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from migmerge import trace
 from migmerge.errors import MigmergeError
 from migmerge.reading import git
 
@@ -49,6 +50,7 @@ def install_hooks(*, repo: str | None, hooks: Sequence[str], out: Out) -> int:
     root = git.find_root(repo)
     names = _hook_names(hooks)
     folder = hooks_dir(root)
+    trace.note(f"hooks folder: {folder} (interpreter {sys.executable})")
     folder.mkdir(parents=True, exist_ok=True)
     script_python, script_path = _interpreter()
     listed = _pre_commit_runs(root)

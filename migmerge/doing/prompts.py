@@ -113,10 +113,15 @@ class ScriptedQuestioner:
 def make_questioner(*, yes: bool, interactive: bool | None = None) -> Questioner:
     """Pick the questioner: a person when stdin and stdout are terminals, else the flags."""
     if interactive is None:
-        interactive = _isatty(sys.stdin) and _isatty(sys.stdout)
+        interactive = at_a_terminal()
     if interactive:
         return InteractiveQuestioner(yes=yes)
     return FlagQuestioner(yes)
+
+
+def at_a_terminal() -> bool:
+    """Tell whether a person can be asked: stdin and stdout are both terminals."""
+    return _isatty(sys.stdin) and _isatty(sys.stdout)
 
 
 def _isatty(stream: Any) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from migmerge import trace
 from migmerge.core.graph import Graph
 from migmerge.core.model import (
     AppMigrations,
@@ -165,6 +166,7 @@ def analyze(
     asked what static reading cannot tell (resolve; check stays static).
     """
     info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
+    trace.note(f"repository {info.root} (git folder {info.git_dir})")
     config = load_config(info.root)
     refs = None
     diffs = None
@@ -175,8 +177,9 @@ def analyze(
         diffs = side_diffs(info.root, state, None)
         tree = changed_part(info.root, state, config, local_rev=None, predict=True, diffs=diffs)
     else:
-        refs = git.list_refs(info.root)
-        state = detect_state(info, config, refs)
+        with trace.step("refs and git state"):
+            refs = git.list_refs(info.root)
+            state = detect_state(info, config, refs)
         pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
             diffs = side_diffs(info.root, state, None)
@@ -188,8 +191,17 @@ def analyze(
             scope = GitState("merge", pulled, state.local, pulled)
             tree = changed_part(info.root, scope, config, local_rev=None, predict=False)
         else:
-            tree = snapshot.worktree(info.root, started=listing)
+            with trace.step("list the working tree"):
+                tree = snapshot.worktree(info.root, started=listing)
+    _say_scope(state, tree)
     return _analyze_tree(info.root, tree, state, config, apps, refs, (settings, ask), diffs)
+
+
+def _say_scope(state: GitState, tree: snapshot.Snapshot) -> None:
+    if trace.enabled():
+        sides = ", ".join(f"{k} {v[:12]}" for k, v in zip(state._fields[1:], state[1:]) if v)
+        trace.note(f"git state: {state.mode} ({sides or 'no sides'}); reading {tree.label}")
+        trace.note(f"{len(tree.files)} files in scope")
 
 
 def analyze_revisions(
@@ -214,16 +226,20 @@ def _analyze_tree(
     options: tuple[str | None, bool] = (None, False),
     diffs: Diffs | None = None,
 ) -> Analysis:
-    scan = scan_tree(tree, config)
+    with trace.step("discovery: settings, migrations packages, labels"):
+        scan = scan_tree(tree, config)
+    trace.note(f"{len(scan.packages)} migrations packages")
     memo = ResultMemo.open(root)
     key = signature(scan)
     outcome = memo.get(key) if key is not None else None
     migrations: dict[Key, Migration] = {}
     if outcome is None:
-        outcome, migrations = derive(scan)
+        with trace.step("headers and graph (this tree was not checked before)"):
+            outcome, migrations = derive(scan)
         if key is not None:
             memo.put(key, outcome)
     else:
+        trace.note("graph: this tree was checked before; its result is reused")
         replay(scan, outcome)
     app_map: dict[str, AppMigrations] = {}
     for packages in by_project(scan.packages).values():
@@ -260,7 +276,8 @@ def _analyze_tree(
 
             kmigrator = [c for c in conflicts if c.directory in scan.kmigrator]
             projects.update(knex.projects(root, kmigrator, modules, config.python))
-        conflicts = with_git_facts(root, modules, conflicts, state, config, refs, projects)
+        with trace.step("sides, shared, applied of each leaf"):
+            conflicts = with_git_facts(root, modules, conflicts, state, config, refs, projects)
         analysis.projects = projects
         warnings += applied_warnings(conflicts, projects)
     analysis.result = CheckResult(

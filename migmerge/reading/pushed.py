@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
+from migmerge import trace
 from migmerge.reading import git
 
 ZERO_SHA = git.ZERO_SHA
@@ -34,8 +35,12 @@ def pushed_refs(root: Path, remote: str, stdin: TextIO) -> list[PushedRef]:
     """Return every ref this push sends: git's lines, else what pre-commit hides of them."""
     refs = parse_push_lines("" if stdin.isatty() else stdin.read())
     if refs or "PRE_COMMIT_REMOTE_BRANCH" not in os.environ:
+        trace.note(f"pre-push: {len(refs)} refs from git's input")
         return refs
-    return pre_commit_refs(root, remote, os.environ, git_push_argv())
+    argv = git_push_argv()
+    refs = pre_commit_refs(root, remote, os.environ, argv)
+    trace.note(f"pre-push under pre-commit: {len(refs)} refs (git push command line: {argv})")
+    return refs
 
 
 def parse_push_lines(text: str) -> list[PushedRef]:
