@@ -231,7 +231,7 @@ def loaded_modules(root: Path) -> tuple[str, list[str]]:
         "import sys, migmerge.cli, migmerge.reading.analysis, migmerge.commands.hook;"
         f"n = len(migmerge.reading.analysis.analyze({str(root)!r}).result.conflicts);"
         "loaded = [m for m in sys.modules if m in ('django', 'questionary')"
-        " or m.startswith(('migmerge.doing', 'migmerge.reading.kmigrator'))];"
+        " or m.startswith(('migmerge.doing', 'migmerge.core.kmigr', 'migmerge.reading.kmigr'))];"
         "print(n, ' '.join(sorted(loaded)))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -244,7 +244,7 @@ def test_the_check_path_reads_kmigrator_files_without_django(tmp_path: Path) -> 
     root = forked(tmp_path)
     assert loaded_modules(root) == (
         "1",
-        ["migmerge.reading.kmigrator", "migmerge.reading.kmigrator_apps"],
+        ["migmerge.core.kmigrator", "migmerge.reading.kmigrator_apps"],
     )
 
 

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from migmerge.core import kmigrator
+from migmerge.core.kmigrator import Change, decode, reencode
 from migmerge.errors import KmigratorError
-from migmerge.reading import kmigrator
-from migmerge.reading.kmigrator import Change, decode, reencode
 from migmerge.reading.parse import parse_migration
 from tests.helpers import KM_VIEWS as VIEWS
 from tests.helpers import km_b64 as b64

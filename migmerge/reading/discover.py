@@ -214,7 +214,7 @@ def kmigrator_folders(paths: Iterable[str]) -> set[str]:
     found = [p for p in paths if p.endswith(".js") and "migrations/" in p]
     if not found:
         return set()
-    from migmerge.reading import kmigrator
+    from migmerge.core import kmigrator
 
     return kmigrator.folders(found)
 

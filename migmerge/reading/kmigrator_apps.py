@@ -18,9 +18,10 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from migmerge.core import kmigrator
 from migmerge.core.model import Key, Migration, Operation, Warning
 from migmerge.errors import NotAMigration, UnreadableMigration
-from migmerge.reading import kmigrator, snapshot
+from migmerge.reading import snapshot
 from migmerge.reading.cache import KmigratorCache
 
 if TYPE_CHECKING:
