@@ -63,5 +63,5 @@ def test_applied_keys_follow_the_file_each_entry_lives_in() -> None:
         "0003_b": "apps/condo/migrations/20240103000000-0004_by_hand.js",
         "0004_c": "apps/condo/migrations/20240104000000-0004_c.js",
     }
-    rows = [("knex", "20240103000000-0004_by_hand.js"), ("knex", "other.js")]
-    assert knex.applied_keys("condo", modules, rows) == {("condo", "0003_a"), ("condo", "0003_b")}
+    files = ["20240103000000-0004_by_hand.js", "other.js"]
+    assert knex.applied_keys("condo", modules, files) == {("condo", "0003_a"), ("condo", "0003_b")}

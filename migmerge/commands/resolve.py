@@ -110,6 +110,8 @@ def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _R
 
 def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options) -> Plan:
     """Build the plan of the chosen strategy."""
+    if conflict.directory in analysis.scan.kmigrator:
+        return _kmigrator_plan(analysis, conflict, strategy, options)
     if strategy == "merge":
         return plan_merge(analysis, conflict)
     if strategy == "renumber":
@@ -125,6 +127,27 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
     return regenerate.plan_regenerate(
         analysis, conflict, database=_database(analysis), force=options.force
     )
+
+
+def _kmigrator_plan(
+    analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options
+) -> Plan:
+    """condo's .js migrations: renamed and re-encoded, merged in kmigrator's format, or remade."""
+    from datetime import datetime
+
+    from migmerge.core.plans import kmigrator
+    from migmerge.reading.kmigrator_apps import plan_folder
+
+    files = dict(analysis.apps[conflict.app].files)
+    folder = plan_folder(analysis.root, conflict.app, conflict.directory, files, analysis.config)
+    now = datetime.now()  # kmigrator names the files it writes by the local time
+    if strategy == "merge":
+        return kmigrator.plan_merge(folder, conflict, now=now)
+    if strategy == "renumber":
+        keep, force = options.keep_names, options.force
+        return kmigrator.plan_renumber(folder, conflict, keep_names=keep, force=force, now=now)
+    commands = analysis.config.commands
+    return kmigrator.plan_regenerate(folder, conflict, commands, ".", force=options.force)
 
 
 def _database(analysis: Analysis) -> Database | None:
@@ -198,14 +221,20 @@ def _apply(
     analysis: Analysis, resolutions: Sequence[_Resolution], questioner: Questioner, out: Out
 ) -> None:
     """Apply the file plans as one all-or-nothing plan, then run each regeneration."""
-    files = [res for res in resolutions if res.strategy != "regenerate"]
+    # A kmigrator regeneration is a plan of configured commands: the one executor runs it.
+    files = [res for res in resolutions if not _guided(analysis, res)]
     if files:
         combined = _combined([res.plan for res in files])
         database = _database(analysis) if _needs_database(combined) else None
         apply_plan(analysis.root, combined, out=out, questioner=questioner, database=database)
     for res in resolutions:
-        if res.strategy == "regenerate":
+        if _guided(analysis, res):
             _regenerate(analysis, res, questioner, out)
+
+
+def _guided(analysis: Analysis, res: _Resolution) -> bool:
+    """A Django regeneration, which its guided runner carries out."""
+    return res.strategy == "regenerate" and res.conflict.directory not in analysis.scan.kmigrator
 
 
 def _combined(plans: Sequence[Plan]) -> Plan:

@@ -25,7 +25,11 @@ from migmerge.reading import snapshot
 from migmerge.reading.cache import KmigratorCache
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from migmerge.core.plans.kmigrator import Folder as PlanFolder
     from migmerge.reading.cache import KmigratorFacts
+    from migmerge.reading.config import Config
     from migmerge.reading.discover import Package
     from migmerge.reading.headers import HeaderFields
 
@@ -156,7 +160,7 @@ def _strays(package: Package, tree: snapshot.Snapshot) -> list[Warning]:
     """Name each file in the folder that is no migration file (on disk too, in a working tree)."""
     paths = set(package.modules.values())
     if tree.label == snapshot.WORKING_TREE:
-        paths |= _on_disk(tree, package.directory)
+        paths |= _on_disk(tree.root, package.directory)
     message = STRAY.format(folder=package.directory)
     return [
         Warning("stray-file", package.label, f"{path} {message}", path)
@@ -165,10 +169,10 @@ def _strays(package: Package, tree: snapshot.Snapshot) -> list[Warning]:
     ]
 
 
-def _on_disk(tree: snapshot.Snapshot, directory: str) -> set[str]:
+def _on_disk(root: Path, directory: str) -> set[str]:
     """Files directly in `directory` of the working tree, ignored ones included (a .DS_Store)."""
     try:
-        with os.scandir(tree.root / directory) as entries:
+        with os.scandir(root / directory) as entries:
             return {f"{directory}/{e.name}" for e in entries if e.is_file(follow_symlinks=False)}
     except OSError:
         return set()
@@ -297,3 +301,50 @@ def _operation(op: Operation, label: str) -> Operation:
         reaches=tuple(map(model, op.reaches)),
         children=tuple(_operation(child, label) for child in op.children),
     )
+
+
+# What a plan needs -------------------------------------------------------------------
+
+
+def plan_folder(
+    root: Path, app: str, directory: str, modules: Mapping[str, str], config: Config
+) -> PlanFolder:
+    """The folder as the kmigrator plans see it: its files now, what knex applied, the commands."""
+    from migmerge.core.plans.kmigrator import Folder as PlanFolder
+    from migmerge.reading import knex
+
+    app_dir = directory.rpartition("/")[0]
+    applied = knex.applied_files(
+        knex.find_database(root, app_dir, os.environ), app_dir, config.python
+    )
+    return PlanFolder(
+        app,
+        directory,
+        tuple(sorted(_on_disk(root, directory))),
+        dict(modules),
+        lambda path: (root / path).read_bytes(),
+        applied.files,
+        applied.why,
+        merge_command(root, app_dir, config.commands),
+    )
+
+
+def merge_command(root: Path, app_dir: str, commands: Mapping[str, str]) -> str:
+    """kmigrator's own merge, as a person types it: the configured makemigrations plus --merge."""
+    if commands.get("makemigrations"):
+        return f"{commands['makemigrations']} --merge"
+    package = _package_json(root / app_dir / "package.json")
+    name, scripts = package.get("name"), package.get("scripts")
+    if isinstance(name, str) and isinstance(scripts, dict) and "makemigrations" in scripts:
+        return f"yarn workspace {name} makemigrations --merge"
+    return f"python3 bin/kmigrator.py makemigrations --merge (in {app_dir})"
+
+
+def _package_json(path: Path) -> dict[str, object]:
+    import json
+
+    try:
+        found = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}

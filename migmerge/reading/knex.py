@@ -52,7 +52,9 @@ def project(
     """Describe a kmigrator app as a Project: no manage.py, its database, what knex applied."""
     app_dir = directory.rpartition("/")[0]
     found = find_database(root, app_dir, os.environ)
-    base = Project(
+    applied = applied_files(found, app_dir, python)
+    keys = None if applied.files is None else applied_keys(app, modules, applied.files)
+    return Project(
         root=str(root),
         manage=(),
         manage_shown=(),
@@ -64,20 +66,35 @@ def project(
         settings_why="a kmigrator app has no Django settings",
         database=found.database,
         database_why=found.why,
+        applied=keys,
+        applied_why=applied.why,
+        applied_hint=applied.hint,
     )
+
+
+class Applied(NamedTuple):
+    """The file names knex has recorded (None: unknown), how they were read or why not, a hint."""
+
+    files: frozenset[str] | None
+    why: str
+    hint: str = ""
+
+
+def applied_files(found: Found, app_dir: str, python: str | None) -> Applied:
+    """Read knex_migrations (read-only) in the database found for the app."""
     if found.database is None:
-        return base._replace(applied_why=found.why, applied_hint=HINT.format(app=app_dir))
+        return Applied(None, found.why, HINT.format(app=app_dir))
     from migmerge.reading.applied import KNEX, read_applied
 
     reading = read_applied(found.database, python, KNEX)
-    keys = None if reading.keys is None else applied_keys(app, modules, reading.keys)
-    return base._replace(applied=keys, applied_why=reading.why, applied_hint=reading.hint)
+    files = None if reading.keys is None else frozenset(name for _, name in reading.keys)
+    return Applied(files, reading.why, reading.hint)
 
 
-def applied_keys(app: str, modules: Mapping[str, str], rows: Iterable[Key]) -> frozenset[Key]:
-    """The migrations of `app` whose file knex has recorded (rows: ("knex", file name))."""
-    files = {name for _, name in rows}
-    return frozenset((app, name) for name, path in modules.items() if _base(path) in files)
+def applied_keys(app: str, modules: Mapping[str, str], files: Iterable[str]) -> frozenset[Key]:
+    """The migrations of `app` whose file knex has recorded (by file name, `.js` included)."""
+    recorded = set(files)
+    return frozenset((app, name) for name, path in modules.items() if _base(path) in recorded)
 
 
 def find_database(root: Path, app_dir: str, environ: Mapping[str, str]) -> Found:
