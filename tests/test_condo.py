@@ -17,12 +17,14 @@ from tests.helpers import (
     PG_SERVER,
     commit_all,
     condo_repo,
+    condo_with_kmigrator,
     git,
     km_add_field,
     km_create_model,
     km_file,
     km_source,
     pg_database,
+    run_kmigrator,
     run_migmerge,
     write_km,
 )
@@ -423,3 +425,79 @@ def test_dry_run_shows_the_renames_and_changes_nothing(tmp_path: Path) -> None:
     assert kinds == [("edit", old), ("rename", old)]
     assert document["actions"][1]["target"].endswith("-0004_ticket_color.js")
     assert tree_state(root) == before
+
+
+# --- regenerate through the configured commands ------------------------------------
+
+SCHEMA = """\
+from django.db import models
+
+
+class Ticket(models.Model):
+    title = models.TextField(null=True)
+{fields}
+    class Meta:
+        db_table = "Ticket"
+"""
+
+
+def schema(*fields: str) -> str:
+    return SCHEMA.format(fields="".join(f"    {field}\n" for field in fields))
+
+
+def pg_columns(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'Ticket'"
+        ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+def knex_rows(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute("SELECT name FROM knex_migrations ORDER BY id")]
+
+
+def test_regenerate_runs_the_configured_commands_for_real(tmp_path: Path) -> None:
+    """Both sides add `color`, differently: the local file is rolled back, deleted and remade."""
+    text, number = "color = models.TextField(null=True)", "color = models.IntegerField(null=True)"
+    size, shade = "size = models.IntegerField(null=True)", "shade = models.TextField(null=True)"
+    with knex_database([]) as url:
+        root = condo_with_kmigrator(tmp_path / "condo", schema())
+        run_kmigrator(root, "makemigrations", url)
+        run_kmigrator(root, "migrate", url)
+        commit_all(root, "initial")
+        git(root, "checkout", "-q", "-b", "feature")
+        (root / "apps/condo/schema.py").write_text(schema(text, shade))
+        run_kmigrator(root, "makemigrations", url)
+        run_kmigrator(root, "migrate", url)  # the local file is applied
+        commit_all(root, "color as text, and shade")
+        git(root, "checkout", "-q", "main")
+        (root / "apps/condo/schema.py").write_text(schema(number, size))
+        run_kmigrator(root, "makemigrations", url)
+        commit_all(root, "color as a number, and size")
+        git(root, "checkout", "-q", "feature")
+        git(root, "merge", "-q", "-X", "theirs", "main", "-m", "merge main")
+        (root / "apps/condo/schema.py").write_text(schema(number, size, shade))
+        commit_all(root, "the schemas merged by hand")
+        (local,) = [n for n in knex_rows(url) if "color" in n]
+        code, document = check_json(root)
+        assert code == 1, document
+        (conflict,) = document["conflicts"]
+        assert (conflict["overlap"], conflict["strategy"]) == ("field", "regenerate")
+        proc = run_migmerge(root, "resolve", "--yes", env={"DATABASE_URL": url})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "bin/kmigrator down" in proc.stdout and "bin/kmigrator makemigrations" in proc.stdout
+        assert check_json(root)[0] == 0
+        assert not (root / KM_DIR / local).exists()
+        rows = knex_rows(url)
+        assert local not in rows and [r.partition("-")[2] for r in rows] == [
+            "0001_initial.js",
+            "0002_ticket_color_ticket_size.js",
+            "0003_ticket_shade.js",
+        ]
+        assert pg_columns(url) == ["color", "id", "shade", "size", "title"]
