@@ -346,3 +346,18 @@ def test_regenerate_needs_the_commands_and_a_readable_database() -> None:
         folder_of(fork(), None), conflict(applied=None), COMMANDS, "/r", force=True
     )
     assert "migrate:down" not in " ".join(runs(forced.actions))
+
+
+def test_keep_names_moves_the_dependency_and_the_timestamps_only() -> None:
+    files = fork()
+    plan = plans.plan_renumber(folder_of(files), conflict(), keep_names=True, now=NOW)
+    after = apply(files, plan)
+    nodes = graph(after)
+    assert leaves_of(nodes) == ["0004_ticket_shade"]
+    assert nodes["0003_ticket_color"] == ("0003_ticket_size",)
+    assert sorted(a.target for a in plan.actions if a.action == "rename") == [
+        f"{KM_DIR}/20240201120000-0003_ticket_color.js",
+        f"{KM_DIR}/20240201120001-0004_ticket_shade.js",
+    ]
+    shade = after[f"{KM_DIR}/20240201120001-0004_ticket_shade.js"]
+    assert shade == files[f"{KM_DIR}/20240104000000-0004_ticket_shade.js"]  # nothing to change

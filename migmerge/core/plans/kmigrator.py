@@ -97,7 +97,7 @@ def plan_renumber(
     )
     actions = []
     for path, target in zip(paths, targets):
-        actions.append(_reencode(folder, path, renames, repoint))
+        actions += _reencode(folder, path, renames, repoint)
         why = f"number it after the upstream migrations and sort it after {_base(after)}"
         actions.append(Action("rename", why, path=path, target=target))
     warnings += _knex_rows(folder, paths, targets)
@@ -206,8 +206,8 @@ def _refuse_mixed_files(folder: Folder, paths: Sequence[str], moving: Sequence[s
 
 def _reencode(
     folder: Folder, path: str, renames: Mapping[str, str], repoint: Mapping[str, tuple[str, str]]
-) -> Action:
-    """The file's new bytes: each of its entries renamed, re-pointed and re-encoded."""
+) -> list[Action]:
+    """The file's new bytes: each of its entries renamed, re-pointed and re-encoded (if any)."""
     keys = {(kmigrator.APP_LABEL, old): (kmigrator.APP_LABEL, new) for old, new in renames.items()}
     data = folder.read(path)
     changes = {}
@@ -222,10 +222,12 @@ def _reencode(
         new_name = renames.get(entry.name)
         if new_name or source != entry.source:
             changes[entry.name] = kmigrator.Change(new_name, source)
+    if not changes:
+        return []  # --keep-names, past the first file: only the file's timestamp changes
     why = "re-encode its KMIGRATOR lines: " + "; ".join(
         _change_words(name, change, repoint) for name, change in changes.items()
     )
-    return Action("edit", why, path=path, content=kmigrator.reencode(data, changes))
+    return [Action("edit", why, path=path, content=kmigrator.reencode(data, changes))]
 
 
 def _change_words(
