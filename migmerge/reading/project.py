@@ -161,7 +161,9 @@ def _find_manage(
         return None, "[tool.migmerge] manage"
     if config.manage_py:
         return _configured(root, config.manage_py), "[tool.migmerge] manage-py"
-    listed = None if files is None else sorted(f for f in files if _is_manage(f))
+    listed = (
+        None if files is None else sorted(f for f in files if "manage.py" in f and _is_manage(f))
+    )
     if near is not None:
         found = _nearest_above(root, near, listed)
         if found is not None:
@@ -175,7 +177,7 @@ def _find_manage(
 
 
 def _is_manage(path: str) -> bool:
-    return path == "manage.py" or path.endswith("/manage.py")
+    return path.endswith("manage.py") and (path == "manage.py" or path.endswith("/manage.py"))
 
 
 def _nearest_above(root: Path, near: str, listed: list[str] | None) -> Path | None:
