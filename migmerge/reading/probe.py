@@ -7,7 +7,8 @@ project (Django imports every migration), so the answer is remembered, keyed
 by everything it depends on: every Python file of the work tree (by blob id,
 or by its bytes when git does not hold it), the rows of django_migrations,
 the interpreter, the settings module and the alias, and the probe itself.
-`check` and the hooks never run this: like resolve's settings lookup, it runs project code, on purpose.
+`check` and the hooks never run this: like resolve's settings lookup, it
+runs project code, on purpose.
 """
 
 from __future__ import annotations
