@@ -12,7 +12,10 @@ median wall times (each command runs in a fresh process, as a hook would):
    10,000-migration repository;
 4. `migmerge doctor` (no --fix) on the 10,000-migration project with a
    migrated SQLite database, next to `manage.py showmigrations` (target:
-   under 2 s).
+   under 2 s);
+5. `check --branches` on the 10,000-migration repository with 100 remote
+   branches each adding one migration, against 10 (targets: under 1.5 s, and
+   at most 2x the 10 branches' time).
 
 Usage: python benchmarks/bench_check.py [--runs N] [--keep DIR]
 """
@@ -390,12 +393,77 @@ def bench_doctor(base: Path, runs: int) -> None:
     print(f"   manage.py showmigrations                {ms(dj)}")
 
 
+def bench_branches(base: Path, runs: int) -> None:
+    """`check --branches` with 100 remote branches against 10, on the 10,000-migration tree."""
+    root = make_repo(base / "branches", 50, 200)
+    remote = base / "branches-remote.git"
+    git(base, "init", "-q", "--bare", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    _branch_commits(root, 100)
+    git(root, "push", "-q", "origin", "refs/heads/b*:refs/heads/b*")
+    ten = base / "branches-ten.git"
+    git(base, "init", "-q", "--bare", str(ten))
+    git(root, "remote", "add", "ten", str(ten))
+    git(root, "push", "-q", "ten", "main", *(f"b{k:03d}" for k in range(10)))
+    for k in range(100):
+        git(root, "branch", "-q", "-D", f"b{k:03d}")  # remote branches only, as in CI
+    git(root, "fetch", "-q", "origin")
+    git(root, "fetch", "-q", "ten")
+    git(root, "remote", "set-head", "origin", "main")
+    git(root, "gc", "-q")
+    command = [PYTHON, "-m", "migmerge", "check", "--branches", "--remote"]
+    hundred = timed([*command, "origin"], root, runs)
+    tens = timed([*command, "ten"], root, runs)
+    ratio = hundred / tens
+    print("5. check --branches on 50 apps x 200 migrations, each branch adding one migration")
+    print(f"   10 remote branches  (5 conflicting pairs)   {ms(tens)}")
+    verdict = "ok" if hundred < 1.5 else "MISSED"
+    print(
+        f"   100 remote branches (50 conflicting pairs)  {ms(hundred)}  (target < 1.5 s: {verdict})"
+    )
+    verdict = "ok" if ratio <= 2 else "MISSED"
+    print(
+        f"   ratio 100 / 10                              {ratio:8.2f}x  (target <= 2x: {verdict})"
+    )
+
+
+def _branch_commits(root: Path, count: int) -> None:
+    """Branches b000.. on main, each adding one migration; b2k and b2k+1 share an app.
+
+    Written with one `git fast-import`: a checkout per branch would cost
+    more than the benchmark measures.
+    """
+    main = git(root, "rev-parse", "main").strip()
+    stream = []
+    for k in range(count):
+        app = f"app{k // 2}"
+        name = f"0201_thing_b{k:03d}"
+        text = MIGRATION.format(app=app, prev="0200_thing_field_200", n=f"b{k:03d}").encode()
+        stream.append(
+            f"commit refs/heads/b{k:03d}\ncommitter bench <bench@example.com> 0 +0000\n"
+            f"data 0\nfrom {main}\nM 100644 inline {app}/migrations/{name}.py\n"
+            f"data {len(text)}\n".encode()
+            + text
+            + b"\n"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=root,
+        input=b"".join(stream),
+        check=True,
+        env=env(),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median)")
     parser.add_argument("--keep", metavar="DIR", help="build the repositories here and keep them")
     parser.add_argument(
-        "--only", choices=("full", "against", "doctor"), help="run one part only (default: all)"
+        "--only",
+        choices=("full", "against", "doctor", "branches"),
+        help="run one part only (default: all)",
     )
     args = parser.parse_args()
     base = Path(args.keep or tempfile.mkdtemp(prefix="migmerge-bench-"))
@@ -413,6 +481,8 @@ def main() -> None:
             bench_against(base, args.runs)
         if args.only in (None, "doctor"):
             bench_doctor(base, args.runs)
+        if args.only in (None, "branches"):
+            bench_branches(base, args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -124,11 +124,24 @@ def _settings_flag(parser: argparse.ArgumentParser) -> None:
 
 def _check_parser(commands: Any) -> None:
     check = _sub(commands, "check", "find apps with parallel migrations and classify them")
-    check.add_argument(
+    which = check.add_mutually_exclusive_group()
+    which.add_argument(
         "--against",
         metavar="REV",
         help="predict merging REV into HEAD plus the working tree, without touching anything "
         "(reads only the migrations folders either side changed since the merge base)",
+    )
+    which.add_argument(
+        "--branches",
+        action="store_true",
+        help="predict, for HEAD and every remote branch that changed migrations since it left "
+        "the default branch, which pairs conflict: each with the default branch and each other "
+        "(exit 1 when HEAD conflicts with anything)",
+    )
+    check.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="with --branches: the remote whose branches to compare (default: origin)",
     )
     _app_filter(check)
     _settings_flag(check)
@@ -259,6 +272,16 @@ def dispatch(args: argparse.Namespace, out: Out = _out) -> int:
     if args.command == "check":
         from migmerge.commands.check import run_check
 
+        if args.remote and not args.branches:
+            raise MigmergeError(
+                "--remote goes with --branches", hint="migmerge check --branches --remote NAME"
+            )
+        if args.branches:
+            from migmerge.commands.check import run_branches
+
+            return run_branches(
+                repo=args.repo, remote=args.remote, apps=args.apps, format=args.format, out=out
+            )
         return run_check(
             repo=args.repo,
             against=args.against,

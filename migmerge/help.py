@@ -13,6 +13,7 @@ examples:
   migmerge check --against origin/main  predict merging origin/main, touching nothing
   migmerge check --format json          machine-readable result (exit 1 when conflicts)
   migmerge check --format github        annotations for GitHub Actions
+  migmerge check --branches             HEAD and every branch of origin: which pairs conflict
 
 check writes nothing in the repository; it keeps what it read and derived in
 ~/.cache/migmerge (MIGMERGE_CACHE_DIR moves it, MIGMERGE_NO_CACHE=1 turns it off;

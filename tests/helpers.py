@@ -38,6 +38,23 @@ def init_repo(path: Path) -> Path:
     return path
 
 
+def reading_state(root: Path) -> tuple[str, ...]:
+    """Everything a reading command must not change: HEAD, refs, index, working tree."""
+    index = (root / ".git" / "index").read_bytes()
+    files = sorted(
+        (str(p.relative_to(root)), p.read_bytes())
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    )
+    return (
+        git(root, "rev-parse", "HEAD"),
+        git(root, "for-each-ref"),
+        git(root, "--no-optional-locks", "status", "--porcelain"),
+        str(hash(index)),
+        str(hash(tuple(files))),
+    )
+
+
 def run_migmerge(
     cwd: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

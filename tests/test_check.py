@@ -20,6 +20,7 @@ from tests.helpers import (
     manage,
     nothing_applied,
     parse_workflow_command,
+    reading_state,
     run_migmerge,
     write_app,
 )
@@ -178,7 +179,7 @@ def test_rebase_just_made(repo: Path) -> None:
 
 
 def test_against_predicts_without_touching_anything(repo: Path) -> None:
-    before = _state(repo)
+    before = reading_state(repo)
     code, doc = check_json(repo, "--against", "main")
     assert code == 1
     assert doc["mode"] == "against"
@@ -187,7 +188,7 @@ def test_against_predicts_without_touching_anything(repo: Path) -> None:
         "local": "0002_userprofile_age",
         "upstream": "0002_userprofile_address",
     }
-    assert _state(repo) == before
+    assert reading_state(repo) == before
     assert not (repo / "db.sqlite3").exists()
 
 
@@ -358,23 +359,6 @@ def test_junk_files_in_migrations_are_ignored(repo: Path) -> None:
     (folder / "_helpers.py").write_text("def f(): pass\n")
     code, doc = check_json(repo)
     assert code == 0 and doc["conflicts"] == []
-
-
-def _state(root: Path) -> tuple[str, ...]:
-    """Everything check must not change: HEAD, refs, index, working tree."""
-    index = (root / ".git" / "index").read_bytes()
-    files = sorted(
-        (str(p.relative_to(root)), p.read_bytes())
-        for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.parts
-    )
-    return (
-        git(root, "rev-parse", "HEAD"),
-        git(root, "for-each-ref"),
-        git(root, "--no-optional-locks", "status", "--porcelain"),
-        str(hash(index)),
-        str(hash(tuple(files))),
-    )
 
 
 MIGRATION = (

@@ -37,3 +37,21 @@ def run_check(
     else:
         out(report.check_text(result, against, colour=colour))
     return 1 if result.conflicts else 0
+
+
+def run_branches(
+    *, repo: str | None, remote: str | None, apps: Sequence[str], format: str, out: Out
+) -> int:
+    """Run `check --branches`; exit 1 when the current branch conflicts with anything."""
+    from migmerge import report
+    from migmerge.reading.branches import check_branches, only_apps
+
+    result = only_apps(check_branches(repo, remote), apps)
+    if format == "json":
+        out(report.branches_json(result))
+    elif format == "github":
+        out(report.branches_github(result))
+    else:
+        out(report.branches_text(result))
+    current = result.current
+    return 1 if any(current in (p.a, p.b) for p in result.pairs) else 0

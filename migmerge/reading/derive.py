@@ -9,7 +9,7 @@ unchanged tree checked again skips the headers and the graph altogether.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from migmerge.core.graph import Graph
@@ -20,6 +20,7 @@ from migmerge.reading.cache import HeaderCache
 from migmerge.reading.config import Config
 
 if TYPE_CHECKING:
+    from migmerge.reading.headers import HeaderFields
     from migmerge.reading.kmigrator_apps import Folder
 
 
@@ -92,14 +93,7 @@ def derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
     """
     before = {p.directory: set(p.modules) for p in scan.packages}
     found = len(scan.warnings)
-    _read_headers(scan)
-    changed = discover.infer_labels(scan.packages, scan.headers)
-    for package in scan.packages:
-        if package.directory in changed:
-            for path in package.modules.values():
-                if path in scan.headers:
-                    scan.headers[path] = discover.relabel(scan.headers[path], package.label)
-    _drop_unmigrated(scan.packages, scan.settings)
+    settle(scan)
     warnings = scan.warnings[found:]
     migrations: dict[Key, Migration] = {}
     shapes: list[Shape] = []
@@ -123,6 +117,18 @@ def derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
         tuple(shapes),
     )
     return outcome, migrations
+
+
+def settle(scan: Scan) -> None:
+    """Read every header and settle every label (what the graph is built from)."""
+    _read_headers(scan)
+    changed = discover.infer_labels(scan.packages, scan.headers)
+    for package in scan.packages:
+        if package.directory in changed:
+            for path in package.modules.values():
+                if path in scan.headers:
+                    scan.headers[path] = discover.relabel(scan.headers[path], package.label)
+    _drop_unmigrated(scan.packages, scan.settings)
 
 
 def _removed(
@@ -257,22 +263,41 @@ def _read_headers(scan: Scan) -> None:
         if path not in sources:
             continue  # vanished while we looked
         fields = fast_header_fields(sources[path])
-        if fields is not None:
-            if files[path] != snapshot.DISK:
-                cache.put(files[path], fields)
-            headers[path] = header_migration(fields, package.label, name, path, swappable)
-            continue
-        from migmerge.reading import parse  # only for what the fast path leaves
-
-        try:
-            headers[path] = parse.read_header(
-                sources[path], app=package.label, name=name, path=path, settings=swappable
-            )
-        except NotAMigration:
+        if fields is not None and files[path] != snapshot.DISK:
+            cache.put(files[path], fields)
+        header = header_from(sources[path], package.label, name, path, swappable, fields)
+        if header is None:
             # A helper module, or a `migrations` package that is not Django's.
             del package.modules[name]
             scan.warnings.append(_not_a_migration(path, package.label))
+        else:
+            headers[path] = header
     cache.save()
+
+
+def header_from(
+    source: bytes,
+    app: str,
+    name: str,
+    path: str,
+    swappable: Mapping[str, str],
+    fields: HeaderFields | None = None,
+) -> Migration | None:
+    """Read a migration's header from its bytes (byte scan, else `ast`); None: not a migration.
+
+    `fields`: the byte scan's result, when it ran already.
+    """
+    from migmerge.reading.headers import fast_header_fields, header_migration
+
+    fields = fields or fast_header_fields(source)
+    if fields is not None:
+        return header_migration(fields, app, name, path, swappable)
+    from migmerge.reading import parse  # only for what the fast path leaves
+
+    try:
+        return parse.read_header(source, app=app, name=name, path=path, settings=swappable)
+    except NotAMigration:
+        return None
 
 
 def _not_a_migration(path: str, app: str) -> Warning:

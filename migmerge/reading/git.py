@@ -237,6 +237,52 @@ def merge_base(root: Path, a: str, b: str) -> str | None:
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
+def merge_bases(root: Path, tips: Sequence[str], onto: str) -> dict[str, str | None]:
+    """Return each tip's merge base with `onto`, from one `rev-list` for all of them.
+
+    `rev-list --boundary tips... --not onto` lists what the tips have that
+    `onto` has not, and marks where that history meets `onto`'s. A tip whose
+    walk meets it at one commit has that commit as its merge base (the usual
+    branch, made from the default branch and never merged with it since); a
+    tip listed nowhere is part of `onto` already. Only a tip that meets it at
+    several commits (it merged the default branch in) asks `git merge-base`.
+    """
+    wanted = list(dict.fromkeys(tips))
+    if not wanted:
+        return {}
+    out = git_run(root, "rev-list", "--parents", "--boundary", *wanted, "--not", onto)
+    parents: dict[str, list[str]] = {}
+    boundary: set[str] = set()
+    for line in out.splitlines():
+        sha, *above = line.split()
+        if sha.startswith("-"):
+            boundary.add(sha[1:])
+        else:
+            parents[sha] = above
+    return {tip: _met(root, tip, onto, parents, boundary) for tip in wanted}
+
+
+def _met(
+    root: Path, tip: str, onto: str, parents: Mapping[str, list[str]], boundary: set[str]
+) -> str | None:
+    """Where `tip`'s own history meets `onto`'s."""
+    if tip not in parents:
+        return tip  # reachable from onto: merged, or behind it
+    met: set[str] = set()
+    seen = {tip}
+    stack = [tip]
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent in boundary:
+                met.add(parent)
+            elif parent not in seen and parent in parents:
+                seen.add(parent)
+                stack.append(parent)
+    if len(met) == 1:
+        return met.pop()
+    return merge_base(root, tip, onto) if met else None  # several: git picks; none: unrelated
+
+
 def has_object(root: Path, sha: str) -> bool:
     """Tell whether the object store holds `sha`."""
     proc = subprocess.run(

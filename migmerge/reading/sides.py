@@ -75,7 +75,7 @@ def find_clashes(
     refs: git.Refs | None,
 ) -> Found:
     """Find cross-app conflicts, duplicate operations and (`--against`) shared rewrites."""
-    where = _Where(scan)
+    where = Where(scan)
     local = where.side("local", sides.local)
     upstream = where.side("upstream", sides.upstream)
     parsed = _parse(scan, [*local.migrations, *upstream.migrations])
@@ -95,7 +95,7 @@ def find_clashes(
     return found
 
 
-class _Where:
+class Where:
     """Which package each path belongs to, and each key's path."""
 
     def __init__(self, scan: Scan) -> None:
@@ -127,13 +127,13 @@ class _Where:
             if key is None:
                 continue
             if sha is None:
-                gone[key] = _renamed_to(key, added)
+                gone[key] = renamed_to(key, added)
             elif key[1] in self.by_dir[path.rpartition("/")[0]].modules:
                 present.append(Migration(key[0], key[1], path))
         return clashes.SideChange(side, tuple(present), gone)
 
 
-def _renamed_to(key: Key, added: Mapping[Key | None, str]) -> str | None:
+def renamed_to(key: Key, added: Mapping[Key | None, str]) -> str | None:
     """The name a deleted migration came back under: same app, same words or same number."""
     names = [k[1] for k in added if k and k[0] == key[0] and k != key]
     for part in (2, 0):  # the words after the number (a renumber), then the number
@@ -189,7 +189,7 @@ class _Order:
 
 
 def _cross_app_conflict(
-    clash: clashes.CrossApp, where: _Where, parsed: Mapping[str, Migration]
+    clash: clashes.CrossApp, where: Where, parsed: Mapping[str, Migration]
 ) -> Conflict:
     directory = clash.user.path.rpartition("/")[0]
     path = clash.taker_path or where.path(clash.taker, directory)
@@ -201,7 +201,7 @@ def _cross_app_conflict(
     )
 
 
-def _gone_path(where: _Where, key: Key, near: str) -> str:
+def _gone_path(where: Where, key: Key, near: str) -> str:
     """Where a deleted migration's file was: its app's migrations folder."""
     for package in where.by_dir.values():
         if package.label == key[0] and package.project == where.by_dir[near].project:
@@ -210,7 +210,7 @@ def _gone_path(where: _Where, key: Key, near: str) -> str:
 
 
 def _duplicates(
-    scan: Scan, where: _Where, new: Mapping[Key, Migration], ordered: _Order, *, history: bool
+    scan: Scan, where: Where, new: Mapping[Key, Migration], ordered: _Order, *, history: bool
 ) -> list[Warning]:
     """Warn about a new migration that adds again what an ancestor added."""
     out: list[Warning] = []
@@ -227,7 +227,7 @@ def _duplicates(
 
 def _suspects(
     scan: Scan,
-    where: _Where,
+    where: Where,
     app: str,
     wanted: clashes.Wanted,
     mine: Iterable[Migration],
@@ -263,7 +263,7 @@ def _duplicate_warning(dup: clashes.Duplicate) -> Warning:
 
 def _rewrites(
     root: Path,
-    where: _Where,
+    where: Where,
     sides: Sides,
     state: GitState,
     config: Config,
@@ -271,9 +271,7 @@ def _rewrites(
 ) -> list[Warning]:
     """Warn about migrations on the default branch that the local side edits or deletes."""
     local = sides.local
-    touched = sorted(
-        p for p in local if p not in sides.local_added and _is_migration_path(p, where)
-    )
+    touched = sorted(p for p in local if p not in sides.local_added and is_migration_path(p, where))
     if not touched or state.base is None:
         return []
     refs = refs or git.list_refs(root)
@@ -288,37 +286,40 @@ def _rewrites(
         theirs = ids.get(f"{sha}:{path}")
         if ids.get(f"{state.base}:{path}") is None or theirs is None or theirs == local[path]:
             continue  # new on this side, not on the default branch, or the same there
-        out.append(_rewrite_warning(path, local[path], where, new, name, sha))
+        out.append(rewrite_warning(path, local[path], where, new, name, sha))
     return out
 
 
-def _is_migration_path(path: str, where: _Where) -> bool:
+def is_migration_path(path: str, where: Where) -> bool:
     directory, _, base = path.rpartition("/")
     if not base.endswith(".py") or base[:1] in ("_", "~"):
         return False
     return directory in where.by_dir or directory.rpartition("/")[2] == "migrations"
 
 
-def _rewrite_warning(
+def rewrite_warning(
     path: str,
     blob: str | None,
-    where: _Where,
+    where: Where,
     added: Mapping[Key | None, str],
-    name: str,
+    default: str,
     sha: str,
+    ref: str | None = None,
 ) -> Warning:
+    """Say that a branch edits, renames or deletes (`blob` None) a default branch migration."""
     key = where.key(path)
-    renamed = _renamed_to(key, added) if key and blob is None else None
+    renamed = renamed_to(key, added) if key and blob is None else None
     what = "edits it" if blob is not None else "deletes it"
     if renamed:
         what = f"renames it to {renamed}"
-    short = name.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    short = default.removeprefix("refs/remotes/").removeprefix("refs/heads/")
     return Warning(
         "rewrites-shared-migration",
         key[0] if key else None,
-        f"{path} is on the default branch {short} (at {sha[:12]}) and this branch {what}: "
-        "databases that applied it keep the old version; leave it as it is there and add a "
-        "new migration instead",
+        f"{path} is on the default branch {short} (at {sha[:12]}) and "
+        f"{ref or 'this branch'} {what}: databases that applied it keep the old version; "
+        "leave it as it is there and add a new migration instead",
         path,
         sha,
+        ref,
     )
