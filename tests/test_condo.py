@@ -501,3 +501,22 @@ def test_regenerate_runs_the_configured_commands_for_real(tmp_path: Path) -> Non
             "0003_ticket_shade.js",
         ]
         assert pg_columns(url) == ["color", "id", "shade", "size", "title"]
+
+
+def test_on_rebase_renumber_renames_the_replayed_file_in_the_hook(tmp_path: Path) -> None:
+    """`on-rebase = "renumber"` in .migmerge.toml: the post-rewrite hook renumbers for real."""
+    import os
+    import subprocess
+
+    root = forked(tmp_path, merge=False)
+    (root / ".migmerge.toml").write_text('on-rebase = "renumber"\n')
+    assert run_migmerge(root, "install-hooks").returncode == 0
+    with knex_database(BASE_FILES) as url:
+        env = {**os.environ, "DATABASE_URL": url}
+        done = subprocess.run(
+            ["git", "rebase", "main"], cwd=root, capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert "renumbered" in done.stdout + done.stderr, done.stdout + done.stderr
+        assert check_json(root)[0] == 0
+    assert decoded_graph(root)["0004_ticket_color"] == ("0003_ticket_size",)
