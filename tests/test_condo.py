@@ -520,3 +520,21 @@ def test_on_rebase_renumber_renames_the_replayed_file_in_the_hook(tmp_path: Path
         assert "renumbered" in done.stdout + done.stderr, done.stdout + done.stderr
         assert check_json(root)[0] == 0
     assert decoded_graph(root)["0004_ticket_color"] == ("0003_ticket_size",)
+
+
+def test_one_files_migrations_for_readers_that_take_a_blob_at_a_time() -> None:
+    from migmerge.reading.kmigrator_apps import file_migrations
+
+    path = f"{KM_DIR}/20240103000000-0004_by_hand.js"
+    data = km_file(
+        [
+            ("0003_ticket_a", km_source("0003_ticket_a", "0002_ticket_kind", field="a")),
+            ("0004_ticket_b", km_source("0004_ticket_b", "0003_ticket_a", field="b")),
+        ]
+    )
+    found = file_migrations(data, "condo", path, {})
+    assert [(m.app, m.name, m.path, m.dependencies) for m in found] == [
+        ("condo", "0003_ticket_a", path, (("condo", "0002_ticket_kind"),)),
+        ("condo", "0004_ticket_b", path, (("condo", "0003_ticket_a"),)),
+    ]
+    assert file_migrations(b"exports.up = async () => {}\n", "condo", path, {}) == []

@@ -348,3 +348,23 @@ def _package_json(path: Path) -> dict[str, object]:
     except (OSError, ValueError):
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def file_migrations(
+    data: bytes, label: str, path: str, settings: Mapping[str, str]
+) -> list[Migration]:
+    """Every migration one `.js` file holds, header only, under `label` (for one blob's bytes).
+
+    For readers that take files one blob at a time (check --branches): a
+    kmigrator file may hold several migrations, or none (hand-written SQL).
+    """
+    from migmerge.reading.headers import header_migration
+
+    out = []
+    for name, fields, _ in file_facts(data)[0]:
+        if fields is not None:
+            out.append(header_migration(_mapped(fields, label), label, name, path, settings))
+        else:
+            source = sources({path: data}, {name: path}, [name])[name]
+            out.append(_read_header(source, label, name, path, settings))
+    return out
