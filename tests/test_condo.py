@@ -538,3 +538,27 @@ def test_one_files_migrations_for_readers_that_take_a_blob_at_a_time() -> None:
         ("condo", "0004_ticket_b", path, (("condo", "0003_ticket_a"),)),
     ]
     assert file_migrations(b"exports.up = async () => {}\n", "condo", path, {}) == []
+
+
+def test_pre_push_blocks_a_kmigrator_fork_and_lets_the_fixed_one_through(tmp_path: Path) -> None:
+    import subprocess
+
+    root = forked(tmp_path, merge=False)  # on feature: 0003_ticket_color; main: 0003_ticket_size
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    git(root, "fetch", "-q", "origin")
+    assert run_migmerge(root, "install-hooks", "--hook", "pre-push").returncode == 0
+    blocked = subprocess.run(
+        ["git", "push", "-q", "origin", "feature"], cwd=root, capture_output=True, text=True
+    )
+    assert blocked.returncode != 0
+    assert "0003_ticket_color" in blocked.stderr + blocked.stdout
+    git(root, "rebase", "-q", "origin/main")
+    with knex_database(BASE_FILES) as url:
+        fixed = run_migmerge(root, "resolve", "--yes", env={"DATABASE_URL": url})
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "renumbered after upstream")
+    git(root, "push", "-q", "origin", "feature")  # the hook lets it through
