@@ -365,3 +365,58 @@ def test_the_branches_path_imports_neither_django_nor_questionary_nor_doing(repo
     )
     proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "5 []", proc.stderr
+
+
+def test_the_table_and_annotations_rendered_whole() -> None:
+    """report.py in memory: the exact words a person and GitHub get."""
+    from migmerge import report
+    from migmerge.core.model import BranchesResult, BranchInfo, Conflict, Leaf, Overlap, Pair
+
+    def leaf(name: str, ref: str, side: str) -> Leaf:
+        path = f"polls/migrations/{name}.py"
+        return Leaf(name, path, side, ref != "HEAD", None, (name,), (), None, ref)  # type: ignore[arg-type]
+
+    conflict = Conflict(
+        "polls",
+        "polls/migrations",
+        "0001_initial",
+        (leaf("0002_a", "HEAD", "local"), leaf("0002_b", "origin/b", "upstream")),
+        Overlap("none", ("the branches touch different models",)),
+        "merge",
+    )
+    other = conflict._replace(
+        leaves=(leaf("0002_b", "origin/b", "local"), leaf("0002_c", "origin/c", "upstream"))
+    )
+    result = BranchesResult(
+        "origin",
+        "origin/main",
+        "f" * 40,
+        (
+            BranchInfo("HEAD", "1" * 40, "0" * 40, True, ("polls",)),
+            BranchInfo("origin/b", "2" * 40, "0" * 40, False, ("polls",)),
+            BranchInfo("origin/c", "3" * 40, "0" * 40, False, ("polls",)),
+        ),
+        (Pair("HEAD", "origin/b", (conflict,)), Pair("origin/b", "origin/c", (other,))),
+    )
+    assert report.branches_text(result) == (
+        "3 branches changed migrations since leaving origin/main: HEAD, origin/b, origin/c\n"
+        "\n"
+        "branch    conflicts with  app    leaves                                overlap\n"
+        "HEAD      origin/b        polls  0002_a (HEAD), 0002_b (origin/b)      none\n"
+        "origin/b  origin/c        polls  0002_b (origin/b), 0002_c (origin/c)  none\n"
+        "\n"
+        "HEAD conflicts with origin/b\n"
+        "hint: see one in full with `migmerge check --against origin/b`"
+    )
+    assert report.branches_github(result).splitlines() == [
+        "::error file=polls/migrations/0002_a.py,line=1,title=Migration conflict with origin/b"
+        " in polls::0002_a (HEAD), 0002_b (origin/b); overlap none. the branches touch"
+        " different models",
+        "::notice title=origin/b and origin/c conflict in polls::0002_b (origin/b), 0002_c"
+        " (origin/c); overlap none",
+    ]
+    empty = result._replace(branches=(), pairs=())
+    assert report.branches_text(empty) == (
+        "0 branches changed migrations since leaving origin/main\n"
+        "No conflicts: none conflicts with origin/main or with another."
+    )

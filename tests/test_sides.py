@@ -428,3 +428,17 @@ def test_pre_push_warns_but_lets_the_push_through(repo: Path) -> None:
         "migmerge: warning: polls/migrations/0001_initial.py is on the default branch origin/main"
     ) in proc.stderr
     assert git(remote, "rev-parse", "feature").strip() == git(repo, "rev-parse", "HEAD").strip()
+
+
+def test_pre_push_blocks_a_branch_whose_relation_points_at_a_model_main_deleted(
+    repo: Path,
+) -> None:
+    branch(repo, "main", "polls", POLLS_NO_CHOICE)
+    with_remote(repo)
+    branch(repo, "feature", "shop", SHOP_FK, start="main~1")
+    assert run_migmerge(repo, "install-hooks", "--hook", "pre-push").returncode == 0
+    proc = subprocess_git(repo, "push", "origin", "feature")
+    assert proc.returncode != 0
+    assert "shop (shop/migrations): uses what polls takes away" in proc.stderr
+    assert "polls.0002_delete_choice (origin/main)" in proc.stderr
+    assert "feature" not in git(repo.parent / "remote.git", "branch", "--list")
