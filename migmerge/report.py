@@ -46,7 +46,10 @@ def check_text(result: CheckResult, against: str | None = None, *, colour: bool 
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{_PLAIN}" if colour else text
 
-    lines = [paint("warning:", _YELLOW) + f" {warning.message}" for warning in result.warnings]
+    lines = [
+        paint("warning:", _YELLOW) + f" {_where(warning)}{warning.message}"
+        for warning in result.warnings
+    ]
     if not result.conflicts:
         where = f" (merging {against})" if against else ""
         lines.append(paint(f"No migration conflicts{where}: every app has a single leaf.", _GREEN))
@@ -63,6 +66,11 @@ def check_text(result: CheckResult, against: str | None = None, *, colour: bool 
         lines += ["", paint(first, _BOLD), *rest]
     lines += ["", _next_step(result, against)]
     return "\n".join(lines)
+
+
+def _where(warning: Warning) -> str:
+    """The file a warning is about, unless its message names it already: every warning names one."""
+    return f"{warning.path}: " if warning.path and warning.path not in warning.message else ""
 
 
 def _conflict_lines(conflict: Conflict) -> list[str]:

@@ -877,3 +877,90 @@ def run_kmigrator(root: Path, command: str, url: str) -> str:
     if proc.returncode != 0:
         raise AssertionError(f"kmigrator {command} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
+
+
+# Two branches of a generated project, met both ways a developer meets them
+
+Files = dict[str, "str | bytes | None"]
+
+
+def write_files(root: Path, files: Files) -> None:
+    """Write (or, for None, delete) repository files."""
+    for path, content in files.items():
+        target = root / path
+        if content is None:
+            target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+
+
+def diverged(root: Path, base: Files, local: Files, upstream: Files) -> Path:
+    """A repository where `main` (upstream) and `feature` (local) each changed `base`.
+
+    Leaves `feature` checked out, unmerged.
+    """
+    init_repo(root)
+    write_files(root, base)
+    commit_all(root, "base")
+    git(root, "checkout", "-q", "-b", "feature")
+    write_files(root, local)
+    commit_all(root, "local work")
+    git(root, "checkout", "-q", "main")
+    write_files(root, upstream)
+    commit_all(root, "upstream work")
+    git(root, "checkout", "-q", "feature")
+    return root
+
+
+def replays(root: Path) -> list[tuple[int, dict[str, object], str]]:
+    """`check --against main`, then `git merge --no-commit --no-ff main` and `check`.
+
+    Returns (exit code, JSON document, stderr) of each; stops the merge where it is.
+    """
+    import json
+
+    out = []
+    for merging in (False, True):
+        if merging:
+            git(root, "merge", "--no-commit", "--no-ff", "-q", "main", check=False)
+        args = ("check", "--format", "json") + (() if merging else ("--against", "main"))
+        proc = run_migmerge(root, *args)
+        doc = json.loads(proc.stdout) if proc.returncode in (0, 1) else {}
+        out.append((proc.returncode, doc, proc.stderr))
+    return out
+
+
+def conflict_leaves(doc: dict[str, object]) -> dict[str, list[str]]:
+    """app -> sorted leaf names of every conflict in a check document."""
+    conflicts: list[dict] = doc["conflicts"]  # type: ignore[assignment, type-arg]
+    return {c["app"]: sorted(leaf["name"] for leaf in c["leaves"]) for c in conflicts}
+
+
+def migration_text(deps: str = "[]", ops: str = "", body: str = "", prelude: str = "") -> str:
+    """A migration module as makemigrations writes one: `dependencies`, then `operations`."""
+    return (
+        "from django.db import migrations, models\n"
+        f"{prelude}\n\nclass Migration(migrations.Migration):\n"
+        f"{body}    dependencies = {deps}\n\n    operations = [{ops}]\n"
+    )
+
+
+def add_field(model: str, field: str) -> str:
+    """An AddField operation, as source."""
+    return f"migrations.AddField({model!r}, {field!r}, models.IntegerField(default=0)),"
+
+
+def app_files(app: str, *names: str, folder: str | None = None) -> Files:
+    """An app package whose migrations `names` each depend on the one before."""
+    where = folder or f"{app}/migrations"
+    files: Files = {f"{app}/__init__.py": "", f"{where}/__init__.py": ""}
+    previous = None
+    for name in names:
+        deps = f"[({app!r}, {previous!r})]" if previous else "[]"
+        files[f"{where}/{name}.py"] = migration_text(deps, add_field("thing", name[5:]))
+        previous = name
+    return files

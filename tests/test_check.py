@@ -11,16 +11,22 @@ import pytest
 
 from tests.helpers import (
     POLLS_V1,
+    Files,
+    app_files,
     commit_all,
+    conflict_leaves,
+    diverged,
     git,
     init_repo,
     isolated_git_env,
     make_django_project,
     makemigrations,
     manage,
+    migration_text,
     nothing_applied,
     parse_workflow_command,
     reading_state,
+    replays,
     run_migmerge,
     write_app,
 )
@@ -395,3 +401,28 @@ def test_github_format_with_awkward_paths_annotates_the_local_file(tmp_path: Pat
     )
     assert "0002_mine here, and on main 0002_theirs (src/team a,b: 100%/polls/" in message
     assert (root / properties["file"]).is_file()  # the annotation points at a file of the checkout
+
+
+# Shapes real repositories have (issue 12), met both ways: --against and a merge in progress
+
+
+def test_a_dependency_on_a_migration_the_other_side_deleted(tmp_path: Path) -> None:
+    # netbox dcim, data-hub-api, rapidpro flows: one side deletes (or squashes away)
+    # 0002_gone, the other adds 0003_theirs on top of it: KeyError, exit 3, before.
+    base = app_files("dcim", "0001_initial", "0002_gone")
+    local: Files = {
+        "dcim/migrations/0002_gone.py": None,
+        "dcim/migrations/0002_mine.py": migration_text("[('dcim', '0001_initial')]"),
+    }
+    upstream: Files = {
+        "dcim/migrations/0003_theirs.py": migration_text("[('dcim', '0002_gone')]"),
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"dcim": ["0002_mine", "0003_theirs"]}
+        (warning,) = [w for w in doc["warnings"] if w["kind"] == "missing-dependency"]
+        assert warning["path"] == "dcim/migrations/0003_theirs.py"
+        assert "dcim.0002_gone, which does not exist" in warning["message"]
+        assert "no dcim/migrations/0002_gone.py" in warning["message"]
+        assert "NodeNotFoundError" in warning["message"]

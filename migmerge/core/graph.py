@@ -2,14 +2,30 @@
 
 It knows no files: give it migrations read by `parse`, get leaves, the common
 ancestor of conflicting leaves and each leaf's branch.
+
+Where Django's loader would stop with NodeNotFoundError (a dependency on a
+migration that does not exist), the graph keeps going: the edge is recorded in
+`missing`, the missing node stands in as a dummy while squashes are applied
+(so a squash can repoint it, as in Django), and no reading method ever returns
+a dummy: leaves, ancestors and branches hold only migrations that exist.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Literal, NamedTuple
 
 from migmerge.core.model import Key, Migration
+
+
+class Missing(NamedTuple):
+    """A reference to a migration that does not exist (Django: NodeNotFoundError)."""
+
+    origin: Key  # the migration that names it
+    node: Key  # what it names
+    how: Literal["dependencies", "run_before"]
 
 
 class Graph:
@@ -26,14 +42,15 @@ class Graph:
             self.by_app[app].append(name)
         for names in self.by_app.values():
             names.sort()  # strings sort faster than (app, name) tuples
-        self.missing: list[tuple[Key, Key]] = []
+        self.missing: list[Missing] = []
+        self._latest: dict[str, str | None] = {}
         parents, children = self.parents, self.children
         for key, migration in migrations.items():
             # Inlined fast path (ten thousand nodes per check): a dependency on
             # a node that exists is an edge; anything else goes the long way.
             own = False
             for dep in migration.dependencies:
-                if dep in parents:
+                if dep in migrations:
                     parents[key].add(dep)
                     children[dep].add(key)
                     own = own or dep[0] == key[0]
@@ -41,27 +58,28 @@ class Graph:
                 target = self._resolve(key[0], dep)
                 if target is not None:
                     own = own or target[0] == key[0]
-                    self._edge(target, key)
+                    self._edge(target, key, Missing(key, target, "dependencies"))
             if migration.dynamic and not own:
                 previous = self._previous_by_number(migration)
                 if previous is not None:
                     self._edge(previous, key)
         for migration in migrations.values():
             for later in migration.run_before:
-                self._edge(migration.key, later, dependant_missing_ok=True)
+                target = self._resolve(migration.app, later)
+                if target is not None:
+                    self._edge(migration.key, target, Missing(migration.key, target, "run_before"))
         self._apply_replacements(applied)
 
     # building -----------------------------------------------------------
 
-    def _edge(self, parent: Key, child: Key, dependant_missing_ok: bool = False) -> None:
-        if parent not in self.parents or child not in self.parents:
-            if child in self.parents or not dependant_missing_ok:
-                self.missing.append((child, parent))
-            # Dummy node so that a squash can repoint it, as Django does.
-            self.parents.setdefault(parent, set())
-            self.children.setdefault(parent, set())
-            self.parents.setdefault(child, set())
-            self.children.setdefault(child, set())
+    def _edge(self, parent: Key, child: Key, missing: Missing | None = None) -> None:
+        for key in (parent, child):
+            if key not in self.parents:
+                # A dummy node, so that a squash can repoint it, as Django does.
+                self.parents[key] = set()
+                self.children[key] = set()
+        if missing is not None and missing.node not in self.migrations:
+            self.missing.append(missing)
         self.parents[child].add(parent)
         self.children[parent].add(child)
 
@@ -73,9 +91,9 @@ class Graph:
                 return None  # Django ignores same-app __first__ (#22325)
             names = self.by_app.get(dep_app)
             return (dep_app, self._roots(dep_app)[0]) if names else None
-        if name == "__latest__":
-            names = self.by_app.get(dep_app)
-            return (dep_app, names[-1]) if names else None
+        if name == "__latest__" and dep_app != app:
+            latest = self._latest_of(dep_app)
+            return (dep_app, latest) if latest else None
         if dep_app not in self.by_app and dep not in self.migrations:
             return None  # an app outside this tree (django.contrib, a package)
         return dep
@@ -89,6 +107,15 @@ class Graph:
             if not any(d[0] == app and d[1] in own for d in self.migrations[(app, n)].dependencies)
         ]
         return roots or names
+
+    def _latest_of(self, app: str) -> str | None:
+        """Django's `__latest__`: the first by name of the app's leaves by its own dependencies."""
+        if app not in self._latest:
+            names = self.by_app[app]
+            below = {d[1] for n in names for d in self.migrations[(app, n)].dependencies}
+            leaves = [n for n in names if n not in below]
+            self._latest[app] = leaves[0] if leaves else (names[-1] if names else None)
+        return self._latest[app]
 
     def _previous_by_number(self, migration: Migration) -> Key | None:
         names = self.by_app[migration.app]
@@ -104,13 +131,11 @@ class Graph:
                 self._remove_replaced(key, migration.replaces)
             else:
                 self._remove_replacement(key, migration.replaces)
+        # Still missing: what no squash stood in for, named by a migration in use.
         self.missing = [
-            (child, parent)
-            for child, parent in self.missing
-            if child in self.migrations
-            and parent not in self.migrations
-            and child in self.parents
-            and parent in self.parents
+            m
+            for m in dict.fromkeys(self.missing)
+            if m.node not in self.migrations and m.node in self.parents and m.origin in self.parents
         ]
         for key in [k for k in self.parents if k not in self.migrations]:
             if not self.children[key]:
@@ -128,10 +153,13 @@ class Graph:
             self._drop(old)
 
     def _remove_replacement(self, replacement: Key, replaced: tuple[Key, ...]) -> None:
-        last = next((r for r in reversed(replaced) if r in self.parents), None)
+        """Drop a partly applied squash; its dependants hang on the newest replaced nodes."""
+        present = [r for r in replaced if r in self.parents]
+        below = {p for r in present for p in self.parents[r]}
+        newest = [r for r in present if r not in below]
         for child in list(self.children[replacement]):
-            if last is not None and child not in replaced:
-                self._edge(last, child)
+            for old in newest:
+                self._edge(old, child)
         self._drop(replacement)
 
     def _drop(self, key: Key) -> None:
@@ -141,6 +169,10 @@ class Graph:
             self.parents[child].discard(key)
 
     # reading ------------------------------------------------------------
+
+    def _real(self, key: Key) -> bool:
+        """Tell whether `key` is a migration in use (not replaced, not a dummy)."""
+        return key in self.parents and key in self.migrations
 
     def nodes(self, app: str) -> list[str]:
         """Return the app's migrations in use, by name."""
@@ -155,7 +187,7 @@ class Graph:
             if below is None:
                 continue  # replaced by a squash
             for child in below:
-                if child[0] == app:
+                if child[0] == app and child in self.migrations:
                     break
             else:
                 out.append(name)
@@ -167,7 +199,7 @@ class Graph:
         return {app: leaves for app, leaves in found.items() if len(leaves) > 1}
 
     def ancestors(self, key: Key) -> set[Key]:
-        """Return `key` and everything it depends on, transitively."""
+        """Return `key` and everything it depends on, transitively (dummies included)."""
         seen = {key}
         stack = [key]
         while stack:
@@ -179,7 +211,10 @@ class Graph:
 
     def common_ancestor(self, app: str, leaves: Iterable[str]) -> str | None:
         """Return the newest migration of `app` every leaf descends from."""
-        sets = [{k for k in self.ancestors((app, leaf)) if k[0] == app} for leaf in leaves]
+        sets = [
+            {k for k in self.ancestors((app, leaf)) if k[0] == app and self._real(k)}
+            for leaf in leaves
+        ]
         common = set.intersection(*sets) if sets else set()
         if not common:
             return None
@@ -189,21 +224,38 @@ class Graph:
 
     def branch(self, app: str, ancestor: str | None, leaf: str) -> list[str]:
         """Return the migrations from just after `ancestor` up to `leaf`, in order."""
-        below = self.ancestors((app, ancestor)) if ancestor is not None else set()
-        members = {k for k in self.ancestors((app, leaf)) if k[0] == app} - below
-        return [k[1] for k in self._ordered(members)]
+        return self.branches(app, ancestor, [leaf])[0]
 
-    def _ordered(self, members: set[Key]) -> list[Key]:
-        """Topological order over `members`, ties broken by name."""
-        pending = {k: {p for p in self.ancestors(k) if p in members and p != k} for k in members}
-        order: list[Key] = []
-        while pending:
-            ready = sorted(k for k, deps in pending.items() if not deps)
-            if not ready:  # a cycle: Django refuses it too; keep a stable order
-                ready = sorted(pending)
-            for key in ready:
-                order.append(key)
-                del pending[key]
-            for deps in pending.values():
-                deps.difference_update(ready)
+    def branches(self, app: str, ancestor: str | None, leaves: Iterable[str]) -> list[list[str]]:
+        """Return each leaf's branch: its migrations after `ancestor`, in order.
+
+        Linear in the part of the graph below each leaf: a long local branch
+        over a long history costs the sum of the two, not their product.
+        """
+        below = self.ancestors((app, ancestor)) if ancestor is not None else set()
+        return [self._ordered(app, self.ancestors((app, leaf)) - below) for leaf in leaves]
+
+    def _ordered(self, app: str, members: set[Key]) -> list[str]:
+        """`app`'s migrations among `members`, in dependency order, ties broken by name.
+
+        Kahn's algorithm over every member (other apps' too: a path through
+        another app still orders two migrations of this one).
+        """
+        waiting = {k: sum(1 for p in self.parents.get(k, ()) if p in members) for k in members}
+        # Other apps' nodes first (they are not shown), then this app's by name.
+        ready = [(k[0] == app, k[1], k) for k, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            _, name, key = heapq.heappop(ready)
+            del waiting[key]
+            if key[0] == app and key in self.migrations:
+                order.append(name)
+            for child in self.children.get(key, ()):
+                if child in waiting:
+                    waiting[child] -= 1
+                    if waiting[child] == 0:
+                        heapq.heappush(ready, (child[0] == app, child[1], child))
+        # A cycle: Django refuses it too; keep a stable order.
+        order += sorted(k[1] for k in waiting if k[0] == app and k in self.migrations)
         return order

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from migmerge.core.graph import Graph
+from migmerge.core.graph import Graph, Missing
 from migmerge.core.model import Key, Migration, Warning
 from migmerge.errors import NotAMigration
 from migmerge.reading import discover, snapshot
@@ -105,7 +105,7 @@ def derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
         for app, leaves in sorted(graph.conflicts().items()):
             directory = next(p.directory for p in packages if p.label == app)
             ancestor = graph.common_ancestor(app, leaves)
-            branches = tuple(tuple(graph.branch(app, ancestor, leaf)) for leaf in leaves)
+            branches = tuple(tuple(b) for b in graph.branches(app, ancestor, leaves))
             shapes.append(
                 (directory, app, tuple(leaves), ancestor, branches, tuple(graph.nodes(app)))
             )
@@ -360,17 +360,28 @@ def _project_migrations(
 
 
 def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:
-    out = [
-        Warning(
-            "missing-dependency",
-            child[0],
-            f"{child[0]}.{child[1]} depends on {parent[0]}.{parent[1]}, which does not exist",
-        )
-        for child, parent in graph.missing
-    ]
+    folders = {p.label: p.directory for p in packages}
+    out = [_missing(graph, missing, folders) for missing in graph.missing]
     for package in packages:
         out += _duplicate_numbers(graph, package.label)
     return out
+
+
+def _missing(graph: Graph, missing: Missing, folders: Mapping[str, str]) -> Warning:
+    """Say which file names a migration that does not exist, as Django's NodeNotFoundError."""
+    (app, name), (node_app, node_name) = missing.origin, missing.node
+    path = graph.migrations[missing.origin].path
+    verb = "depends on" if missing.how == "dependencies" else "must run before (run_before)"
+    folder = folders.get(node_app)
+    expected = f" (no {folder}/{node_name}.py)" if folder else ""
+    return Warning(
+        "missing-dependency",
+        app,
+        f"{path}: {app}.{name} {verb} {node_app}.{node_name}, which does not exist{expected}; "
+        "Django's migrate stops there with NodeNotFoundError (hint: restore that migration "
+        "or point the dependency at one that exists)",
+        path,
+    )
 
 
 def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
