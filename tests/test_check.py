@@ -12,6 +12,7 @@ import pytest
 from tests.helpers import (
     POLLS_V1,
     Files,
+    add_field,
     app_files,
     commit_all,
     conflict_leaves,
@@ -329,20 +330,24 @@ def test_bad_flag_prints_usage(repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content, reason",
+    "content, kind, reason",
     [
-        (b"class Migration(:\n", "syntax error"),
-        (b"\x00\x01\x02binary\xff\xfe", "cannot read migration"),
-        (b"# -*- coding: utf-8 -*-\nx = '\xff\xfe'\n", "cannot read migration"),
+        (b"class Migration(:\n", "unreadable-migration", "cannot parse it (line 1"),
+        (b"\x00\x01\x02binary\xff\xfe", "not-a-migration", "no Migration class"),
+        (b"# -*- coding: utf-8 -*-\nx = '\xff\xfe'\n", "not-a-migration", "no Migration class"),
     ],
 )
-def test_unreadable_migration_is_exit_2(repo: Path, content: bytes, reason: str) -> None:
+def test_an_unreadable_file_is_a_warning_and_check_goes_on(
+    repo: Path, content: bytes, kind: str, reason: str
+) -> None:
     (repo / "polls" / "migrations" / "0003_broken.py").write_bytes(content)
-    proc = run_migmerge(repo, "check")
-    assert proc.returncode == 2, proc.stdout
-    assert reason in proc.stderr
-    assert "polls/migrations/0003_broken.py" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    code, doc = check_json(repo)
+    assert code == 0 and doc["conflicts"] == []
+    (warning,) = [w for w in doc["warnings"] if w["path"] == "polls/migrations/0003_broken.py"]
+    assert warning["kind"] == kind and reason in warning["message"]
+    merge_main(repo)
+    code, doc = check_json(repo)
+    assert code == 1 and len(doc["conflicts"]) == 1
 
 
 def test_crlf_and_coding_line_are_read(repo: Path) -> None:
@@ -426,3 +431,72 @@ def test_a_dependency_on_a_migration_the_other_side_deleted(tmp_path: Path) -> N
         assert "dcim.0002_gone, which does not exist" in warning["message"]
         assert "no dcim/migrations/0002_gone.py" in warning["message"]
         assert "NodeNotFoundError" in warning["message"]
+
+
+PYTHON_2_DATA = """\
+from django.db import migrations
+
+
+def forwards(apps, schema_editor):
+    Flow = apps.get_model("flows", "Flow")
+    print "%d flows" % Flow.objects.count()
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [("flows", "0001_initial")]
+
+    operations = [
+        migrations.AddField("flow", "legacy", models.IntegerField(default=0)),
+        migrations.RunPython(forwards),
+    ]
+"""
+
+
+def test_a_python_2_migration_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    # rapidpro, arches: one old file Python 3 cannot parse stopped everything (exit 2).
+    base = app_files("flows", "0001_initial")
+    base["flows/migrations/0002_legacy.py"] = PYTHON_2_DATA
+    local: Files = {
+        "flows/migrations/0003_mine.py": migration_text(
+            "[('flows', '0002_legacy')]", add_field("flow", "mine")
+        )
+    }
+    upstream: Files = {
+        "flows/migrations/0003_theirs.py": PYTHON_2_DATA.replace(
+            '("flows", "0001_initial")', '("flows", "0002_legacy")'
+        ).replace('"legacy"', '"theirs"')
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"flows": ["0003_mine", "0003_theirs"]}
+        (conflict,) = doc["conflicts"]
+        assert conflict["overlap"] == "unknown"
+        theirs = next(leaf for leaf in conflict["leaves"] if leaf["name"] == "0003_theirs")
+        assert [op["op"] for op in theirs["operations"]] == ["AddField", "RunPython"]
+        paths = {w["path"] for w in doc["warnings"] if w["kind"] == "unreadable-migration"}
+        assert "flows/migrations/0003_theirs.py" in paths
+    text = run_migmerge(root, "check")
+    assert "warning: flows/migrations/0003_theirs.py: Python 3." in text.stdout
+
+
+def test_a_long_seed_insert_does_not_stop_check(tmp_path: Path) -> None:
+    seed = "INSERT INTO geo_country (code) VALUES " + ", ".join(f"('{i}')" for i in range(3000))
+    base = app_files("geo", "0001_initial")
+    local: Files = {
+        "geo/migrations/0002_seed.py": migration_text(
+            "[('geo', '0001_initial')]", f"migrations.RunSQL({seed!r}),"
+        )
+    }
+    upstream: Files = {
+        "geo/migrations/0002_other.py": migration_text(
+            "[('geo', '0001_initial')]",
+            "migrations.CreateModel('City', [('id', models.AutoField(primary_key=True))]),",
+        )
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"geo": ["0002_other", "0002_seed"]}
+        assert doc["conflicts"][0]["overlap"] != "unknown"

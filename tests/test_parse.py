@@ -9,7 +9,7 @@ import pytest
 from helpers import make_django_project, makemigrations, write_app
 
 from migmerge.core.model import SETTING_APP, Migration, Operation
-from migmerge.errors import UnreadableMigration
+from migmerge.errors import NotAMigration
 from migmerge.reading import headers
 from migmerge.reading.parse import model_table, parse_migration, read_header
 
@@ -378,20 +378,148 @@ def test_bom_and_crlf() -> None:
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        (b"from django.db import migrations\n\nclass Migration(:\n", "syntax error at line 3"),
-        (bytes(range(256)) * 4, "not valid utf-8"),
-        (b"class Migration:\n    dependencies = []\x00\n", "NUL bytes"),
+        (bytes(range(256)) * 4, "NUL bytes"),
         (b"# nothing here\nx = 1\n", "no Migration class"),
-        (b"# -*- coding: no-such-codec -*-\n", "bad encoding declaration"),
+        (b"# -*- coding: no-such-codec -*-\n", "unknown encoding"),
     ],
 )
-def test_unreadable_sources_raise(source: bytes, reason: str) -> None:
-    with pytest.raises(UnreadableMigration) as info:
+def test_files_without_a_migration_class_are_not_migrations(source: bytes, reason: str) -> None:
+    with pytest.raises(NotAMigration) as info:
         full(source)
     assert reason in info.value.reason
     assert info.value.path == "polls/0002_x.py"
-    with pytest.raises(UnreadableMigration):
+    with pytest.raises(NotAMigration):
         read_header(source, app="polls", name="0002_x", path="polls/0002_x.py")
+
+
+# Python 2, as rapidpro and arches keep it: a data function with a print statement.
+PYTHON_2 = b"""\
+# -*- coding: utf-8 -*-
+from __future__ import unicode_literals
+
+from django.db import migrations, models
+
+
+def forwards(apps, schema_editor):
+    Flow = apps.get_model("flows", "Flow")
+    print "migrating %d flows" % Flow.objects.count()
+
+
+def backwards(apps, schema_editor):
+    pass
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('flows', '0001_initial'),
+        ('orgs', '0007_org_language'),
+    ]
+
+    replaces = [('flows', '0002_old')]
+
+    operations = [
+        migrations.AddField(
+            model_name='flow',
+            name='saved_on',
+            field=models.DateTimeField(null=True),
+        ),
+        migrations.RunPython(forwards, backwards),
+    ]
+"""
+
+
+def test_a_python_2_migration_is_read_as_far_as_it_goes() -> None:
+    migration = full(PYTHON_2, app="flows")
+    assert migration.dependencies == (("flows", "0001_initial"), ("orgs", "0007_org_language"))
+    assert migration.replaces == (("flows", "0002_old"),)
+    assert migration.dynamic is None
+    assert migration.unreadable is not None
+    assert "cannot parse it (line 9: Missing parentheses in call to 'print'" in migration.unreadable
+    assert "left out: line 7" in migration.unreadable
+    assert migration.operations is not None
+    add, run = migration.operations
+    assert (add.op, add.model, add.field, add.readable) == ("AddField", "flow", "saved_on", True)
+    assert (run.op, run.readable) == ("RunPython", False)
+    header = read_header(PYTHON_2, app="flows", name="0002_x", path="p")
+    assert header.dependencies == migration.dependencies and header.unreadable
+
+
+def test_an_operations_list_that_does_not_parse_is_read_item_by_item() -> None:
+    source = PYTHON_2.replace(
+        b"field=models.DateTimeField(null=True)", b"field=models.IntegerField(default=0777)"
+    )
+    source = source.replace(b"    print ", b"    print(").replace(b".count()\n", b".count())\n")
+    source = source.replace(
+        b"        migrations.RunPython(forwards, backwards),\n",
+        b"        migrations.RunPython(forwards, backwards),\n"
+        b"        migrations.RemoveField('flow', 'old'),\n",
+    )
+    migration = full(source, app="flows")
+    assert migration.dependencies == (("flows", "0001_initial"), ("orgs", "0007_org_language"))
+    assert migration.operations is not None
+    broken, run, remove = migration.operations
+    line = source[: source.index(b"0777")].count(b"\n") - 2  # the AddField( line
+    assert (broken.readable, broken.note) == (False, f"line {line} cannot be parsed")
+    assert (run.op, run.readable, run.reaches) == ("RunPython", True, ("flow",))
+    assert (remove.op, remove.field) == ("RemoveField", "old")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"from django.db import migrations\n\nclass Migration(:\n",
+        b"from django.db import migrations\n\nclass Migration(migrations.Migration):\n"
+        b"    dependencies = [('polls', `0001`)]\n    operations = [`x`]\n",
+        # Deeper than Python's parser builds objects for (its compiler takes it).
+        b"from django.db import migrations\n\nclass Migration(migrations.Migration):\n"
+        b"    dependencies = [('polls', '0001_initial')]" + b" + []" * 3000 + b"\n"
+        b"    operations = []\n",
+    ],
+)
+def test_a_migration_whose_header_cannot_be_read_is_unknown(source: bytes) -> None:
+    migration = full(source)
+    assert migration.dependencies == ()
+    assert migration.dynamic and "assumed the previous migration" in migration.dynamic
+    assert migration.unreadable and "cannot parse it" in migration.unreadable
+    assert migration.operations is not None
+    assert not any(op.readable for op in migration.operations)
+
+
+def test_nul_bytes_are_read_around() -> None:
+    migration = full(b"class Migration:\n    dependencies = [('polls', '0001_initial')]\x00\n")
+    assert migration.dependencies == (("polls", "0001_initial"),)
+    assert migration.unreadable and "NUL bytes" in migration.unreadable
+
+
+def test_what_python_refuses_is_read_but_said() -> None:
+    source = b"from __future__ import braces\n" + migration_source("operations = []\n").encode()
+    migration = full(source)
+    assert migration.dependencies == (("polls", "0001_initial"),)
+    assert migration.unreadable == (
+        "Python refuses it (line 1: not a chance), so Django cannot import it either"
+    )
+
+
+def test_bytes_the_compiler_takes_in_a_comment_are_no_problem() -> None:
+    # No coding line, a latin-1 byte in a comment: Python compiles it; tokenize refuses it.
+    source = migration_source("operations = []  # caf\xe9\n").encode("latin-1")
+    migration = full(source)
+    assert migration.unreadable is None
+    assert migration.dependencies == (("polls", "0001_initial"),)
+
+
+def test_deep_expressions_python_compiles_are_read() -> None:
+    sql = " + ".join(['"UPDATE polls_question SET text = 1"'] + ['" "'] * 900)
+    deps = " + ".join(["[('polls', '0001_initial')]"] + ["[]"] * 900)
+    source = migration_source(
+        f"operations = [migrations.RunSQL({sql})]\n", deps=f"    dependencies = {deps}\n"
+    )
+    migration = full(source)
+    assert migration.dependencies == (("polls", "0001_initial"),)
+    assert migration.operations is not None
+    (run,) = migration.operations
+    assert run.tables == ("polls_question",)
 
 
 # ---------------------------------------------------------------------------
@@ -549,6 +677,18 @@ def test_run_python_reaches(
         ),
         ("migrations.RunSQL.noop", ()),
         ("'-- a comment only'", ()),
+        (
+            "'WITH old AS (SELECT id FROM polls_vote) DELETE FROM polls_choice WHERE id IN old'",
+            ("polls_vote", "polls_choice"),
+        ),
+        # A 38 KB seed INSERT: past sqlparse's grouping token limit (exit 3 before).
+        (
+            repr(
+                "INSERT INTO polls_country (code, name) VALUES "
+                + ", ".join(f"('c{i:04d}', 'Country {i}')" for i in range(1500))
+            ),
+            ("polls_country",),
+        ),
     ],
 )
 def test_run_sql_tables(sql: str, tables: tuple[str, ...]) -> None:

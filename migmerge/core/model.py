@@ -97,6 +97,9 @@ class Migration(NamedTuple):
     # Set when dependencies/replaces/run_before were not literals: what was
     # assumed instead, in words.
     dynamic: str | None = None
+    # Set when the file could not be read in full (Python cannot parse it, an
+    # operation's reading failed): what was not read, in words.
+    unreadable: str | None = None
 
     @property
     def key(self) -> Key:
@@ -104,8 +107,10 @@ class Migration(NamedTuple):
 
     @property
     def is_data_migration(self) -> bool:
-        """True when it runs code or SQL: such a migration is never deleted."""
-        return any(op.op in ("RunPython", "RunSQL") for op in self.operations or ())
+        """True when it runs code or SQL, or may (unread): such a migration is never deleted."""
+        return any(
+            op.op in ("RunPython", "RunSQL") or not op.readable for op in self.operations or ()
+        )
 
 
 class AppMigrations(NamedTuple):

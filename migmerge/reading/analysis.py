@@ -36,6 +36,7 @@ from migmerge.reading.derive import (
     replay,
     scan_tree,
     signature,
+    unreadable_warning,
 )
 from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
 from migmerge.reading.scope import (
@@ -383,7 +384,13 @@ def _full_parse(
     app: str, package: discover.Package, scan: Scan, names: set[str]
 ) -> dict[str, Migration]:
     sources = scan.read(package.modules[name] for name in names)
-    return {name: _parse(scan, app, package, name, sources) for name in sorted(names)}
+    out = {name: _parse(scan, app, package, name, sources) for name in sorted(names)}
+    warned = {w.path for w in scan.warnings if w.kind == "unreadable-migration"}
+    for migration in out.values():
+        if migration.unreadable and migration.path not in warned:
+            scan.warnings.append(unreadable_warning(migration))
+            warned.add(migration.path)
+    return out
 
 
 def _parse(

@@ -352,11 +352,25 @@ def _project_migrations(
             header = scan.headers.get(path)
             if header is not None:
                 migrations[header.app, header.name] = header
-                if header.dynamic:
+                if header.unreadable:
+                    warnings.append(unreadable_warning(header))
+                elif header.dynamic:
                     warnings.append(
                         Warning("dynamic-dependencies", header.app, header.dynamic, path)
                     )
     return migrations
+
+
+def unreadable_warning(migration: Migration) -> Warning:
+    """Say which file could not be read in full, and what was assumed instead."""
+    assumed = f"; {migration.dynamic}" if migration.dynamic else ""
+    return Warning(
+        "unreadable-migration",
+        migration.app,
+        f"{migration.path}: {migration.unreadable}{assumed}; what it does not show counts as "
+        "unknown",
+        migration.path,
+    )
 
 
 def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:

@@ -98,7 +98,7 @@ def header_migration(
         if dep_app is None:
             deps = tuple(swappable_key(n, settings) if a is None else (a, n) for a, n in raw)
             break
-    return tuple.__new__(Migration, (app, name, path, deps, (), (), initial, None, None))
+    return tuple.__new__(Migration, (app, name, path, deps, (), (), initial, None, None, None))
 
 
 def _fast_initial(source: bytes, pattern: re.Pattern[bytes]) -> tuple[bool, bool | None]:

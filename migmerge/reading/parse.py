@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import ast
 import io
+import re
+import sys
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from migmerge.core.model import SETTING_APP, Key, Migration, Operation
-from migmerge.errors import NotAMigration, UnreadableMigration
+from migmerge.errors import NotAMigration
 from migmerge.reading.headers import fast_header_fields, header_migration, swappable_key
+from migmerge.reading.salvage import Unparsed, salvage
 
 HEADER_NAMES = ("dependencies", "replaces", "run_before")
 
@@ -54,12 +57,24 @@ def parse_migration(
     operations: bool = True,
     settings: Mapping[str, str] | None = None,
 ) -> Migration:
-    """Read a migration's source into a Migration, with its operations unless told not to."""
-    tree = _parse_tree(source, path)
-    cls = _migration_class(tree, path)
+    """Read a migration's source into a Migration, with its operations unless told not to.
+
+    Never fails on a file that holds a migration: what Python cannot parse is
+    read by the fallback reader as far as it goes, an operation whose reading
+    fails is unreadable, and `unreadable` says what was not read. NotAMigration
+    when the file holds no Migration class.
+    """
+    tree, problem = _parse_tree(source, path)
+    cls = _migration_class(tree, path, problem, source)
     ctx = _Context.build(app, tree, settings or {})
+    if problem:
+        ctx.problems.append(problem)
+    if cls is None:
+        return _unread(app, name, path, operations, ctx)
     attrs = _class_attributes(cls)
-    header = _read_header_attrs(attrs, ctx)
+    if problem and problem.startswith(SALVAGED):
+        _unsalvaged(attrs)
+    header = _guarded_header(attrs, ctx)
     ops = _read_operations(attrs, ctx) if operations else None
     return Migration(
         app=app,
@@ -71,6 +86,27 @@ def parse_migration(
         initial=_read_initial(attrs),
         operations=ops,
         dynamic="; ".join(header.notes) or None,
+        unreadable="; ".join(dict.fromkeys(ctx.problems)) or None,
+    )
+
+
+def _unsalvaged(attrs: _Attrs) -> None:
+    """What the fallback reader did not find is unknown, not absent."""
+    for attr in ("dependencies", "operations"):
+        if attr not in attrs.plain:
+            attrs.changed.setdefault(attr, "in a part of the file that cannot be parsed")
+
+
+def _unread(app: str, name: str, path: str, operations: bool, ctx: _Context) -> Migration:
+    """A migration nothing of which can be read: placed as makemigrations would, unknown."""
+    note = "the Migration class cannot be read"
+    return Migration(
+        app=app,
+        name=name,
+        path=path,
+        operations=(Operation(op="operations", readable=False, note=note),) if operations else None,
+        dynamic=_dynamic_note("dependencies", [note]),
+        unreadable="; ".join(ctx.problems),
     )
 
 
@@ -95,33 +131,74 @@ def read_header(
 # Decoding and finding the class
 
 
-def _parse_tree(source: bytes, path: str) -> ast.Module:
-    """Decode `source` as Python does (BOM, coding line) and parse it."""
+def _parse_tree(source: bytes, path: str) -> tuple[ast.Module, str | None]:
+    """Parse `source` as Python's compiler does; else what the fallback reader salvages.
+
+    The bytes go to the compiler as they are, so it decides the encoding (BOM,
+    coding line, bytes in comments) exactly as when Django imports the file.
+    Returns the tree and, when Python would not take the file, why.
+    """
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-    except SyntaxError as exc:
-        raise UnreadableMigration(path, f"bad encoding declaration: {exc.msg}") from None
-    try:
-        text = source.decode(encoding)
-    except UnicodeDecodeError as exc:
-        reason = f"bytes at offset {exc.start} are not valid {encoding}"
-        raise UnreadableMigration(path, reason) from None
-    if "\0" in text:
-        raise UnreadableMigration(path, "the file contains NUL bytes (is it binary?)")
-    try:
-        return ast.parse(text, filename=path)
-    except SyntaxError as exc:
-        raise UnreadableMigration(path, f"syntax error at line {exc.lineno}: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
-        raise UnreadableMigration(path, f"cannot parse: {exc}") from None
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return _salvaged(source, exc)
+    refusal = _refusal(tree, source, path)
+    return tree, refusal
 
 
-def _migration_class(tree: ast.Module, path: str) -> ast.ClassDef:
-    """Return the last module-level `class Migration`, as Python would bind it."""
+def _refusal(tree: ast.Module, source: bytes, path: str) -> str | None:
+    """What Python's compiler refuses beyond syntax (`from __future__ import braces`)."""
+    try:
+        try:
+            compile(tree, path, "exec", dont_inherit=True)
+        except RecursionError:  # too deep as Python objects; the compiler may still take it
+            compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return f"Python refuses it ({_why(exc)}), so Django cannot import it either"
+    return None
+
+
+def _salvaged(source: bytes, exc: BaseException) -> tuple[ast.Module, str]:
+    """Read what the fallback reader can of a file Python cannot parse."""
+    try:
+        encoding = tokenize.detect_encoding(io.BytesIO(source).readline)[0]
+        text = source.decode(encoding, errors="replace")
+    except (SyntaxError, LookupError):
+        text = source.decode("utf-8", errors="replace")
+    found = salvage(text.replace("\0", ""))
+    lost = ", ".join(map(str, found.lost[:5])) + (", ..." if len(found.lost) > 5 else "")
+    left = f" (left out: line {lost})" if lost else ""
+    reason = f"{SALVAGED} ({_why(exc)}): read as far as it goes{left}"
+    return found.tree, reason
+
+
+# How an `unreadable` note begins when the fallback reader read the file.
+SALVAGED = f"Python {sys.version_info[0]}.{sys.version_info[1]} cannot parse it"
+
+
+def _why(exc: BaseException) -> str:
+    """Say in a few words why Python did not take a file."""
+    if "null bytes" in str(exc):
+        return "the file contains NUL bytes"
+    if isinstance(exc, SyntaxError):
+        return f"line {exc.lineno}: {exc.msg}" if exc.lineno else str(exc.msg)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _migration_class(
+    tree: ast.Module, path: str, problem: str | None, source: bytes
+) -> ast.ClassDef | None:
+    """Return the last module-level `class Migration`, as Python would bind it.
+
+    None when the file is a migration that cannot be read (Python cannot
+    parse it and the class was not salvaged); NotAMigration when it is none.
+    """
     found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"]
-    if not found:
-        raise NotAMigration(path, "no Migration class")
-    return found[-1]
+    if found:
+        return found[-1]
+    if problem and re.search(rb"class\s+Migration\b", source):
+        return None
+    raise NotAMigration(path, "no Migration class" + (f" ({problem})" if problem else ""))
 
 
 class _Attrs:
@@ -193,6 +270,8 @@ class _Context(NamedTuple):
     settings: Mapping[str, str]
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]
     imports: dict[str, str]
+    # What could not be read, in words: the file's `unreadable`.
+    problems: list[str]
 
     @classmethod
     def build(cls, app: str, tree: ast.Module, settings: Mapping[str, str]) -> _Context:
@@ -200,7 +279,7 @@ class _Context(NamedTuple):
         functions = {
             n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        return cls(app, settings, functions, _imports(tree))
+        return cls(app, settings, functions, _imports(tree), [])
 
 
 def _imports(tree: ast.Module) -> dict[str, str]:
@@ -225,6 +304,17 @@ def _imports(tree: ast.Module) -> dict[str, str]:
 class _Header(NamedTuple):
     values: dict[str, tuple[Key, ...]]
     notes: list[str]
+
+
+def _guarded_header(attrs: _Attrs, ctx: _Context) -> _Header:
+    """Read the header; a failure to read it is noted, never raised."""
+    try:
+        return _read_header_attrs(attrs, ctx)
+    except Exception as exc:  # noqa: BLE001 - one file must never stop a check
+        why = f"reading them failed ({_why(exc)})"
+        ctx.problems.append(f"its dependencies cannot be read: {why}")
+        empty: dict[str, tuple[Key, ...]] = {attr: () for attr in HEADER_NAMES}
+        return _Header(empty, [_dynamic_note("dependencies", [why])])
 
 
 def _read_header_attrs(attrs: _Attrs, ctx: _Context) -> _Header:
@@ -253,21 +343,42 @@ def _dynamic_note(attr: str, problems: Sequence[str]) -> str:
 
 def _keys(node: ast.expr, ctx: _Context) -> tuple[list[Key], list[str]]:
     """Read a list of migration keys; return what was read and what could not be."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, lp = _keys(node.left, ctx)
-        right, rp = _keys(node.right, ctx)
-        return left + right, lp + rp
-    if not isinstance(node, (ast.List, ast.Tuple)):
-        return [], [f"`{_snippet(node)}`"]
     keys: list[Key] = []
     problems: list[str] = []
+    for part in _summands(node):
+        if isinstance(part, (ast.List, ast.Tuple)):
+            _list_keys(part, ctx, keys, problems)
+        else:
+            problems.append(f"`{_snippet(part)}`")
+    return keys, problems
+
+
+def _list_keys(
+    node: ast.List | ast.Tuple, ctx: _Context, keys: list[Key], problems: list[str]
+) -> None:
+    """Read the keys of one list literal into `keys`, what cannot be read into `problems`."""
     for element in node.elts:
-        key = _key(element, ctx)
-        if key is None:
+        line = _unparsed(element)
+        key = _key(element, ctx) if line is None else None
+        if line is not None:
+            problems.append(f"line {line} cannot be parsed")
+        elif key is None:
             problems.append(f"`{_snippet(element)}`")
         else:
             keys.append(key)
-    return keys, problems
+
+
+def _summands(node: ast.expr) -> list[ast.expr]:
+    """The parts of `a + b + c` in order (just `node` when it is no sum); never recursive."""
+    out: list[ast.expr] = []
+    stack = [node]
+    while stack:
+        part = stack.pop()
+        if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Add):
+            stack += (part.right, part.left)
+        else:
+            out.append(part)
+    return out
 
 
 def _key(node: ast.expr, ctx: _Context) -> Key | None:
@@ -355,12 +466,12 @@ def _elements(node: ast.expr | None) -> list[ast.expr] | None:
     """Return the items of a list/tuple literal (or a sum of them), else None."""
     if node is None:
         return []
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return list(node.elts)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _elements(node.left), _elements(node.right)
-        return left + right if left is not None and right is not None else None
-    return None
+    out: list[ast.expr] = []
+    for part in _summands(node):
+        if not isinstance(part, (ast.List, ast.Tuple)):
+            return None
+        out += part.elts
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -383,11 +494,32 @@ def _operation_list(node: ast.expr | None, ctx: _Context) -> tuple[Operation, ..
         assert node is not None
         note = f"operations is not a literal list: `{_snippet(node)}`"
         return (Operation(op="operations", readable=False, note=note),)
-    return tuple(_operation(element, ctx) for element in elements)
+    return tuple(_guarded_operation(element, ctx) for element in elements)
+
+
+def _guarded_operation(node: ast.expr, ctx: _Context) -> Operation:
+    """Read one operation; a failure to read it makes it unreadable, never stops the check."""
+    try:
+        return _operation(node, ctx)
+    except Exception as exc:  # noqa: BLE001 - one operation must never stop a check
+        name = (_last_name(node.func) if isinstance(node, ast.Call) else None) or "operation"
+        note = f"reading it failed ({_why(exc)})"
+        ctx.problems.append(f"{name} at line {getattr(node, 'lineno', '?')}: {note}")
+        return Operation(op=name, readable=False, note=note)
+
+
+def _unparsed(node: ast.expr) -> int | None:
+    """The line of a list item the fallback reader could not parse, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, Unparsed):
+        return node.value.line
+    return None
 
 
 def _operation(node: ast.expr, ctx: _Context) -> Operation:
     """Read one operation call."""
+    line = _unparsed(node)
+    if line is not None:
+        return Operation(op="operations", readable=False, note=f"line {line} cannot be parsed")
     if not isinstance(node, ast.Call):
         note = f"`{_snippet(node)}` is not an operation call"
         return Operation(op="operations", readable=False, note=note)
@@ -400,7 +532,15 @@ def _operation(node: ast.expr, ctx: _Context) -> Operation:
         note = f"{name} is a custom operation{origin}; what it touches is unknown"
         return Operation(op=name, readable=False, note=note)
     op = reader(name, _bind(node, reader.params), ctx)
-    return op._replace(detail=ast.dump(node, annotate_fields=False))
+    return op._replace(detail=_detail(node))
+
+
+def _detail(node: ast.Call) -> str | None:
+    """The call's arguments, normalised; None when too deep to render (then never equal)."""
+    try:
+        return ast.dump(node, annotate_fields=False)
+    except RecursionError:
+        return None
 
 
 def _is_django_operation(func: ast.expr, ctx: _Context) -> bool:
@@ -833,10 +973,8 @@ def _sql_strings(node: ast.expr | None) -> list[str] | None:
 
 def _joined_str(node: ast.expr) -> str | None:
     """Return a string constant, or a `+` of string constants, else None."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _joined_str(node.left), _joined_str(node.right)
-        return left + right if left is not None and right is not None else None
-    return _const_str(node)
+    parts = [_const_str(part) for part in _summands(node)]
+    return None if None in parts else "".join(parts)  # type: ignore[arg-type]
 
 
 # Statements sqlparse does not type but that are well understood and name tables
@@ -849,21 +987,41 @@ SKIP_WORDS = frozenset({"IF", "NOT", "EXISTS", "ONLY", "TABLE", "CONCURRENTLY", 
 
 
 def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
-    """Return the lower-case tables some SQL names, and a problem when it cannot be read."""
-    import sqlparse  # pure Python, shipped with Django; loaded only when SQL must be read
+    """Return the lower-case tables some SQL names, and a problem when it cannot be read.
+
+    The statements are split and tokenized, not grouped: grouping is what
+    stops at sqlparse's token limit (a 38 KB seed INSERT), and table names
+    need only the tokens.
+    """
+    from sqlparse.engine import FilterStack  # shipped with Django; only when SQL must be read
 
     tables: list[str] = []
     for text in statements:
-        parsed: list[Any] = list(sqlparse.parse(text))
-        for statement in parsed:
+        statement: Any
+        for statement in FilterStack().run(text):  # type: ignore[no-untyped-call]
             words = [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
             if not words:
                 continue
             first = words[0].value.upper()
-            if statement.get_type() == "UNKNOWN" and first not in KNOWN_UNTYPED:
+            if _statement_type(words) == "UNKNOWN" and first not in KNOWN_UNTYPED:
                 return (), f"its SQL cannot be read: `{_short(str(statement))}`"
             tables += _tables_in(words)
     return _unique(tables), None
+
+
+def _statement_type(words: Sequence[Any]) -> str:
+    """What sqlparse's get_type says, from the tokens: SELECT, INSERT, CREATE, ... or UNKNOWN."""
+    kind = str(words[0].ttype)
+    if kind in ("Token.Keyword.DML", "Token.Keyword.DDL"):
+        return str(words[0].normalized)
+    if kind != "Token.Keyword.CTE":
+        return "UNKNOWN"
+    depth = 0  # WITH x AS (...) INSERT ...: the first statement word outside brackets
+    for token in words[1:]:
+        depth += {"(": 1, ")": -1}.get(token.value, 0) if token.ttype is not None else 0
+        if depth == 0 and str(token.ttype) == "Token.Keyword.DML":
+            return str(token.normalized)
+    return "UNKNOWN"
 
 
 def _is_comment(token: object) -> bool:

@@ -1,0 +1,199 @@
+"""The fallback reader: what `ast` can still read of a file Python cannot parse whole.
+
+Old projects keep Python 2 migrations for years (`print "done"` in a data
+function), and one such file must not stop a check. The text is cut into
+statements at their indentation; each is parsed alone, so one broken function
+costs that function and nothing else. A `class Migration` that does not parse
+is read statement by statement inside, and a list assigned there
+(`dependencies`, `operations`) that does not parse is read item by item: the
+header and the operations as far as they go. What could not be parsed is
+named (its line), never guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+from typing import NamedTuple, TypeVar
+
+# Lines at a statement's indentation that continue the statement before them.
+_CONTINUES = re.compile(r"(else|elif|except|finally|case)\b|[)\]}]")
+# Messages of a piece that is merely cut short: the next piece may complete it.
+_CUT_SHORT = (
+    "never closed",
+    "unterminated triple-quoted",
+    "unexpected EOF",
+    "expected an indented",
+)
+# How many following pieces a piece cut short may take to complete.
+_REACH = 200
+_LISTS = ("dependencies", "replaces", "run_before", "operations")
+
+
+class Unparsed(NamedTuple):
+    """An item of a list that could not be parsed (stands in for it in the tree)."""
+
+    line: int
+    text: str
+
+
+class Salvaged(NamedTuple):
+    """What could be read: a module of the statements that parse, and what did not."""
+
+    tree: ast.Module
+    lost: tuple[int, ...]  # first line of each statement or item left out
+
+
+def salvage(text: str) -> Salvaged:
+    """Read what can be read of `text`, a module Python cannot parse whole."""
+    lost: list[int] = []
+    body = _statements(text.splitlines(keepends=True), 0, lost, _migration_class)
+    return Salvaged(ast.Module(body=body, type_ignores=[]), tuple(lost))
+
+
+def _starts(lines: list[str]) -> list[int]:
+    """Indexes of the lines that begin a statement (lines are dedented to column 0)."""
+    out = []
+    joined = False  # the line before ends in a backslash or is a decorator
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[0] not in " \t" and not joined and not _CONTINUES.match(line):
+            out.append(i)
+        joined = stripped.endswith("\\") or stripped.startswith("@")
+    return out
+
+
+T = TypeVar("T")
+Descend = Callable[[list[str], int, list[int]], "list[ast.stmt] | None"]
+
+
+def _pieces(lines: list[str], read: Callable[[str], T]) -> Iterator[tuple[int, int, T | None]]:
+    """Cut `lines` into statements; yield (first line, end line, what `read` made of it or None).
+
+    A piece only cut short (a bracket still open) takes the pieces after it
+    until `read` takes it whole.
+    """
+    starts = _starts(lines)
+    ends = [*starts[1:], len(lines)]
+    i = 0
+    while i < len(starts):
+        result, taken = _read_growing(lines, starts, ends, i, read)
+        yield starts[i], ends[i + taken - 1], result
+        i += taken
+
+
+def _read_growing(
+    lines: list[str], starts: list[int], ends: list[int], i: int, read: Callable[[str], T]
+) -> tuple[T | None, int]:
+    for taken in range(1, min(_REACH, len(starts) - i) + 1):
+        try:
+            return read("".join(lines[starts[i] : ends[i + taken - 1]])), taken
+        except SyntaxError as exc:
+            if not any(words in (exc.msg or "") for words in _CUT_SHORT):
+                break
+        except (ValueError, RecursionError, MemoryError):
+            break
+    return None, 1
+
+
+def _statements(lines: list[str], offset: int, lost: list[int], descend: Descend) -> list[ast.stmt]:
+    """Parse `lines` statement by statement; `offset`: line number before lines[0]."""
+    body: list[ast.stmt] = []
+    for start, end, module in _pieces(lines, ast.parse):
+        if module is not None:
+            ast.increment_lineno(module, offset + start)
+            body += module.body
+            continue
+        inner = descend(lines[start:end], offset + start, lost)
+        if inner is None:
+            lost.append(offset + start + 1)
+        else:
+            body += inner
+    return body
+
+
+def _migration_class(lines: list[str], offset: int, lost: list[int]) -> list[ast.stmt] | None:
+    """Read a `class Migration` that does not parse, statement by statement inside."""
+    header = lines[0]
+    if not re.match(r"class\s+Migration\b", header) or not header.rstrip().endswith(":"):
+        return None
+    body_lines = _dedented(lines[1:])
+    body = _statements(body_lines, offset + 1, lost, _class_list)
+    bases = _header_bases(header)
+    cls = ast.ClassDef(
+        name="Migration",
+        bases=bases,
+        keywords=[],
+        body=body or [ast.Pass()],
+        decorator_list=[],
+        lineno=offset + 1,
+        col_offset=0,
+    )
+    return [cls]
+
+
+def _header_bases(header: str) -> list[ast.expr]:
+    try:
+        tree = ast.parse(header.rstrip() + " pass\n")
+    except SyntaxError:
+        return []
+    first = tree.body[0]
+    return first.bases if isinstance(first, ast.ClassDef) else []
+
+
+def _class_list(lines: list[str], offset: int, lost: list[int]) -> list[ast.stmt] | None:
+    """Read `name = [...]` item by item when the whole list does not parse."""
+    match = re.match(r"(\w+)\s*=\s*([\[(])", lines[0])
+    if match is None or match.group(1) not in _LISTS:
+        return None
+    first = lines[0][match.end() :]
+    items_text = [first, *lines[1:]]
+    closing = "]" if match.group(2) == "[" else ")"
+    items = _items(_dedented(_strip_closing(items_text, closing)), offset, lost)
+    target = ast.Name(id=match.group(1), ctx=ast.Store())
+    value = ast.List(elts=items, ctx=ast.Load())
+    return [ast.Assign(targets=[target], value=value, lineno=offset + 1, col_offset=0)]
+
+
+def _strip_closing(lines: list[str], closing: str) -> list[str]:
+    """Drop the list's closing bracket (its last non-blank character)."""
+    for i in range(len(lines) - 1, -1, -1):
+        stripped = lines[i].rstrip()
+        if stripped:
+            if stripped.endswith(closing):
+                lines = [*lines[:i], stripped[:-1] + "\n"]
+            return lines
+    return lines
+
+
+def _items(lines: list[str], offset: int, lost: list[int]) -> list[ast.expr]:
+    """Parse list items one by one; an item that does not parse becomes Unparsed."""
+    out: list[ast.expr] = []
+    for start, _, items in _pieces(lines, _list_items):
+        if items is not None:
+            out += items
+            continue
+        line = offset + start + 1
+        lost.append(line)
+        # Not one of the types typeshed allows a constant: nothing but parse looks at it.
+        out.append(ast.Constant(value=Unparsed(line, lines[start].strip())))  # type: ignore[arg-type]
+    return out
+
+
+def _list_items(text: str) -> list[ast.expr]:
+    """The items of `text`, some items of a list; SyntaxError when they do not parse."""
+    text = text.rstrip().rstrip(",")
+    ast.parse(text)  # alone first: whole, or cut short?
+    node = ast.parse(f"[{text}\n]", mode="eval").body
+    if not isinstance(node, ast.List):
+        raise SyntaxError("not list items")
+    return list(node.elts)
+
+
+def _dedented(lines: list[str]) -> list[str]:
+    """Remove the indentation of the first non-blank line from every line."""
+    indent = next((line[: len(line) - len(line.lstrip())] for line in lines if line.strip()), "")
+    return [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines]
