@@ -8,7 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, django_conflicts, git, init_repo, run_migmerge
+from migmerge.reading import discover, snapshot
+from migmerge.reading.config import Config
+from tests.helpers import (
+    Files,
+    add_field,
+    app_files,
+    commit_all,
+    conflict_leaves,
+    diverged,
+    django_conflicts,
+    git,
+    init_repo,
+    migration_text,
+    replays,
+    run_migmerge,
+)
 
 SETTINGS = """\
 SECRET_KEY = "x"
@@ -382,3 +397,90 @@ def test_duplicate_numbers_joined_by_a_merge_are_not_called_a_straight_line(
     assert doc["conflicts"] == []
     (warning,) = [w for w in doc["warnings"] if w["kind"] == "duplicate-number"]
     assert "parallel branches joined by a merge" in warning["message"]
+
+
+# Shapes of real repositories (issue 12), met both ways: --against and a merge in progress
+
+# DefectDojo: manage.py names a settings module made at deploy time; the template
+# assigns MIGRATION_MODULES only under an `if`.
+DOJO_SETTINGS = """\
+import environ
+
+env = environ.Env()
+INSTALLED_APPS = ["django.contrib.auth", "dojo"]
+if env("DD_TRACK_MIGRATIONS"):
+    MIGRATION_MODULES = {"dojo": "dojo.db_migrations"}
+"""
+
+
+@pytest.mark.parametrize("settings", [DOJO_SETTINGS, None])
+def test_a_migrations_folder_named_otherwise_is_found(tmp_path: Path, settings: str | None) -> None:
+    manage = (
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'dojo.settings.settings')\n"
+    )
+    base: Files = {
+        "manage.py": manage,
+        "dojo/settings/__init__.py": "",
+        **app_files("dojo", "0001_initial", "0002_a", folder="dojo/db_migrations"),
+    }
+    if settings is not None:
+        base["dojo/settings/settings.dist.py"] = settings
+    mine = migration_text("[('dojo', '0002_a')]", add_field("finding", "mine"))
+    theirs = migration_text("[('dojo', '0002_a')]", add_field("finding", "theirs"))
+    root = diverged(
+        tmp_path / "repo",
+        base,
+        {"dojo/db_migrations/0003_mine.py": mine},
+        {"dojo/db_migrations/0003_theirs.py": theirs},
+    )
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"dojo": ["0003_mine", "0003_theirs"]}
+        assert doc["conflicts"][0]["directory"] == "dojo/db_migrations"
+
+
+def test_a_none_in_one_of_several_settings_hides_nothing(tmp_path: Path) -> None:
+    # osf.io: the admin site's settings turn osf's migrations off; the API migrates them.
+    base: Files = {
+        "admin/base/settings/__init__.py": "",
+        "admin/base/settings/defaults.py": "INSTALLED_APPS = ['osf', 'admin']\n"
+        "MIGRATION_MODULES = {'osf': None, 'addons_box': None}\n",
+        "api/base/settings/__init__.py": "",
+        "api/base/settings/defaults.py": "INSTALLED_APPS = ['osf', 'api']\n",
+        **app_files("osf", "0001_initial"),
+    }
+    mine = migration_text("[('osf', '0001_initial')]", add_field("node", "mine"))
+    theirs = migration_text("[('osf', '0001_initial')]", add_field("node", "theirs"))
+    root = diverged(
+        tmp_path / "repo",
+        base,
+        {"osf/migrations/0002_mine.py": mine},
+        {"osf/migrations/0002_theirs.py": theirs},
+    )
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"osf": ["0002_mine", "0002_theirs"]}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "MIGRATION_MODULES = {}\nif DEBUG:\n    MIGRATION_MODULES = {'shop': 'shop.schema'}\n",
+        "MIGRATION_MODULES = {}\nMIGRATION_MODULES['shop'] = 'shop.schema'\n",
+        "MIGRATION_MODULES = dict(shop='shop.schema')\n",
+        "MIGRATION_MODULES = {'a': None}\nMIGRATION_MODULES.update({'shop': 'shop.schema'})\n",
+        "MIGRATION_MODULES = {}\nMIGRATION_MODULES |= {'shop': 'shop.schema'}\n",
+        "try:\n    from .local import *\nexcept ImportError:\n"
+        "    MIGRATION_MODULES = {'shop': 'shop.schema'}\n",
+        "print 'old settings'\nMIGRATION_MODULES = {'shop': 'shop.schema'}\n",
+    ],
+)
+def test_migration_modules_are_read_wherever_they_are_assigned(tmp_path: Path, source: str) -> None:
+    write(
+        tmp_path,
+        {"conf/settings.py": source, "shop/__init__.py": "", "shop/schema/__init__.py": ""},
+    )
+    tree = snapshot.on_disk(tmp_path, ["conf/", "shop/"])
+    settings = discover.read_settings(tree, tree.files, Config())
+    assert ("shop", "shop.schema") in settings.modules
+    assert settings.migration_modules["shop"] == "shop.schema"

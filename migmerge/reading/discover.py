@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple
 
 from migmerge.core.model import Migration, Warning
 from migmerge.reading.config import Config
@@ -45,11 +47,21 @@ class Package:
 class Settings:
     """What migmerge reads from settings files."""
 
-    __slots__ = ("migration_modules", "swappable")
+    __slots__ = ("migration_modules", "modules", "swappable")
 
     def __init__(self) -> None:
+        # label -> its migrations module; None: no migrations, as every settings module says.
         self.migration_modules: dict[str, str | None] = {}
+        # Every (label, module) some settings module names, for discovery.
+        self.modules: list[tuple[str, str]] = []
         self.swappable: dict[str, str] = {}  # AUTH_USER_MODEL -> "app.Model"
+
+
+class _FileSettings(NamedTuple):
+    """What one settings module assigns, wherever in it (under `if`, `try`, ...)."""
+
+    modules: dict[str, str | None]  # MIGRATION_MODULES entries
+    installs: bool  # assigns INSTALLED_APPS: a settings module a project may run with
 
 
 def _parent(path: str) -> str:
@@ -127,32 +139,122 @@ def read_settings(snapshot: Snapshot, paths: Iterable[str], config: Config) -> S
         files += [p for p in snapshot.files if p.startswith(folders) and p.endswith(".py")]
     sources.update(snapshot.read(p for p in files if p not in sources))
     settings = Settings()
+    found = []
     for path in sorted({*candidates, *files}):
         source = sources.get(path)
-        if source is not None and (b"MIGRATION_MODULES" in source or b"_USER_MODEL" in source):
-            _read_settings_source(source, settings)
+        if source is not None and any(word in source for word in _SETTINGS_WORDS):
+            found.append(_read_settings_source(source, settings))
+    _settle_modules(found, settings)
     return settings
 
 
-def _read_settings_source(source: bytes, settings: Settings) -> None:
+_SETTINGS_WORDS = (b"MIGRATION_MODULES", b"_USER_MODEL", b"INSTALLED_APPS")
+
+
+def _settle_modules(found: list[_FileSettings], settings: Settings) -> None:
+    """Decide each label's migrations module from every settings module read.
+
+    A module named anywhere counts; `None` (no migrations) only when no
+    settings module names a module for the label and none that installs apps
+    leaves it at its default: one project's test or admin settings never hide
+    a package another project migrates.
+    """
+    settings.modules = list(
+        dict.fromkeys((label, m) for f in found for label, m in f.modules.items() if m)
+    )
+    for label in dict.fromkeys(label for f in found for label in f.modules):
+        named = [f.modules[label] for f in found if f.modules.get(label)]
+        if named:
+            settings.migration_modules[label] = named[0]
+        elif not any(f.installs and label not in f.modules for f in found):
+            settings.migration_modules[label] = None
+
+
+def _read_settings_source(source: bytes, settings: Settings) -> _FileSettings:
+    """Read one settings module's MIGRATION_MODULES, INSTALLED_APPS and swappable models."""
+    modules: dict[str, str | None] = {}
+    installs = False
+    for node in _assignments(source):
+        target, value = _assigned_name(node)
+        if target == "MIGRATION_MODULES":
+            modules.update(_module_map(value))
+        elif target == "INSTALLED_APPS":
+            installs = True
+        elif target and target.endswith("_MODEL") and _is_model_name(value):
+            settings.swappable[target] = value.value  # type: ignore[union-attr]
+    return _FileSettings(modules, installs)
+
+
+def _assignments(source: bytes) -> Iterator[ast.stmt]:
+    """Every statement of a module outside functions and classes (under `if` too)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return
-    for node in tree.body:
-        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
-            continue
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        from migmerge.reading.salvage import salvage  # an old or templated settings file
+
+        body = salvage(source.decode("utf-8", "replace").replace("\0", "")).tree.body
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        stack += reversed(_nested(node))
+
+
+def _nested(node: ast.stmt) -> list[ast.stmt]:
+    """The statements directly inside a compound statement (none for a def or class)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return []
+    out: list[ast.stmt] = []
+    for field in ("body", "orelse", "finalbody"):
+        out += getattr(node, field, [])
+    for handler in getattr(node, "handlers", []):
+        out += handler.body
+    for case in getattr(node, "cases", []):
+        out += case.body
+    return out
+
+
+def _assigned_name(node: ast.stmt) -> tuple[str | None, ast.expr | None]:
+    """(setting, value) for `X = v`, `X |= v`, `X += v`, `X.update(v)`, `X["k"] = v`."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
         target = node.targets[0]
-        if not isinstance(target, ast.Name):
-            continue
-        if target.id == "MIGRATION_MODULES" and isinstance(node.value, ast.Dict):
-            settings.migration_modules.update(_module_map(node.value))
-        elif target.id.endswith("_MODEL") and _is_model_name(node.value):
-            settings.swappable[target.id] = node.value.value  # type: ignore[attr-defined]
+        if isinstance(target, ast.Name):
+            return target.id, node.value
+        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            return target.value.id, ast.Dict(keys=[target.slice], values=[node.value])
+    if isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Name):
+        return node.target.id, node.value
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.attr in ("update", "setdefault")
+        ):
+            return func.value.id, _call_dict(node.value)
+    return None, None
 
 
-def _module_map(node: ast.Dict) -> dict[str, str | None]:
-    """Literal label -> module entries of a MIGRATION_MODULES dict."""
+def _call_dict(call: ast.Call) -> ast.expr:
+    """A dict literal standing for the arguments of `.update(...)` or `dict(...)`."""
+    if call.args and isinstance(call.args[0], ast.Dict):
+        first: ast.Dict = call.args[0]
+        keys, values = list(first.keys), list(first.values)
+    elif len(call.args) == 2:  # setdefault(key, value)
+        keys, values = [call.args[0]], [call.args[1]]
+    else:
+        keys, values = [], []
+    keys += [ast.Constant(kw.arg) for kw in call.keywords if kw.arg]
+    values += [kw.value for kw in call.keywords if kw.arg]
+    return ast.Dict(keys=keys, values=values)
+
+
+def _module_map(node: ast.expr | None) -> dict[str, str | None]:
+    """Literal label -> module entries of a MIGRATION_MODULES dict (or `dict(...)` call)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        node = _call_dict(node)
+    if not isinstance(node, ast.Dict):
+        return {}
     out: dict[str, str | None] = {}
     for key, value in zip(node.keys, node.values):
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
@@ -164,7 +266,7 @@ def _module_map(node: ast.Dict) -> dict[str, str | None]:
     return out
 
 
-def _is_model_name(node: ast.expr) -> bool:
+def _is_model_name(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value
 
 
@@ -177,6 +279,7 @@ def find_packages(
         {_parent(p) for p in files if p.endswith("manage.py") and _base(p) == "manage.py"}, key=len
     )
     directories = _package_directories(files, config, settings)
+    directories |= _recognised(snapshot, directories, config)
     packages = [
         Package(d, _base(_parent(d)) or _base(d), "folder", _project_of(d, projects))
         for d in sorted(directories)
@@ -199,7 +302,7 @@ def _package_directories(files: Mapping[str, str], config: Config, settings: Set
         for p in files
         if p.endswith("migrations/__init__.py") and _base(_parent(p)) == "migrations"
     }
-    wanted = [m.replace(".", "/") for m in settings.migration_modules.values() if m]
+    wanted = [m.replace(".", "/") for _, m in settings.modules]
     if wanted:
         inits = [_parent(p) for p in files if p.endswith("/__init__.py") or p == "__init__.py"]
         for module_path in wanted:
@@ -217,6 +320,47 @@ def kmigrator_folders(paths: Iterable[str]) -> set[str]:
     from migmerge.core import kmigrator
 
     return kmigrator.folders(found)
+
+
+def _recognised(snapshot: Snapshot, known: set[str], config: Config) -> set[str]:
+    """Packages named otherwise whose modules hold Django migrations (`dojo/db_migrations`).
+
+    A folder with an `__init__.py` and a module named like a migration
+    (`0001_...`) counts when that module holds a Migration class. Test
+    folders are left out: libraries keep migration fixtures there.
+    """
+    files = snapshot.files
+    first: dict[str, str] = {}
+    for path in files:
+        if "/migrations/" in path:
+            continue  # the usual place, found by name
+        directory, _, name = path.rpartition("/")
+        if name[:1].isdigit() and name.endswith(".py") and directory not in known:
+            first.setdefault(directory, path)
+    wanted = {
+        d: p
+        for d, p in first.items()
+        if d + "/__init__.py" in files and not _test_folder(d) and not _excluded(d, config.exclude)
+    }
+    sources = snapshot.read(wanted.values()) if wanted else {}
+    return {d for d, p in wanted.items() if _holds_migration(sources.get(p, b""))}
+
+
+def _test_folder(directory: str) -> bool:
+    return any(
+        part in ("test", "tests") or part.startswith("test_") or part.endswith("_tests")
+        for part in directory.split("/")
+    )
+
+
+_MIGRATION_CLASS = re.compile(rb"class\s+Migration\s*\(")
+
+
+def _holds_migration(source: bytes) -> bool:
+    """Tell whether a module looks like a Django migration (read by bytes only)."""
+    return bool(_MIGRATION_CLASS.search(source)) and (
+        b"dependencies" in source or b"operations" in source
+    )
 
 
 def _excluded(directory: str, patterns: Iterable[str]) -> bool:
@@ -264,9 +408,7 @@ def _collect_modules(
 
 
 def _label_from_settings(packages: list[Package], settings: Settings) -> None:
-    for label, module in settings.migration_modules.items():
-        if module is None:
-            continue
+    for label, module in settings.modules:
         module_path = module.replace(".", "/")
         for package in packages:
             if package.directory == module_path or package.directory.endswith("/" + module_path):

@@ -251,6 +251,10 @@ def changed_part(
         found = snapshot.on_disk(root, named)
     else:
         found = side([f":(literal){p}" for p in named] if named else list(discover.SETTINGS_GLOBS))
+    if named and not found.files:
+        # Named but not in the tree (made at deploy time from a template such as
+        # DefectDojo's settings.dist.py): read every settings-like file instead.
+        found = side(list(discover.SETTINGS_GLOBS))
     extra: dict[str, str | None] = dict(found.files)
     if predict:
         extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
