@@ -80,6 +80,11 @@ def _conflict_lines(conflict: Conflict) -> list[str]:
     lines = [
         f"{conflict.app} ({conflict.directory}): {len(conflict.leaves)} leaves after {ancestor}"
     ]
+    if conflict.kind == "same-name":
+        lines = [
+            f"{conflict.app} ({conflict.directory}): both sides added {conflict.leaves[0].name} "
+            f"after {ancestor}, with different contents (one would be lost)"
+        ]
     for leaf in conflict.leaves:
         lines.append(f"  {leaf.name:<40} {_leaf_facts(leaf)}")
         for name in leaf.branch:

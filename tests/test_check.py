@@ -500,3 +500,175 @@ def test_a_long_seed_insert_does_not_stop_check(tmp_path: Path) -> None:
         assert code == 1, stderr
         assert conflict_leaves(doc) == {"geo": ["0002_other", "0002_seed"]}
         assert doc["conflicts"][0]["overlap"] != "unknown"
+
+
+def _alter(max_length: int) -> str:
+    return f"migrations.AlterField('check', 'name', models.CharField(max_length={max_length})),"
+
+
+@pytest.mark.parametrize("extra_local", [False, True])
+def test_same_named_migrations_on_both_sides(tmp_path: Path, extra_local: bool) -> None:
+    # Two branches make the same model change: makemigrations names both files alike.
+    base = app_files("checks", "0001_initial", "0123_check_name")
+    name = "checks/migrations/0124_alter_check_name.py"
+    local: Files = {name: migration_text("[('checks', '0123_check_name')]", _alter(200))}
+    if extra_local:
+        local["checks/migrations/0125_check_more.py"] = migration_text(
+            "[('checks', '0124_alter_check_name')]", add_field("check", "more")
+        )
+    upstream: Files = {name: migration_text("[('checks', '0123_check_name')]", _alter(100))}
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        (conflict,) = doc["conflicts"]
+        assert conflict["kind"] == "same-name"
+        assert (conflict["app"], conflict["ancestor"]) == ("checks", "0123_check_name")
+        sides = {leaf["side"]: (leaf["name"], leaf["path"]) for leaf in conflict["leaves"]}
+        assert sides == {"local": ("0124_alter_check_name", name), "upstream": sides["upstream"]}
+        assert sides["upstream"] == ("0124_alter_check_name", name)
+        assert conflict["overlap"] == "field"
+    assert "UU" in git(root, "status", "--porcelain") or "AA" in git(root, "status", "--porcelain")
+
+
+def test_a_conflict_of_leaves_says_its_kind(repo: Path) -> None:
+    merge_main(repo)
+    _, doc = check_json(repo)
+    assert [c["kind"] for c in doc["conflicts"]] == ["leaves"]
+
+
+KARRIO_STYLE = """\
+from django.conf import settings
+from django.db import migrations
+
+
+def get_dependencies():
+    deps = [
+        ("providers", "0001_initial"),
+        ("manager", "0001_initial"),
+    ]
+    if getattr(settings, "MULTI_ORGANIZATIONS", False):
+        deps.append(("orgs", "0026_remove_organization_system_carriers"))
+    return deps
+
+
+class Migration(migrations.Migration):
+
+    dependencies = get_dependencies()
+
+    operations = []
+"""
+
+
+def test_dependencies_built_by_a_function_are_evaluated(tmp_path: Path) -> None:
+    # karrio: `dependencies = get_dependencies()` was taken for "the previous
+    # migration by number", which here is upstream's 0002: the fork went unseen.
+    base = {**app_files("providers", "0001_initial"), **app_files("manager", "0001_initial")}
+    local: Files = {"providers/migrations/0003_rename_carrier.py": KARRIO_STYLE}
+    upstream: Files = {
+        "providers/migrations/0002_theirs.py": migration_text("[('providers', '0001_initial')]")
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"providers": ["0002_theirs", "0003_rename_carrier"]}
+        (warning,) = [w for w in doc["warnings"] if w["kind"] == "dynamic-dependencies"]
+        assert warning["path"] == "providers/migrations/0003_rename_carrier.py"
+        assert (
+            "orgs.0026_remove_organization_system_carriers only when a condition holds"
+            in (warning["message"])
+        )
+    text = run_migmerge(root, "check").stdout
+    assert "warning: providers/migrations/0003_rename_carrier.py: dependencies" in text
+
+
+# What migrations import from the rest of the repository is read, from their own side.
+RBAC = """\
+def rebuild_role_hierarchy(apps, schema_editor):
+    Role = apps.get_model("main", "Role")
+    Role.objects.update(ancestors_dirty=True)
+"""
+OPERATIONS = """\
+from django.db.migrations.operations.base import Operation
+
+
+class AddWaffleFlags(Operation):
+    reversible = True
+
+    def __init__(self, flag_names):
+        self.flag_names = flag_names
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        Flag = to_state.apps.get_model("waffle", "flag")
+        for name in self.flag_names:
+            Flag.objects.get_or_create(name=name)
+"""
+LOCAL_USES = """\
+from django.db import migrations
+from main.migrations._rbac import rebuild_role_hierarchy
+from main.operations import AddWaffleFlags
+
+MODELS = ("Team", "Organization")
+
+
+def touch(apps, schema_editor):
+    for name in MODELS:
+        apps.get_model("main", name).objects.all()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("main", "0001_initial")]
+    operations = [
+        migrations.RunPython(rebuild_role_hierarchy),
+        migrations.RunPython(touch),
+        AddWaffleFlags(["new_ui"]),
+    ]
+"""
+UPSTREAM_USES = """\
+from django.db import migrations
+from main import sql
+from . import _rbac
+
+TABLE = "main_host"
+forward_sql = "UPDATE " + TABLE + " SET enabled = true"
+
+
+class Migration(migrations.Migration):
+    dependencies = [("main", "0001_initial")]
+    operations = [
+        migrations.RunSQL(forward_sql),
+        migrations.RunSQL(sql.FUNCS),
+        migrations.RunPython(_rbac.fix_inventory),
+    ]
+"""
+
+
+def test_what_migrations_import_is_read_from_their_own_side(tmp_path: Path) -> None:
+    # awx (RunPython from _rbac), osf.io (a custom Operation), rapidpro (SQL in a constant).
+    base: Files = {
+        **app_files("main", "0001_initial"),
+        "main/models.py": "",
+        "main/migrations/_rbac.py": RBAC,
+        "main/operations.py": OPERATIONS,
+        "main/sql.py": "FUNCS = '''\nUPDATE main_job SET status = 'new';\n'''\n",
+    }
+    local: Files = {"main/migrations/0002_local.py": LOCAL_USES}
+    upstream: Files = {
+        "main/migrations/0002_upstream.py": UPSTREAM_USES,
+        # Only upstream has it: read from upstream's side, not the local one.
+        "main/migrations/_rbac.py": RBAC
+        + '\n\ndef fix_inventory(apps, schema_editor):\n    apps.get_model("main", "Inventory")\n',
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        (conflict,) = doc["conflicts"]
+        assert conflict["overlap"] == "none", conflict["reasons"]
+        reason = conflict["reasons"][0]
+        assert "organization, role, team, waffle.flag (0002_local)" in reason
+        assert "inventory (0002_upstream)" in reason
+        # The SQL was read: the tables it names are said (no model of main has them).
+        assert any("table main_host" in r for r in conflict["reasons"])
+        assert any("table main_job" in r for r in conflict["reasons"])

@@ -350,7 +350,7 @@ def test_run_sql_on_a_table_no_model_has_is_ignored(real: dict[str, Migration]) 
 def test_unreadable_operation_is_unknown(real: dict[str, Migration]) -> None:
     dynamic = """\
     def forwards(apps, schema_editor):
-        for name in ('Question', 'Choice'):
+        for name in NAMES():
             apps.get_model('polls', name)
     """
     data = hand("data", "migrations.RunPython(forwards),", dynamic)

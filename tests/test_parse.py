@@ -11,7 +11,7 @@ from helpers import make_django_project, makemigrations, write_app
 from migmerge.core.model import SETTING_APP, Migration, Operation
 from migmerge.errors import NotAMigration
 from migmerge.reading import headers
-from migmerge.reading.parse import model_table, parse_migration, read_header
+from migmerge.reading.parse import model_table, module_paths, parse_migration, read_header
 
 SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}
 
@@ -622,8 +622,19 @@ def forwards(apps, schema_editor):
     helper(apps)
 
 
+MODELS = ('Question', 'Choice')
+PAIRS = [('shop', 'Order'), ('polls', 'Tag')]
+
+
+def looped(apps, schema_editor):
+    for name in MODELS:
+        apps.get_model('polls', name)
+    for app, model in PAIRS:
+        apps.get_model(app, model)
+
+
 def dynamic(apps, schema_editor):
-    for name in ('Question', 'Choice'):
+    for name in schema_editor.connection.introspection.table_names():
         apps.get_model('polls', name)
 
 
@@ -640,8 +651,9 @@ def recursive(apps, schema_editor):
         ("recursive", ("choice",), True, None),
         ("lambda apps, se: apps.get_model('polls', 'Tag')", ("tag",), True, None),
         ("migrations.RunPython.noop", (), True, None),
+        ("looped", ("question", "choice", "shop.order", "tag"), True, None),
         ("dynamic", (), False, "dynamic() calls get_model with a non-literal argument"),
-        ("load", (), False, "load() is imported, not defined in this file"),
+        ("load", (), False, "load() is imported from a module that cannot be read"),
         ("make_code()", (), False, "not a function defined in this file"),
     ],
 )
@@ -746,3 +758,161 @@ def test_parse_is_static(tmp_path: Path) -> None:
     migration = full(migration_source("operations = []\n", prelude=prelude))
     assert migration.operations == ()
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("prelude", "deps", "certain", "possible"),
+    [
+        ("BASE = [('polls', '0001_initial')]\n", "BASE", [("polls", "0001_initial")], []),
+        (
+            "BASE = [('polls', '0001_initial')]\nif X:\n    BASE += [('auth', '0001_initial')]\n",
+            "BASE + [('shop', '0002_a')]",
+            [("polls", "0001_initial"), ("shop", "0002_a")],
+            [("auth", "0001_initial")],
+        ),
+        (
+            "def deps():\n    out = [('polls', '0001_initial')]\n"
+            "    out.extend([('shop', '0002_a')])\n"
+            "    for extra in EXTRAS:\n        out.append(extra)\n    return out\n",
+            "deps()",
+            [("polls", "0001_initial"), ("shop", "0002_a")],
+            [],
+        ),
+        (
+            "def deps():\n    if X:\n        return [('orgs', '0003_x')]\n"
+            "    return [('polls', '0001_initial')]\n",
+            "deps()",
+            [("polls", "0001_initial")],
+            [("orgs", "0003_x")],
+        ),
+        ("A = B\nB = A\n", "A", [], []),
+    ],
+)
+def test_dependencies_built_by_code_are_evaluated_statically(
+    prelude: str, deps: str, certain: list[tuple[str, str]], possible: list[tuple[str, str]]
+) -> None:
+    source = migration_source(
+        "operations = []\n", prelude=prelude, deps=f"    dependencies = {deps}\n"
+    )
+    migration = full(source)
+    assert set(migration.dependencies) == {*certain, *possible}
+    if possible:
+        assert migration.dynamic and "only when a condition holds" in migration.dynamic
+    if not certain:
+        assert migration.dynamic and "assumed the previous migration" in migration.dynamic
+    if certain and not possible:
+        assert migration.dynamic is None or "`extra`" in migration.dynamic
+
+
+class DictModules:
+    """A ModuleSource over a dict of repository files (what parse asks of any source)."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+        self.trees: dict[tuple[str, int], object] = {}
+        self.asked: list[str] = []
+
+    def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
+        self.asked.append(module)
+        for path in module_paths(importer, module, level):
+            if path in self.files:
+                return path, self.files[path].encode()
+        return None
+
+
+def test_module_paths_follow_python_imports() -> None:
+    importer = "modules/core/karrio/server/providers/migrations/0095_x.py"
+    absolute = module_paths(importer, "karrio.server.core.utils", 0)
+    assert absolute[:2] == ["karrio/server/core/utils.py", "karrio/server/core/utils/__init__.py"]
+    assert "modules/core/karrio/server/core/utils.py" in absolute
+    assert module_paths("a/b/migrations/0001_x.py", "_rbac", 1) == [
+        "a/b/migrations/_rbac.py",
+        "a/b/migrations/_rbac/__init__.py",
+    ]
+    assert module_paths("a/b/migrations/0001_x.py", "utils", 2)[0] == "a/b/utils.py"
+
+
+FOLLOWED = {
+    "app/migrations/_helpers.py": "from app.common import *\n",
+    "app/common.py": (
+        "TABLES = ('Host', 'Group')\n"
+        "SQL = 'UPDATE app_job SET x = %s' % 'y'\n"
+        "def fix(apps, schema_editor):\n"
+        "    for name in TABLES:\n"
+        "        apps.get_model('app', name)\n"
+        "    inner(apps)\n"
+        "def inner(apps):\n"
+        "    [apps.get_model('auth', m) for m in ['User']]\n"
+    ),
+}
+
+
+def test_imports_are_followed_statically() -> None:
+    source = migration_source(
+        "operations = [\n"
+        "    migrations.RunPython(helpers.fix),\n"
+        "    migrations.RunSQL(common.SQL),\n"
+        "    migrations.RunPython(gone),\n"
+        "]\n",
+        prelude="from app.migrations import _helpers as helpers\nfrom app import common\n"
+        "from app.missing import gone\n",
+    )
+    modules = DictModules(FOLLOWED)
+    migration = parse_migration(
+        source.encode(), app="app", name="0002_x", path="app/migrations/0002_x.py", modules=modules
+    )
+    assert migration.operations is not None
+    fix, sql, gone = migration.operations
+    assert (fix.readable, fix.reaches) == (True, ("host", "group", "auth.user"))
+    assert (sql.readable, sql.tables) == (True, ("app_job",))
+    assert (gone.readable, gone.note) == (
+        False,
+        "gone() is imported from a module that cannot be read",
+    )
+    # Without a source nothing is followed, and nothing is guessed.
+    alone = parse_migration(source.encode(), app="app", name="0002_x", path="p")
+    assert alone.operations is not None and not any(op.readable for op in alone.operations)
+
+
+@pytest.mark.parametrize(
+    ("body", "readable", "reaches"),
+    [
+        (
+            "    def database_forwards(self, app_label, schema_editor, old, new):\n"
+            "        new.apps.get_model('waffle', 'Flag').objects.create()\n",
+            True,
+            ("waffle.flag",),
+        ),
+        (
+            "    def state_forwards(self, app_label, state):\n"
+            "        state.models.pop(('app', 'x'))\n",
+            False,
+            (),
+        ),
+        (
+            "    def database_forwards(self, app_label, schema_editor, old, new):\n"
+            "        schema_editor.execute('DROP TABLE app_x')\n",
+            False,
+            (),
+        ),
+    ],
+)
+def test_custom_operations_defined_in_the_repository_are_read(
+    body: str, readable: bool, reaches: tuple[str, ...]
+) -> None:
+    files = {
+        "app/ops.py": "from django.db.migrations.operations.base import Operation\n\n"
+        "class Custom(Operation):\n    def state_forwards(self, app_label, state):\n"
+        "        pass\n" + body
+    }
+    source = migration_source("operations = [Custom()]\n", prelude="from app.ops import Custom\n")
+    migration = parse_migration(
+        source.encode(),
+        app="app",
+        name="0002_x",
+        path="app/migrations/0002_x.py",
+        modules=DictModules(files),
+    )
+    assert migration.operations is not None
+    (op,) = migration.operations
+    assert (op.op, op.readable, op.reaches) == ("Custom", readable, reaches)

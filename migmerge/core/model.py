@@ -145,6 +145,8 @@ class Leaf(NamedTuple):
     app: str | None = None
     # check --branches: the branch whose migration it is.
     ref: str | None = None
+    # The version's blob, for a same-name conflict's leaves (one path, two contents).
+    blob: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migmerge import trace
 from migmerge.core.graph import Graph
@@ -39,6 +40,9 @@ from migmerge.reading.derive import (
     unreadable_warning,
 )
 from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
+
+if TYPE_CHECKING:
+    from migmerge.reading.parse import ModuleSource
 from migmerge.reading.scope import (
     Diffs,
     GitState,
@@ -193,7 +197,7 @@ def analyze(
             tree = changed_part(info.root, scope, config, local_rev=None, predict=False)
         else:
             with trace.step("list the working tree"):
-                tree = snapshot.worktree(info.root, started=listing)
+                tree = snapshot.worktree(info.root, started=listing, rebase=state.mode == "rebase")
     _say_scope(state, tree)
     return _analyze_tree(info.root, tree, state, config, apps, refs, (settings, ask), diffs)
 
@@ -251,6 +255,10 @@ def _analyze_tree(
         for shape in outcome[3]
         if not only or shape[1] in only
     ]
+    if tree.twins:
+        from migmerge.reading.same_name import same_name_conflicts
+
+        conflicts += [c for c in same_name_conflicts(scan, tree.twins) if not only or c.app in only]
     analysis = Analysis(
         root,
         CheckResult(state.mode, state.local, state.upstream, state.base),
@@ -370,6 +378,15 @@ def _conflict(
     return Conflict(app, package.directory, ancestor, built, overlap, None)
 
 
+def _modules(scan: Scan) -> ModuleSource:
+    """The repository's other modules, for parses to follow imports into (one per scan)."""
+    from migmerge.reading.modules import RepositoryModules  # only when a conflict is read
+
+    if not isinstance(scan.modules, RepositoryModules):
+        scan.modules = RepositoryModules(scan.tree)
+    return scan.modules
+
+
 def _names_tables(migration: Migration) -> bool:
     ops = list(migration.operations or ())
     while ops:
@@ -406,4 +423,6 @@ def _parse(
         return kmigrator_apps.parse_full(source, app, name, path, settings)
     from migmerge.reading import parse
 
-    return parse.parse_migration(sources[path], app=app, name=name, path=path, settings=settings)
+    return parse.parse_migration(
+        sources[path], app=app, name=name, path=path, settings=settings, modules=_modules(scan)
+    )

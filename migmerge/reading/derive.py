@@ -27,7 +27,16 @@ if TYPE_CHECKING:
 class Scan:
     """Every migrations package of a snapshot, and its headers once read."""
 
-    __slots__ = ("packages", "headers", "tree", "settings", "warnings", "sources", "kmigrator")
+    __slots__ = (
+        "packages",
+        "headers",
+        "tree",
+        "settings",
+        "warnings",
+        "sources",
+        "kmigrator",
+        "modules",
+    )
 
     def __init__(
         self,
@@ -46,6 +55,8 @@ class Scan:
         self.warnings = warnings
         # Bytes read so far: headers served by the cache were never read.
         self.sources: dict[str, bytes] = {}
+        # The repository's other modules, once a parse follows an import.
+        self.modules: object | None = None
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths`, reading what was not read yet in one go."""

@@ -36,11 +36,16 @@ def with_git_facts(
         shared_revs.append(default)
     # One object lookup for both questions: which files upstream has, which are shared.
     upstream = [state.upstream] if state.upstream else []
-    found = git.existing_objects(
+    found = git.object_ids(
         root, _names(upstream, {**paths, **folders}) + _names(shared_revs, paths)
     )
     upstream_has = {name.partition(":")[2] for name in found if name.split(":")[0] in upstream}
-    shared = {name.partition(":")[2] for name in found if name.split(":")[0] in shared_revs}
+    # (path, blob) shared revisions hold: a same-name leaf is shared only with its own bytes.
+    shared = {
+        (name.partition(":")[2], sha)
+        for name, sha in found.items()
+        if name.split(":")[0] in shared_revs
+    }
     moved = {p for p in paths if p.rpartition("/")[0] not in upstream_has}
     if state.upstream and moved:
         # The app's folder is not where it is upstream: look for the files by name.
@@ -124,22 +129,30 @@ def _facts(
     conflict: Conflict,
     state: GitState,
     upstream_has: set[str],
-    shared: set[str],
+    shared: set[tuple[str, str]],
     applied: frozenset[Key] | None,
     modules: Mapping[str, Mapping[str, str]],
 ) -> Conflict:
+    shared_paths = {path for path, _ in shared}
     leaves = []
     for leaf in conflict.leaves:
         branch_paths = [p for _, p in _branch_paths(conflict, leaf, modules)]
-        # Cross-app leaves know their side already: which side took what away.
+        # Cross-app and same-name leaves know their side already (which side took
+        # what away; which version is whose).
         side: Side | None = leaf.side
         if side is None and state.upstream is not None:
             side = "upstream" if leaf.path in upstream_has else "local"
         app = leaf.app or conflict.app
+        # One path, two versions (same-name): shared only with its own bytes.
+        is_shared = (
+            (leaf.path, leaf.blob) in shared
+            if leaf.blob
+            else any(p in shared_paths for p in branch_paths)
+        )
         leaves.append(
             leaf._replace(
                 side=side,
-                shared=any(p in shared for p in branch_paths),
+                shared=is_shared,
                 applied=None if applied is None else any((app, n) in applied for n in leaf.branch),
             )
         )

@@ -304,11 +304,19 @@ def _split_z(data: bytes) -> list[str]:
 UNTRACKED_OPTIONS = ("--exclude-standard", "--exclude=__pycache__/", "-z")
 
 
+class Stages(NamedTuple):
+    """The blobs of an unmerged path: the merge base's, ours, theirs (None: absent)."""
+
+    base: str | None
+    ours: str | None
+    theirs: str | None
+
+
 class WorktreeListing(NamedTuple):
     """What git knows of the working tree, from three listings run at once."""
 
     entries: dict[str, str]  # path -> blob sha of stage 0 in the index
-    unmerged: set[str]  # paths with conflict stages
+    unmerged: dict[str, Stages]  # paths with conflict stages -> the blob of each
     modified: list[str]  # tracked paths that differ from the index
     untracked: list[str]  # untracked, not ignored paths
 
@@ -340,16 +348,18 @@ def list_worktree(
     return WorktreeListing(entries, unmerged, _split_z(modified), _split_z(untracked))
 
 
-def index_entries(root: Path, pathspecs: Iterable[str] = ()) -> tuple[dict[str, str], set[str]]:
-    """Return (path -> blob sha of stage 0, paths with unmerged stages)."""
+def index_entries(
+    root: Path, pathspecs: Iterable[str] = ()
+) -> tuple[dict[str, str], dict[str, Stages]]:
+    """Return (path -> blob sha of stage 0, paths with unmerged stages -> their blobs)."""
     return _index_entries(git_bytes(root, "ls-files", "-s", "-z", "--", *pathspecs))
 
 
-def _index_entries(out: bytes) -> tuple[dict[str, str], set[str]]:
+def _index_entries(out: bytes) -> tuple[dict[str, str], dict[str, Stages]]:
     # Records are "MODE SHA STAGE\tPATH", MODE always six octal digits. Plain
     # string slicing: a regex's match tuples cost twice as much on 10,000 lines.
     entries: dict[str, str] = {}
-    unmerged: set[str] = set()
+    stages: dict[str, dict[str, str]] = {}
     for record in out.decode("utf-8", "surrogateescape").split("\0"):
         meta, _, path = record.partition("\t")
         if not path or meta.startswith("160000"):
@@ -357,7 +367,8 @@ def _index_entries(out: bytes) -> tuple[dict[str, str], set[str]]:
         if meta.endswith(" 0"):
             entries[path] = meta[7:-2]
         else:
-            unmerged.add(path)
+            stages.setdefault(path, {})[meta[-1]] = meta[7:-2]
+    unmerged = {p: Stages(s.get("1"), s.get("2"), s.get("3")) for p, s in stages.items()}
     return entries, unmerged
 
 
@@ -531,16 +542,30 @@ def existing_objects(root: Path, names: Iterable[str]) -> set[str]:
 
 
 def object_ids(root: Path, names: Iterable[str]) -> dict[str, str]:
-    """Return the object id of each `rev:path` name that exists, through one `--batch-check`."""
+    """Return the object id of each `rev:path` name that exists, through one `cat-file`.
+
+    NUL-separated in (`-z`), and read back by the names sent: git echoes a
+    missing name as it is, so a path holding a newline cannot shift the lines.
+    """
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return {}
-    out = git_run(root, "cat-file", "--batch-check=%(objectname)", input="\n".join(wanted) + "\n")
-    return {
-        name: line
-        for name, line in zip(wanted, out.splitlines())
-        if not line.endswith(" missing") and not line.endswith(" ambiguous")
-    }
+    encoded = [name.encode("utf-8", "surrogateescape") for name in wanted]
+    out = git_bytes(
+        root, "cat-file", "-z", "--batch-check=%(objectname)", input=b"\0".join(encoded) + b"\0"
+    )
+    found: dict[str, str] = {}
+    pos = 0
+    for name, raw in zip(wanted, encoded):
+        for word in (b" missing\n", b" ambiguous\n"):
+            if out.startswith(raw + word, pos):
+                pos += len(raw) + len(word)
+                break
+        else:
+            end = out.index(b"\n", pos)
+            found[name] = out[pos:end].decode()
+            pos = end + 1
+    return found
 
 
 class Refs(NamedTuple):

@@ -12,7 +12,7 @@ import re
 import sys
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from migmerge.core.model import SETTING_APP, Key, Migration, Operation
 from migmerge.errors import NotAMigration
@@ -56,8 +56,12 @@ def parse_migration(
     path: str,
     operations: bool = True,
     settings: Mapping[str, str] | None = None,
+    modules: ModuleSource | None = None,
 ) -> Migration:
     """Read a migration's source into a Migration, with its operations unless told not to.
+
+    `modules`: where to find the repository's other modules, to follow what
+    the operations import (RunPython functions, SQL, custom operations).
 
     Never fails on a file that holds a migration: what Python cannot parse is
     read by the fallback reader as far as it goes, an operation whose reading
@@ -66,7 +70,7 @@ def parse_migration(
     """
     tree, problem = _parse_tree(source, path)
     cls = _migration_class(tree, path, problem, source)
-    ctx = _Context.build(app, tree, settings or {})
+    ctx = _Context.build(app, tree, settings or {}, path=path, modules=modules)
     if problem:
         ctx.problems.append(problem)
     if cls is None:
@@ -265,6 +269,25 @@ def _is_mutation(node: ast.AST) -> bool:
 # Module context: settings, module-level functions, imports
 
 
+class ModuleSource(Protocol):
+    """Other modules of the repository, at the revision being read, by import name.
+
+    Given to `parse_migration` where a migration's operations may use code
+    from elsewhere in the tree (a RunPython function, SQL, a custom
+    operation). Only bytes pass: nothing is imported or run.
+    """
+
+    # Parsed modules by (path, hash of bytes), kept across migrations (None: unparsable).
+    trees: dict[tuple[str, int], ast.Module | None]
+
+    def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
+        """The path and bytes of `module` as `importer` (a path) imports it, or None."""
+
+
+# How far imports are followed from a migration (module to module).
+FOLLOW_DEPTH = 4
+
+
 class _Context(NamedTuple):
     app: str
     settings: Mapping[str, str]
@@ -272,14 +295,54 @@ class _Context(NamedTuple):
     imports: dict[str, str]
     # What could not be read, in words: the file's `unreadable`.
     problems: list[str]
+    module_body: list[ast.stmt]
+    # Module-level names assigned a value, and the value last assigned.
+    constants: dict[str, ast.expr]
+    # Names being evaluated now (a name defined by itself is not read twice).
+    evaluating: set[str]
+    path: str = ""
+    modules: ModuleSource | None = None
+    depth: int = 0
+    classes: dict[str, ast.ClassDef] = {}
+    # name -> (module, attribute or "" for the module itself, relative level)
+    origins: dict[str, tuple[str, str, int]] = {}
 
     @classmethod
-    def build(cls, app: str, tree: ast.Module, settings: Mapping[str, str]) -> _Context:
-        """Index the module's functions and imported names."""
+    def build(
+        cls,
+        app: str,
+        tree: ast.Module,
+        settings: Mapping[str, str],
+        *,
+        path: str = "",
+        modules: ModuleSource | None = None,
+        depth: int = 0,
+    ) -> _Context:
+        """Index the module's functions, classes, imported names and module-level values."""
         functions = {
             n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        return cls(app, settings, functions, _imports(tree), [])
+        classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        constants = {}
+        for stmt in tree.body:
+            target, value = _simple_assignment(stmt)
+            if target is not None and value is not None:
+                constants[target] = value
+        return cls(
+            app,
+            settings,
+            functions,
+            _imports(tree),
+            [],
+            tree.body,
+            constants,
+            set(),
+            path,
+            modules,
+            depth,
+            classes,
+            _origins(tree),
+        )
 
 
 def _imports(tree: ast.Module) -> dict[str, str]:
@@ -295,6 +358,130 @@ def _imports(tree: ast.Module) -> dict[str, str]:
                     alias.name if alias.asname else alias.name.split(".")[0]
                 )
     return out
+
+
+def _origins(tree: ast.Module) -> dict[str, tuple[str, str, int]]:
+    """Where each imported name comes from: (module, attribute, relative level)."""
+    out: dict[str, tuple[str, str, int]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                # Star imports under "*<n>": looked into when a name is found nowhere else.
+                key = f"*{len(out)}" if alias.name == "*" else alias.asname or alias.name
+                out[key] = (node.module or "", alias.name, node.level)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    out[alias.asname] = (alias.name, "", 0)
+                else:
+                    out[alias.name.split(".")[0]] = (alias.name.split(".")[0], "", 0)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Names defined elsewhere: in this module, or in a module it imports
+
+
+class _Module(NamedTuple):
+    """A module reached through an import (`from . import helpers`; `helpers.f`)."""
+
+    ctx: _Context
+
+
+Found = tuple[ast.AST | _Module, _Context]
+
+
+def _lookup(name: str, ctx: _Context) -> Found | None:
+    """Where `name` is defined, seen from `ctx`: a def, a class, a value or a module."""
+    if name in ctx.functions:
+        return ctx.functions[name], ctx
+    if name in ctx.classes:
+        return ctx.classes[name], ctx
+    if name in ctx.constants:
+        return ctx.constants[name], ctx
+    origin = ctx.origins.get(name)
+    if origin is None:
+        return _star_lookup(name, ctx)
+    module, attribute, level = origin
+    if not attribute:
+        other = _module_of(ctx, module, level)
+        return (_Module(other), other) if other else None
+    other = _module_of(ctx, module, level)
+    found = _lookup(attribute, other) if other is not None else None
+    if found is not None:
+        return found
+    submodule = _module_of(ctx, f"{module}.{attribute}" if module else attribute, level)
+    return (_Module(submodule), submodule) if submodule else None
+
+
+def _star_lookup(name: str, ctx: _Context) -> Found | None:
+    """`name` from a module this one star-imports (`from awx.main.utils.common import *`)."""
+    for key, (module, _, level) in ctx.origins.items():
+        if key.startswith("*"):
+            other = _module_of(ctx, module, level)
+            found = _lookup(name, other) if other is not None else None
+            if found is not None:
+                return found
+    return None
+
+
+def _lookup_expr(node: ast.expr, ctx: _Context) -> Found | None:
+    """Where a name or a dotted name (`helpers.forwards`) is defined."""
+    if isinstance(node, ast.Name):
+        return _lookup(node.id, ctx)
+    if isinstance(node, ast.Attribute):
+        base = _lookup_expr(node.value, ctx)
+        if base is not None and isinstance(base[0], _Module):
+            return _lookup(node.attr, base[0].ctx)
+    return None
+
+
+def _module_of(ctx: _Context, module: str, level: int) -> _Context | None:
+    """The context of another module of the repository, parsed once per run."""
+    if ctx.modules is None or ctx.depth >= FOLLOW_DEPTH or module.startswith("django."):
+        return None
+    found = ctx.modules.find(ctx.path, module, level)
+    if found is None:
+        return None
+    path, source = found
+    key = (path, hash(source))  # one path, two sides: two versions
+    if key not in ctx.modules.trees:
+        ctx.modules.trees[key] = _module_tree(source)
+    tree = ctx.modules.trees[key]
+    if tree is None:
+        return None
+    return _Context.build(
+        ctx.app, tree, ctx.settings, path=path, modules=ctx.modules, depth=ctx.depth + 1
+    )
+
+
+def _module_tree(source: bytes) -> ast.Module | None:
+    """Parse a module imported by a migration, as far as it reads."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        try:
+            return salvage(source.decode("utf-8", "replace").replace("\0", "")).tree
+        except RecursionError:
+            return None
+
+
+def module_paths(importer: str, module: str, level: int) -> list[str]:
+    """Where `module` may live, as `importer` (a repository path) imports it.
+
+    Relative imports: from the importer's folder. Absolute ones: under each
+    folder above the importer, the shallowest first (sys.path roots are
+    near the top: a project's root, or `modules/core` in a monorepo).
+    """
+    rest = module.replace(".", "/")
+    if level:
+        parts = importer.split("/")[:-1]
+        parts = parts[: len(parts) - (level - 1)] if level > 1 else parts
+        stems = ["/".join(filter(None, ["/".join(parts), rest]))]
+    else:
+        parts = importer.split("/")[:-1]
+        stems = ["/".join(filter(None, ["/".join(parts[:i]), rest])) for i in range(len(parts) + 1)]
+    return [f"{stem}{end}" for stem in stems if stem for end in (".py", "/__init__.py")]
 
 
 # ---------------------------------------------------------------------------
@@ -327,30 +514,148 @@ def _read_header_attrs(attrs: _Attrs, ctx: _Context) -> _Header:
         if attr in attrs.changed:
             problems.append(attrs.changed[attr])
         if problems:
-            header.notes.append(_dynamic_note(attr, problems))
+            own = any(app == ctx.app for app, _ in keys)
+            header.notes.append(_dynamic_note(attr, problems, own))
     return header
 
 
-def _dynamic_note(attr: str, problems: Sequence[str]) -> str:
+def _dynamic_note(attr: str, problems: Sequence[str], own: bool = False) -> str:
     """Say, in words, what was not read and what is assumed instead."""
-    assumed = (
-        "assumed the previous migration of the app by number"
-        if attr == "dependencies"
-        else "only its literal parts were read"
-    )
+    if attr != "dependencies":
+        assumed = "only its literal parts were read"
+    elif own:
+        assumed = "what could be read is kept"
+    else:
+        assumed = "assumed the previous migration of the app by number"
     return f"{attr} is not a plain literal ({', '.join(problems)}): {assumed}"
 
 
 def _keys(node: ast.expr, ctx: _Context) -> tuple[list[Key], list[str]]:
-    """Read a list of migration keys; return what was read and what could not be."""
+    """Read a list of migration keys; return what was read and what could not be.
+
+    A module-level name or a call of a module-level function without
+    arguments is evaluated statically (karrio's `get_dependencies()`).
+    """
     keys: list[Key] = []
     problems: list[str] = []
     for part in _summands(node):
         if isinstance(part, (ast.List, ast.Tuple)):
             _list_keys(part, ctx, keys, problems)
-        else:
+            continue
+        built = _built_keys(part, ctx)
+        if built is None:
             problems.append(f"`{_snippet(part)}`")
+            continue
+        keys += built.certain + built.possible
+        problems += built.problems
+        if built.possible:
+            shown = ", ".join(f"{a}.{n}" for a, n in built.possible)
+            problems.append(f"`{_snippet(part)}` adds {shown} only when a condition holds")
     return keys, problems
+
+
+class _Built(NamedTuple):
+    """A list built by code, as far as it reads statically."""
+
+    certain: list[Key]
+    possible: list[Key]  # added under a condition (`if`, a loop, `try`)
+    problems: list[str]
+
+
+def _built_keys(node: ast.expr, ctx: _Context) -> _Built | None:
+    """Evaluate a module-level name, or a call of a module-level function, for its keys."""
+    if isinstance(node, ast.Name) and node.id in ctx.constants and node.id not in ctx.evaluating:
+        body, name = ctx.module_body, node.id
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ctx.functions
+        and not node.args
+        and not node.keywords
+        and node.func.id not in ctx.evaluating
+    ):
+        body, name = ctx.functions[node.func.id].body, None
+    else:
+        return None
+    ctx.evaluating.add(name or node.func.id)  # type: ignore[union-attr]
+    try:
+        return _ListBuilder(ctx).run(body, name)
+    finally:
+        ctx.evaluating.discard(name or node.func.id)  # type: ignore[union-attr]
+
+
+class _ListBuilder:
+    """Follow the statements that build a list of keys: assignments, append, extend, +=."""
+
+    __slots__ = ("ctx", "lists", "returned")
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.lists: dict[str, _Built] = {}
+        self.returned: _Built | None = None
+
+    def run(self, body: list[ast.stmt], name: str | None) -> _Built | None:
+        """The keys of `name` after `body` (None: of what `body` returns)."""
+        self._visit(body, certain=True)
+        return self.lists.get(name) if name else self.returned
+
+    def _visit(self, body: list[ast.stmt], certain: bool) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            self._statement(stmt, certain)
+            for nested in (getattr(stmt, f, []) for f in ("body", "orelse", "finalbody")):
+                self._visit(nested, certain=False)
+            for handler in getattr(stmt, "handlers", []):
+                self._visit(handler.body, certain=False)
+
+    def _statement(self, stmt: ast.stmt, certain: bool) -> None:
+        target, value = _simple_assignment(stmt)
+        if target is not None and value is not None:
+            self._add(target, value, certain, replace=certain)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            self._add(stmt.target.id, stmt.value, certain, replace=False)
+        elif isinstance(stmt, ast.Expr) and _is_list_call(stmt.value):
+            call: ast.Call = stmt.value  # type: ignore[assignment]
+            func: ast.Attribute = call.func  # type: ignore[assignment]
+            items = ast.List(elts=call.args[-1:], ctx=ast.Load())
+            added = items if func.attr in ("append", "insert") else call.args[0]
+            self._add(func.value.id, added, certain, replace=False)  # type: ignore[attr-defined]
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            found = self._value(stmt.value, certain)
+            self.returned = found if self.returned is None else _merged(self.returned, found)
+
+    def _add(self, name: str, value: ast.expr, certain: bool, *, replace: bool) -> None:
+        before = _Built([], [], []) if replace else self.lists.get(name, _Built([], [], []))
+        self.lists[name] = _merged(before, self._value(value, certain))
+
+    def _value(self, value: ast.expr, certain: bool) -> _Built:
+        """The keys of an expression, the lists built so far standing for their names."""
+        total = _Built([], [], [])
+        for part in _summands(value):
+            if isinstance(part, ast.Name) and part.id in self.lists:
+                total = _merged(total, self.lists[part.id])
+            else:
+                keys, problems = _keys(part, self.ctx)
+                total = _merged(total, _Built(keys, [], problems))
+        if certain:
+            return total
+        return _Built([], total.certain + total.possible, total.problems)
+
+
+def _merged(a: _Built, b: _Built) -> _Built:
+    return _Built(a.certain + b.certain, a.possible + b.possible, a.problems + b.problems)
+
+
+def _is_list_call(node: ast.expr) -> bool:
+    """`name.append(x)`, `name.extend(xs)`, `name.insert(i, x)`."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.attr in ("append", "extend", "insert")
+        and len(node.args) in (1, 2)
+    )
 
 
 def _list_keys(
@@ -528,9 +833,7 @@ def _operation(node: ast.expr, ctx: _Context) -> Operation:
         return Operation(op=name)
     reader = READERS.get(name)
     if reader is None or not _is_django_operation(node.func, ctx):
-        origin = _origin(node.func, ctx)
-        note = f"{name} is a custom operation{origin}; what it touches is unknown"
-        return Operation(op=name, readable=False, note=note)
+        return _custom_operation(name, node, ctx)
     op = reader(name, _bind(node, reader.params), ctx)
     return op._replace(detail=_detail(node))
 
@@ -541,6 +844,72 @@ def _detail(node: ast.Call) -> str | None:
         return ast.dump(node, annotate_fields=False)
     except RecursionError:
         return None
+
+
+def _custom_operation(name: str, node: ast.Call, ctx: _Context) -> Operation:
+    """Read a custom operation defined in the repository; else it is unknown."""
+    found = _lookup_expr(node.func, ctx)
+    if found is not None and isinstance(found[0], ast.ClassDef):
+        read = _operation_class(name, found[0], found[1])
+        if read is not None:
+            return read._replace(detail=_detail(node))
+    origin = _origin(node.func, ctx)
+    note = f"{name} is a custom operation{origin}; what it touches is unknown"
+    return Operation(op=name, readable=False, note=note)
+
+
+def _operation_class(name: str, cls: ast.ClassDef, ctx: _Context) -> Operation | None:
+    """What an `Operation` subclass touches: the models its database_forwards gets.
+
+    Only a direct subclass of Operation whose state_forwards does nothing and
+    whose database_forwards leaves the schema editor alone (data through
+    get_model, as a RunPython would) is read; None for anything else.
+    """
+    if "Operation" not in {_last_name(base) for base in cls.bases}:
+        return None
+    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+    where = f"{name} ({ctx.path or 'this file'})"
+    state = methods.get("state_forwards")
+    if state is not None and not _does_nothing(state):
+        note = f"{where} changes the migration state in code"
+        return Operation(op=name, readable=False, note=note)
+    forwards = methods.get("database_forwards")
+    reach = _Reach()
+    if forwards is not None:
+        if _uses_schema_editor(forwards):
+            note = f"{where} changes the database through its schema editor"
+            return Operation(op=name, readable=False, note=note)
+        _walk_code(forwards, ctx, reach)
+    if reach.problems:
+        note = f"{where} " + "; ".join(dict.fromkeys(reach.problems))
+        return Operation(op=name, readable=False, note=note, reaches=_unique(reach.models))
+    return Operation(op=name, reaches=_unique(reach.models))
+
+
+def _does_nothing(function: ast.FunctionDef) -> bool:
+    """A body of `pass`, a docstring, `...` or a bare `return`."""
+    return all(
+        isinstance(stmt, ast.Pass)
+        or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        or (isinstance(stmt, ast.Return) and stmt.value is None)
+        for stmt in function.body
+    )
+
+
+def _uses_schema_editor(function: ast.FunctionDef) -> bool:
+    """Tell whether database_forwards calls its schema editor (SQL, DDL)."""
+    params = [arg.arg for arg in function.args.args]
+    if len(params) < 3:
+        return True  # not the signature Django calls: assume the worst
+    editor = params[2]
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call):
+            head = node.func
+            while isinstance(head, (ast.Attribute, ast.Call)):
+                head = head.value if isinstance(head, ast.Attribute) else head.func
+            if isinstance(head, ast.Name) and head.id == editor:
+                return True
+    return False
 
 
 def _is_django_operation(func: ast.expr, ctx: _Context) -> bool:
@@ -807,7 +1176,7 @@ def _run_python(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operatio
 
 def _run_sql(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
     children = _operation_list(args["state_operations"], ctx) if "state_operations" in args else ()
-    statements = _sql_strings(args.get("sql"))
+    statements = _sql_strings(args.get("sql"), ctx)
     if statements is None:
         note = f"its SQL is not a literal ({_snippet(args['sql']) if 'sql' in args else 'none'})"
         return Operation(op=name, readable=False, note=note, children=children)
@@ -863,15 +1232,16 @@ def _reach_code(code: ast.expr, ctx: _Context) -> Operation:
     """Read the models a RunPython's forward code reaches with get_model."""
     if isinstance(code, ast.Attribute) and code.attr == "noop":
         return Operation(op="RunPython")
-    reach = _Reach()
+    found: tuple[ast.AST, _Context]
     if isinstance(code, ast.Lambda):
-        label = "its lambda"
-        _walk_code(code, ctx, reach, set())
-    elif isinstance(code, ast.Name) and code.id in ctx.functions:
-        label = f"{code.id}()"
-        _walk_code(ctx.functions[code.id], ctx, reach, {code.id})
+        label, found = "its lambda", (code, ctx)
     else:
-        return Operation(op="RunPython", readable=False, note=_foreign_code(code, ctx))
+        looked = _lookup_expr(code, ctx)
+        if looked is None or not isinstance(looked[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return Operation(op="RunPython", readable=False, note=_foreign_code(code, ctx))
+        label, found = f"{_snippet(code)}()", (looked[0], looked[1])
+    reach = _Reach()
+    _walk_code(found[0], found[1], reach)
     mentions = tuple(sorted(reach.names))
     if reach.problems:
         note = f"{label} " + "; ".join(dict.fromkeys(reach.problems))
@@ -887,30 +1257,65 @@ def _reach_code(code: ast.expr, ctx: _Context) -> Operation:
 
 def _foreign_code(code: ast.expr, ctx: _Context) -> str:
     """Say why a RunPython's code cannot be followed."""
-    if isinstance(code, ast.Name) and code.id in ctx.imports:
-        return f"{code.id}() is imported, not defined in this file"
+    if _is_imported(code, ctx):
+        return f"{_snippet(code)}() is imported from a module that cannot be read"
     if isinstance(code, ast.Name):
         return f"{code.id}() is not a function defined in this file"
     return f"its code `{_snippet(code)}` is not a function defined in this file"
 
 
-def _walk_code(node: ast.AST, ctx: _Context, reach: _Reach, seen: set[str]) -> None:
-    """Collect get_model calls in `node` and in same-file functions it calls."""
-    for sub in ast.walk(node):
-        _mention(sub, reach.names)
-        if not isinstance(sub, ast.Call):
-            continue
-        called = _last_name(sub.func)
-        if called == "get_model":
-            _get_model(sub, ctx, reach)
-        elif called in ("get_models", "get_app_config", "get_app_configs"):
-            reach.problems.append(f"calls {called}(), which may reach any model")
-        elif isinstance(sub.func, ast.Name) and sub.func.id in ctx.functions:
-            if sub.func.id not in seen:
-                seen.add(sub.func.id)
-                _walk_code(ctx.functions[sub.func.id], ctx, reach, seen)
-        elif isinstance(sub.func, ast.Name) and sub.func.id in ctx.imports and _passes_apps(sub):
-            reach.problems.append(f"passes apps to {sub.func.id}(), which is imported")
+def _is_imported(node: ast.expr, ctx: _Context) -> bool:
+    """Tell whether a name (or the head of a dotted name) comes from an import."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in ctx.imports
+
+
+def _walk_code(node: ast.AST, ctx: _Context, reach: _Reach) -> None:
+    """Collect get_model calls in `node` and in the functions it calls, wherever defined.
+
+    Same-file functions and functions imported from the repository's other
+    modules are followed (each once); never recursive, however deep the calls.
+    """
+    seen: set[tuple[str, int]] = set()
+    stack: list[tuple[ast.AST, _Context]] = [(node, ctx)]
+    while stack:
+        code, where = stack.pop()
+        loops = _loop_values(code, where)
+        for sub in ast.walk(code):
+            _mention(sub, reach.names)
+            if isinstance(sub, ast.Call):
+                stack += _called(sub, where, reach, loops, seen)
+
+
+def _called(
+    call: ast.Call,
+    ctx: _Context,
+    reach: _Reach,
+    loops: Loops,
+    seen: set[tuple[str, int]],
+) -> list[tuple[ast.AST, _Context]]:
+    """Note what one call reaches; return the function it calls when it can be read."""
+    called = _last_name(call.func)
+    if called == "get_model":
+        _get_model(call, ctx, reach, loops)
+        return []
+    if called in ("get_models", "get_app_config", "get_app_configs"):
+        reach.problems.append(f"calls {called}(), which may reach any model")
+        return []
+    if not isinstance(call.func, (ast.Name, ast.Attribute)):
+        return []
+    found = _lookup_expr(call.func, ctx)
+    if found is not None and isinstance(found[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        key = (found[1].path, found[0].lineno)
+        if key not in seen:
+            seen.add(key)
+            return [(found[0], found[1])]
+    elif found is None and _is_imported(call.func, ctx) and _passes_apps(call):
+        reach.problems.append(
+            f"passes apps to {_snippet(call.func)}(), imported from a module that cannot be read"
+        )
+    return []
 
 
 def _mention(node: ast.AST, names: set[str]) -> None:
@@ -931,50 +1336,193 @@ def _passes_apps(call: ast.Call) -> bool:
     return any(isinstance(v, ast.Name) and v.id == "apps" for v in values)
 
 
-def _get_model(call: ast.Call, ctx: _Context, reach: _Reach) -> None:
-    """Record the model one get_model call names."""
-    args = [_const_str(a) for a in call.args]
-    if len(args) == 1 and args[0] is not None and "." in args[0]:
-        app, model = args[0].split(".", 1)
-    elif len(args) == 2 and args[0] is not None and args[1] is not None:
-        app, model = args[0], args[1]
+Loops = Mapping[str, tuple[int, list[str]]]
+
+
+def _loop_values(code: ast.AST, ctx: _Context) -> dict[str, tuple[int, list[str]]]:
+    """Names a `for` loop in `code` takes from a literal of strings (or a name holding one).
+
+    name -> (the loop, its values): names unpacked from one loop go together.
+    """
+    out: dict[str, tuple[int, list[str]]] = {}
+    for node in ast.walk(code):
+        if not isinstance(node, (ast.For, ast.comprehension)):
+            continue
+        items = _literal_items(node.iter, ctx)
+        if items is None:
+            continue
+        targets = node.target.elts if isinstance(node.target, ast.Tuple) else [node.target]
+        for index, target in enumerate(targets):
+            if isinstance(target, ast.Name):
+                values = [_item_string(item, index, len(targets), ctx) for item in items]
+                if None not in values:
+                    out[target.id] = (id(node), [v for v in values if v is not None])
+    return out
+
+
+def _literal_items(node: ast.expr, ctx: _Context) -> list[ast.expr] | None:
+    """The items of a list, tuple or set literal, or of a module-level name holding one."""
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        found = _lookup_expr(node, ctx)
+        if found is None or not isinstance(found[0], ast.expr):
+            return None
+        node, ctx = found[0], found[1]
+    if isinstance(node, ast.Dict):
+        return [key for key in node.keys if key is not None]
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return list(node.elts)
+    return None
+
+
+def _item_string(item: ast.expr, index: int, width: int, ctx: _Context) -> str | None:
+    """One loop variable's value: the item itself, or its `index`-th part when unpacked."""
+    if width > 1:
+        if not isinstance(item, (ast.Tuple, ast.List)) or len(item.elts) != width:
+            return None
+        item = item.elts[index]
+    return _string(item, ctx)
+
+
+def _get_model(call: ast.Call, ctx: _Context, reach: _Reach, loops: Loops) -> None:
+    """Record the models one get_model call names (each value a loop gives it, too)."""
+    values = [_strings(arg, ctx, loops) for arg in call.args]
+    if len(values) == 1 and values[0] and all("." in v for v in values[0]):
+        pairs = [tuple(v.split(".", 1)) for v in values[0]]
+    elif len(values) == 2 and values[0] and values[1]:
+        pairs = _pairs_of(call.args, values[0], values[1], loops)
     else:
         reach.problems.append("calls get_model with a non-literal argument")
         return
-    model = model.lower()
-    reach.models.append(model if app == ctx.app else f"{app}.{model}")
+    for app, model in pairs:
+        reach.models.append(model.lower() if app == ctx.app else f"{app}.{model.lower()}")
+
+
+def _pairs_of(
+    args: list[ast.expr], apps: list[str], models: list[str], loops: Loops
+) -> list[tuple[str, ...]]:
+    """(app, model) pairs: side by side when both come from one loop, else every pair."""
+    first, second = (loops.get(a.id) if isinstance(a, ast.Name) else None for a in args)
+    if first and second and first[0] == second[0]:
+        return list(zip(apps, models))
+    return [(a, m) for a in apps for m in models]
+
+
+def _strings(node: ast.expr, ctx: _Context, loops: Loops) -> list[str] | None:
+    """The strings an argument may be: a literal, a module-level name, a loop's values."""
+    if isinstance(node, ast.Name) and node.id in loops:
+        return loops[node.id][1]
+    text = _string(node, ctx)
+    return [text] if text is not None else None
+
+
+# ---------------------------------------------------------------------------
+# Strings built in the file (or imported): SQL held in a module-level name
+
+
+def _string(node: ast.expr, ctx: _Context, depth: int = 0) -> str | None:
+    """The value of a string expression that needs no code to run, else None.
+
+    Literals, names assigned one (here or in an imported module), `+`, `%`,
+    f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`.
+    """
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        found = _lookup_expr(node, ctx)
+        if found is None or not isinstance(found[0], ast.expr):
+            return None
+        return _string(found[0], found[1], depth + 1)
+    if isinstance(node, ast.BinOp):
+        return _string_operation(node, ctx, depth)
+    if isinstance(node, ast.JoinedStr):
+        parts = [_formatted(value, ctx, depth) for value in node.values]
+        return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+    if isinstance(node, ast.Call):
+        return _string_call(node, ctx, depth)
+    return None
+
+
+def _string_operation(node: ast.BinOp, ctx: _Context, depth: int) -> str | None:
+    if isinstance(node.op, ast.Add):
+        parts = [_string(part, ctx, depth + 1) for part in _summands(node)]
+        return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+    if isinstance(node.op, ast.Mod):
+        template = _string(node.left, ctx, depth + 1)
+        items = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+        values = [_string(item, ctx, depth + 1) for item in items]
+        if template is None or None in values:
+            return None
+        try:
+            return template % tuple(values)
+        except (TypeError, ValueError, KeyError):
+            return None
+    return None
+
+
+def _formatted(value: ast.expr, ctx: _Context, depth: int) -> str | None:
+    if isinstance(value, ast.FormattedValue):
+        if value.conversion != -1 or value.format_spec is not None:
+            return None
+        return _string(value.value, ctx, depth + 1)
+    return _string(value, ctx, depth + 1)
+
+
+def _string_call(node: ast.Call, ctx: _Context, depth: int) -> str | None:
+    """`sep.join([...])`, `template.format(...)`, `dedent(text)`, `text.strip()`."""
+    func = node.func
+    name = _last_name(func)
+    if name == "dedent" and len(node.args) == 1:
+        return _string(node.args[0], ctx, depth + 1)
+    if not isinstance(func, ast.Attribute):
+        return None
+    base = _string(func.value, ctx, depth + 1)
+    if base is None:
+        return None
+    if name in ("strip", "lstrip", "rstrip", "lower", "upper") and not node.args:
+        return str(getattr(base, name)())
+    if name == "join" and len(node.args) == 1:
+        items = _literal_items(node.args[0], ctx)
+        parts = [_string(item, ctx, depth + 1) for item in items or []]
+        return None if items is None or None in parts else base.join(parts)  # type: ignore[arg-type]
+    if name == "format":
+        args = [_string(arg, ctx, depth + 1) for arg in node.args]
+        kwargs = {kw.arg: _string(kw.value, ctx, depth + 1) for kw in node.keywords if kw.arg}
+        if None in args or None in kwargs.values() or len(kwargs) != len(node.keywords):
+            return None
+        try:
+            return base.format(*args, **kwargs)
+        except (IndexError, KeyError, ValueError, AttributeError):
+            return None
+    return None
 
 
 # ---------------------------------------------------------------------------
 # RunSQL: which tables does the SQL name?
 
 
-def _sql_strings(node: ast.expr | None) -> list[str] | None:
-    """Return the SQL statements of a RunSQL `sql` argument; None when not literal."""
+def _sql_strings(node: ast.expr | None, ctx: _Context) -> list[str] | None:
+    """Return the SQL statements of a RunSQL `sql` argument; None when they cannot be read."""
     if node is None:
         return None
     if isinstance(node, ast.Attribute) and node.attr == "noop":
         return []
-    text = _joined_str(node)
+    text = _string(node, ctx)
     if text is not None:
         return [text]
-    if not isinstance(node, (ast.List, ast.Tuple)):
+    items = _literal_items(node, ctx) if not isinstance(node, ast.Dict) else None
+    if items is None:
         return None
     out = []
-    for element in node.elts:
+    for element in items:
         if isinstance(element, (ast.List, ast.Tuple)) and element.elts:
             element = element.elts[0]  # (sql, params)
-        text = _joined_str(element)
+        text = _string(element, ctx)
         if text is None:
             return None
         out.append(text)
     return out
-
-
-def _joined_str(node: ast.expr) -> str | None:
-    """Return a string constant, or a `+` of string constants, else None."""
-    parts = [_const_str(part) for part in _summands(node)]
-    return None if None in parts else "".join(parts)  # type: ignore[arg-type]
 
 
 # Statements sqlparse does not type but that are well understood and name tables

@@ -220,9 +220,12 @@ def changed_part(
     change, not the repository's size. `diffs`: `side_diffs`, when run already.
     """
     assert state.upstream is not None
+    rebase = state.mode == "rebase"
     diffs = diffs or side_diffs(root, state, local_rev)
     if diffs is None:
-        return snapshot.commit(root, state.upstream) if predict else snapshot.worktree(root)
+        if predict:
+            return snapshot.commit(root, state.upstream)
+        return snapshot.worktree(root, rebase=rebase)
     theirs, ours = diffs
     changed = {*theirs, *ours}
     dirs = sorted({p.rpartition("/")[0] for p in changed if p.endswith(".py")} - {""})
@@ -234,16 +237,18 @@ def changed_part(
     def side(specs: list[str]) -> snapshot.Snapshot:
         """Our side of the merge (commit or working tree), under `specs`."""
         if local_rev is None:
-            return snapshot.worktree(root, specs)
+            return snapshot.worktree(root, specs, rebase=rebase)
         return snapshot.commit(root, local_rev, specs)
 
     around = discover.context_paths(dirs)
     tree = side([f":(literal){d}/" for d in dirs] + [f":(literal){p}" for p in around])
+    upstream_paths: frozenset[str] = frozenset()
     if predict:
         wanted = set(dirs)
-        tree = tree.overlay(
-            {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}, "predicted merge"
-        )
+        twins = _added_on_both_sides(root, state.base, tree, theirs, ours) if state.base else {}
+        laid = {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}
+        upstream_paths = frozenset(p for p, sha in laid.items() if sha)
+        tree = tree.overlay(laid, "predicted merge").with_twins(twins)
     # Settings where manage.py (or the config) says; else every settings-like
     # file, which costs a look at the whole tree: name them to keep hooks fast.
     named = discover.settings_paths(tree, config)
@@ -258,7 +263,31 @@ def changed_part(
     extra: dict[str, str | None] = dict(found.files)
     if predict:
         extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
-    return tree.overlay(extra, tree.label)
+    origin = snapshot.Origin(local_rev, state.upstream, upstream_paths)
+    return tree.overlay(extra, tree.label)._replace(origin=origin)
+
+
+def _added_on_both_sides(
+    root: Path,
+    base: str,
+    tree: snapshot.Snapshot,
+    theirs: dict[str, str | None],
+    ours: dict[str, str | None],
+) -> dict[str, tuple[str, str]]:
+    """Modules both sides added with different contents: path -> (ours, theirs) blob.
+
+    Merging them is git's add/add conflict; ours is the local tree's version
+    (its blob, or DISK for the working tree's file).
+    """
+    both = {
+        p: (tree.files[p], sha)
+        for p, sha in theirs.items()
+        if sha and ours.get(p) and p.endswith(".py") and p in tree.files and tree.files[p] != sha
+    }
+    if not both:
+        return {}
+    in_base = git.existing_objects(root, [f"{base}:{p}" for p in both])
+    return {p: pair for p, pair in both.items() if f"{base}:{p}" not in in_base}
 
 
 def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:

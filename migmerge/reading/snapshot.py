@@ -9,6 +9,7 @@ several times faster than opening them one by one.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +18,20 @@ from migmerge.reading import git
 
 DISK = ""
 WORKING_TREE = "working tree"  # the label of a snapshot of the working tree
+NO_TWINS: Mapping[str, tuple[str, str]] = {}
+
+
+class Origin(NamedTuple):
+    """Where the files of a part of a predicted merge come from, side by side.
+
+    `local`: the local commit, or None for the working tree; `upstream`: the
+    commit merged in; `upstream_paths`: the files whose bytes are upstream's.
+    Files the part leaves out are read from the side of the file asking.
+    """
+
+    local: str | None
+    upstream: str
+    upstream_paths: frozenset[str]
 
 
 class Snapshot(NamedTuple):
@@ -25,6 +40,11 @@ class Snapshot(NamedTuple):
     root: Path
     files: Mapping[str, str]
     label: str = WORKING_TREE
+    # Paths both sides added with different contents (git's add/add):
+    # path -> (local blob or DISK, upstream blob). `files` holds upstream's.
+    twins: Mapping[str, tuple[str, str]] = NO_TWINS
+    # Set for a part of a tree (the folders a merge changes): where the rest is.
+    origin: Origin | None = None
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths` (those that exist)."""
@@ -34,7 +54,7 @@ class Snapshot(NamedTuple):
         out = {p: blobs[sha] for p, sha in shas.items() if sha in blobs}
         for path in wanted:
             if self.files[path] == DISK:
-                data = _read_disk(self.root / path)
+                data = _read_disk(self.root / path, self.root)
                 if data is not None:
                     out[path] = data
         return out
@@ -47,29 +67,72 @@ class Snapshot(NamedTuple):
                 files.pop(path, None)
             else:
                 files[path] = sha
-        return Snapshot(self.root, files, label)
+        return Snapshot(self.root, files, label, self.twins, self.origin)
+
+    def with_twins(self, twins: Mapping[str, tuple[str, str]]) -> Snapshot:
+        """Return this snapshot with `twins` added, upstream's blob at each path."""
+        if not twins:
+            return self
+        files = {**self.files, **{path: upstream for path, (_, upstream) in twins.items()}}
+        return Snapshot(self.root, files, self.label, {**self.twins, **twins}, self.origin)
 
 
-def _read_disk(path: Path) -> bytes | None:
+# Never wait on what only looks like a file (a FIFO swapped in after the stat).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def _read_disk(path: Path, root: Path) -> bytes | None:
+    """The bytes of a regular file; None for anything else, never blocking.
+
+    A FIFO or a device named like a migration is never opened (opening a FIFO
+    waits for a writer), and a symbolic link is followed only where it stays
+    inside the repository, as Django would read it.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        target = path
+        if os.path.islink(path):
+            target = Path(os.path.realpath(path))
+            if not _inside(target, root):
+                return None
+        if not stat.S_ISREG(os.stat(target).st_mode):
+            return None
+        fd = os.open(
+            target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        )
+    except (OSError, ValueError):
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # swapped for something else since we looked
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
         return b"".join(chunks)
+    except OSError:
+        return None
     finally:
         os.close(fd)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Tell whether a resolved path lies inside the repository `root`."""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, str(path)]) == real_root
+
+
 def worktree(
-    root: Path, pathspecs: Iterable[str] = (), started: git.Started | None = None
+    root: Path,
+    pathspecs: Iterable[str] = (),
+    started: git.Started | None = None,
+    *,
+    rebase: bool = False,
 ) -> Snapshot:
     """Return the working tree as it is now, tracked and untracked files alike.
 
     `started`: its listing, begun early with `git.start_worktree_listing`.
+    A path both sides added (unmerged, no base stage) is read as upstream's
+    blob, local's kept as its twin: stage 2 is ours in a merge, but the
+    branch being rebased onto in a rebase (`rebase`).
     """
     listing = git.list_worktree(root, pathspecs, started)
     files = listing.entries
@@ -80,7 +143,11 @@ def worktree(
             files.pop(path, None)
     for path in listing.untracked:
         files[path] = DISK
-    return Snapshot(root, files)
+    twins: dict[str, tuple[str, str]] = {}
+    for path, (base, ours, theirs) in listing.unmerged.items():
+        if base is None and ours and theirs:
+            twins[path] = (theirs, ours) if rebase else (ours, theirs)
+    return Snapshot(root, files).with_twins(twins)
 
 
 def commit(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> Snapshot:

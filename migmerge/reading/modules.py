@@ -1,0 +1,65 @@
+"""The repository's other modules, found by import name, for the parser to follow.
+
+A migration's RunPython function, SQL or custom operation often lives in
+another module (`from awx.main.migrations._rbac import rebuild_role_hierarchy`).
+The parser asks here for that module's bytes at the revision being read: from
+the snapshot when it holds the file, else from the commit that holds what the
+snapshot leaves out unchanged. Bytes only: nothing is imported or run.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from migmerge.reading import git
+from migmerge.reading.parse import module_paths
+from migmerge.reading.snapshot import Snapshot, on_disk
+
+# The side of a whole tree: its own files hold every module.
+_WHOLE = "(the whole tree)"
+
+
+class RepositoryModules:
+    """`parse.ModuleSource` over a snapshot; every answer kept for the run.
+
+    A whole tree answers from its own files. A part of a predicted merge
+    answers from the side of the file asking: an upstream migration imports
+    upstream's helpers, a local one the local commit's (or the working tree's).
+    """
+
+    def __init__(self, tree: Snapshot) -> None:
+        self.tree = tree
+        self.trees: dict[tuple[str, int], ast.Module | None] = {}
+        self._found: dict[tuple[str | None, tuple[str, ...]], tuple[str, bytes] | None] = {}
+
+    def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
+        """The path and bytes of `module` as `importer` imports it, or None."""
+        candidates = tuple(module_paths(importer, module, level))
+        origin = self.tree.origin
+        if origin is None:
+            side: str | None = _WHOLE
+        else:
+            side = origin.upstream if importer in origin.upstream_paths else origin.local
+        key = (side, candidates)
+        if key not in self._found:
+            self._found[key] = self._first(side, candidates)
+        return self._found[key]
+
+    def _first(self, side: str | None, candidates: tuple[str, ...]) -> tuple[str, bytes] | None:
+        if side == _WHOLE:
+            listed = [path for path in candidates if path in self.tree.files]
+            return self._read(self.tree, listed[:1])
+        if side is None:  # the working tree
+            return self._read(on_disk(self.tree.root, candidates), list(candidates))
+        names = {f"{side}:{path}": path for path in candidates}
+        ids = git.object_ids(self.tree.root, names)
+        found = [names[name] for name in names if name in ids]
+        blobs = {names[name]: sha for name, sha in ids.items()}
+        return self._read(Snapshot(self.tree.root, blobs), found[:1])
+
+    @staticmethod
+    def _read(tree: Snapshot, paths: list[str]) -> tuple[str, bytes] | None:
+        """The first of `paths` the tree holds, with its bytes."""
+        data = tree.read(paths)
+        first = next((path for path in paths if path in data), None)
+        return (first, data[first]) if first is not None else None
