@@ -248,3 +248,51 @@ def test_at_most_a_few_results_are_kept(project: Path, tmp_path: Path) -> None:
         (folder / "0004_next.py").write_text(migration(f"[('shop', '0003_b')]  # {n}"))
         check(project, tmp_path)
     assert len(cache_files("graph")) == MEMO_ENTRIES
+
+
+def test_an_edited_entry_is_not_believed(project: Path, tmp_path: Path) -> None:
+    # Hand-edit the cache: 0003_b "depends" on 0001_initial, which would fork shop.
+    first, _ = check(project, tmp_path)
+    (cache,) = cache_files()
+    data = cache.read_bytes()
+    assert data.count(b"0002_a") == 1
+    cache.write_bytes(data.replace(b"0002_a", b"0001_a"))
+    forget_results()
+    second, commands = check(project, tmp_path)
+    assert second == first and second["conflicts"] == []
+    assert reads_blobs(commands)
+
+
+def test_an_entry_of_the_wrong_shape_is_a_miss_not_a_crash(project: Path, tmp_path: Path) -> None:
+    import marshal
+    import zlib
+
+    from migmerge.reading import cache as cache_module
+
+    first, _ = check(project, tmp_path)
+    (cache,) = cache_files()
+    shas = git(project, "ls-files", "-s", "shop/migrations").split()[1::4]
+    payload = marshal.dumps({sha: ((1, 2, 3), "x") for sha in shas})
+    head = cache_module._MAGIC + zlib.crc32(payload).to_bytes(4, "big")
+    cache.write_bytes(head + len(payload).to_bytes(8, "big") + payload)
+    forget_results()
+    second, commands = check(project, tmp_path)
+    assert second == first
+    assert reads_blobs(commands)
+
+
+def test_a_remembered_result_that_does_not_fit_the_tree_is_derived_again(
+    project: Path, tmp_path: Path
+) -> None:
+    import marshal
+
+    first, _ = check(project, tmp_path)
+    (memo,) = cache_files("graph")
+    from migmerge.reading import cache as cache_module
+
+    signature, _ = cache_module._load(memo)
+    lie = ((), (("nowhere/migrations", "0001_x"),), (), ())
+    cache_module._write(memo, (signature, lie))
+    assert marshal.loads(memo.read_bytes()[len(cache_module._MAGIC) + 12 :])[1] == lie
+    second, _ = check(project, tmp_path)
+    assert second == first

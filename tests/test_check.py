@@ -672,3 +672,48 @@ def test_what_migrations_import_is_read_from_their_own_side(tmp_path: Path) -> N
         # The SQL was read: the tables it names are said (no model of main has them).
         assert any("table main_host" in r for r in conflict["reasons"])
         assert any("table main_job" in r for r in conflict["reasons"])
+
+
+def test_a_fifo_named_like_a_migration_never_blocks(repo: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = repo / "polls" / "migrations" / "0002_userprofile_age.py"
+    path.unlink()
+    os.mkfifo(path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "migmerge", "check", "--format", "json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads(proc.stdout)
+    (warning,) = [
+        w for w in doc["warnings"] if w["path"] == "polls/migrations/0002_userprofile_age.py"
+    ]
+    assert "not a regular file" in warning["message"]
+
+
+def test_check_leaves_a_submodule_and_its_index_alone(repo: Path, tmp_path: Path) -> None:
+    import os
+    import time
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    git(sub, "init", "-q")
+    (sub / "lib.py").write_text("x = 1\n")
+    git(sub, "add", "lib.py")
+    git(sub, "commit", "-q", "-m", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendor")
+    git(repo, "commit", "-q", "-m", "vendor")
+    time.sleep(1.1)  # a racy-clean stat makes git want to refresh the submodule's index
+    os.utime(repo / "vendor" / "lib.py")
+    indexes = [repo / ".git" / "index", repo / ".git" / "modules" / "vendor" / "index"]
+    before = [p.read_bytes() for p in indexes]
+    for args in (("check",), ("check", "--against", "main")):
+        proc = run_migmerge(repo, *args)
+        assert proc.returncode in (0, 1), proc.stderr
+    assert [p.read_bytes() for p in indexes] == before

@@ -212,6 +212,8 @@ FALLBACKS = {
     ),
     "escape": migration_source("", deps="    dependencies = [('polls', '0001_\\x69nitial')]\n"),
     "list_items": migration_source("", deps="    dependencies = [['polls', '0001_initial']]\n"),
+    "quote_inside": migration_source("", deps="""    dependencies = [("p", "0002_it's")]\n"""),
+    "other_quote_inside": migration_source("", deps="""    dependencies = [('p', '0002_"x"')]\n"""),
     "bare_tuple": migration_source("", deps="    dependencies = (('polls', '0001_initial'))\n"),
     "conditional": migration_source(
         "",

@@ -34,6 +34,7 @@ from migmerge.reading.derive import (
     all_migrations,
     by_project,
     derive,
+    fits,
     replay,
     scan_tree,
     signature,
@@ -237,6 +238,8 @@ def _analyze_tree(
     memo = ResultMemo.open(root)
     key = signature(scan)
     outcome = memo.get(key) if key is not None else None
+    if outcome is not None and not fits(scan, outcome):
+        outcome = None  # a remembered result that does not fit this tree: never believed
     migrations: dict[Key, Migration] = {}
     if outcome is None:
         with trace.step("headers and graph (this tree was not checked before)"):

@@ -23,7 +23,8 @@ They live under the user's cache folder, never inside the repository:
     MIGMERGE_NO_CACHE=1  neither read nor write it
 
 Deleting the folder is always safe. Any error reading or writing it is
-ignored: the cache only ever saves time.
+ignored: the cache only ever saves time. Each file carries a checksum of
+what it holds: a file damaged or edited by hand is a miss, never believed.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ if TYPE_CHECKING:
     ]
 
 # Bump when headers.fast_header_fields changes what it returns for the same bytes.
-FORMAT = 1
+FORMAT = 2
 # Bump when kmigrator.decode or the header fields change what a kmigrator file gives.
 KMIGRATOR_FORMAT = 1
+# What a cache file starts with: the format, then a checksum and the length of the rest.
+_MAGIC = b"migmerge-cache-%d\n" % FORMAT
 # Results kept per repository: the full tree's and a few hooks' parts of it.
 MEMO_ENTRIES = 8
 # Past this many entries, a save keeps only what the run used.
@@ -212,23 +215,33 @@ def _load_entries(file: Path) -> dict[str, Any]:
 
 
 def _load(file: Path) -> Any:
-    """Return what `file` holds, or None when it is missing or damaged."""
+    """Return what `file` holds, or None when it is missing, damaged or edited."""
     try:
         data = file.read_bytes()
     except OSError:
         return None
+    head = len(_MAGIC) + 12
+    if not data.startswith(_MAGIC) or len(data) < head:
+        return None  # another format, or not a cache file at all
+    checksum = int.from_bytes(data[len(_MAGIC) : len(_MAGIC) + 4], "big")
+    length = int.from_bytes(data[len(_MAGIC) + 4 : head], "big")
+    payload = data[head:]
+    if len(payload) != length or zlib.crc32(payload) != checksum:
+        return None  # torn, damaged or edited: start over
     try:
-        return marshal.loads(data)
+        return marshal.loads(payload)
     except (EOFError, ValueError, TypeError):
-        return None  # torn or foreign: start over
+        return None
 
 
 def _write(file: Path, value: Any) -> bool:
     """Write `value` to `file` atomically (a reader sees the old or the new file)."""
     temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
     try:
+        payload = marshal.dumps(value)
+        head = _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + len(payload).to_bytes(8, "big")
         file.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(marshal.dumps(value))
+        temporary.write_bytes(head + payload)
         os.replace(temporary, file)
     except (OSError, ValueError):
         with contextlib.suppress(OSError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from migmerge.core.graph import Graph, Missing
 from migmerge.core.model import Key, Migration, Warning
@@ -154,6 +154,27 @@ def _removed(
     )
 
 
+def fits(scan: Scan, outcome: object) -> bool:
+    """Tell whether a remembered outcome is one this scan can take; else derive it again."""
+    try:
+        kept, removed, warnings, shapes = cast(Outcome, outcome)
+        modules = {p.directory: p.modules for p in scan.packages}
+        return (
+            all(d in modules and isinstance(label, str) for d, label, _ in kept)
+            and all(d in modules and name in modules[d] for d, name in removed)
+            and all(len(w) == 4 and isinstance(w[2], str) for w in warnings)
+            and all(_shape_fits(shape, modules) for shape in shapes)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+def _shape_fits(shape: Shape, modules: Mapping[str, Mapping[str, str]]) -> bool:
+    directory, app, leaves, _, branches, _ = shape
+    names = modules.get(directory, {})
+    return isinstance(app, str) and all(n in names for n in (*leaves, *sum(branches, ())))
+
+
 def replay(scan: Scan, outcome: Outcome) -> None:
     """Bring `scan` where `_derive` left it, from a remembered outcome."""
     kept, removed, warnings, _ = outcome
@@ -258,21 +279,33 @@ def _read_headers(scan: Scan) -> None:
     unread: list[tuple[discover.Package, str, str]] = []
     cached = cache.get
     make = header_migration
-    for package in scan.packages:
-        if package.directory in scan.kmigrator:
-            continue  # read from the decoded .js files: kmigrator_apps.headers
-        label = package.label
-        for name, path in package.modules.items():
-            # The loop every check runs ten thousand times: kept to two calls.
-            fields = cached(files.get(path) or "")
-            if fields is None:
-                unread.append((package, name, path))
-            else:
-                headers[path] = make(fields, label, name, path, swappable)
+    try:
+        for package in scan.packages:
+            if package.directory in scan.kmigrator:
+                continue  # read from the decoded .js files: kmigrator_apps.headers
+            label = package.label
+            for name, path in package.modules.items():
+                # The loop every check runs ten thousand times: kept to two calls.
+                fields = cached(files.get(path) or "")
+                if fields is None:
+                    unread.append((package, name, path))
+                else:
+                    headers[path] = make(fields, label, name, path, swappable)
+    except (TypeError, ValueError):
+        # An entry the cache never writes: believe none of it, read every file.
+        headers.clear()
+        cache.entries.clear()
+        unread = [
+            (p, name, path)
+            for p in scan.packages
+            if p.directory not in scan.kmigrator
+            for name, path in p.modules.items()
+        ]
     sources = scan.read(path for _, _, path in unread)
     for package, name, path in unread:
         if path not in sources:
-            continue  # vanished while we looked
+            scan.warnings.append(_not_read(scan, path, package.label))
+            continue
         fields = fast_header_fields(sources[path])
         if fields is not None and files[path] != snapshot.DISK:
             cache.put(files[path], fields)
@@ -309,6 +342,15 @@ def header_from(
         return parse.read_header(source, app=app, name=name, path=path, settings=swappable)
     except NotAMigration:
         return None
+
+
+def _not_read(scan: Scan, path: str, app: str) -> Warning:
+    """Say why a module of a migrations package was not read at all."""
+    if scan.tree.files.get(path) == snapshot.DISK:
+        why = "it is not a regular file (a FIFO, a device), or a link out of the repository"
+    else:
+        why = "its blob is not in the object store (a partial clone?)"
+    return Warning("unreadable-migration", app, f"{path} cannot be read: {why}; skipped", path)
 
 
 def _not_a_migration(path: str, app: str) -> Warning:

@@ -75,7 +75,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def _git_env() -> dict[str, str]:
     """clean_env for git itself: never prompt for credentials, plain messages to parse."""
-    env = clean_env({"GIT_TERMINAL_PROMPT": "0"})
+    # GIT_OPTIONAL_LOCKS=0: a look never refreshes and rewrites an index (nor a
+    # submodule's, which `diff-files` would otherwise stat and refresh).
+    env = clean_env({"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"})
     env.setdefault("LC_ALL", "C")
     return env
 
@@ -328,7 +330,7 @@ def start_worktree_listing(root: Path, pathspecs: Iterable[str] = ()) -> Started
         root,
         [
             ["ls-files", "-s", "-z", "--", *specs],
-            ["diff-files", "--name-only", "-z", "--", *specs],
+            ["diff-files", "--name-only", "-z", "--ignore-submodules=all", "--", *specs],
             ["ls-files", "-o", *UNTRACKED_OPTIONS, "--", *specs],
         ],
     )
@@ -374,7 +376,8 @@ def _index_entries(out: bytes) -> tuple[dict[str, str], dict[str, Stages]]:
 
 def modified_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
     """Return tracked paths whose working-tree file differs from the index."""
-    return _split_z(git_bytes(root, "diff-files", "--name-only", "-z", "--", *pathspecs))
+    args = ("diff-files", "--name-only", "-z", "--ignore-submodules=all", "--", *pathspecs)
+    return _split_z(git_bytes(root, *args))
 
 
 def untracked_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
@@ -503,7 +506,7 @@ def _record(result: ChangedPaths, meta: bytes, path: bytes) -> None:
 
 def _diff_args(old: str, new: str | None) -> list[str]:
     if new is None:
-        return ["diff-index", "-r", "-z", "--no-renames", old, "--"]
+        return ["diff-index", "-r", "-z", "--no-renames", "--ignore-submodules=all", old, "--"]
     return ["diff-tree", "-r", "-z", "--no-renames", old, new, "--"]
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from migmerge.core.model import SETTING_APP, Key, Migration
 
-_STR = rb"(?:\"[^\"\\\n#]*\"|'[^'\\\n#]*')"
+# No quote of either kind inside: `"0002_it's"` is left to the full parser.
+_STR = rb"(?:\"[^\"'\\\n#]*\"|'[^'\"\\\n#]*')"
 _PAIR = rb"\(\s*" + _STR + rb"\s*,\s*" + _STR + rb"\s*,?\s*\)"
 _SWAP = rb"migrations\.swappable_dependency\(\s*settings\.[A-Za-z_][A-Za-z0-9_]*\s*\)"
 _ITEM = rb"(?:" + _PAIR + rb"|" + _SWAP + rb")"
