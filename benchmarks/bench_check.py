@@ -15,7 +15,10 @@ median wall times (each command runs in a fresh process, as a hook would):
    under 2 s);
 5. `check --branches` on the 10,000-migration repository with 100 remote
    branches each adding one migration, against 10 (targets: under 1.5 s, and
-   at most 2x the 10 branches' time).
+   at most 2x the 10 branches' time);
+6. `check` just after merging local branches of 300, 1,000 and 2,000
+   migrations over a 20,000-migration history, the result not remembered
+   (target: under 1 s each; the time grows with the sum, not the product).
 
 Usage: python benchmarks/bench_check.py [--runs N] [--keep DIR]
 """
@@ -270,6 +273,36 @@ def bench_against(base: Path, runs: int) -> None:
     print(f"   250 apps, no manage.py naming settings  {ms(unnamed)}  (walks the whole tree)")
 
 
+def bench_long_branch(base: Path, runs: int) -> None:
+    """check after merging a long local branch into a long history (issue 11: was quadratic)."""
+    history = 20_000
+    root = make_repo(base / "long", 1, history)
+    folder = root / "app0" / "migrations"
+    last = f"{history:04d}_thing_field_{history}"
+    check = [PYTHON, "-m", "migmerge", "check"]
+    print("6. check after a merge: a long local branch over 20,000 migrations, not remembered")
+    for length in (300, 1_000, 2_000):
+        git(root, "checkout", "-q", "-b", f"local{length}", "main")
+        prev = last
+        for n in range(1, length + 1):
+            name = f"{history + n}_local_{n}"
+            (folder / f"{name}.py").write_text(MIGRATION.format(app="app0", prev=prev, n=n))
+            prev = name
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"{length} local migrations")
+        git(root, "checkout", "-q", "-b", f"upstream{length}", "main")
+        upstream = folder / f"{history + 1}_upstream.py"
+        upstream.write_text(MIGRATION.format(app="app0", prev=last, n="up"))
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "one upstream migration")
+        git(root, "checkout", "-q", f"local{length}")
+        git(root, "merge", "-q", f"upstream{length}", "-m", "merge")
+        elapsed = timed(check, root, runs, forget=True)
+        verdict = "ok" if elapsed < 1.0 else "MISSED"
+        print(f"   local branch of {length:>5,}   {ms(elapsed)}  (target < 1 s: {verdict})")
+        git(root, "checkout", "-q", "main")
+
+
 def bench_hooks(base: Path, root: Path, runs: int) -> None:
     """Time `git merge` and `git push` with and without migmerge's hooks."""
     work = base / "hookwork"
@@ -462,7 +495,7 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="build the repositories here and keep them")
     parser.add_argument(
         "--only",
-        choices=("full", "against", "doctor", "branches"),
+        choices=("full", "against", "doctor", "branches", "long"),
         help="run one part only (default: all)",
     )
     args = parser.parse_args()
@@ -483,6 +516,8 @@ def main() -> None:
             bench_doctor(base, args.runs)
         if args.only in (None, "branches"):
             bench_branches(base, args.runs)
+        if args.only in (None, "long"):
+            bench_long_branch(base, args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

@@ -44,6 +44,10 @@ class NotAMigration(UnreadableMigration):
     """A module in a `migrations` folder that holds no Migration class."""
 
 
+class SouthMigration(NotAMigration):
+    """A South migration (Django before 1.7): not a Django migration, skipped without a word."""
+
+
 class ConfigError(MigmergeError):
     """`[tool.migmerge]` in pyproject.toml is malformed."""
 

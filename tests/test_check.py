@@ -30,6 +30,7 @@ from tests.helpers import (
     replays,
     run_migmerge,
     write_app,
+    write_files,
 )
 
 AGE = POLLS_V1.replace(
@@ -717,3 +718,36 @@ def test_check_leaves_a_submodule_and_its_index_alone(repo: Path, tmp_path: Path
         proc = run_migmerge(repo, *args)
         assert proc.returncode in (0, 1), proc.stderr
     assert [p.read_bytes() for p in indexes] == before
+
+
+def test_links_inside_the_repository_are_read_as_django_reads_them(tmp_path: Path) -> None:
+    # A tracked symlinked migrations folder was ignored; a symlinked migration was
+    # called unreadable ("Django could not load it either"): Django follows links.
+    import os
+
+    root = init_repo(tmp_path / "repo")
+    base = app_files("polls", "0001_initial", "0002_base", folder="shared/polls_migrations")
+    base["extras/0003_linked.py"] = migration_text(
+        "[('polls', '0002_base')]", add_field("thing", "linked")
+    )
+    write_files(root, base)
+    os.symlink("../shared/polls_migrations", root / "polls" / "migrations")
+    os.symlink("/etc/hostname", root / "shared" / "polls_migrations" / "0003_outside.py")
+    commit_all(root, "links")
+    git(root, "checkout", "-q", "-b", "feature")
+    linked = root / "shared" / "polls_migrations" / "0003_linked.py"
+    os.symlink("../../extras/0003_linked.py", linked)
+    commit_all(root, "a linked migration")
+    git(root, "checkout", "-q", "main")
+    theirs = migration_text("[('polls', '0002_base')]", add_field("thing", "theirs"))
+    write_files(root, {"shared/polls_migrations/0003_theirs.py": theirs})
+    commit_all(root, "theirs")
+    git(root, "checkout", "-q", "feature")
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        (conflict,) = doc["conflicts"]
+        assert conflict["directory"] in ("polls/migrations", "shared/polls_migrations")
+        assert {leaf["name"] for leaf in conflict["leaves"]} == {"0003_linked", "0003_theirs"}
+        assert conflict["app"] == "polls"
+        out = [w for w in doc["warnings"] if "0003_outside.py" in (w.get("path") or "")]
+        assert out and "out of the repository" in out[0]["message"], doc["warnings"]

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from helpers import make_django_project, makemigrations, write_app
 
+from migmerge.core.classify import model_table
 from migmerge.core.model import SETTING_APP, Migration, Operation
 from migmerge.errors import NotAMigration
 from migmerge.reading import headers
-from migmerge.reading.parse import model_table, module_paths, parse_migration, read_header
+from migmerge.reading.parse import module_paths, parse_migration, read_header
 
 SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}
 
@@ -918,3 +919,14 @@ def test_custom_operations_defined_in_the_repository_are_read(
     assert migration.operations is not None
     (op,) = migration.operations
     assert (op.op, op.readable, op.reaches) == ("Custom", readable, reaches)
+
+
+def test_a_south_migration_is_not_a_django_migration() -> None:
+    from migmerge.errors import SouthMigration
+
+    source = (
+        b"from south.v2 import SchemaMigration\n\n\nclass Migration(SchemaMigration):\n"
+        b"    def forwards(self, orm):\n        print 'south'\n\n    models = {}\n"
+    )
+    with pytest.raises(SouthMigration):
+        full(source)

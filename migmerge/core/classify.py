@@ -12,7 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import combinations
 
 from migmerge.core.model import Key, Migration, Operation, Overlap
-from migmerge.reading.parse import model_table
+
+
+def model_table(app: str, model: str) -> str:
+    """Return Django's default table name for `app`.`model`."""
+    return f"{app}_{model}".lower()
+
 
 # Operations that do nothing the second time when their arguments are identical,
 # so the very same one on both branches is harmless once both run. Any other

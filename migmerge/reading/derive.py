@@ -70,7 +70,7 @@ class Scan:
 
 def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
     """Find every migrations package of `tree`, labelled as far as names and files tell."""
-    warnings: list[Warning] = []
+    warnings: list[Warning] = [_link_out(link) for link in tree.links_out if _may_matter(link)]
     settings = discover.read_settings(tree, tree.files, config)
     packages = discover.find_packages(tree, config, settings, warnings)
     folders = {}
@@ -80,6 +80,21 @@ def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
         folders = kmigrator_apps.expand(packages, tree, warnings)
     discover.label_packages(packages, tree, config)
     return Scan(packages, tree, settings, warnings, folders)
+
+
+def _may_matter(link: str) -> bool:
+    """Tell whether a link out of the repository may hide migrations (a module, a folder)."""
+    return link.endswith(".py") or "migrations" in link
+
+
+def _link_out(link: str) -> Warning:
+    return Warning(
+        "link-outside-repository",
+        None,
+        f"{link} is a symbolic link that leads out of the repository: not read (Django would "
+        "follow it; migmerge reads only what the repository holds)",
+        link,
+    )
 
 
 # What the graph makes of a scan, as plain tuples the memo can store:
@@ -313,7 +328,8 @@ def _read_headers(scan: Scan) -> None:
         if header is None:
             # A helper module, or a `migrations` package that is not Django's.
             del package.modules[name]
-            scan.warnings.append(_not_a_migration(path, package.label))
+            if not _south(sources[path]):  # old history's South migrations: nothing to say
+                scan.warnings.append(_not_a_migration(path, package.label))
         else:
             headers[path] = header
     cache.save()
@@ -351,6 +367,11 @@ def _not_read(scan: Scan, path: str, app: str) -> Warning:
     else:
         why = "its blob is not in the object store (a partial clone?)"
     return Warning("unreadable-migration", app, f"{path} cannot be read: {why}; skipped", path)
+
+
+def _south(source: bytes) -> bool:
+    """Tell whether a module is a South migration (Django before 1.7), by its bytes."""
+    return b"south" in source and (b"SchemaMigration" in source or b"DataMigration" in source)
 
 
 def _not_a_migration(path: str, app: str) -> Warning:

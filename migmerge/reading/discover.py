@@ -279,7 +279,8 @@ def find_packages(
         {_parent(p) for p in files if p.endswith("manage.py") and _base(p) == "manage.py"}, key=len
     )
     directories = _package_directories(files, config, settings)
-    directories |= _recognised(snapshot, directories, config)
+    recognised = _recognised(snapshot, directories, config)
+    directories |= recognised
     packages = [
         Package(d, _base(_parent(d)) or _base(d), "folder", _project_of(d, projects))
         for d in sorted(directories)
@@ -293,7 +294,21 @@ def find_packages(
     by_dir = {p.directory: p for p in packages}
     _collect_modules(files, by_dir, warnings)
     _label_from_settings(packages, settings)
-    return packages
+    return _without_copies(packages, recognised)
+
+
+def _without_copies(packages: list[Package], recognised: set[str]) -> list[Package]:
+    """Drop a package found by its contents that holds the very modules of another.
+
+    The target of a linked `migrations` folder is found twice: through the
+    link (as Django imports it) and where it lies; only the link counts.
+    """
+    if not recognised:
+        return packages
+    named = {frozenset(p.modules) for p in packages if p.directory not in recognised}
+    return [
+        p for p in packages if p.directory not in recognised or frozenset(p.modules) not in named
+    ]
 
 
 def _package_directories(files: Mapping[str, str], config: Config, settings: Settings) -> set[str]:

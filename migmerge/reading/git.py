@@ -321,6 +321,7 @@ class WorktreeListing(NamedTuple):
     unmerged: dict[str, Stages]  # paths with conflict stages -> the blob of each
     modified: list[str]  # tracked paths that differ from the index
     untracked: list[str]  # untracked, not ignored paths
+    links: frozenset[str] = frozenset()  # tracked symbolic links among `entries`
 
 
 def start_worktree_listing(root: Path, pathspecs: Iterable[str] = ()) -> Started:
@@ -345,9 +346,12 @@ def list_worktree(
     """
     listing = started or start_worktree_listing(root, pathspecs)
     # The index first: reading it overlaps with git still looking at the disk.
-    entries, unmerged = _index_entries(listing.output(0))
+    links: set[str] = set()
+    entries, unmerged = _index_entries(listing.output(0), links)
     modified, untracked = listing.output(1), listing.output(2)
-    return WorktreeListing(entries, unmerged, _split_z(modified), _split_z(untracked))
+    return WorktreeListing(
+        entries, unmerged, _split_z(modified), _split_z(untracked), frozenset(links)
+    )
 
 
 def index_entries(
@@ -357,9 +361,12 @@ def index_entries(
     return _index_entries(git_bytes(root, "ls-files", "-s", "-z", "--", *pathspecs))
 
 
-def _index_entries(out: bytes) -> tuple[dict[str, str], dict[str, Stages]]:
+def _index_entries(
+    out: bytes, links: set[str] | None = None
+) -> tuple[dict[str, str], dict[str, Stages]]:
     # Records are "MODE SHA STAGE\tPATH", MODE always six octal digits. Plain
     # string slicing: a regex's match tuples cost twice as much on 10,000 lines.
+    # `links`: filled with the paths that are symbolic links (mode 120000).
     entries: dict[str, str] = {}
     stages: dict[str, dict[str, str]] = {}
     for record in out.decode("utf-8", "surrogateescape").split("\0"):
@@ -368,6 +375,8 @@ def _index_entries(out: bytes) -> tuple[dict[str, str], dict[str, Stages]]:
             continue  # the end, or a submodule: not a file of this tree
         if meta.endswith(" 0"):
             entries[path] = meta[7:-2]
+            if links is not None and meta.startswith("120000"):
+                links.add(path)
         else:
             stages.setdefault(path, {})[meta[-1]] = meta[7:-2]
     unmerged = {p: Stages(s.get("1"), s.get("2"), s.get("3")) for p, s in stages.items()}
@@ -385,32 +394,40 @@ def untracked_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
     return _split_z(git_bytes(root, "ls-files", "-o", *UNTRACKED_OPTIONS, "--", *pathspecs))
 
 
-def tree_entries(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> dict[str, str]:
+def tree_entries(
+    root: Path, rev: str, pathspecs: Iterable[str] = (), links: set[str] | None = None
+) -> dict[str, str]:
     """Return path -> blob sha for the files of commit `rev`.
 
     `ls-tree` takes only folder prefixes, so `:(literal)` specs are passed on
-    and `:(glob)**/...` specs are matched here on one full listing.
+    and `:(glob)**/...` specs are matched here on one full listing. `links`:
+    filled with the paths that are symbolic links (their blob: the target).
     """
     specs = list(pathspecs)
     literal = [s.removeprefix(":(literal)") for s in specs if not s.startswith(":(glob)")]
     globs = [s.removeprefix(":(glob)") for s in specs if s.startswith(":(glob)")]
-    entries = _ls_tree(root, rev, literal) if literal or not specs else {}
+    entries = _ls_tree(root, rev, literal, links) if literal or not specs else {}
     if globs:
-        everything = _ls_tree(root, rev, [])
+        everything = _ls_tree(root, rev, [], links)
         entries.update({p: sha for p, sha in everything.items() if _glob_match(p, globs)})
     return entries
 
 
-def _ls_tree(root: Path, rev: str, prefixes: list[str]) -> dict[str, str]:
+def _ls_tree(
+    root: Path, rev: str, prefixes: list[str], links: set[str] | None = None
+) -> dict[str, str]:
     out = git_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *prefixes)
     entries: dict[str, str] = {}
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, path_b = record.partition(b"\t")
-        _mode, kind, sha = meta.decode().split()
+        mode, kind, sha = meta.decode().split()
         if kind == "blob":
-            entries[path_b.decode("utf-8", "surrogateescape")] = sha
+            path = path_b.decode("utf-8", "surrogateescape")
+            entries[path] = sha
+            if links is not None and mode == "120000":
+                links.add(path)
     return entries
 
 

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from migmerge.core.model import SETTING_APP, Key, Migration, Operation
-from migmerge.errors import NotAMigration
+from migmerge.errors import NotAMigration, SouthMigration
 from migmerge.reading.headers import fast_header_fields, header_migration, swappable_key
 from migmerge.reading.salvage import Unparsed, salvage
 
 HEADER_NAMES = ("dependencies", "replaces", "run_before")
+# South's migration classes (Django before 1.7): not Django migrations.
+SOUTH_BASES = frozenset({"SchemaMigration", "DataMigration"})
 
 # Postgres extension operations: they install an extension and touch no model.
 HARMLESS_OPS = frozenset(
@@ -37,11 +39,6 @@ HARMLESS_OPS = frozenset(
 )
 
 RELATION_FIELDS = ("ForeignKey", "OneToOneField", "ManyToManyField", "ForeignObject")
-
-
-def model_table(app: str, model: str) -> str:
-    """Return Django's default table name for `app`.`model`."""
-    return f"{app}_{model}".lower()
 
 
 # ---------------------------------------------------------------------------
@@ -199,6 +196,8 @@ def _migration_class(
     """
     found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"]
     if found:
+        if {_last_name(base) for base in found[-1].bases} & SOUTH_BASES:
+            raise SouthMigration(path, "a South migration, which Django does not read")
         return found[-1]
     if problem and re.search(rb"class\s+Migration\b", source):
         return None

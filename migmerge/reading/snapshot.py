@@ -45,6 +45,8 @@ class Snapshot(NamedTuple):
     twins: Mapping[str, tuple[str, str]] = NO_TWINS
     # Set for a part of a tree (the folders a merge changes): where the rest is.
     origin: Origin | None = None
+    # Symbolic links that lead out of the repository: not followed, not read.
+    links_out: tuple[str, ...] = ()
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths` (those that exist)."""
@@ -67,14 +69,14 @@ class Snapshot(NamedTuple):
                 files.pop(path, None)
             else:
                 files[path] = sha
-        return Snapshot(self.root, files, label, self.twins, self.origin)
+        return self._replace(files=files, label=label)
 
     def with_twins(self, twins: Mapping[str, tuple[str, str]]) -> Snapshot:
         """Return this snapshot with `twins` added, upstream's blob at each path."""
         if not twins:
             return self
         files = {**self.files, **{path: upstream for path, (_, upstream) in twins.items()}}
-        return Snapshot(self.root, files, self.label, {**self.twins, **twins}, self.origin)
+        return self._replace(files=files, twins={**self.twins, **twins})
 
 
 # Never wait on what only looks like a file (a FIFO swapped in after the stat).
@@ -143,16 +145,106 @@ def worktree(
             files.pop(path, None)
     for path in listing.untracked:
         files[path] = DISK
+    out = _follow_disk_links(root, files, listing.links)
     twins: dict[str, tuple[str, str]] = {}
     for path, (base, ours, theirs) in listing.unmerged.items():
         if base is None and ours and theirs:
             twins[path] = (theirs, ours) if rebase else (ours, theirs)
-    return Snapshot(root, files).with_twins(twins)
+    return Snapshot(root, files, links_out=out).with_twins(twins)
+
+
+def _follow_disk_links(root: Path, files: dict[str, str], links: Iterable[str]) -> tuple[str, ...]:
+    """Read tracked links as Django would: a file through its link, a folder's files under it.
+
+    Only where the link stays inside the repository; returns those that leave it.
+    """
+    out = []
+    for link in sorted(links):
+        if link not in files:
+            continue
+        target = Path(os.path.realpath(root / link))
+        if not _inside(target, root):
+            out.append(link)
+            del files[link]
+        elif target.is_dir():
+            del files[link]
+            for folder, dirs, names in os.walk(target):
+                dirs[:] = [d for d in dirs if d != "__pycache__"]
+                relative = os.path.relpath(folder, target).replace(os.sep, "/")
+                prefix = link if relative == "." else f"{link}/{relative}"
+                files.update(
+                    (f"{prefix}/{name}", DISK)
+                    for name in names
+                    if _inside(Path(os.path.realpath(os.path.join(folder, name))), root)
+                )
+        else:
+            files[link] = DISK  # its bytes: the target's, read through the link
+    return tuple(out)
 
 
 def commit(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> Snapshot:
-    """Return the files of commit `rev`."""
-    return Snapshot(root, git.tree_entries(root, rev, pathspecs), label=rev[:12])
+    """Return the files of commit `rev` (links inside the repository followed)."""
+    links: set[str] = set()
+    files = git.tree_entries(root, rev, pathspecs, links)
+    out = _follow_tree_links(root, rev, files, links) if links else ()
+    return Snapshot(root, files, label=rev[:12], links_out=out)
+
+
+def _follow_tree_links(
+    root: Path, rev: str, files: dict[str, str], links: set[str]
+) -> tuple[str, ...]:
+    """Follow a commit's links as a checkout would: the target file's blob, a folder's files.
+
+    A target outside what was listed is listed from the same commit; a link to
+    a link is followed a few times; a link that leaves the repository is not.
+    """
+    blobs = git.read_blobs(root, {files[link] for link in links})
+    targets = {link: _link_target(link, blobs.get(files[link], b"")) for link in links}
+    for link in links:
+        del files[link]
+    out = []
+    for link in sorted(links):
+        target = targets[link]
+        for _ in range(8):  # a link to a link: where the last one leads
+            if target not in targets:
+                break
+            target = targets[target]
+        if target is None or target in targets:
+            out.append(link)
+            continue
+        for relative, sha in _under(root, rev, files, target).items():
+            files[f"{link}/{relative}" if relative else link] = sha
+    return tuple(out)
+
+
+def _link_target(link: str, target: bytes) -> str | None:
+    """The repository path a link's target names, or None when it leaves the repository."""
+    text = target.decode("utf-8", "surrogateescape")
+    if not text or text.startswith("/"):
+        return None
+    parts: list[str] = link.split("/")[:-1]
+    for part in text.split("/"):
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _under(root: Path, rev: str, files: Mapping[str, str], target: str) -> dict[str, str]:
+    """The blob of file `target`, or the files of folder `target` (relative path -> blob)."""
+    if target in files:
+        return {"": files[target]}
+    prefix = target + "/"
+    inside = {p[len(prefix) :]: sha for p, sha in files.items() if p.startswith(prefix)}
+    if inside:
+        return inside
+    listed = git.tree_entries(root, rev, [f":(literal){target}"])
+    if target in listed:
+        return {"": listed[target]}
+    return {p[len(prefix) :]: sha for p, sha in listed.items() if p.startswith(prefix)}
 
 
 def on_disk(root: Path, paths: Iterable[str]) -> Snapshot:
