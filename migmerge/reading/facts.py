@@ -34,11 +34,10 @@ def with_git_facts(
     default = refs.shas.get(name) if name else None
     if default:
         shared_revs.append(default)
-    # One object lookup for both questions: which files upstream has, which are shared.
+    # One read of each folder at each revision for both questions: which files
+    # upstream has, which are shared.
     upstream = [state.upstream] if state.upstream else []
-    found = git.object_ids(
-        root, _names(upstream, {**paths, **folders}) + _names(shared_revs, paths)
-    )
+    found = _lookup(root, _names(upstream, {**paths, **folders}) + _names(shared_revs, paths))
     upstream_has = {name.partition(":")[2] for name in found if name.split(":")[0] in upstream}
     # (path, blob) shared revisions hold: a same-name leaf is shared only with its own bytes.
     shared = {
@@ -64,6 +63,25 @@ def _branch_paths(
     if leaf.app is not None and leaf.app != conflict.app:
         return [(leaf.name, leaf.path)]
     return [(n, modules[conflict.directory].get(n, leaf.path)) for n in leaf.branch]
+
+
+def _lookup(root: Path, names: list[str]) -> dict[str, str]:
+    """The object id of each `rev:path` name that exists, read a folder at a time."""
+    folders = {_folder(name) for name in names}
+    listed = git.folder_entries(root, folders)
+    found = {}
+    for name in names:
+        entries = listed.get(_folder(name))
+        base = name.rpartition("/")[2] if "/" in name.partition(":")[2] else name.partition(":")[2]
+        if entries is not None and base in entries:
+            found[name] = entries[base]
+    return found
+
+
+def _folder(name: str) -> str:
+    """`rev:a/b/c` -> `rev:a/b` (`rev:` for a file at the root)."""
+    rev, _, path = name.partition(":")
+    return f"{rev}:{path.rpartition('/')[0]}"
 
 
 def _names(revs: Iterable[str], paths: Iterable[str]) -> list[str]:
