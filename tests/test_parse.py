@@ -930,3 +930,12 @@ def test_a_south_migration_is_not_a_django_migration() -> None:
     )
     with pytest.raises(SouthMigration):
         full(source)
+
+
+@pytest.mark.parametrize(
+    "refused",
+    ["*a = [1]\n", "f(a=1, a=2)\n", "def f():\n    x = 1\n    global x\n", "return None\n"],
+)
+def test_what_only_the_compiler_refuses_is_said(refused: str) -> None:
+    migration = full(migration_source("operations = []\n", prelude=refused))
+    assert migration.unreadable and migration.unreadable.startswith("Python refuses it")
