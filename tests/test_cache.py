@@ -296,3 +296,12 @@ def test_a_remembered_result_that_does_not_fit_the_tree_is_derived_again(
     assert marshal.loads(memo.read_bytes()[len(cache_module._MAGIC) + 12 :])[1] == lie
     second, _ = check(project, tmp_path)
     assert second == first
+
+
+def test_a_fifo_in_the_cache_folder_is_a_miss_not_a_hang(project: Path, tmp_path: Path) -> None:
+    first, _ = check(project, tmp_path)
+    for file in cache_files("graph") + cache_files():
+        file.unlink()
+        os.mkfifo(file)
+    second, _ = check(project, tmp_path)
+    assert second == first

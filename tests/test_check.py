@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -477,7 +478,8 @@ def test_a_python_2_migration_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
         theirs = next(leaf for leaf in conflict["leaves"] if leaf["name"] == "0003_theirs")
         assert [op["op"] for op in theirs["operations"]] == ["AddField", "RunPython"]
         paths = {w["path"] for w in doc["warnings"] if w["kind"] == "unreadable-migration"}
-        assert "flows/migrations/0003_theirs.py" in paths
+        # In the branch, and in the history too (a plain header, a Python 2 body).
+        assert {"flows/migrations/0003_theirs.py", "flows/migrations/0002_legacy.py"} <= paths
     text = run_migmerge(root, "check")
     assert "warning: flows/migrations/0003_theirs.py: Python 3." in text.stdout
 
@@ -751,3 +753,55 @@ def test_links_inside_the_repository_are_read_as_django_reads_them(tmp_path: Pat
         assert conflict["app"] == "polls"
         out = [w for w in doc["warnings"] if "0003_outside.py" in (w.get("path") or "")]
         assert out and "out of the repository" in out[0]["message"], doc["warnings"]
+
+
+def test_odd_names_and_git_states_are_told_not_crashed_on(tmp_path: Path) -> None:
+    # A newline in the repository's path, a non-UTF-8 byte in a leaf's name,
+    # garbage in MERGE_HEAD: each was exit 3.
+    root = tmp_path / "repo\nwith a newline"
+    base = app_files("polls", "0001_initial")
+    upstream: Files = {
+        "polls/migrations/0002_theirs.py": migration_text("[('polls', '0001_initial')]")
+    }
+    init_repo(root)
+    write_files(root, base)
+    commit_all(root, "base")
+    git(root, "checkout", "-q", "-b", "feature")
+    (root / "polls" / "migrations").joinpath(os.fsdecode(b"0002_caf\xff.py")).write_text(
+        migration_text("[('polls', '0001_initial')]")
+    )
+    commit_all(root, "odd name")
+    git(root, "checkout", "-q", "main")
+    write_files(root, upstream)
+    commit_all(root, "theirs")
+    git(root, "checkout", "-q", "feature")
+    code, doc = check_json(root, "--against", "main")
+    assert code == 1
+    assert {leaf["side"] for leaf in doc["conflicts"][0]["leaves"]} == {"local", "upstream"}
+    git(root, "merge", "-q", "--no-commit", "--no-ff", "main")
+    (root / ".git" / "MERGE_HEAD").write_bytes(b"not a sha \xff\n")
+    code, doc = check_json(root)  # JSON: the odd name escaped, the text is plain ASCII
+    assert code == 1 and len(doc["conflicts"]) == 1
+
+
+def test_a_shallow_clone_says_so(tmp_path: Path) -> None:
+    base = app_files("polls", "0001_initial")
+    local: Files = {"polls/migrations/0002_mine.py": migration_text("[('polls', '0001_initial')]")}
+    upstream: Files = {
+        "polls/migrations/0002_theirs.py": migration_text("[('polls', '0001_initial')]")
+    }
+    source = diverged(tmp_path / "source", base, local, upstream)
+    clone = tmp_path / "clone"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--no-single-branch",
+        f"file://{source}",
+        str(clone),
+    )
+    proc = run_migmerge(clone, "check", "--against", "origin/main")
+    assert proc.returncode == 2
+    assert "shallow" in proc.stderr and "git fetch --unshallow" in proc.stderr

@@ -94,6 +94,22 @@ CASES: dict[str, tuple[list[Migration], list[Key]]] = {
         [*chain("a", 2), m("a", "0003_x", ("a", "0002_gone"))],
         [],
     ),
+    "same-app latest is a node that does not exist": (
+        [*chain("a", 2), m("a", "0003_x", ("a", "__latest__"))],
+        [],
+    ),
+    "a cycle": (
+        [m("a", "0001_x", ("a", "0002_y")), m("a", "0002_y", ("a", "0001_x"))],
+        [],
+    ),
+    "a cycle and a second leaf": (
+        [
+            m("a", "0001_x", ("a", "0001_x")),
+            m("a", "0002_a", ("a", "0001_x")),
+            m("a", "0002_b", ("a", "0001_x")),
+        ],
+        [],
+    ),
 }
 
 DJANGO_SIDE = r"""
@@ -107,7 +123,7 @@ settings.configure(
 django.setup()
 from django.db import connection
 from django.db.migrations import Migration
-from django.db.migrations.exceptions import NodeNotFoundError
+from django.db.migrations.exceptions import CircularDependencyError, NodeNotFoundError
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -141,6 +157,9 @@ for name, (migrations, applied) in json.load(sys.stdin).items():
         loader.build_graph()
     except NodeNotFoundError as exc:
         out[name] = {"missing": list(exc.node), "origin": str(exc.origin)}
+        continue
+    except CircularDependencyError as exc:
+        out[name] = {"cycle": str(exc)}
         continue
     leaves, nodes = {}, {}
     for app, leaf in loader.graph.leaf_nodes():
@@ -188,7 +207,14 @@ def test_the_graph_agrees_with_djangos_loader(name: str, django_says: dict[str, 
     if "missing" in said:
         assert [tuple(said["missing"])] == [x.node for x in graph.missing]
         return
-    assert graph.missing == []
+    if "cycle" in said:
+        cycle = graph.cycle()
+        assert cycle is not None and all(f"{a}.{n}" in said["cycle"] for a, n in cycle)
+        for app in graph.by_app:  # and nothing breaks on it
+            leaves = graph.leaves(app)
+            graph.branches(app, graph.common_ancestor(app, leaves), leaves)
+        return
+    assert graph.missing == [] and graph.cycle() is None
     apps = sorted(said["nodes"])
     assert {app: graph.leaves(app) for app in apps} == said["leaves"]
     assert {app: graph.nodes(app) for app in apps} == said["nodes"]

@@ -198,6 +198,30 @@ class Graph:
         found = {app: self.leaves(app) for app in self.by_app}
         return {app: leaves for app, leaves in found.items() if len(leaves) > 1}
 
+    def cycle(self) -> list[Key] | None:
+        """One dependency cycle (Django's CircularDependencyError), or None.
+
+        Kahn's algorithm leaves what lies on or after a cycle; walking parents
+        from there inside that rest must come back to a node already seen.
+        """
+        waiting = {k: len(parents) for k, parents in self.parents.items()}
+        ready = [k for k, count in waiting.items() if count == 0]
+        while ready:
+            key = ready.pop()
+            del waiting[key]
+            for child in self.children.get(key, ()):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        if not waiting:
+            return None
+        path: list[Key] = []
+        at = min(waiting)
+        while at not in path:
+            path.append(at)
+            at = min(p for p in self.parents[at] if p in waiting)
+        return path[path.index(at) :]
+
     def ancestors(self, key: Key) -> set[Key]:
         """Return `key` and everything it depends on, transitively (dummies included)."""
         seen = {key}
@@ -218,9 +242,10 @@ class Graph:
         common = set.intersection(*sets) if sets else set()
         if not common:
             return None
-        # The newest: no other common ancestor descends from it.
+        # The newest: no other common ancestor descends from it (in a cycle, which
+        # Django refuses, every one does: then the newest by name).
         newest = [k for k in common if not any(c in common for c in self.children[k])]
-        return max(newest, key=lambda k: k[1])[1]
+        return max(newest or common, key=lambda k: k[1])[1]
 
     def branch(self, app: str, ancestor: str | None, leaf: str) -> list[str]:
         """Return the migrations from just after `ancestor` up to `leaf`, in order."""

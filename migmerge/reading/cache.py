@@ -36,6 +36,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migmerge.reading.files import read_regular
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -216,9 +218,8 @@ def _load_entries(file: Path) -> dict[str, Any]:
 
 def _load(file: Path) -> Any:
     """Return what `file` holds, or None when it is missing, damaged or edited."""
-    try:
-        data = file.read_bytes()
-    except OSError:
+    data = read_regular(file)  # a FIFO put in the cache folder must not hang a check
+    if data is None:
         return None
     head = len(_MAGIC) + 12
     if not data.startswith(_MAGIC) or len(data) < head:

@@ -450,6 +450,9 @@ def unreadable_warning(migration: Migration) -> Warning:
 def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:
     folders = {p.label: p.directory for p in packages}
     out = [_missing(graph, missing, folders) for missing in graph.missing]
+    cycle = graph.cycle()
+    if cycle is not None:
+        out.append(_cycle(graph, cycle))
     for package in packages:
         out += _duplicate_numbers(graph, package.label)
     return out
@@ -469,6 +472,19 @@ def _missing(graph: Graph, missing: Missing, folders: Mapping[str, str]) -> Warn
         "Django's migrate stops there with NodeNotFoundError (hint: restore that migration "
         "or point the dependency at one that exists)",
         path,
+    )
+
+
+def _cycle(graph: Graph, cycle: list[Key]) -> Warning:
+    """Say which migrations depend on each other in a circle, as Django would refuse them."""
+    names = " -> ".join(f"{a}.{n}" for a, n in [*cycle, cycle[0]])
+    first = graph.migrations.get(cycle[0])
+    return Warning(
+        "circular-dependency",
+        cycle[0][0],
+        f"{names} depend on each other in a circle; Django's migrate stops there with "
+        "CircularDependencyError (hint: make one of them depend on a migration before the others)",
+        first.path if first is not None else None,
     )
 
 

@@ -166,7 +166,7 @@ def _checked(args: Sequence[str], code: int, out: bytes, err: bytes) -> bytes:
 
 def git_run(root: Path | str, *args: str, input: str | None = None) -> str:
     """Run git in `root` and return stdout as text."""
-    data = input.encode() if input is not None else None
+    data = input.encode("utf-8", "surrogateescape") if input is not None else None
     return git_bytes(root, *args, input=data).decode("utf-8", "surrogateescape")
 
 
@@ -190,6 +190,8 @@ def find_repo(start: str | Path | None = None) -> RepoInfo:
         env=_git_env(),
     )
     lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode == 0 and len(lines) > 3:
+        lines = _one_by_one(where)  # a path holding a newline: ask for each value alone
     if proc.returncode != 0 or len(lines) < 3:
         raise NotARepository(
             f"{where} is not inside a git work tree",
@@ -200,6 +202,17 @@ def find_repo(start: str | Path | None = None) -> RepoInfo:
     if not common.is_absolute():
         common = (where / common).resolve()
     return RepoInfo(root=root, git_dir=Path(lines[1]), common_dir=common)
+
+
+def _one_by_one(where: Path) -> list[str]:
+    """rev-parse's three answers asked one at a time: only the last newline is git's."""
+    out = []
+    for option in ("--show-toplevel", "--absolute-git-dir", "--git-common-dir"):
+        proc = subprocess.run(
+            ["git", "rev-parse", option], cwd=where, capture_output=True, env=_git_env()
+        )
+        out.append(proc.stdout.decode("utf-8", "surrogateescape").removesuffix("\n"))
+    return out
 
 
 def find_root(start: str | Path | None = None) -> Path:
@@ -283,6 +296,11 @@ def _met(
     if len(met) == 1:
         return met.pop()
     return merge_base(root, tip, onto) if met else None  # several: git picks; none: unrelated
+
+
+def is_shallow(root: Path) -> bool:
+    """Tell whether the repository is a shallow clone (its history cut short)."""
+    return git_optional(root, "rev-parse", "--is-shallow-repository") == "true"
 
 
 def has_object(root: Path, sha: str) -> bool:
@@ -541,7 +559,8 @@ def read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
     wanted = list(dict.fromkeys(shas))
     if not wanted:
         return {}
-    out = _big_output(root, "cat-file", "--batch", input="\n".join(wanted).encode() + b"\n")
+    data = "\n".join(wanted).encode("utf-8", "surrogateescape") + b"\n"
+    out = _big_output(root, "cat-file", "--batch", input=data)
     blobs: dict[str, bytes] = {}
     pos = 0
     for sha in wanted:

@@ -21,8 +21,9 @@ class GitState(NamedTuple):
 
 
 def _read(path: Path) -> str | None:
+    """The first word of a file git keeps (MERGE_HEAD, ORIG_HEAD, ...), or None."""
     try:
-        return path.read_text().split()[0]
+        return path.read_bytes().decode("utf-8", "replace").split()[0]
     except (OSError, IndexError):
         return None
 
@@ -179,6 +180,11 @@ def _is_rebase(line: str, phase: str) -> bool:
 
 def against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> GitState:
     base = git.merge_base(root, local, upstream) if local else None
+    if local and base is None and git.is_shallow(root):
+        raise MigmergeError(
+            f"{local[:12]} and {upstream[:12]} share no history in this shallow clone",
+            hint="fetch the rest of the history: git fetch --unshallow",
+        )
     if local and base is None:
         raise MigmergeError(
             f"{local[:12]} and {upstream[:12]} share no history",

@@ -9,12 +9,12 @@ several times faster than opening them one by one.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from migmerge.reading import git
+from migmerge.reading.files import read_regular
 
 DISK = ""
 WORKING_TREE = "working tree"  # the label of a snapshot of the working tree
@@ -79,41 +79,16 @@ class Snapshot(NamedTuple):
         return self._replace(files=files, twins={**self.twins, **twins})
 
 
-# Never wait on what only looks like a file (a FIFO swapped in after the stat).
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-
-
 def _read_disk(path: Path, root: Path) -> bytes | None:
     """The bytes of a regular file; None for anything else, never blocking.
 
-    A FIFO or a device named like a migration is never opened (opening a FIFO
+    A FIFO or a device named like a migration is never read (opening a FIFO
     waits for a writer), and a symbolic link is followed only where it stays
     inside the repository, as Django would read it.
     """
-    try:
-        target = path
-        if os.path.islink(path):
-            target = Path(os.path.realpath(path))
-            if not _inside(target, root):
-                return None
-        if not stat.S_ISREG(os.stat(target).st_mode):
-            return None
-        fd = os.open(
-            target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-        )
-    except (OSError, ValueError):
+    if os.path.islink(path) and not _inside(Path(os.path.realpath(path)), root):
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None  # swapped for something else since we looked
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return read_regular(path)
 
 
 def _inside(path: Path, root: Path) -> bool:
