@@ -939,3 +939,25 @@ def test_a_south_migration_is_not_a_django_migration() -> None:
 def test_what_only_the_compiler_refuses_is_said(refused: str) -> None:
     migration = full(migration_source("operations = []\n", prelude=refused))
     assert migration.unreadable and migration.unreadable.startswith("Python refuses it")
+
+
+def test_functions_and_sql_defined_in_the_class_body_are_read() -> None:
+    # arches: RunPython functions and SQL strings inside `class Migration`.
+    source = migration_source(
+        """\
+        def forwards_func(apps, schema_editor):
+            apps.get_model('polls', 'Question').objects.all()
+
+        sql = '''UPDATE polls_choice SET votes = 0'''
+
+        operations = [
+            migrations.RunPython(forwards_func),
+            migrations.RunSQL(sql),
+            migrations.RunSQL('REFRESH MATERIALIZED VIEW mv_geoms;'),
+        ]
+        """
+    )
+    run, sql, refresh = full(source).operations or ()
+    assert (run.readable, run.reaches) == (True, ("question",))
+    assert (sql.readable, sql.tables) == (True, ("polls_choice",))
+    assert (refresh.readable, refresh.tables) == (True, ())

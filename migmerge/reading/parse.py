@@ -72,6 +72,7 @@ def parse_migration(
         ctx.problems.append(problem)
     if cls is None:
         return _unread(app, name, path, operations, ctx)
+    _class_scope(cls, ctx)
     attrs = _class_attributes(cls)
     if problem and problem.startswith(SALVAGED):
         _unsalvaged(attrs)
@@ -89,6 +90,20 @@ def parse_migration(
         dynamic="; ".join(header.notes) or None,
         unreadable="; ".join(dict.fromkeys(ctx.problems)) or None,
     )
+
+
+def _class_scope(cls: ast.ClassDef, ctx: _Context) -> None:
+    """Names the class body defines come first in its own expressions (`operations`).
+
+    arches defines its RunPython functions inside `class Migration`, and
+    keeps SQL in class attributes.
+    """
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            ctx.functions[stmt.name] = stmt
+        target, value = _simple_assignment(stmt)
+        if target is not None and value is not None and target not in WATCHED:
+            ctx.constants[target] = value
 
 
 def _unsalvaged(attrs: _Attrs) -> None:
@@ -1531,7 +1546,22 @@ def _sql_strings(node: ast.expr | None, ctx: _Context) -> list[str] | None:
 # Statements sqlparse does not type but that are well understood and name tables
 # only after the keywords below.
 KNOWN_UNTYPED = frozenset(
-    {"TRUNCATE", "SET", "RESET", "COMMENT", "GRANT", "REVOKE", "VACUUM", "ANALYZE", "LOCK"}
+    {
+        "TRUNCATE",
+        "SET",
+        "RESET",
+        "COMMENT",
+        "GRANT",
+        "REVOKE",
+        "VACUUM",
+        "ANALYZE",
+        "LOCK",
+        "REFRESH",  # REFRESH MATERIALIZED VIEW: a view, no model's table
+        "REINDEX",
+        "BEGIN",
+        "COMMIT",
+        "NOTIFY",
+    }
 )
 TABLE_AFTER = frozenset({"FROM", "INTO", "UPDATE", "TABLE", "REFERENCES", "TRUNCATE", "JOIN"})
 SKIP_WORDS = frozenset({"IF", "NOT", "EXISTS", "ONLY", "TABLE", "CONCURRENTLY", "LATERAL"})
