@@ -961,3 +961,21 @@ def test_functions_and_sql_defined_in_the_class_body_are_read() -> None:
     assert (run.readable, run.reaches) == (True, ("question",))
     assert (sql.readable, sql.tables) == (True, ("polls_choice",))
     assert (refresh.readable, refresh.tables) == (True, ())
+
+
+def test_a_starred_comprehension_of_operations_is_unrolled() -> None:
+    # netbox: operations = [*[migrations.AddField(model_name=m, ...) for m in MODELS], ...]
+    source = migration_source(
+        "operations = [\n"
+        "    *[migrations.AddField(model_name=m, name='path', field=models.IntegerField())\n"
+        "      for m in MODELS],\n"
+        "    migrations.RemoveField('site', 'old'),\n"
+        "]\n",
+        prelude="MODELS = ('region', 'sitegroup')\n",
+    )
+    operations = full(source).operations or ()
+    assert [(op.op, op.model, op.field) for op in operations] == [
+        ("AddField", "region", "path"),
+        ("AddField", "sitegroup", "path"),
+        ("RemoveField", "site", "old"),
+    ]

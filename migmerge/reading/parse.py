@@ -7,6 +7,7 @@ the fast path the conflict search runs on every migration of a repository.
 from __future__ import annotations
 
 import ast
+import copy
 import io
 import re
 import sys
@@ -817,7 +818,43 @@ def _operation_list(node: ast.expr | None, ctx: _Context) -> tuple[Operation, ..
         assert node is not None
         note = f"operations is not a literal list: `{_snippet(node)}`"
         return (Operation(op="operations", readable=False, note=note),)
-    return tuple(_guarded_operation(element, ctx) for element in elements)
+    expanded = [item for element in elements for item in _unrolled(element, ctx)]
+    return tuple(_guarded_operation(element, ctx) for element in expanded)
+
+
+def _unrolled(element: ast.expr, ctx: _Context) -> list[ast.expr]:
+    """`*[AddField(model_name=m, ...) for m in ('a', 'b')]`: one operation per value.
+
+    Only a comprehension with one `for` over a literal (or a module-level
+    name holding one) of strings, unfiltered; anything else stays as it is.
+    """
+    if not isinstance(element, ast.Starred) or not isinstance(element.value, ast.ListComp):
+        return [element]
+    comp = element.value
+    if len(comp.generators) != 1 or comp.generators[0].ifs:
+        return [element]
+    loop = comp.generators[0]
+    items = _literal_items(loop.iter, ctx)
+    if items is None or not isinstance(loop.target, ast.Name):
+        return [element]
+    strings = [_string(item, ctx) for item in items]
+    if None in strings:
+        return [element]
+    return [_substituted(comp.elt, loop.target.id, text) for text in strings if text is not None]
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:  # noqa: N802 - ast's visitor name
+        return ast.Constant(self.value) if node.id == self.name else node
+
+
+def _substituted(node: ast.expr, name: str, value: str) -> ast.expr:
+    """A copy of `node` with the loop variable `name` replaced by `value`."""
+    result: ast.expr = _Substitute(name, value).visit(copy.deepcopy(node))
+    return result
 
 
 def _guarded_operation(node: ast.expr, ctx: _Context) -> Operation:
