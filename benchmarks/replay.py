@@ -1064,6 +1064,7 @@ def measure(path: str, opts: argparse.Namespace, scratch: Path) -> dict[str, Any
                 "migrations to one folder"
             )
     chosen = sample(cases, opts.limit)
+    stats["command"] = opts.command
     stats["discovery_seconds"] = round(time.monotonic() - start, 1)
     log(f"  {len(cases)} qualify, replaying {len(chosen)} ({stats['discovery_seconds']} s so far)")
     if opts.list:
