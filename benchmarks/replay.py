@@ -19,7 +19,9 @@ tool's mirrors under /work/.mirror/*/repo are bare), this script:
 
 Mirrors lack blobs of 4 MiB and more: paths whose blob is missing, in
 either parent, are left out of the checkout with a non-cone sparse-checkout
-pattern (git marks them skip-worktree), so checkout and merge still work.
+pattern (git marks them skip-worktree), so checkout and merge still work;
+where git needs a missing blob's content (both sides changed the file), a
+refs/replace entry in the scratch repository stands a placeholder in for it.
 A case where a missing blob sits in a migrations folder says so
 (`missing_in_folder`).
 
@@ -61,6 +63,12 @@ The expected leaves, and their simplifications (kept small on purpose):
   migrations replace the nodes they name as Django's loader does with no
   database (children and parents of replaced nodes move onto the squash).
   A leaf is a migration no other migration of the folder depends on.
+- The leaves judged are those of the tree `git merge-tree --write-tree` makes
+  (git's own merge: renames, several merge bases), read with the same parser;
+  where they differ from the simple tree above, the folder says so
+  (`disputed`). A folder where both sides added one file name with different
+  contents is judged on the simple tree (the second parent's file), since
+  git leaves that file with conflict markers.
 
 Examples:
   python benchmarks/replay.py /work/.mirror/netbox-community+netbox/repo --out netbox.json
@@ -876,7 +884,7 @@ def verdict(folder: Folder, expected: list[str], run: dict[str, Any]) -> dict[st
 def expectation(folder: Folder, tree: dict[str, Any]) -> tuple[list[str], str | None]:
     """Return the leaves to judge by (git's merge tree where it was made) and any dispute."""
     got = tree.get("leaves", {}).get(folder.directory)
-    if got is None:
+    if got is None or folder.same_name:  # git leaves add/add files with markers: no reading
         return folder.expected, None
     if got == folder.expected:
         return got, None
@@ -978,6 +986,66 @@ def table(name: str, stats: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{m['median_s'] or 0:>6.2f} {m['max_s'] or 0:>5.2f}"
         )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ report
+
+
+def cause(verdict: str, folder: dict[str, Any], run: dict[str, Any]) -> str:
+    """Name a failure's cause in one line, the same for cases of one kind."""
+    if verdict == "exit3":
+        frames = re.findall(
+            r'File "[^"]*/(migmerge/[^"]+)", line (\d+), in (\w+)', run.get("crash", "")
+        )
+        last = run.get("crash", "").strip().splitlines()[-1:] or ["no crash log"]
+        where = f" at {frames[-1][0]}:{frames[-1][2]}" if frames else ""
+        return f"exit 3: {last[0].split(':')[0]}{where}"
+    if verdict in ("exit2", "error"):
+        text = (run.get("stderr") or run.get("error") or "").strip().splitlines()[:1] or [""]
+        return f"{verdict}: " + re.sub(r"\S+\.py\b|'[^']*'|\d+", "…", text[0])[:120]
+    return verdict
+
+
+def unknown_reasons(judged: dict[str, Any]) -> set[str]:
+    """Return the reasons of an unknown overlap, with names taken out so that like groups like."""
+    reasons = [r for r in judged.get("reasons") or [] if "cannot" in r or "unknown" in r]
+    out = set()
+    for reason in reasons or ["(no reason says what could not be read)"]:
+        reason = re.sub(r"^\S+ runs ", "runs ", reason)
+        out.add(re.sub(r"\b\w+\(\)", "…()", re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason))[:150])
+    return out
+
+
+def report(paths: list[str], shown: int = 6) -> int:
+    """Print the failing folders of earlier runs, grouped by cause, and the unknown overlaps."""
+    groups: dict[str, list[str]] = collections.defaultdict(list)
+    for path in paths:
+        for repo in json.loads(Path(path).read_text())["repositories"]:
+            for case in repo["cases"]:
+                for folder in case["folders"]:
+                    for mode in MODES:
+                        judged = folder["modes"][mode]
+                        line = (
+                            f"{repo['repo']} {case['merge'][:10]} {mode} {folder['directory']}"
+                            f" expected {' '.join(folder['expected'])}"
+                            f" found {' '.join(judged.get('found_leaves') or ['-'])}"
+                        )
+                        if judged["verdict"] in FAILURES:
+                            groups[cause(judged["verdict"], folder, case["runs"][mode])].append(
+                                line
+                            )
+                        if judged.get("overlap") == "unknown":
+                            for reason in unknown_reasons(judged):
+                                groups[f"unknown overlap: {reason}"].append(line)
+    for key, lines in sorted(
+        groups.items(), key=lambda kv: (kv[0].startswith("unknown"), -len(kv[1]))
+    ):
+        print(f"{len(lines):>4}  {key}")
+        for line in lines[:shown]:
+            print(f"        {line}")
+        if len(lines) > shown:
+            print(f"        … and {len(lines) - shown} more")
+    return 0
 
 
 # -------------------------------------------------------------------- main
@@ -1139,6 +1207,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="find the merges and print the expected leaves, replay nothing",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="the REPO arguments are --out files: print their failures grouped by cause",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the tables")
     opts = parser.parse_args(argv)
     default = [sys.executable, "-P", "-m", "migmerge"]
@@ -1150,6 +1223,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Measure every repository given and print their tables."""
     opts = parse_args(argv)
+    if opts.report:
+        return report(opts.repos)
     scratch = Path(tempfile.mkdtemp(prefix="migmerge-replay-"))
     results = []
     try:
