@@ -66,9 +66,8 @@ The expected leaves, and their simplifications (kept small on purpose):
 - The leaves judged are those of the tree `git merge-tree --write-tree` makes
   (git's own merge: renames, several merge bases), read with the same parser;
   where they differ from the simple tree above, the folder says so
-  (`disputed`). A folder where both sides added one file name with different
-  contents is judged on the simple tree (the second parent's file), since
-  git leaves that file with conflict markers.
+  (`disputed`). A folder where git's merge leaves a file conflicted (both
+  sides added or changed it: conflict markers) is judged on the simple tree.
 
 Examples:
   python benchmarks/replay.py /work/.mirror/netbox-community+netbox/repo --out netbox.json
@@ -769,17 +768,21 @@ class Replayer:
         git(["clean", "-q", "-fdx"], self.work)
 
     def merge_tree(self, case: Case) -> dict[str, Any]:
-        """Return the leaves of each case folder on the tree git's own merge makes."""
-        proc = git_try(["merge-tree", "--write-tree", "--no-messages", case.first, case.second],
-                       self.work)  # fmt: skip
+        """Return the leaves of each case folder on the tree git's own merge makes,
+        and the folders where that merge leaves a file conflicted."""
+        args = ["merge-tree", "--write-tree", "--name-only", "--no-messages"]
+        proc = git_try([*args, case.first, case.second], self.work)
         bases = git_try(["merge-base", "--all", case.first, case.second], self.work)
         out: dict[str, Any] = {"bases": len(bases.stdout.split())}
         if proc.returncode not in (0, 1):
             out["error"] = head(proc.stderr, 3)
             return out
-        tree = proc.stdout.split()[0]
-        out["leaves"] = {f.directory: self.expect.tree_leaves(tree, f.directory)
-                         for f in case.folders}  # fmt: skip
+        tree, *conflicted = proc.stdout.splitlines()
+        dirs = [f.directory for f in case.folders]
+        out["leaves"] = {d: self.expect.tree_leaves(tree, d) for d in dirs}
+        out["conflicted"] = sorted(
+            {p for p in map(unquote, conflicted) if p.rpartition("/")[0] in dirs}
+        )
         return out
 
     def env(self) -> dict[str, str]:
@@ -882,9 +885,11 @@ def verdict(folder: Folder, expected: list[str], run: dict[str, Any]) -> dict[st
 
 
 def expectation(folder: Folder, tree: dict[str, Any]) -> tuple[list[str], str | None]:
-    """Return the leaves to judge by (git's merge tree where it was made) and any dispute."""
+    """Return the leaves to judge by and any dispute: git's merge tree, except where git
+    leaves a file of the folder conflicted (markers): there, the simple tree."""
     got = tree.get("leaves", {}).get(folder.directory)
-    if got is None or folder.same_name:  # git leaves add/add files with markers: no reading
+    conflicted = [p for p in tree.get("conflicted", []) if p.rpartition("/")[0] == folder.directory]
+    if got is None or conflicted:
         return folder.expected, None
     if got == folder.expected:
         return got, None
@@ -897,6 +902,9 @@ def judge(case: Case, runs: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for folder in case.folders:
         expected, dispute = expectation(folder, runs["merge_tree"])
+        if "conflicted" in runs["merge_tree"]:  # same-name: an add/add git cannot merge
+            same = [p for p in folder.same_name if p in runs["merge_tree"]["conflicted"]]
+            folder = folder._replace(same_name=same)
         record = folder._asdict()
         record["expected_model"] = record.pop("expected")
         record["expected"] = expected
@@ -1012,12 +1020,15 @@ def unknown_reasons(judged: dict[str, Any]) -> set[str]:
     out = set()
     for reason in reasons or ["(no reason says what could not be read)"]:
         reason = re.sub(r"^\S+ runs ", "runs ", reason)
-        out.add(re.sub(r"\b\w+\(\)", "…()", re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason))[:150])
+        reason = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "…", reason)
+        reason = re.sub(r"\([\w.]+\)", "(…)", re.sub(r"\b[\w.]+\(\)", "…()", reason))
+        out.add(reason[:150])
     return out
 
 
 def report(paths: list[str], shown: int = 6) -> int:
-    """Print the failing folders of earlier runs, grouped by cause, and the unknown overlaps."""
+    """Print the failing folders of earlier runs, grouped by cause, and the unknown overlaps
+    (a conflict with several reasons is listed under each)."""
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for path in paths:
         for repo in json.loads(Path(path).read_text())["repositories"]:
