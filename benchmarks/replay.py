@@ -902,10 +902,10 @@ def expectation(folder: Folder, tree: dict[str, Any]) -> tuple[list[str], str | 
     leaves a file of the folder conflicted (markers): there, the simple tree."""
     got = tree.get("leaves", {}).get(folder.directory)
     conflicted = [p for p in tree.get("conflicted", []) if p.rpartition("/")[0] == folder.directory]
-    if got is None or conflicted:
+    if got is None or got == folder.expected:
         return folder.expected, None
-    if got == folder.expected:
-        return got, None
+    if conflicted:
+        return folder.expected, "git's merge leaves a migration conflicted"
     why = "several merge bases" if tree.get("bases", 1) > 1 else "git's merge differs (renames)"
     return got, why
 
@@ -1045,6 +1045,7 @@ def report(paths: list[str], shown: int = 6) -> int:
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for path in paths:
         for repo in json.loads(Path(path).read_text())["repositories"]:
+            print(table(repo["repo"], repo["stats"], summarize(repo["cases"])))
             for case in repo["cases"]:
                 for folder in case["folders"]:
                     for mode in MODES:
@@ -1061,6 +1062,7 @@ def report(paths: list[str], shown: int = 6) -> int:
                         if judged.get("overlap") == "unknown":
                             for reason in unknown_reasons(judged):
                                 groups[f"unknown overlap: {reason}"].append(line)
+    print()
     for key, lines in sorted(
         groups.items(), key=lambda kv: (kv[0].startswith("unknown"), -len(kv[1]))
     ):
