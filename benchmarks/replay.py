@@ -57,12 +57,16 @@ The expected leaves, and their simplifications (kept small on purpose):
   2 files). A migration whose dependencies are not a literal and name no
   migration of its folder is given the previous migration by number.
 - The app label: the label most often paired, in the folder's own
-  dependency tuples, with a name of one of its migrations (not
-  `0001_initial`); else the name of the folder holding the folder.
+  dependency tuples, with a name of one of its migrations or of one they
+  replace (`0001_initial` counts only when no other name is paired); else
+  the name of the folder holding the folder.
 - Edges stay inside the folder (label and name both match); squashed
   migrations replace the nodes they name as Django's loader does with no
   database (children and parents of replaced nodes move onto the squash).
-  A leaf is a migration no other migration of the folder depends on.
+  A leaf is a migration no other migration of the folder depends on. A
+  dependency on a name no file provides (the other side deleted or renamed
+  it; Django would stop with NodeNotFoundError) is dropped and noted
+  (`dangling dependency` in the folder's notes).
 - The leaves judged are those of the tree `git merge-tree --write-tree` makes
   (git's own merge: renames, several merge bases), read with the same parser;
   where they differ from the simple tree above, the folder says so
@@ -355,11 +359,16 @@ def number(name: str) -> int:
 def infer_label(folder: str, infos: dict[str, Info]) -> tuple[str, str]:
     """Return (label, how) for a folder from its own dependency tuples."""
     votes: collections.Counter[str] = collections.Counter()
+    initial: collections.Counter[str] = collections.Counter()
+    known = set(infos) | {n for i in infos.values() for _, n in i.pairs.get("replaces", ())}
     for info in infos.values():
-        for pairs in info.pairs.values():
-            votes.update(lab for lab, name in pairs if name in infos and name != "0001_initial")
-    if votes:
-        return votes.most_common(1)[0][0], "dependencies"
+        for key, pairs in info.pairs.items():
+            for lab, name in pairs:
+                if name in known and key != "replaces":
+                    (initial if name == "0001_initial" else votes)[lab] += 1
+    for tally in (votes, initial):  # 0001_initial is a common name: trusted only when alone
+        if tally:
+            return tally.most_common(1)[0][0], "dependencies"
     parent = folder.rsplit("/", 1)[0] if "/" in folder else folder
     return parent.rsplit("/", 1)[-1], "folder"
 
@@ -398,6 +407,15 @@ def squash(label: str, infos: dict[str, Info], parents: dict[str, set[str]]) -> 
                     ups.add(name)
         for old in replaced:
             del parents[old]
+
+
+def dangling(label: str, infos: dict[str, Info]) -> list[str]:
+    """Return "child -> missing" for dependencies on names no file (nor squash) provides:
+    Django's loader would stop on them (NodeNotFoundError)."""
+    parents = build_parents(label, infos)
+    squash(label, infos, parents)
+    return sorted(f"{c} -> {p}" for c, ups in parents.items() if c in infos
+                  for p in ups if p not in infos)  # fmt: skip
 
 
 def leaves(label: str, infos: dict[str, Info]) -> list[str]:
@@ -588,6 +606,7 @@ class Expect:
         ):
             return None
         label, label_from = infer_label(folder, infos)
+        notes += [f"dangling dependency: {d}" for d in dangling(label, infos)]
         return Folder(
             folder,
             label,
