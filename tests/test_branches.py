@@ -420,3 +420,42 @@ def test_the_table_and_annotations_rendered_whole() -> None:
         "0 branches changed migrations since leaving origin/main\n"
         "No conflicts: none conflicts with origin/main or with another."
     )
+
+
+def test_condo_s_kmigrator_branches(tmp_path: Path) -> None:
+    """kmigrator's .js files (condo) are read like any migration: names from the KMIGRATOR line."""
+    from tests.helpers import condo_repo, km_add_field, write_km
+
+    root = condo_repo(tmp_path / "condo")
+    remote = tmp_path / "condo.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    for branch, stamp, field in (
+        ("color", "20240110000000", "color"),
+        ("size", "20240111000000", "size"),
+    ):
+        git(root, "checkout", "-q", "-b", branch, "main")
+        name = f"0003_ticket_{field}"
+        write_km(root, stamp, name, "0002_ticket_kind", operations=km_add_field("ticket", field))
+        commit_all(root, branch)
+        git(root, "push", "-q", "origin", branch)
+    git(root, "checkout", "-q", "main")
+    git(root, "fetch", "-q", "origin")
+    code, doc = branches(root)
+    assert code == 0  # HEAD is main
+    (pair,) = doc["pairs"]
+    assert (pair["a"], pair["b"]) == ("origin/color", "origin/size")
+    (conflict,) = pair["conflicts"]
+    assert (conflict["app"], conflict["ancestor"], conflict["overlap"]) == (
+        "condo",
+        "0002_ticket_kind",
+        "model",
+    )
+    assert [(leaf["name"], leaf["path"]) for leaf in conflict["leaves"]] == [
+        ("0003_ticket_color", "apps/condo/migrations/20240110000000-0003_ticket_color.js"),
+        ("0003_ticket_size", "apps/condo/migrations/20240111000000-0003_ticket_size.js"),
+    ]
+    assert conflict["leaves"][0]["operations"] == [
+        {"op": "AddField", "model": "ticket", "field": "color"}
+    ]

@@ -17,7 +17,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import NamedTuple
 
-from migmerge.core import clashes
+from migmerge.core import clashes, kmigrator
 from migmerge.core.graph import Graph
 from migmerge.core.model import (
     BranchesResult,
@@ -138,11 +138,12 @@ def _migrations_only(changes: Changes, config: Config) -> git.ChangedPaths:
     modules = tuple(config.migration_modules)
     for path, sha in changes.items():
         folder, _, name = path.rpartition("/")
-        if name.endswith(".py") and (
+        python = name.endswith(".py") and (
             folder.rpartition("/")[2] == "migrations"
             or _NUMBERED.fullmatch(name)
             or folder in modules
-        ):
+        )
+        if python or kmigrator.is_migration_file(path):
             out[path] = sha
     out.added = {p for p in getattr(changes, "added", ()) if p in out}
     return out
@@ -168,12 +169,39 @@ class _Prediction:
         packages = self.where.by_dir
         for path, sha in self.tree.files.items():
             folder, _, name = path.rpartition("/")
-            if folder in packages and _is_module(name):
+            if folder in packages and self.holds_migrations(folder, path):
                 self.by_dir.setdefault(folder, {})[path] = sha
         self.defaults: dict[str, dict[str, Migration]] = {}
         self.own_versions: dict[tuple[str, str], dict[str, tuple[Migration, str]]] = {}
 
     # what each side holds -------------------------------------------------
+
+    def holds_migrations(self, folder: str, path: str) -> bool:
+        """Tell whether a file of a package holds migrations (a module, or kmigrator's .js)."""
+        if folder in self.scan.kmigrator:
+            return kmigrator.is_migration_file(path)
+        return _is_module(path.rpartition("/")[2])
+
+    def held(self, path: str, sha: str | None) -> list[Migration]:
+        """The migrations one version of a file holds, headers only (a .js may hold several)."""
+        folder = path.rpartition("/")[0]
+        if (
+            sha is None
+            or folder not in self.where.by_dir
+            or not self.holds_migrations(folder, path)
+        ):
+            return []
+        if folder not in self.scan.kmigrator:
+            header = self.header(path, sha)
+            return [] if header is None else [header]
+        from migmerge.reading import kmigrator_apps
+
+        source = self.blobs.get(sha)
+        if source is None:
+            return []
+        label = self.where.by_dir[folder].label
+        swappable = self.scan.settings.swappable
+        return kmigrator_apps.file_migrations(source, label, path, swappable)
 
     def header(self, path: str, sha: str) -> Migration | None:
         """The header of one version of a migration, by its path and blob."""
@@ -191,9 +219,12 @@ class _Prediction:
     def default_migrations(self, package: discover.Package) -> dict[str, Migration]:
         """The default branch's migrations of one package (its tree, not the branches')."""
         if package.directory not in self.defaults:
-            out = {}
+            out: dict[str, Migration] = {}
             union, settled = self.scan.tree.files, self.scan.headers
             for path, sha in self.by_dir.get(package.directory, {}).items():
+                if package.directory in self.scan.kmigrator:
+                    out.update((m.name, m) for m in self.held(path, sha))
+                    continue
                 # Mostly the very file discovery read: its header is settled already.
                 header = settled.get(path) if union.get(path) == sha else self.header(path, sha)
                 if header is not None:
@@ -204,13 +235,11 @@ class _Prediction:
     def contribution(self, branch: Branch, package: discover.Package) -> Contribution | None:
         """What a branch does to one package, against the default branch's tree."""
         added = {name: header for name, (header, _) in self.owns(branch, package).items()}
-        removed = {
-            path.rpartition("/")[2][:-3]
-            for path, sha in branch.own.items()
-            if sha is None
-            and path.rpartition("/")[0] == package.directory
-            and path in self.tree.files
-        }
+        removed: set[str] = set()
+        for path, sha in branch.own.items():
+            if path.rpartition("/")[0] == package.directory and path in self.tree.files:
+                had = {m.name for m in self.held(path, self.tree.files[path])}
+                removed |= had - {m.name for m in self.held(path, sha)}
         if not added and not removed:
             return None
         return Contribution(branch.ref, added, frozenset(removed))
@@ -219,13 +248,12 @@ class _Prediction:
         """A branch's own versions of a package's migrations: name -> (header, blob)."""
         key = (branch.ref, package.directory)
         if key not in self.own_versions:
-            out = {}
+            out: dict[str, tuple[Migration, str]] = {}
             for path, sha in branch.own.items():
-                folder, _, name = path.rpartition("/")
-                if folder == package.directory and _is_module(name) and sha is not None:
-                    header = self.header(path, sha) if self.tree.files.get(path) != sha else None
-                    if header is not None:
-                        out[header.name] = (header, sha)
+                if path.rpartition("/")[0] != package.directory or sha is None:
+                    continue
+                if self.tree.files.get(path) != sha:  # the same file as the default's: not its own
+                    out.update((m.name, (m, sha)) for m in self.held(path, sha))
             self.own_versions[key] = out
         return self.own_versions[key]
 
@@ -243,7 +271,9 @@ class _Prediction:
         """The migration with its operations read (from the blobs read already)."""
         key = (migration.path, sha or "")
         if key not in self.parsed:
-            self.parsed[key] = _parse(migration, self.blobs.get(sha or ""), self.scan)
+            source = self.blobs.get(sha or "")
+            kmig = migration.path.rpartition("/")[0] in self.scan.kmigrator
+            self.parsed[key] = _parse(migration, source, self.scan, kmigrator_file=kmig)
         return self.parsed[key]
 
     def ensure(self, shas: Iterable[str | None]) -> None:
@@ -393,27 +423,29 @@ class _Prediction:
     def takes(self, changes: Changes) -> bool:
         """Tell whether changes may take something away (a deleted file, a taking operation)."""
         for path, sha in changes.items():
-            if path.rpartition("/")[0] not in self.where.by_dir:
+            folder = path.rpartition("/")[0]
+            if folder not in self.where.by_dir:
                 continue
-            if sha is None or any(op in self.blobs.get(sha, b"") for op in _TAKERS):
+            if sha is None:
+                return True
+            text = self.blobs.get(sha, b"")
+            if folder in self.scan.kmigrator:  # the Python sits base64-encoded in the .js
+                text = b"".join(e.source for e in kmigrator.decode(text).entries)
+            if any(op in text for op in _TAKERS):
                 return True
         return False
 
     def side_change(self, ref: str, changes: Changes, side: Side) -> clashes.SideChange:
         """One side's changed migrations, fully read, and the migrations it deleted."""
-        present = []
+        present = [
+            self.full(m, sha) for path, sha in sorted(changes.items()) for m in self.held(path, sha)
+        ]
+        new: dict[Key | None, str] = {m.key: m.path for m in present}
         gone: dict[Key, str | None] = {}
-        new = {self.where.key(p): p for p, sha in changes.items() if sha is not None}
         for path, sha in sorted(changes.items()):
-            key = self.where.key(path)
-            if key is None:
-                continue
             if sha is None:
-                gone[key] = renamed_to(key, new)
-                continue
-            header = self.header(path, sha)
-            if header is not None:
-                present.append(self.full(header, sha))
+                for m in self.held(path, self.tree.files.get(path)):
+                    gone[m.key] = renamed_to(m.key, new) if m.key not in new else None
         return clashes.SideChange(side, tuple(present), gone)
 
     def ordered(self, a: clashes.SideChange, b: clashes.SideChange) -> _Ordered:
@@ -527,6 +559,8 @@ def _read_once(
         for changes in (branch.own, branch.since):
             wanted.update(sha for p, sha in changes.items() if sha and _in(p, dirs))
         wanted.update(tree.files[p] for p in branch.own if p in tree.files and _in(p, dirs))
+    # kmigrator's .js files have no header cache: the default branch's are read here too.
+    wanted.update(sha for p, sha in tree.files.items() if p.rpartition("/")[0] in scan.kmigrator)
     blobs = git.read_blobs(root, sorted(wanted))
     files = scan.tree.files
     for path, sha in files.items():
@@ -539,13 +573,22 @@ def _in(path: str, dirs: set[str]) -> bool:
     return path.rpartition("/")[0] in dirs
 
 
-def _parse(migration: Migration, source: bytes | None, scan: Scan) -> Migration:
+def _parse(
+    migration: Migration, source: bytes | None, scan: Scan, *, kmigrator_file: bool = False
+) -> Migration:
     """Parse one migration fully; the header alone when its bytes are not at hand."""
-    from migmerge.reading import parse
+    from migmerge.reading import kmigrator_apps, parse
 
     if source is None:
         return migration
     try:
+        if kmigrator_file:
+            name, path = migration.name, migration.path
+            decoded = kmigrator_apps.sources({path: source}, {name: path}, [name]).get(name)
+            swappable = scan.settings.swappable
+            if decoded is None:
+                return migration
+            return kmigrator_apps.parse_full(decoded, migration.app, name, path, swappable)
         return parse.parse_migration(
             source,
             app=migration.app,
