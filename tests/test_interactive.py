@@ -62,7 +62,7 @@ def test_resolve_regenerate_asks_through_the_terminal(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "migmerge", "resolve", "--strategy", "regenerate"]
     text, code = run_in_pty(argv, root, keys=[b"y"] * 5)
     assert code == 0, text
-    assert "migrate polls 0001_initial? It changes your database." in text
+    assert """Run MIGMERGE_UNAPPLY='[["polls", "0001_initial"]]' python manage.py""" in text
     assert "Run python manage.py migrate? It changes your database." in text
     assert "regenerated" in text
     assert django_conflicts(root) == {}

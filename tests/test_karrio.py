@@ -124,11 +124,6 @@ def test_applied_is_read_from_the_karrio_projects_database(
     assert leaves == {"0002_shipment_weight": True, "0002_shipment_label": False}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="main's renumber refusal renders its rollback as `python manage.py ...` "
-    "(core/plans/steps.display); the resolve engineer's plans use Project.shown",
-)
 def test_hints_name_the_karrio_command(applied_fork: tuple[Path, Path]) -> None:
     root, bin_dir = applied_fork
     proc = run_migmerge(root, "resolve", "--strategy", "renumber", "--yes", env=on_path(bin_dir))

@@ -147,10 +147,13 @@ def test_plan_lists_the_whole_sequence_and_keeps_the_data_migration(project: Pat
     local = [leaf for leaf in conflict.leaves if leaf.side == "local"][0]
     assert local.applied is True
     assert steps[0][0] == "backup"
-    assert ("run", None, "migrate polls 0001_initial") in steps
+    [unapply] = [a for a in plan.actions if a.env]
+    assert unapply.env == (("MIGMERGE_UNAPPLY", '[["polls", "0001_initial"]]'),)
+    assert unapply.command is not None and unapply.command[2:4] == ("shell", "-c")
+    assert "polls" not in unapply.command[4]  # data in the variable, never in the code
     deleted = [path for kind, path, _ in steps if kind == "delete"]
-    assert "polls/migrations/0004_migmerge_rollback.py" in deleted
-    assert [p for p in deleted if "rollback" not in p] == ["polls/migrations/0002_local_age.py"]
+    assert deleted == ["polls/migrations/0002_local_age.py"]
+    assert not any(kind == "write" for kind, _, _ in steps)  # no temporary joining migration
     assert ("run", None, "makemigrations polls --noinput") in steps
     assert ("run", None, "migrate") in steps
     assert ("run", None, "makemigrations polls --check --dry-run") in steps
@@ -181,7 +184,9 @@ def test_regenerate_on_sqlite_end_to_end(project: Path) -> None:
     said, questioner = regenerate(project, [True, True], find_database(project, Config()))
     assert_regenerated(project)
     assert len(questioner.transcript) == 2
-    assert "migrate polls 0001_initial" in questioner.transcript[0]
+    assert questioner.transcript[0].startswith(
+        """? Run MIGMERGE_UNAPPLY='[["polls", "0001_initial"]]' python manage.py shell -c """
+    )
     assert questioner.transcript[1].startswith("? Run python manage.py migrate?")
     rows = sqlite_rows(project)
     assert ("polls", "0004_fill_names") in rows and ("polls", "0003_fill_names") not in rows

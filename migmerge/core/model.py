@@ -308,6 +308,7 @@ class Action(NamedTuple):
     `delete`: remove `path`; `run`: run `command` (argv) in `cwd`;
     `backup`: back up the database to `target`; `record`: rename rows of
     `django_migrations` (`renames`: old name -> new name, for `app`).
+    A `run` step's `env` is data for the command (JSON for fixed code), never code.
     """
 
     action: ActionKind
@@ -321,6 +322,8 @@ class Action(NamedTuple):
     renames: tuple[tuple[str, str], ...] = ()
     # For run steps: does it change the database (asked before in interactive mode)?
     touches_database: bool = False
+    # For run steps: variables added to the environment (data for fixed code, never code).
+    env: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "why": self.why}
@@ -330,6 +333,8 @@ class Action(NamedTuple):
             out["target"] = self.target
         if self.command is not None:
             out["command"] = " ".join(self.command)
+        if self.env:
+            out["env"] = dict(self.env)
         if self.renames:
             out["renames"] = dict(self.renames)
         return out

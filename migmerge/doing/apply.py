@@ -9,6 +9,7 @@ restored from the backup the plan took, so `git status` reads as before.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from migmerge.doing import database as db_module
 from migmerge.errors import MigmergeError, Refused, StepFailed
 from migmerge.reading import git
 from migmerge.reading.git import clean_env
-from migmerge.reading.project import display_command
+from migmerge.reading.project import display_argv, display_command
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database
@@ -89,13 +90,23 @@ def describe(action: Action) -> str:
     if action.action == "rename":
         return f"rename {action.path} -> {action.target}"
     if action.action == "run":
-        return f"run {display_command(action.command or ())}"
+        return f"run {shown_command(action)}"
     if action.action == "backup":
         return f"back up the database into {action.target}"
     if action.action == "record":
         pairs = ", ".join(f"{old} -> {new}" for old, new in action.renames)
         return f"rename {action.app} rows in django_migrations: {pairs}"
     return f"{action.action} {action.path}"
+
+
+def shown_command(action: Action) -> str:
+    """A run step's command as a person reads it, with the variables it sets in front."""
+    argv = action.command or ()
+    if not action.env:
+        return display_command(argv)
+    # Fixed code and JSON data: quoted, so the line can be pasted into a shell.
+    variables = [f"{key}={shlex.quote(value)}" for key, value in action.env]
+    return " ".join([*variables, shlex.join(display_argv(argv))])
 
 
 # Steps -------------------------------------------------------------------------
@@ -169,13 +180,14 @@ def _delete(root: Path, path: str) -> None:
 def _run(root: Path, action: Action, progress: _Progress, questioner: Questioner | None) -> None:
     """Run a command; a non-zero exit is a failed step."""
     argv = action.command or ()
-    shown = display_command(argv)
+    shown = shown_command(action)
     if action.touches_database and not _confirmed(questioner, shown):
         raise Refused(f"{shown} was not confirmed")
     cwd = root / action.cwd if action.cwd else root
     progress.database_changed = progress.database_changed or action.touches_database
     try:
-        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, env=clean_env())
+        env = clean_env(dict(action.env))
+        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, env=env)
     except OSError as exc:
         raise StepFailed(f"cannot run {shown}: {exc}") from exc
     if proc.returncode != 0:
@@ -309,11 +321,18 @@ def _raise_failure(number: int, action: Action, exc: BaseException, restored: li
     raise exc
 
 
-def run_manage(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_manage(
+    argv: Sequence[str], cwd: Path, env: Sequence[tuple[str, str]] = ()
+) -> subprocess.CompletedProcess[str]:
     """Run a manage.py command; raise StepFailed with its output when it fails."""
     try:
         proc = subprocess.run(
-            list(argv), cwd=cwd, capture_output=True, text=True, env=clean_env(), check=False
+            list(argv),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env=clean_env(dict(env)),
+            check=False,
         )
     except OSError as exc:
         raise StepFailed(f"cannot run {display_command(argv)}: {exc}") from exc

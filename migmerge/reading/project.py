@@ -385,9 +385,14 @@ def manage_cwd(argv: Sequence[str]) -> Path:
 
 def display_command(argv: Sequence[str]) -> str:
     """Render a manage.py argv the way a person types it (no interpreter path)."""
+    return " ".join(display_argv(argv))
+
+
+def display_argv(argv: Sequence[str]) -> list[str]:
+    """A manage.py argv as a person types it: `python manage.py ...`, no interpreter path."""
     if len(argv) >= 2 and Path(argv[1]).name == "manage.py":
-        return " ".join(["python", "manage.py", *argv[2:]])
-    return " ".join(argv)
+        return ["python", "manage.py", *argv[2:]]
+    return list(argv)
 
 
 def find_database(

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING
 
 from migmerge.core import edit
 from migmerge.core.model import Action, Conflict, Leaf, Plan
-from migmerge.core.writer import parse_number
 from migmerge.doing import database as db_module
-from migmerge.doing.apply import run_manage
+from migmerge.doing.apply import run_manage, shown_command
 from migmerge.errors import MigmergeError, Refused, StepFailed
 from migmerge.reading import git
-from migmerge.reading.project import display_command, manage_command, manage_cwd
+from migmerge.reading.project import manage_command, manage_cwd
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database
@@ -32,18 +31,7 @@ if TYPE_CHECKING:
     from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]
-ROLLBACK_NAME = "migmerge_rollback"
 HIDDEN = "~"  # Django's loader skips modules whose name starts with "~" (or "_")
-ROLLBACK_SOURCE = """\
-# Written by migmerge for one step: Django's migrate refuses to run while an app
-# has two leaves, so this joins them while the local side is rolled back.
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [{dependencies}]
-    operations = []
-"""
 
 
 # Planning ----------------------------------------------------------------------
@@ -63,7 +51,7 @@ def plan_regenerate(
     manage = partial(manage_command, analysis.root, analysis.config, app_dir=conflict.directory)
     actions = [
         *_backup(analysis.root, database),
-        *_rollback(analysis, conflict, ancestor, local, manage),
+        *_rollback(analysis, conflict, ancestor, local),
         *_removals(analysis, conflict.app, removed),
         *_set_aside(analysis, conflict.app, kept, removed, ancestor),
         _run(manage("makemigrations", conflict.app, "--noinput"), MAKE_WHY, database=False),
@@ -157,31 +145,13 @@ def _backup(root: Path, database: Database | None) -> list[Action]:
     return [Action("backup", why, target=str(backup_dir(root)))]
 
 
-def _rollback(
-    analysis: Analysis,
-    conflict: Conflict,
-    ancestor: str,
-    local: Leaf,
-    manage: Callable[..., tuple[str, ...]],
-) -> list[Action]:
+def _rollback(analysis: Analysis, conflict: Conflict, ancestor: str, local: Leaf) -> list[Action]:
     if local.applied is False:
         return []  # nothing local is applied: there is nothing to unapply
-    name, path = _rollback_module(analysis, conflict)
-    leaves = ", ".join(f"({conflict.app!r}, {leaf.name!r})" for leaf in conflict.leaves)
-    source = ROLLBACK_SOURCE.format(dependencies=leaves).encode()
-    migrate = manage("migrate", conflict.app, ancestor)
-    return [
-        Action("write", "join the leaves for a moment: migrate refuses two", path, content=source),
-        _run(migrate, f"unapply {conflict.app}'s local migrations", database=True),
-        Action("delete", f"remove {name} again: it was only needed for the rollback", path),
-    ]
+    from migmerge.core.plans.steps import unapply_actions
 
-
-def _rollback_module(analysis: Analysis, conflict: Conflict) -> tuple[str, str]:
-    names = [n for a, n in analysis.migrations if a == conflict.app]
-    number = max((parse_number(n) or 0 for n in names), default=0) + 1
-    name = f"{number:04d}_{ROLLBACK_NAME}"
-    return name, f"{conflict.directory}/{name}.py"
+    why = f"unapply {conflict.app}'s local migrations (back to {ancestor})"
+    return list(unapply_actions(analysis, conflict.app, ancestor, why=why))
 
 
 def _removals(analysis: Analysis, app: str, removed: Sequence[str]) -> list[Action]:
@@ -341,12 +311,12 @@ class _Runner:
 
     def run(self, action: Action) -> None:
         command = action.command or ()
-        shown = display_command(command)
+        shown = shown_command(action)
         if action.touches_database:
             if not self.questioner.confirm(f"Run {shown}? It changes your database.", default=True):
                 raise Refused(f"{shown} was not confirmed")
             self.database_changed = True
-        run_manage(command, Path(action.cwd or self.root))
+        run_manage(command, Path(action.cwd or self.root), env=action.env)
 
     def renumber(self, kept: Sequence[str]) -> None:
         from migmerge.core.plans.renumber import plan_renumber

@@ -18,11 +18,11 @@ from migmerge.core import edit
 from migmerge.core.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
 from migmerge.core.plans.steps import (
     backup_action,
-    display,
     max_migration,
-    migrate_command,
-    require,
-    run_action,
+    settings_args,
+    unapply_actions,
+    unapply_command,
+    unapply_display,
 )
 from migmerge.core.writer import parse_number
 from migmerge.errors import MigmergeError, Refused
@@ -344,8 +344,7 @@ def _ask_applied(
 ) -> _Fix:
     """Offer the two honest ways out: roll back first, or move the database along in step."""
     ancestor = _head_dependency(analysis, app, segments[0])
-    rollback = migrate_command(analysis, app, ancestor)
-    shown = display(rollback, app, ancestor)
+    shown = unapply_display(unapply_command(analysis, app), app, ancestor)
     message = (
         f"{app}: {', '.join(applied)} is applied in your database; renumbering it would leave "
         "django_migrations out of step with the files. What should happen?"
@@ -363,7 +362,7 @@ def _ask_applied(
         raise Refused(f"{app}: renumber cancelled; nothing changed", hint=f"{shown} && {again}")
     if answer == "record":
         return _record_fix(analysis, app, segments[0].onto)
-    return _rollback_fix(analysis, app, ancestor, rollback, shown)
+    return _rollback_fix(analysis, app, ancestor)
 
 
 def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple[str, str]]) -> str:
@@ -375,27 +374,21 @@ def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple
 
 def _record_fix(analysis: Analysis, app: str, onto: str) -> _Fix:
     """Apply the upstream leaf first (the renamed rows then have every dependency applied)."""
-    command = migrate_command(analysis, app, onto)
-    run = run_action(
-        require(command, display(command, app, onto)),
-        f"apply {app} up to {onto} first, so the renumbered migrations' new dependency is applied",
-    )
-    return _Fix(before=(backup_action(analysis.root), run), record_app=app)
+    why = f"apply {app} up to {onto} first, so the renumbered migrations' new dependency is applied"
+    run = unapply_actions(analysis, app, onto, why=why)
+    return _Fix(before=(backup_action(analysis.root), *run), record_app=app)
 
 
-def _rollback_fix(
-    analysis: Analysis, app: str, ancestor: str, rollback: tuple[str, ...] | None, shown: str
-) -> _Fix:
+def _rollback_fix(analysis: Analysis, app: str, ancestor: str) -> _Fix:
     """Unapply the app back to the ancestor before the files change."""
-    command = require(rollback, shown)
-    run = run_action(
-        command,
+    why = (
         f"unapply {app} back to {ancestor} before the renames (migrate {app} {ancestor} "
-        "through Django's executor: migrate itself refuses while the app has two leaves)",
+        "through Django's executor: migrate itself refuses while the app has two leaves)"
     )
+    run = unapply_actions(analysis, app, ancestor, why=why)
     # The settings flag, if any, follows the shell code: keep it for the migrate forward.
-    again = shlex.join(["python", "manage.py", "migrate", *command[5:]])
+    again = shlex.join(["python", "manage.py", "migrate", *settings_args(run[0].command or ())])
     return _Fix(
-        before=(backup_action(analysis.root), run),
+        before=(backup_action(analysis.root), *run),
         afterwards=(f"{again}  # apply the renumbered migrations",),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,59 +18,79 @@ MAX_MIGRATION = "max_migration.txt"
 
 
 # `manage.py migrate APP TARGET` refuses while the app has two leaves (Django's
-# conflict check comes first), so these steps drive Django's own executor,
-# which is what migrate runs after that check.
-_MIGRATE = (
+# conflict check comes first), so the unapply drives Django's own executor,
+# which is what migrate runs after that check. The code is fixed: the targets
+# come as JSON in UNAPPLY_VARIABLE, never spliced into the code (issue 11).
+UNAPPLY_VARIABLE = "MIGMERGE_UNAPPLY"
+UNAPPLY_CODE = (
+    "import json, os; "
     "from django.db import connection; "
     "from django.db.migrations.executor import MigrationExecutor; "
-    'MigrationExecutor(connection).migrate([("{app}", "{target}")])'
+    "MigrationExecutor(connection).migrate("
+    f'[(app, name) for app, name in json.loads(os.environ["{UNAPPLY_VARIABLE}"])])'
 )
 
 
-def migrate_command(analysis: Analysis, app: str, target: str) -> tuple[str, ...] | None:
-    """The project's manage.py migrating `app` to `target`, or None without manage.py."""
-    from migmerge.reading import project
+def unapply_env(app: str, target: str | None) -> tuple[tuple[str, str], ...]:
+    """The environment naming the unapply's target (None: unapply the whole app)."""
+    return ((UNAPPLY_VARIABLE, json.dumps([[app, target]])),)
 
-    directory = analysis.apps[app].directory
-    code = _MIGRATE.format(app=app, target=target)
+
+def unapply_command(analysis: Analysis, app: str) -> tuple[str, ...] | None:
+    """The project's manage.py running the fixed unapply code, or None without manage.py."""
     try:
-        return project.manage_command(
-            analysis.root, analysis.config, "shell", "-c", code, app_dir=directory
-        )
+        return _unapply_argv(analysis, app)
     except MigmergeError:
         return None
 
 
-def display(command: tuple[str, ...] | None, app: str, target: str) -> str:
-    """Render a migrate command as a person types it, quoted for a shell."""
-    if command is None:
-        code = _MIGRATE.format(app=app, target=target)
-        return f"python manage.py shell -c {shlex.quote(code)}"
-    return shlex.join(["python", "manage.py", *command[2:]])
+def _unapply_argv(analysis: Analysis, app: str) -> tuple[str, ...]:
+    """The unapply's argv; the project reader's MigmergeError when there is no manage.py."""
+    from migmerge.reading import project
+
+    directory = analysis.apps[app].directory
+    return project.manage_command(
+        analysis.root, analysis.config, "shell", "-c", UNAPPLY_CODE, app_dir=directory
+    )
+
+
+def unapply_display(command: tuple[str, ...] | None, app: str, target: str | None) -> str:
+    """The unapply as a person types it in a shell: the variable, then the command, quoted."""
+    from migmerge.reading.project import display_argv
+
+    argv = (
+        display_argv(command) if command else ["python", "manage.py", "shell", "-c", UNAPPLY_CODE]
+    )
+    variables = [f"{key}={shlex.quote(value)}" for key, value in unapply_env(app, target)]
+    return " ".join([*variables, shlex.join(argv)])
+
+
+def unapply_actions(
+    analysis: Analysis, app: str, target: str | None, *, why: str | None = None
+) -> tuple[Action, ...]:
+    """The one unapply: migrate `app` back to `target` (None: zero) through Django's executor.
+
+    Works while the app has two leaves; carries no name in code. Take a
+    backup_action first. MigmergeError (what to configure) without a manage.py.
+    """
+    from migmerge.reading import project
+
+    run = _unapply_argv(analysis, app)
+    why = why or f"unapply {app} back to {target or 'zero'} through Django's executor"
+    cwd = str(project.manage_cwd(run))
+    env = unapply_env(app, target)
+    return (Action("run", why, command=run, cwd=cwd, touches_database=True, env=env),)
+
+
+def settings_args(command: tuple[str, ...]) -> tuple[str, ...]:
+    """What follows the unapply code in its command (the --settings flag, if any)."""
+    return command[command.index(UNAPPLY_CODE) + 1 :] if UNAPPLY_CODE in command else ()
 
 
 def backup_action(root: Path) -> Action:
     """Back up the database before the plan changes it."""
     why = "keep a copy of the database to restore if a step fails"
     return Action("backup", why, target=str(backup_dir(root)))
-
-
-def run_action(command: tuple[str, ...], why: str) -> Action:
-    """A manage.py step that changes the database."""
-    from migmerge.reading import project
-
-    cwd = str(project.manage_cwd(command))
-    return Action("run", why, command=command, cwd=cwd, touches_database=True)
-
-
-def require(command: tuple[str, ...] | None, shown: str) -> tuple[str, ...]:
-    """Fail when the project's manage.py cannot be found."""
-    if command is None:
-        raise MigmergeError(
-            "cannot find the project's manage.py to migrate with",
-            hint=f'run {shown} yourself, or set [tool.migmerge] manage-py = "path/to/manage.py"',
-        )
-    return command
 
 
 def backup_dir(root: Path) -> Path:
