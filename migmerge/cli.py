@@ -190,6 +190,13 @@ def _resolve_parser(commands: Any) -> None:
         action="store_true",
         help="renumber: rewire dependencies without renaming files",
     )
+    resolve.add_argument(
+        "--applied",
+        choices=("rollback", "record", "refuse"),
+        help="renumbering local migrations applied in your database: roll them back first, "
+        "or rename their django_migrations rows (only where the history stays consistent), "
+        "after a backup; refuse (the default without a terminal)",
+    )
     resolve.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     resolve.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     resolve.add_argument(
@@ -249,6 +256,7 @@ def cmd_resolve(args: argparse.Namespace, out: Out) -> int:
         questioner=questioner,
         out=out,
         settings=args.settings,
+        applied=args.applied,
     )
 
 

@@ -22,7 +22,14 @@ from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_database
-from tests.helpers import django_conflicts, git, isolated_git_env, manage, renumber_project
+from tests.helpers import (
+    django_conflicts,
+    git,
+    isolated_git_env,
+    manage,
+    nothing_applied,
+    renumber_project,
+)
 
 MIG = "polls/migrations"
 
@@ -33,7 +40,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in isolated_git_env(base / "home").items():
             mp.setenv(key, value)
-        yield renumber_project(base)
+        root = renumber_project(base)
+        nothing_applied(root)  # known: nothing applied (unknown is taken as possibly applied)
+        yield root
 
 
 @pytest.fixture
@@ -220,49 +229,122 @@ def applied_rows(root: Path) -> set[str]:
         conn.close()
 
 
-def test_applied_local_migrations_without_a_terminal_refuse_with_the_command(
+def migrate_upstream_side(root: Path) -> None:
+    """Apply upstream's migrations too (the developer migrated main before coming back)."""
+    git(root, "checkout", "-q", "HEAD^2")
+    manage(root, "migrate")
+    git(root, "checkout", "-q", "feature")
+
+
+ROLLBACK = "migmerge resolve --app polls --strategy renumber --applied rollback"
+MERGE = "migmerge resolve --app polls --strategy merge (changes no migration)"
+
+
+def test_applied_local_migrations_without_a_terminal_refuse_with_the_commands(
     project: Path,
 ) -> None:
     migrate_local_side(project)
     analysis = analyze(project)
-    with pytest.raises(Refused, match="is applied in your database") as info:
+    with pytest.raises(Refused) as info:
         plan_renumber_conflict(analysis, analysis.result.conflicts[0],
                                questioner=FlagQuestioner(yes=True))  # fmt: skip
-    hint = info.value.hint or ""
-    assert hint.startswith(
-        """MIGMERGE_UNAPPLY='[["polls", "0001_initial"]]' python manage.py shell -c """
+    assert info.value.message == (
+        "polls: refusing to renumber 0003_choice_votes: it is applied in your database; "
+        "renamed, Django would take it for a new migration and apply it again"
     )
-    # The names are data in the variable, never spliced into the code (issue 11 item 11).
-    assert "polls" not in hint.partition(" shell -c ")[2].partition(" && ")[0]
-    assert hint.endswith(" && migmerge resolve --strategy renumber")
+    # --applied record is not offered: 0002_tag, the new dependency, is not applied.
+    assert info.value.hint == f"{ROLLBACK} (after a backup, unapplies them first); or {MERGE}"
 
 
-def test_applied_rollback_choice_unapplies_then_renumbers(project: Path) -> None:
+def test_applied_unknown_is_refused_for_an_explicit_renumber(project: Path) -> None:
+    (project / "db.sqlite3").unlink()
+    analysis = analyze(project)
+    for keep_names, verb in ((False, "renumber"), (True, "edit the dependencies of")):
+        with pytest.raises(Refused) as info:
+            plan_renumber_conflict(analysis, analysis.result.conflicts[0], keep_names=keep_names)
+        assert info.value.message == (
+            f"polls: refusing to {verb} 0003_choice_votes: whether it is applied cannot be read "
+            f"(the SQLite database {project / 'db.sqlite3'} does not exist), so migmerge takes "
+            "it as possibly applied"
+        )
+        assert info.value.hint == (
+            "run `manage.py migrate` first, or pass --settings / set DJANGO_SETTINGS_MODULE to "
+            "the settings your project runs with; or migmerge resolve --app polls --strategy "
+            "merge (changes no migration); or add --force if it is not applied"
+        )
+    forced = plan_renumber_conflict(analysis, analysis.result.conflicts[0], force=True)
+    assert any("changed anyway (--force)" in w for w in forced.warnings)
+
+
+def test_applied_rollback_unapplies_renumbers_and_migrates(project: Path) -> None:
     migrate_local_side(project)
     analysis = analyze(project)
-    questioner = ScriptedQuestioner(["rollback"])
-    plan = plan_renumber_conflict(analysis, analysis.result.conflicts[0], questioner=questioner)
-    assert [a.action for a in plan.actions][:2] == ["backup", "run"]
-    db = find_database(project, Config())
-    apply_plan(project, plan, out=lambda _: None, database=db)
-    assert applied_rows(project) == {"0001_initial"}
-    assert plan.afterwards == ("python manage.py migrate  # apply the renumbered migrations",)
-    manage(project, "migrate")
+    plan = plan_renumber_conflict(analysis, analysis.result.conflicts[0], applied="rollback")
+    kinds = [a.action for a in plan.actions]
+    assert kinds[:2] == ["backup", "run"] and kinds[-1] == "run"
+    assert plan.actions[-1].command is not None and plan.actions[-1].command[-1] == "migrate"
+    assert plan.actions[1].env == (("MIGMERGE_UNAPPLY", '[["polls", "0001_initial"]]'),)
+    apply_plan(project, plan, out=lambda _: None, database=find_database(project, Config()))
+    assert applied_rows(project) == {"0001_initial", "0002_tag", "0003_choice", "0004_choice_votes"}
     manage(project, "migrate", "--check")
-    assert "0004_choice_votes" in applied_rows(project)
 
 
-def test_applied_record_choice_moves_the_database_along(project: Path) -> None:
+def test_applied_choices_start_with_the_one_that_loses_nothing(project: Path) -> None:
     migrate_local_side(project)
+    migrate_upstream_side(project)
     analysis = analyze(project)
-    questioner = ScriptedQuestioner(["record"])
-    plan = plan_renumber_conflict(analysis, analysis.result.conflicts[0], questioner=questioner)
-    assert [a.action for a in plan.actions][:2] == ["backup", "run"]
+    choices: list[tuple[str, str]] = []
+
+    class Recording(ScriptedQuestioner):
+        def choose(self, message: str, options: object, *, default: str | None = None) -> str:
+            choices.extend(options)  # type: ignore[call-overload]
+            assert default == "record"
+            return super().choose(message, options, default=default)  # type: ignore[arg-type]
+
+    plan_renumber_conflict(analysis, analysis.result.conflicts[0], questioner=Recording(["record"]))
+    assert choices == [
+        ("record", "rename its rows in django_migrations (after a backup; loses nothing)"),
+        (
+            "rollback",
+            "roll it back first (after a backup), then migrate again: drops the "
+            "choice table and its rows",
+        ),
+        (
+            "cancel",
+            "cancel: change nothing (migmerge resolve --strategy merge joins the branches "
+            "without renaming)",
+        ),
+    ]
+
+
+def test_applied_record_renames_the_rows_when_the_history_stays_consistent(
+    project: Path,
+) -> None:
+    migrate_local_side(project)
+    migrate_upstream_side(project)
+    analysis = analyze(project)
+    plan = plan_renumber_conflict(analysis, analysis.result.conflicts[0], applied="record")
+    assert [a.action for a in plan.actions][0] == "backup"
+    assert "run" not in [a.action for a in plan.actions]  # nothing migrated
     assert plan.actions[-1].action == "record"
     apply_plan(project, plan, out=lambda _: None, database=find_database(project, Config()))
     assert applied_rows(project) == {"0001_initial", "0002_tag", "0003_choice", "0004_choice_votes"}
     manage(project, "migrate", "--check")  # nothing left to apply, history consistent
     manage(project, "makemigrations", "--check", "--dry-run")
+
+
+def test_applied_record_refuses_when_the_new_dependency_is_not_applied(project: Path) -> None:
+    migrate_local_side(project)
+    analysis = analyze(project)
+    with pytest.raises(Refused) as info:
+        plan_renumber_conflict(analysis, analysis.result.conflicts[0], applied="record")
+    assert info.value.message == (
+        "polls: refusing to record the changes in django_migrations: 0002_choice would depend "
+        "on 0002_tag, which is not applied, and Django refuses an applied migration whose "
+        "dependency is not (InconsistentMigrationHistory); 0002_tag cannot be applied first "
+        "while the app has two leaves"
+    )
+    assert info.value.hint == f"{ROLLBACK} (after a backup, unapplies them first); or {MERGE}"
 
 
 def test_merge_plan_writes_djangos_merge_migration(project: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from migmerge.core import strategy as rules
@@ -34,7 +34,8 @@ class _Options:
     strategy: str | None
     keep_names: bool
     force: bool
-    questioner: Questioner
+    questioner: Questioner | None
+    applied: str | None = None  # --applied: rollback, record, refuse (None: ask, else refuse)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class _Resolution:
     strategy: Strategy
     why: str
     plan: Plan
+    # --dry-run: why it would be refused (the plan, if any, is what it would do once allowed).
+    refused: Refused | None = None
 
 
 def resolve(
@@ -60,21 +63,29 @@ def resolve(
     questioner: Questioner,
     out: Out,
     settings: str | None = None,
+    applied: str | None = None,
 ) -> int:
-    """Resolve the conflicts of the repository (or of `apps`); return the exit code."""
+    """Resolve the conflicts of the repository (or of `apps`); return the exit code.
+
+    `applied`: what to do with applied local migrations (--applied); None asks a
+    person, and refuses when nobody can be asked.
+    """
     analysis = analyze(repo, apps=apps, settings=settings, ask=True)
     conflicts = _selected(analysis, apps)
     if not conflicts:
         _say_nothing(fmt, out)
         return 0
     keep = keep_names or analysis.config.renumber == "keep-names"
-    options = _Options(strategy, keep, force, questioner)
-    resolutions = [_resolution(analysis, c, options) for c in conflicts]
+    options = _Options(strategy, keep, force, questioner, applied)
+    plan = _dry_resolution if dry_run else _resolution
+    resolutions = [plan(analysis, c, options) for c in conflicts]
     if fmt != "json":
         _show(resolutions, out)
     if dry_run:
-        _finish(resolutions, fmt, out, applied=False, note="dry run: nothing changed")
-        return 0
+        refused = [res.conflict.app for res in resolutions if res.refused]
+        note = "dry run: nothing changed" + (f"; refused: {', '.join(refused)}" if refused else "")
+        _finish(resolutions, fmt, out, applied=False, note=note)
+        return 1 if refused else 0
     _confirm(resolutions, yes, questioner)
     _apply(analysis, resolutions, questioner, out if fmt != "json" else _quiet)
     code = _verify(analysis, resolutions, out if fmt != "json" else _quiet)
@@ -108,6 +119,22 @@ def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _R
     return _Resolution(conflict, strategy, why, _plan(analysis, conflict, strategy, options))
 
 
+def _dry_resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _Resolution:
+    """Plan for --dry-run: a refusal is shown, with the plan it refuses when one can be made."""
+    try:
+        return _resolution(analysis, conflict, options)
+    except Refused as exc:
+        refused = exc
+    forced = replace(options, force=True, questioner=None, applied=None)
+    try:
+        res = _resolution(analysis, conflict, forced)
+    except Refused:
+        wanted = options.strategy if options.strategy in rules.STRATEGIES[1:] else "merge"
+        strategy = rules.as_strategy(wanted or "merge")
+        return _Resolution(conflict, strategy, "", Plan(strategy, conflict.app, ()), refused)
+    return replace(res, refused=refused)
+
+
 def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options) -> Plan:
     """Build the plan of the chosen strategy."""
     if conflict.directory in analysis.scan.kmigrator:
@@ -120,6 +147,7 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
             conflict,
             keep_names=options.keep_names,
             force=options.force,
+            applied=options.applied,
             questioner=options.questioner,
         )
     from migmerge.core.plans import regenerate
@@ -162,6 +190,9 @@ def _show(resolutions: Sequence[_Resolution], out: Out) -> None:
     """Print each plan: numbered actions with why, then its warnings."""
     number = 0
     for res in resolutions:
+        if res.refused is not None:
+            _show_refused(res, out)
+            continue
         out(f"{res.conflict.app}: {res.strategy} ({res.why})")
         for action in res.plan.actions:
             number += 1
@@ -169,6 +200,19 @@ def _show(resolutions: Sequence[_Resolution], out: Out) -> None:
             out(f"     why: {action.why}")
         for warning in res.plan.warnings:
             out(f"  warning: {warning}")
+
+
+def _show_refused(res: _Resolution, out: Out) -> None:
+    """Say what would be refused and why, then the plan it refuses (when one could be made)."""
+    assert res.refused is not None
+    out(f"{res.conflict.app}: refused: {res.refused.message}")
+    if res.refused.hint:
+        out(f"  hint: {res.refused.hint}")
+    if not res.plan.actions:
+        return
+    out(f"  what {res.strategy} would do once allowed:")
+    for number, action in enumerate(res.plan.actions, 1):
+        out(f"  {number}. {describe(action)}")
 
 
 def _finish(
@@ -186,18 +230,27 @@ def _json(resolutions: Sequence[_Resolution], applied: bool) -> dict[str, object
     return {
         "version": 1,
         "applied": applied,
-        "actions": [a.to_json() for res in resolutions for a in res.plan.actions],
-        "plans": [
-            {
-                "app": res.conflict.app,
-                "strategy": res.strategy,
-                "why": res.why,
-                "warnings": list(res.plan.warnings),
-                "afterwards": list(res.plan.afterwards),
-            }
-            for res in resolutions
-        ],
+        "actions": [
+            a.to_json() for res in resolutions if not res.refused for a in res.plan.actions
+        ],  # fmt: skip
+        "plans": [_plan_json(res) for res in resolutions],
     }
+
+
+def _plan_json(res: _Resolution) -> dict[str, object]:
+    """One plan's summary; a refused one (--dry-run) says why and holds what it refuses."""
+    shown = res.refused is None
+    doc: dict[str, object] = {
+        "app": res.conflict.app,
+        "strategy": res.strategy,
+        "why": res.why,
+        "warnings": list(res.plan.warnings) if shown else [],
+        "afterwards": list(res.plan.afterwards) if shown else [],
+    }
+    if res.refused is not None:
+        doc["refused"] = {"message": res.refused.message, "hint": res.refused.hint}
+        doc["actions"] = [a.to_json() for a in res.plan.actions]
+    return doc
 
 
 def _quiet(_: str) -> None:
@@ -208,8 +261,12 @@ def _quiet(_: str) -> None:
 
 
 def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Questioner) -> None:
-    """Ask before changing anything; refuse when the answer is no."""
-    if yes or questioner.confirm("Apply this plan?", default=True):
+    """Ask before changing anything; refuse when the answer is no.
+
+    The default loses nothing: yes only when no step changes the database or deletes a file.
+    """
+    harmless = not any(_needs_database(res.plan) or _deletes(res.plan) for res in resolutions)
+    if yes or questioner.confirm("Apply this plan?", default=harmless):
         return
     apps = " ".join(f"--app {res.conflict.app}" for res in resolutions)
     raise Refused(
@@ -264,6 +321,11 @@ def _needs_database(item: Plan) -> bool:
         a.action in ("backup", "record") or (a.action == "run" and a.touches_database)
         for a in item.actions
     )
+
+
+def _deletes(item: Plan) -> bool:
+    """True when a step deletes a file."""
+    return any(a.action == "delete" for a in item.actions)
 
 
 def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, out: Out) -> None:

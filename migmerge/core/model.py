@@ -325,10 +325,22 @@ class Action(NamedTuple):
     # For run steps: variables added to the environment (data for fixed code, never code).
     env: tuple[tuple[str, str], ...] = ()
 
+    def record_sql(self) -> str:
+        """The statements a `record` step runs, as a person would type them."""
+        return "; ".join(
+            f"UPDATE django_migrations SET name = '{new}' WHERE app = '{self.app}' "
+            f"AND name = '{old}'"
+            for old, new in self.renames
+        )
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "why": self.why}
         if self.path is not None:
             out["path"] = self.path
+        elif self.action == "backup" and self.target is not None:
+            out["path"] = self.target  # the folder the backup goes into
+        if self.action == "record":
+            out["command"] = self.record_sql()
         if self.target is not None:
             out["target"] = self.target
         if self.command is not None:

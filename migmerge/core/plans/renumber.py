@@ -8,21 +8,19 @@ tree the plan will be applied to.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migmerge.core import edit
+from migmerge.core import strategy as rules
 from migmerge.core.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
 from migmerge.core.plans.steps import (
     backup_action,
     max_migration,
     settings_args,
     unapply_actions,
-    unapply_command,
-    unapply_display,
 )
 from migmerge.core.writer import parse_number
 from migmerge.errors import MigmergeError, Refused
@@ -31,6 +29,16 @@ from migmerge.reading import git
 if TYPE_CHECKING:
     from migmerge.doing.prompts import Questioner
     from migmerge.reading.analysis import Analysis
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How to renumber: the flags, and who answers questions."""
+
+    keep_names: bool = False
+    force: bool = False
+    applied: str | None = None  # --applied: rollback, record, refuse; None: ask, else refuse
+    questioner: Questioner | None = None
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,12 @@ def plan_renumber(
     *,
     keep_names: bool = False,
     force: bool = False,
+    applied: str | None = None,
     questioner: Questioner | None = None,
 ) -> Plan:
     """Plan moving `moving` (in order) after `onto`: renames, rewired references, git mv."""
-    return _plan_segments(
-        analysis, app, [_Segment(tuple(moving), onto)], keep_names, force, questioner
-    )
+    options = _Options(keep_names, force, applied, questioner)
+    return _plan_segments(analysis, app, [_Segment(tuple(moving), onto)], options)
 
 
 def plan_renumber_conflict(
@@ -63,15 +71,20 @@ def plan_renumber_conflict(
     *,
     keep_names: bool = False,
     force: bool = False,
+    applied: str | None = None,
     questioner: Questioner | None = None,
 ) -> Plan:
-    """Plan a renumber of every local branch after the single upstream leaf, one after another."""
+    """Plan a renumber of every local branch after the single upstream leaf, one after another.
+
+    `applied`: what to do with applied local migrations (the --applied flag).
+    """
     upstream, local = _sides(conflict)
     segments, onto = [], upstream.name
     for leaf in local:
         segments.append(_Segment(leaf.branch, onto))
         onto = leaf.branch[-1]
-    return _plan_segments(analysis, conflict.app, segments, keep_names, force, questioner)
+    options = _Options(keep_names, force, applied, questioner)
+    return _plan_segments(analysis, conflict.app, segments, options)
 
 
 def _sides(conflict: Conflict) -> tuple[Leaf, list[Leaf]]:
@@ -103,16 +116,14 @@ def _plan_segments(
     analysis: Analysis,
     app: str,
     segments: Sequence[_Segment],
-    keep_names: bool,
-    force: bool,
-    questioner: Questioner | None,
+    options: _Options,
 ) -> Plan:
     """Build the renumber plan for consecutive segments of one app."""
     _check_names(analysis, app, segments)
-    renames = {} if keep_names else _new_names(analysis, app, segments)
+    renames = {} if options.keep_names else _new_names(analysis, app, segments)
     repoint = {seg.names[0]: (_head_dependency(analysis, app, seg), seg.onto) for seg in segments}
     moving = [name for seg in segments for name in seg.names]
-    fix = _applied_or_shared(analysis, app, segments, keep_names, force, questioner)
+    fix = _applied_or_shared(analysis, app, segments, options)
     actions = [*fix.before, *_edits(analysis, app, renames, repoint)]
     actions += _renames(analysis, app, moving, renames)
     new_leaf = renames.get(moving[-1], moving[-1])
@@ -121,7 +132,7 @@ def _plan_segments(
     actions += fix.after(renames)
     warnings = [*_outside_references(analysis, app, renames, actions), *fix.warnings]
     strategy: Strategy = "renumber"
-    return Plan(strategy, app, tuple(actions), tuple(warnings), fix.afterwards)
+    return Plan(strategy, app, tuple(actions), tuple(warnings))
 
 
 def _check_names(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> None:
@@ -280,12 +291,12 @@ class _Fix:
     before: tuple[Action, ...] = ()
     record_app: str | None = None
     warnings: tuple[str, ...] = ()
-    afterwards: tuple[str, ...] = ()
+    last: tuple[Action, ...] = ()
 
     def after(self, renames: Mapping[str, str]) -> list[Action]:
-        """The steps that follow the file changes (the records renamed, when chosen)."""
+        """The steps that follow the file changes (rows renamed, or the migrate forward)."""
         if self.record_app is None or not renames:
-            return []
+            return list(self.last)
         why = "rename the applied migrations' rows so the database matches the new names"
         return [Action("record", why, app=self.record_app, renames=tuple(renames.items()))]
 
@@ -294,27 +305,29 @@ def _applied_or_shared(
     analysis: Analysis,
     app: str,
     segments: Sequence[_Segment],
-    keep_names: bool,
-    force: bool,
-    questioner: Questioner | None,
+    options: _Options,
 ) -> _Fix:
-    """Refuse to touch shared migrations; for applied ones, agree on how the database follows."""
+    """Ask the renumber rule (core.strategy) and add what the database needs around the files."""
     moving = {name for seg in segments for name in seg.names}
     leaves = [leaf for leaf in _app_leaves(analysis, app) if moving & set(leaf.branch)]
-    shared = [leaf.name for leaf in leaves if leaf.shared]
-    applied = [leaf.name for leaf in leaves if leaf.applied]
-    if shared and not force:
-        raise Refused(
-            f"{app}: refusing to renumber {', '.join(shared)}: it is shared (pushed or on the "
-            "default branch), so someone may have applied it under its current name",
-            hint=f"migmerge resolve --app {app} --strategy merge "
-            "(or --force if nobody has applied it)",
-        )
-    if not applied:
-        return _Fix()
-    if force:
-        return _Fix(warnings=(_forced_warning(app, applied),))
-    return _ask_applied(analysis, app, segments, applied, keep_names, questioner)
+    facts = _facts(analysis, app, segments)
+    rule = rules.renumber_rule(
+        app,
+        leaves,
+        force=options.force,
+        applied=options.applied,
+        keep_names=options.keep_names,
+        facts=facts,
+    )
+    database = rule.database
+    if database == "ask":
+        database = _ask_applied(app, leaves, rule, facts, options)
+    fix = _Fix(warnings=rule.warnings)
+    if database == "record" and not options.keep_names:  # keep-names: no row changes
+        fix = _record_fix(analysis, app, fix)
+    elif database == "rollback":
+        fix = _rollback_fix(analysis, app, _head_dependency(analysis, app, segments[0]), fix)
+    return fix
 
 
 def _app_leaves(analysis: Analysis, app: str) -> tuple[Leaf, ...]:
@@ -325,70 +338,72 @@ def _app_leaves(analysis: Analysis, app: str) -> tuple[Leaf, ...]:
     return ()
 
 
-def _forced_warning(app: str, applied: Sequence[str]) -> str:
-    """Say what --force leaves behind for applied migrations."""
-    return (
-        f"{', '.join(applied)} of {app} is applied in your database under its old name: "
-        "Django will see the renumbered migrations as not applied (migrate --fake them, "
-        "or roll back first)"
+def _facts(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> rules.Facts:
+    """What the rule needs beyond the leaves: the applied state's story, the ways out."""
+    project = analysis.project_for(analysis.apps[app].directory)
+    applied = project.applied or frozenset()
+    pairs = [(seg.names, seg.onto) for seg in segments]
+    return rules.Facts(
+        why_unknown=project.applied_why,
+        how_to_see=project.applied_hint,
+        record_gaps=rules.record_gaps(pairs, applied, app) if project.applied is not None else (),
+        can_rollback=bool(project.manage),
     )
 
 
 def _ask_applied(
-    analysis: Analysis,
-    app: str,
-    segments: Sequence[_Segment],
-    applied: Sequence[str],
-    keep_names: bool,
-    questioner: Questioner | None,
-) -> _Fix:
-    """Offer the two honest ways out: roll back first, or move the database along in step."""
-    ancestor = _head_dependency(analysis, app, segments[0])
-    shown = unapply_display(unapply_command(analysis, app), app, ancestor)
+    app: str, leaves: Sequence[Leaf], rule: rules.Renumbering, facts: rules.Facts, options: _Options
+) -> str:
+    """Let a person choose what happens to the database; refuse when nobody can be asked.
+
+    The first choice loses nothing; the one that drops data says what it drops.
+    """
+    applied = ", ".join(leaf.name for leaf in leaves if leaf.applied)
     message = (
-        f"{app}: {', '.join(applied)} is applied in your database; renumbering it would leave "
+        f"{app}: {applied} is applied in your database; renumbering it would leave "
         "django_migrations out of step with the files. What should happen?"
     )
-    choices = [("rollback", f"roll it back first ({shown}), then migrate again")]
-    rows = "" if keep_names else " and rename its rows in django_migrations"
-    choices.append(("record", f"apply {segments[0].onto} now{rows} (after a backup)"))
-    choices.append(("cancel", "cancel"))
-    again = "migmerge resolve --strategy renumber" + (" --keep-names" if keep_names else "")
+    rows = "keep the database as it is" if options.keep_names else "rename its rows"
+    choices = []
+    if not facts.record_gaps:
+        choices.append(("record", f"{rows} in django_migrations (after a backup; loses nothing)"))
+    if facts.can_rollback:
+        dropped = rules.drops([leaf for leaf in leaves if leaf.applied])
+        choices.append(("rollback", f"roll it back first (after a backup), then migrate again: "
+                                    f"drops {dropped}"))  # fmt: skip
+    choices.append(("cancel", "cancel: change nothing (migmerge resolve --strategy merge "
+                              "joins the branches without renaming)"))  # fmt: skip
+    assert rule.refusal is not None
+    if options.questioner is None:
+        raise rule.refusal
     try:
-        answer = _choose(questioner, message, choices)
+        answer = options.questioner.choose(message, choices, default=choices[0][0])
     except Refused as exc:
-        raise Refused(exc.message, hint=f"{shown} && {again}") from exc
+        raise rule.refusal from exc
     if answer == "cancel":
-        raise Refused(f"{app}: renumber cancelled; nothing changed", hint=f"{shown} && {again}")
-    if answer == "record":
-        return _record_fix(analysis, app, segments[0].onto)
-    return _rollback_fix(analysis, app, ancestor)
+        raise Refused(f"{app}: renumber cancelled; nothing changed", hint=rule.refusal.hint)
+    return answer
 
 
-def _choose(questioner: Questioner | None, message: str, choices: Sequence[tuple[str, str]]) -> str:
-    """Ask, or refuse when nobody can be asked."""
-    if questioner is None:
-        raise Refused(f"{message} (a person must choose)")
-    return questioner.choose(message, choices, default="rollback")
+def _record_fix(analysis: Analysis, app: str, fix: _Fix) -> _Fix:
+    """Back up, then rename the rows after the files (every new dependency is applied)."""
+    return replace(fix, before=(backup_action(analysis.root),), record_app=app)
 
 
-def _record_fix(analysis: Analysis, app: str, onto: str) -> _Fix:
-    """Apply the upstream leaf first (the renamed rows then have every dependency applied)."""
-    why = f"apply {app} up to {onto} first, so the renumbered migrations' new dependency is applied"
-    run = unapply_actions(analysis, app, onto, why=why)
-    return _Fix(before=(backup_action(analysis.root), *run), record_app=app)
-
-
-def _rollback_fix(analysis: Analysis, app: str, ancestor: str) -> _Fix:
-    """Unapply the app back to the ancestor before the files change."""
+def _rollback_fix(analysis: Analysis, app: str, ancestor: str, fix: _Fix) -> _Fix:
+    """Back up and unapply the app back to the ancestor first; migrate forward at the end."""
     why = (
         f"unapply {app} back to {ancestor} before the renames (migrate {app} {ancestor} "
         "through Django's executor: migrate itself refuses while the app has two leaves)"
     )
     run = unapply_actions(analysis, app, ancestor, why=why)
-    # The settings flag, if any, follows the shell code: keep it for the migrate forward.
-    again = shlex.join(["python", "manage.py", "migrate", *settings_args(run[0].command or ())])
-    return _Fix(
-        before=(backup_action(analysis.root), *run),
-        afterwards=(f"{again}  # apply the renumbered migrations",),
+    # The settings flag, if any, follows the unapply code: keep it for the migrate forward.
+    migrate = (*(run[0].command or ())[:2], "migrate", *settings_args(run[0].command or ()))
+    forward = Action(
+        "run",
+        "apply the renumbered migrations",
+        command=migrate,
+        cwd=run[0].cwd,
+        touches_database=True,
     )
+    return replace(fix, before=(backup_action(analysis.root), *run), last=(forward,))
