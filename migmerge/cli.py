@@ -12,6 +12,7 @@ Longer than 400 lines because it is the one table of every command's flags
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -446,14 +447,35 @@ def _explain(exc: BaseException) -> int:
 
 
 def write_crash_log(exc: BaseException) -> str | None:
-    """Write the traceback of a crash to a log; return its path, or None when none could be."""
-    import tempfile  # only on a crash: the check path stays light
-    import traceback
+    """Write the traceback of a crash to a private log; return its path, or None when none could be.
 
-    log = os.path.join(tempfile.gettempdir(), "migmerge-error.log")
+    The log is the user's own (`error.log` in the cache folder: folder 0700, file
+    0600), and nothing planted there is followed: a link in its place is removed,
+    never written through, and a folder that is a link or another user's is not used.
+    """
+    import traceback  # only on a crash: the check path stays light
+
+    from migmerge.reading.cache import user_folder
+
+    folder = user_folder()
     try:
-        with open(log, "w") as handle:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        if os.fstat(dir_fd).st_uid != os.getuid():
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("error.log", dir_fd=dir_fd)  # a link is removed, never followed
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open("error.log", flags, 0o600, dir_fd=dir_fd)
+        with os.fdopen(fd, "w") as handle:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=handle)
     except OSError:
         return None
-    return log
+    finally:
+        os.close(dir_fd)
+    return str(folder / "error.log")

@@ -251,3 +251,36 @@ def test_quiet_output_held_back_is_shown_when_the_command_fails(
     assert cli.main(["check", "--quiet", "--app", "polls"]) == 1
     said = capsys.readouterr()
     assert (said.out, said.err) == ("step 1 done\n", "migmerge: step 2 refused\n")
+
+
+def test_the_crash_log_is_private_and_follows_no_planted_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import stat
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    (cache / "migmerge").mkdir(parents=True, mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (cache / "migmerge" / "error.log").symlink_to(victim)  # planted by someone else
+    assert cli.handle_errors(_raise(ZeroDivisionError("boom"))) == 3
+    log = cache / "migmerge" / "error.log"
+    assert f"(details in {log})" in capsys.readouterr().err
+    assert victim.read_text() == "precious\n"
+    assert not log.is_symlink() and "ZeroDivisionError: boom" in log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE((cache / "migmerge").stat().st_mode) == 0o700
+
+
+def test_a_crash_log_folder_that_is_a_link_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "migmerge").symlink_to(elsewhere)
+    assert cli.handle_errors(_raise(ZeroDivisionError("boom"))) == 3
+    assert "(no log could be written)" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import re
 import select
@@ -783,12 +784,31 @@ def test_ask_on_a_terminal_resolves_on_the_spot(work: Path) -> None:
 
 
 def test_post_rewrite_after_rebase_advises_renumber(work: Path) -> None:
+    (work / "pyproject.toml").write_text('[tool.migmerge]\ndatabase = "db.sqlite3"\n')
+    nothing_applied_sqlite(work / "db.sqlite3")  # known: nothing applied
+    commit(work, "config")
     install(work)
     proc = run_git(work, "rebase", "origin/main")
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
     assert "the rebase left parallel migrations" in output and LOCAL in output
-    assert "migmerge resolve --strategy renumber" in output
+    assert "hint: migmerge resolve --strategy renumber\n" in output
+    assert run_migmerge(work, "resolve", "--strategy", "renumber", "--dry-run").returncode == 0
+
+
+def test_post_rewrite_agrees_with_check_when_applied_is_unknown(work: Path) -> None:
+    install(work)
+    proc = run_git(work, "rebase", "origin/main")
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "hint: migmerge resolve\n" in output  # not --strategy renumber: it would be refused
+    doc = json.loads(run_migmerge(work, "check", "--format", "json").stdout)
+    assert doc["conflicts"][0]["strategy"] == "merge"
+    dry = run_migmerge(work, "resolve", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.startswith("polls: merge ("), dry.stdout
+    refused = run_migmerge(work, "resolve", "--strategy", "renumber", "--dry-run")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "whether it is applied cannot be read" in refused.stdout
 
 
 def test_post_rewrite_after_git_pull_rebase(work: Path) -> None:

@@ -15,7 +15,14 @@ import pytest
 from migmerge.reading.config import Config
 from migmerge.reading.project import load_project
 from migmerge.reading.render import render_merge
-from tests.helpers import POLLS_V1, PYTHON, django_conflicts, isolated_git_env, parallel_branches
+from tests.helpers import (
+    POLLS_V1,
+    PYTHON,
+    django_conflicts,
+    isolated_git_env,
+    parallel_branches,
+    run_migmerge,
+)
 
 LOCAL = POLLS_V1 + "\n\nclass Choice(models.Model):\n    label = models.CharField(max_length=10)\n"
 UPSTREAM = POLLS_V1.replace("name = models.CharField(max_length=100)", "name = models.TextField()")
@@ -131,3 +138,18 @@ def _django_version(python: str) -> str:
         check=True,
     )
     return proc.stdout.strip()
+
+
+def test_resolve_merge_writes_the_migration_with_the_project_django(
+    project: Path, old_django: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    (project / ".venv").symlink_to(Path(old_django).parent.parent)
+    version = _django_version(old_django)
+    proc = run_migmerge(project, "resolve", "--strategy", "merge", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"rendered by the project's Django {version} (.venv beside manage.py)" in proc.stdout
+    (written,) = (project / "polls" / "migrations").glob("0003_merge_*.py")
+    header = HEADER.search(written.read_bytes())
+    assert header is not None and header[1].decode() == version  # not migmerge's own Django
+    assert django_conflicts(project) == {}

@@ -200,6 +200,11 @@ def cache_folder() -> Path | None:
     """Return where cache files go, or None when caching is off."""
     if os.environ.get("MIGMERGE_NO_CACHE", "") not in ("", "0"):
         return None
+    return user_folder()
+
+
+def user_folder() -> Path:
+    """The user's own migmerge folder: MIGMERGE_CACHE_DIR, else the XDG cache folder's."""
     configured = os.environ.get("MIGMERGE_CACHE_DIR")
     if configured:
         return Path(configured)

@@ -1,4 +1,8 @@
-"""The merge strategy: the merge migration `makemigrations --merge` would write."""
+"""The merge strategy: the merge migration `makemigrations --merge` would write.
+
+Rendered as the project's own Django writes it (its version in the header,
+black run when it runs black): `reading.render` asks the project's interpreter.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from migmerge.core.model import Action, Conflict, Plan
 from migmerge.core.plans.steps import max_migration
-from migmerge.core.writer import merge_number, render_merge_migration
+from migmerge.core.writer import merge_number
 from migmerge.errors import MigmergeError
 
 if TYPE_CHECKING:
@@ -15,17 +19,21 @@ if TYPE_CHECKING:
 
 def plan_merge(analysis: Analysis, conflict: Conflict) -> Plan:
     """Plan the merge migration makemigrations --merge would write, depending on every leaf."""
+    from migmerge.reading.render import render_merge
+
     leaves = [leaf.name for leaf in conflict.leaves]
-    name, source = render_merge_migration(conflict.app, leaves, merge_number(leaves))
-    path = f"{conflict.directory}/{name}.py"
+    project = analysis.project_for(conflict.directory)
+    future = f"{conflict.directory}/{merge_number(leaves):04d}_merge.py"  # black reads its config
+    rendered = render_merge(project, conflict.app, leaves, merge_number(leaves), future)
+    path = f"{conflict.directory}/{rendered.name}.py"
     if (analysis.root / path).exists():
         raise MigmergeError(f"{path} already exists", hint="remove it or rename it, then retry")
     write = Action(
         "write",
         f"a merge migration depending on every leaf ({', '.join(sorted(leaves))}), "
-        "as makemigrations --merge writes it",
+        f"as makemigrations --merge writes it: rendered by {rendered.how}",
         path=path,
-        content=source,
+        content=rendered.source,
     )
-    actions = (write, *max_migration(analysis.root, conflict.directory, name))
+    actions = (write, *max_migration(analysis.root, conflict.directory, rendered.name))
     return Plan("merge", conflict.app, actions, afterwards=(f"git add {path}",))
