@@ -23,7 +23,13 @@ examples:
   migmerge resolve --dry-run            show the plan for every conflict, change nothing
   migmerge resolve                      resolve with the recommended strategy, asking first
   migmerge resolve --strategy merge --yes --app polls
-  migmerge resolve --strategy renumber --keep-names""",
+  migmerge resolve --strategy renumber --keep-names
+  migmerge resolve --strategy renumber --applied rollback   your migrations are applied: unapply first
+
+A migration whose applied state cannot be read is taken as possibly applied:
+renumber refuses it (say where the database is: --settings, [tool.migmerge]
+settings, database or python) unless --force. --dry-run shows what would be
+refused and why (exit 1). A crash writes its log to ~/.cache/migmerge/error.log.""",
     "doctor": """\
 examples:
   migmerge doctor                       compare the files, django_migrations and the schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from tests.helpers import (
     manage,
     nothing_applied,
     renumber_project,
+    run_migmerge,
 )
 
 MIG = "polls/migrations"
@@ -358,3 +360,71 @@ def test_merge_plan_writes_djangos_merge_migration(project: Path) -> None:
     apply_plan(project, plan, out=lambda _: None)
     assert read(project, f"{MIG}/max_migration.txt") == f"{name}\n".encode()
     django_agrees(project)
+
+
+# The command line: --applied, --dry-run and the JSON plan ------------------------
+
+
+def test_dry_run_shows_a_refused_renumber_and_the_plan_it_refuses(project: Path) -> None:
+    migrate_local_side(project)
+    before = (git(project, "status", "--porcelain"), applied_rows(project))
+    proc = run_migmerge(project, "resolve", "--strategy", "renumber", "--dry-run")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:4] == [
+        "polls: renumber would be refused",
+        "  why: polls: refusing to renumber 0003_choice_votes: it is applied in your database; "
+        "renamed, Django would take it for a new migration and apply it again",
+        f"  hint: {ROLLBACK} (after a backup, unapplies them first); or {MERGE}",
+        "  what renumber would do once allowed:",
+    ]
+    assert f"rename {MIG}/0002_choice.py -> {MIG}/0003_choice.py" in proc.stdout
+    assert lines[-1] == "dry run: nothing changed; refused: polls"
+    assert (git(project, "status", "--porcelain"), applied_rows(project)) == before
+    doc = json.loads(
+        run_migmerge(
+            project, "resolve", "--strategy", "renumber", "--dry-run", "--format", "json"
+        ).stdout  # fmt: skip
+    )
+    assert doc["applied"] is False and doc["actions"] == []
+    assert doc["plans"][0]["refused"]["message"].startswith("polls: refusing to renumber")
+    assert doc["plans"][0]["actions"]
+
+
+def test_applied_rollback_from_the_command_line_and_every_json_action_names_its_object(
+    project: Path,
+) -> None:
+    migrate_local_side(project)
+    args = ("resolve", "--strategy", "renumber", "--applied", "rollback")
+    dry = run_migmerge(project, *args, "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    actions = json.loads(dry.stdout)["actions"]
+    assert [a["action"] for a in actions][:2] == ["backup", "run"]
+    assert all("path" in a or "command" in a for a in actions), actions
+    assert actions[0]["path"].endswith(".git/migmerge/backups")
+    proc = run_migmerge(project, *args, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert applied_rows(project) == {"0001_initial", "0002_tag", "0003_choice", "0004_choice_votes"}
+    manage(project, "migrate", "--check")
+
+
+def test_applied_record_from_the_command_line(project: Path) -> None:
+    migrate_local_side(project)
+    args = ("resolve", "--strategy", "renumber", "--applied", "record", "--yes")
+    refused = run_migmerge(project, *args)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        "migmerge: polls: refusing to record the changes in django_migrations: 0002_choice "
+        "would depend on 0002_tag, which is not applied"
+    )
+    migrate_upstream_side(project)
+    doc = json.loads(run_migmerge(project, *args, "--dry-run", "--format", "json").stdout)
+    (record,) = [a for a in doc["actions"] if a["action"] == "record"]
+    assert record["command"].startswith(
+        "UPDATE django_migrations SET name = '0003_choice' WHERE app = 'polls' AND name = "
+        "'0002_choice'"
+    )
+    proc = run_migmerge(project, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert applied_rows(project) == {"0001_initial", "0002_tag", "0003_choice", "0004_choice_votes"}
+    manage(project, "migrate", "--check")

@@ -205,7 +205,8 @@ def _show(resolutions: Sequence[_Resolution], out: Out) -> None:
 def _show_refused(res: _Resolution, out: Out) -> None:
     """Say what would be refused and why, then the plan it refuses (when one could be made)."""
     assert res.refused is not None
-    out(f"{res.conflict.app}: refused: {res.refused.message}")
+    out(f"{res.conflict.app}: {res.strategy} would be refused")
+    out(f"  why: {res.refused.message}")
     if res.refused.hint:
         out(f"  hint: {res.refused.hint}")
     if not res.plan.actions:

@@ -109,7 +109,7 @@ def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
         return None, "an operation cannot be read, so a person must choose"
     local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
     upstream = [leaf for leaf in conflict.leaves if leaf.side == "upstream"]
-    if len(local) == 1 and upstream and not local[0].shared and not possibly_applied(local[0]):
+    if len(local) == 1 and upstream and _untouched(conflict.app, local):
         return "renumber", (
             f"the branches do not collide ({_overlap_words(conflict.overlap)}) and the local "
             "migrations are neither shared nor applied, so they move after the upstream ones"
@@ -118,6 +118,14 @@ def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
         f"the branches do not collide ({_overlap_words(conflict.overlap)}), but "
         f"{_why_not_renumber(local, upstream)}, so a merge migration joins them"
     )
+
+
+def _untouched(app: str, local: Sequence[Leaf]) -> bool:
+    """True when `renumber_rule` lets the local leaves move without --force or the database."""
+    try:
+        return renumber_rule(app, local, force=False, applied="refuse").database == "untouched"
+    except Refused:
+        return False
 
 
 def _overlap_words(overlap: Overlap) -> str:
@@ -134,11 +142,6 @@ def _why_not_renumber(local: list[Leaf], upstream: list[Leaf]) -> str:
     if local[0].applied is None:
         return "whether the local migrations are applied cannot be read, so they may be"
     return "the local migrations are applied"
-
-
-def possibly_applied(leaf: Leaf) -> bool:
-    """Tell whether a leaf's branch may be applied: unknown (None) is never "not applied"."""
-    return leaf.applied is not False
 
 
 def safe_to_renumber(result: CheckResult) -> bool:

@@ -1,0 +1,144 @@
+"""The strategy rules as a table, in memory: overlap x shared x applied x strategy x force.
+
+`core.strategy.decide` is what `resolve` does when nobody can be asked; the
+expected column is written out here, rule by rule, from the contract.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from migmerge.core.model import Conflict, Leaf, Operation, Overlap
+from migmerge.core.strategy import Facts, decide, drops, record_gaps, renumber_rule
+from migmerge.errors import Refused
+from migmerge.reading.config import Config
+
+MIG = "polls/migrations"
+
+
+def conflict(overlap: str, *, shared: bool, applied: bool | None) -> Conflict:
+    local = Leaf("0002_a", f"{MIG}/0002_a.py", "local", shared, applied, ("0002_a",), ())
+    upstream = Leaf("0002_b", f"{MIG}/0002_b.py", "upstream", True, False, ("0002_b",), ())
+    kind = Overlap(overlap, (f"{overlap} reason",))  # type: ignore[arg-type]
+    return Conflict("polls", MIG, "0001_initial", (local, upstream), kind, None)
+
+
+def expected(overlap: str, shared: bool, applied: bool | None, strategy: str, force: bool) -> str:
+    """The contract, one rule a line."""
+    collide = overlap in ("field", "unknown")
+    if strategy == "auto":
+        if overlap == "field":
+            return "regenerate"
+        if overlap == "unknown":
+            return "refused: a person must choose"
+        return "renumber, database untouched" if not shared and applied is False else "merge"
+    if strategy == "regenerate":
+        return "regenerate"
+    if collide and not force:
+        return "refused: the operations may collide (--force)"
+    if strategy == "merge":
+        return "merge"
+    if shared and not force:
+        return "refused: shared (--force)"
+    if applied is None and not force:
+        return "refused: applied cannot be read"
+    if applied and not force:
+        return "refused: applied (--applied, or merge)"
+    return "renumber, database untouched"
+
+
+def outcome(case: Conflict, strategy: str, force: bool) -> str:
+    try:
+        chosen, database = decide(case, strategy, Config(), force=force)
+    except Refused as exc:
+        return "refused: " + _category(exc)
+    return f"{chosen}, database {database}" if chosen == "renumber" else chosen
+
+
+def _category(exc: Refused) -> str:
+    for words, category in (
+        ("a person must choose", "a person must choose"),
+        ("change the same things", "the operations may collide (--force)"),
+        ("it is shared", "shared (--force)"),
+        ("whether it is applied cannot be read", "applied cannot be read"),
+        ("it is applied in your database", "applied (--applied, or merge)"),
+    ):
+        if words in exc.message:
+            return category
+    raise AssertionError(exc.message)
+
+
+TABLE = list(
+    itertools.product(
+        ("none", "model", "field", "unknown"),
+        (False, True),
+        (False, True, None),
+        ("auto", "merge", "renumber", "regenerate"),
+        (False, True),
+    )
+)
+
+
+@pytest.mark.parametrize(("overlap", "shared", "applied", "strategy", "force"), TABLE)
+def test_the_strategy_table(
+    overlap: str, shared: bool, applied: bool | None, strategy: str, force: bool
+) -> None:
+    case = conflict(overlap, shared=shared, applied=applied)
+    assert outcome(case, strategy, force) == expected(overlap, shared, applied, strategy, force)
+
+
+def local(applied: bool | None) -> list[Leaf]:
+    ops = (Operation("CreateModel", "choice", None), Operation("AddField", "choice", "votes"))
+    return [Leaf("0002_a", f"{MIG}/0002_a.py", "local", False, applied, ("0002_a",), ops)]
+
+
+@pytest.mark.parametrize(
+    ("applied", "mode", "gaps", "database"),
+    [
+        (True, "rollback", (), "rollback"),
+        (True, "record", (), "record"),
+        (True, "record", (("0002_a", "0002_b"),), "refused"),
+        (True, "refuse", (), "refused"),
+        (True, None, (), "ask"),
+        (False, "rollback", (), "untouched"),
+        (False, "record", (("0002_a", "0002_b"),), "untouched"),
+        (None, "rollback", (), "refused"),
+        (None, "record", (), "refused"),
+    ],
+)
+def test_the_applied_modes(
+    applied: bool | None, mode: str | None, gaps: tuple[tuple[str, str], ...], database: str
+) -> None:
+    facts = Facts("no database", "set it", gaps)
+    try:
+        rule = renumber_rule("polls", local(applied), force=False, applied=mode, facts=facts)
+    except Refused:
+        assert database == "refused"
+        return
+    assert rule.database == database
+    assert (rule.refusal is not None) == (database == "ask")
+
+
+def test_a_suggested_way_out_is_never_refused_with_the_same_facts() -> None:
+    for gaps in ((), (("0002_a", "0002_b"),)):
+        facts = Facts(record_gaps=gaps)
+        with pytest.raises(Refused) as info:
+            renumber_rule("polls", local(True), force=False, applied="refuse", facts=facts)
+        hint = info.value.hint or ""
+        for mode in ("record", "rollback"):
+            suggested = f"--applied {mode}" in hint
+            try:
+                renumber_rule("polls", local(True), force=False, applied=mode, facts=facts)
+            except Refused:
+                assert not suggested, (mode, hint)
+        assert "--force" not in hint  # --force is not what renumbering applied migrations needs
+
+
+def test_record_gaps_and_what_a_rollback_drops() -> None:
+    applied = frozenset({("polls", "0001_initial"), ("polls", "0002_a")})
+    assert record_gaps([(("0002_a",), "0002_b")], applied, "polls") == (("0002_a", "0002_b"),)
+    assert record_gaps([(("0002_a",), "0001_initial")], applied, "polls") == ()
+    assert record_gaps([(("0003_c",), "0002_b")], applied, "polls") == ()  # nothing applied
+    assert drops(local(True)) == "the choice table and its rows"
