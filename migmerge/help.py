@@ -24,7 +24,7 @@ examples:
   migmerge resolve                      resolve with the recommended strategy, asking first
   migmerge resolve --strategy merge --yes --app polls
   migmerge resolve --strategy renumber --keep-names
-  migmerge resolve --strategy renumber --applied rollback   your migrations are applied: unapply first
+  migmerge resolve --strategy renumber --applied rollback   (yours are applied: unapply first)
 
 A migration whose applied state cannot be read is taken as possibly applied:
 renumber refuses it (say where the database is: --settings, [tool.migmerge]

@@ -142,3 +142,22 @@ def test_record_gaps_and_what_a_rollback_drops() -> None:
     assert record_gaps([(("0002_a",), "0001_initial")], applied, "polls") == ()
     assert record_gaps([(("0003_c",), "0002_b")], applied, "polls") == ()  # nothing applied
     assert drops(local(True)) == "the choice table and its rows"
+
+
+@pytest.mark.parametrize("overlap", ["field", "unknown"])
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("strategy", ["auto", "merge", "renumber"])
+def test_an_overlap_refusal_suggests_only_what_the_same_facts_allow(
+    overlap: str, shared: bool, strategy: str
+) -> None:
+    case = conflict(overlap, shared=shared, applied=False)
+    if strategy == "auto" and overlap == "field":
+        return  # auto regenerates
+    with pytest.raises(Refused) as info:
+        decide(case, strategy, Config(), force=False)
+    hint = info.value.hint or ""
+    # regenerate refuses a shared local side (core/plans/regenerate.py): not suggested then.
+    assert ("--strategy regenerate" in hint) == (not shared), hint
+    wanted = "merge" if strategy == "auto" else strategy
+    assert f"--strategy {wanted} --force if you checked the operations by hand" in hint
+    assert decide(case, wanted, Config(), force=True)[0] == wanted

@@ -53,7 +53,7 @@ def _auto(conflict: Conflict, questioner: Questioner | None) -> tuple[Strategy, 
         return strategy, why
     reasons = "; ".join(conflict.overlap.reasons) or "an operation cannot be read"
     message = f"{conflict.app}: {reasons}. How should it be resolved?"
-    hint = f"migmerge resolve --app {conflict.app} --strategy merge|renumber|regenerate"
+    hint = _overlap_hint(conflict, "merge")
     if questioner is None:
         raise Refused(f"{message} (a person must choose)", hint=hint)
     answer = questioner.choose(message, _CHOICES, default="merge")
@@ -93,9 +93,17 @@ def _refuse_on_overlap(conflict: Conflict, wanted: str, force: bool) -> None:
     raise Refused(
         f"{conflict.app}: refusing to {wanted}: the branches {danger} ({reasons}); "
         "Django would apply both sets of operations one after the other",
-        hint=f"migmerge resolve --app {conflict.app} --strategy regenerate "
-        f"(or --strategy {wanted} --force if you checked the operations by hand)",
+        hint=_overlap_hint(conflict, wanted),
     )
+
+
+def _overlap_hint(conflict: Conflict, wanted: str) -> str:
+    """The ways past a (possible) overlap that the same facts allow: regenerate, or --force."""
+    forced = f"--strategy {wanted} --force if you checked the operations by hand"
+    local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
+    if len(local) != 1 or local[0].shared:  # regenerate would refuse these
+        return f"migmerge resolve --app {conflict.app} {forced}"
+    return f"migmerge resolve --app {conflict.app} --strategy regenerate (or {forced})"
 
 
 def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
