@@ -363,10 +363,12 @@ def _ask_applied(
         f"{app}: {applied} is applied in your database; renumbering it would leave "
         "django_migrations out of step with the files. What should happen?"
     )
-    rows = "keep the database as it is" if options.keep_names else "rename its rows"
+    record = "rename its rows in django_migrations (after a backup; loses nothing)"
+    if options.keep_names:
+        record = "keep django_migrations as it is: the history stays consistent (loses nothing)"
     choices = []
     if not facts.record_gaps:
-        choices.append(("record", f"{rows} in django_migrations (after a backup; loses nothing)"))
+        choices.append(("record", record))
     if facts.can_rollback:
         dropped = rules.drops([leaf for leaf in leaves if leaf.applied])
         choices.append(("rollback", f"roll it back first (after a backup), then migrate again: "
