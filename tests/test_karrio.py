@@ -128,5 +128,10 @@ def test_hints_name_the_karrio_command(applied_fork: tuple[Path, Path]) -> None:
     root, bin_dir = applied_fork
     proc = run_migmerge(root, "resolve", "--strategy", "renumber", "--yes", env=on_path(bin_dir))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "karrio shell -c" in proc.stderr or "karrio migrate" in proc.stderr, proc.stderr
-    assert "manage.py" not in proc.stderr
+    assert "--applied rollback" in proc.stderr and "manage.py" not in proc.stderr, proc.stderr
+    args = ("resolve", "--strategy", "renumber", "--applied", "rollback", "--dry-run")
+    plan = run_migmerge(root, *args, env=on_path(bin_dir))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "karrio shell -c" in plan.stdout, plan.stdout
+    assert "karrio migrate --settings karrio.server.settings\n" in plan.stdout, plan.stdout
+    assert "manage.py" not in plan.stdout

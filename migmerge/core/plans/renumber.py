@@ -19,7 +19,6 @@ from migmerge.core.model import Action, Conflict, Key, Leaf, Migration, Plan, St
 from migmerge.core.plans.steps import (
     backup_action,
     max_migration,
-    settings_args,
     unapply_actions,
 )
 from migmerge.core.writer import parse_number
@@ -399,12 +398,11 @@ def _rollback_fix(analysis: Analysis, app: str, ancestor: str, fix: _Fix) -> _Fi
         "through Django's executor: migrate itself refuses while the app has two leaves)"
     )
     run = unapply_actions(analysis, app, ancestor, why=why)
-    # The settings flag, if any, follows the unapply code: keep it for the migrate forward.
-    migrate = (*(run[0].command or ())[:2], "migrate", *settings_args(run[0].command or ()))
+    project = analysis.project_for(analysis.apps[app].directory)
     forward = Action(
         "run",
         "apply the renumbered migrations",
-        command=migrate,
+        command=project.command("migrate"),
         cwd=run[0].cwd,
         touches_database=True,
     )
