@@ -7,6 +7,7 @@ clients, against servers that never answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -276,3 +277,70 @@ def test_check_and_resolve_do_not_hang_on_a_silent_server(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("polls: merge (")
     assert time.monotonic() - started < 4 * (3 * TIMEOUT + 2)
+
+
+# --applied rollback and record, on each database
+
+
+@contextlib.contextmanager
+def each_database(vendor: str) -> Iterator[tuple[str | None, Database | None]]:
+    """(settings' DATABASES, the Database) for `vendor`; SQLite is the project's default."""
+    if vendor == "sqlite":
+        yield None, None
+        return
+    maker, settings = (
+        (pg_database, pg_settings) if vendor == "postgresql" else (maria_database, maria_settings)
+    )
+    with maker() as db:
+        yield settings(db), db
+
+
+def applied_names(root: Path, db: Database | None) -> set[str]:
+    db = db or Database("sqlite", str(root / "db.sqlite3"))
+    keys = read_applied(db).keys
+    assert keys is not None
+    return {name for app, name in keys if app == "polls"}
+
+
+VENDORS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mariadb),
+]
+RENUMBER = ("resolve", "--strategy", "renumber", "--yes")
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_applied_rollback_unapplies_renumbers_and_migrates(tmp_path: Path, vendor: str) -> None:
+    with each_database(vendor) as (databases, db):
+        root = conflict_project(tmp_path, databases)
+        record = run_migmerge(root, *RENUMBER, "--applied", "record")
+        assert record.returncode == 1, record.stdout + record.stderr
+        assert record.stderr.startswith(
+            "migmerge: polls: refusing to record the changes in django_migrations: 0002_choice "
+            "would depend on 0002_tag, which is not applied"
+        )
+        assert "--applied rollback" in record.stderr and "--applied record" not in record.stderr
+        assert applied_names(root, db) == {"0001_initial", "0002_choice"}
+        proc = run_migmerge(root, *RENUMBER, "--applied", "rollback")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert applied_names(root, db) == {"0001_initial", "0002_tag", "0003_choice"}
+        django(root, "migrate", "--check")
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_applied_record_renames_the_rows(tmp_path: Path, vendor: str) -> None:
+    with each_database(vendor) as (databases, db):
+        root = parallel_branches(tmp_path, LOCAL, UPSTREAM, merge=False)
+        if databases is not None:
+            use_database(root, databases)
+        django(root, "migrate")
+        git(root, "checkout", "-q", "main")
+        django(root, "migrate")  # the developer ran upstream's migrations too
+        git(root, "checkout", "-q", "feature")
+        git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
+        proc = run_migmerge(root, *RENUMBER, "--applied", "record")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "rename polls rows in django_migrations: 0002_choice -> 0003_choice" in proc.stdout
+        assert applied_names(root, db) == {"0001_initial", "0002_tag", "0003_choice"}
+        django(root, "migrate", "--check")  # nothing to apply: the history is consistent
