@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -344,3 +345,30 @@ def test_applied_record_renames_the_rows(tmp_path: Path, vendor: str) -> None:
         assert "rename polls rows in django_migrations: 0002_choice -> 0003_choice" in proc.stdout
         assert applied_names(root, db) == {"0001_initial", "0002_tag", "0003_choice"}
         django(root, "migrate", "--check")  # nothing to apply: the history is consistent
+
+
+@pytest.mark.postgres
+def test_record_and_restore_without_a_driver_in_migmerges_environment(
+    tmp_path: Path, no_driver: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pipx, pre-commit, CI: psycopg is not where migmerge runs; pg_dump and psql do the work."""
+    from migmerge.doing import database
+
+    with pg_database() as db:
+        root = parallel_branches(tmp_path, LOCAL, UPSTREAM, merge=False)
+        use_database(root, pg_settings(db))
+        django(root, "migrate")
+        git(root, "checkout", "-q", "main")
+        django(root, "migrate")
+        git(root, "checkout", "-q", "feature")
+        git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
+        proc = run_migmerge(root, *RENUMBER, "--applied", "record", env=no_driver)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert applied_names(root, db) == {"0001_initial", "0002_tag", "0003_choice"}
+        django(root, "migrate", "--check")
+        with monkeypatch.context() as mp:
+            mp.setitem(sys.modules, "psycopg", None)  # `import psycopg` fails here too
+            backup = database.backup(db, tmp_path / "backups")
+            django(root, "migrate", "polls", "0001_initial")  # drops polls_choice and polls_tag
+            database.restore(db, backup)
+        assert applied_names(root, db) == {"0001_initial", "0002_tag", "0003_choice"}

@@ -90,22 +90,11 @@ def _restore_pg(db: Database, backup_file: Path) -> None:
         db, ["pg_restore", "--clean", "--if-exists", "--file=-", str(backup_file)]
     ).stdout
     drops = _drop_statements(_pg_relations(db), keep=_dumped_tables(listing))
-    _run_client(
-        db,
-        [
-            "psql",
-            "--quiet",
-            "--no-psqlrc",
-            "--single-transaction",
-            "-v",
-            "ON_ERROR_STOP=1",
-            *pg_args(db),
-            "--dbname",
-            db.name,
-            "--file=-",
-        ],
-        input=drops + script,
-    )
+    _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=drops + script)
+
+
+# psql running a script in one transaction that stops at the first error.
+_PSQL = ("psql", "--quiet", "--no-psqlrc", "--single-transaction", "-v", "ON_ERROR_STOP=1")
 
 
 def _dumped_tables(listing: str) -> set[tuple[str, str]]:
@@ -118,8 +107,6 @@ def _dumped_tables(listing: str) -> set[tuple[str, str]]:
 
 def _pg_relations(db: Database) -> dict[tuple[str, str], str]:
     """Tables and views now in the database (-> relkind), leaving out extensions' own."""
-    import psycopg
-
     query = """
         SELECT n.nspname, c.relname, c.relkind FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -129,9 +116,16 @@ def _pg_relations(db: Database) -> dict[tuple[str, str], str]:
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                           AND d.objid = c.oid AND d.deptype = 'e')
     """
+    try:
+        import psycopg
+    except ImportError:  # no driver where migmerge runs: ask psql
+        argv = [*_PSQL, "--tuples-only", "--no-align", "--field-separator=\t", *pg_args(db)]
+        out = _run_client(db, [*argv, "--dbname", db.name, "-c", query]).stdout
+        rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
+        return {(s, n): k for s, n, k in rows}
     with psycopg.connect(**pg_params(db), connect_timeout=5) as conn:
-        rows = conn.execute(query).fetchall()
-    return {(str(s), str(n)): str(k) for s, n, k in rows}
+        found = conn.execute(query).fetchall()
+    return {(str(s), str(n)): str(k) for s, n, k in found}
 
 
 def _drop_statements(relations: dict[tuple[str, str], str], keep: set[tuple[str, str]]) -> str:
@@ -208,8 +202,12 @@ _UPDATE = "UPDATE django_migrations SET name = %s WHERE app = %s AND name = %s"
 
 
 def _rename_pg(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
-    import psycopg
-
+    try:
+        import psycopg
+    except ImportError:  # pipx, pre-commit, CI: no driver where migmerge runs; psql, then
+        _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"],
+                    input=_updates(app, steps))  # fmt: skip
+        return
     try:
         with psycopg.connect(**pg_params(db), connect_timeout=5) as conn, conn.transaction():
             for old, new in steps:
@@ -218,10 +216,14 @@ def _rename_pg(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
         raise StepFailed(f"cannot rename migration records in {db.describe()}: {exc}") from exc
 
 
-def _rename_mysql(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
-    updates = "".join(
+def _updates(app: str, steps: list[tuple[str, str]]) -> str:
+    """The UPDATE statements as a client reads them (names checked against SAFE_NAME first)."""
+    return "".join(
         f"UPDATE django_migrations SET name = '{new}' WHERE app = '{app}' AND name = '{old}';\n"
         for old, new in steps
     )
-    script = f"START TRANSACTION;\n{updates}COMMIT;\n"
+
+
+def _rename_mysql(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
+    script = f"START TRANSACTION;\n{_updates(app, steps)}COMMIT;\n"
     _run_client(db, ["mysql", *my_args(db), db.name], input=script)
