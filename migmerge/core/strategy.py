@@ -148,7 +148,7 @@ def _why_not_renumber(local: list[Leaf], upstream: list[Leaf]) -> str:
     if local[0].shared:
         return "the local migrations are shared"
     if local[0].applied is None:
-        return "whether the local migrations are applied cannot be read, so they may be"
+        return "whether the local migrations are applied cannot be read (they may be)"
     return "the local migrations are applied"
 
 
