@@ -760,8 +760,11 @@ def manage(*args):
     code = ("import sys; from django.core.management import execute_from_command_line; "
             "execute_from_command_line(['manage.py', *sys.argv[1:]])")
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="settings", PYTHONPATH=str(CACHE))
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, check=True,
-                          capture_output=True, text=True).stdout
+    proc = subprocess.run([sys.executable, "-c", code, *args], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc.stdout
 
 
 def prepare():
@@ -867,13 +870,14 @@ def condo_with_kmigrator(root: Path, schema: str) -> Path:
     return root
 
 
-def run_kmigrator(root: Path, command: str, url: str) -> str:
-    """Run the stand-in as the configured commands do; return its output."""
+def run_kmigrator(root: Path, command: str, url: str, *flags: str) -> str:
+    """Run the stand-in as the configured commands do (`flags` go to Django); return its output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env["DATABASE_URL"] = url
     proc = subprocess.run(
-        [str(root / "bin/kmigrator"), command], cwd=root, capture_output=True, text=True, env=env
-    )
+        [str(root / "bin/kmigrator"), command, *flags],
+        cwd=root, capture_output=True, text=True, env=env,
+    )  # fmt: skip
     if proc.returncode != 0:
         raise AssertionError(f"kmigrator {command} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
