@@ -65,12 +65,24 @@ def _branch_paths(
     return [(n, modules[conflict.directory].get(n, leaf.path)) for n in leaf.branch]
 
 
+# Up to this many names in one folder of one revision are looked up by name (git scans the
+# folder once per name, in C); more are read a folder at a time (parsed once per tree). condo:
+# a few names in each of 1,159 remote refs' 558-file folder, 3.4 s parsed, 0.1 s by name.
+BY_NAME = 64
+
+
 def _lookup(root: Path, names: list[str]) -> dict[str, str]:
-    """The object id of each `rev:path` name that exists, read a folder at a time."""
-    folders = {_folder(name) for name in names}
-    listed = git.folder_entries(root, folders)
-    found = {}
+    """The object id of each `rev:path` name that exists: by name, or a folder at a time."""
+    per_folder: dict[str, int] = {}
     for name in names:
+        per_folder[_folder(name)] = per_folder.get(_folder(name), 0) + 1
+    few = [name for name in names if per_folder[_folder(name)] <= BY_NAME]
+    found = git.object_ids(root, few) if few else {}
+    folders = {_folder(name) for name in names if per_folder[_folder(name)] > BY_NAME}
+    listed = git.folder_entries(root, folders)
+    for name in names:
+        if per_folder[_folder(name)] <= BY_NAME:
+            continue
         entries = listed.get(_folder(name))
         base = name.rpartition("/")[2] if "/" in name.partition(":")[2] else name.partition(":")[2]
         if entries is not None and base in entries:

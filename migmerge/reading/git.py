@@ -588,6 +588,9 @@ def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]
     encoded = [name.encode("utf-8", "surrogateescape") for name in wanted]
     out = _big_output(root, "cat-file", "-z", "--batch", input=b"\0".join(encoded) + b"\0")
     found: dict[str, dict[str, str]] = {}
+    # Many revisions share one tree (condo: 1,159 remote refs, a few dozen distinct
+    # migrations folders): each tree is parsed once (was 8.5 s of a check there).
+    parsed: dict[bytes, dict[str, str]] = {}
     pos = 0
     for name, raw in zip(wanted, encoded):
         for word in (b" missing\n", b" ambiguous\n"):
@@ -600,7 +603,9 @@ def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]
             body = out[end + 1 : end + 1 + int(size)]
             pos = end + 1 + int(size) + 1
             if kind == b"tree":
-                found[name] = _tree_entries(body, len(sha) // 2)
+                if sha not in parsed:
+                    parsed[sha] = _tree_entries(body, len(sha) // 2)
+                found[name] = parsed[sha]
     return found
 
 
