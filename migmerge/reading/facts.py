@@ -66,8 +66,9 @@ def _branch_paths(
 
 
 # Up to this many names in one folder of one revision are looked up by name (git scans the
-# folder once per name, in C); more are read a folder at a time (parsed once per tree). condo:
-# a few names in each of 1,159 remote refs' 558-file folder, 3.4 s parsed, 0.1 s by name.
+# folder once per name, in C); more are read a folder at a time (parsed once per tree).
+# condo: a few names in each of 1,170 remote refs' 558-file folder; the facts took 3.4 s
+# with every tree parsed, 0.7-1.4 s by name.
 BY_NAME = 64
 
 

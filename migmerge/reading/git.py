@@ -588,7 +588,7 @@ def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]
     encoded = [name.encode("utf-8", "surrogateescape") for name in wanted]
     out = _big_output(root, "cat-file", "-z", "--batch", input=b"\0".join(encoded) + b"\0")
     found: dict[str, dict[str, str]] = {}
-    # Many revisions share one tree (condo: 1,159 remote refs, a few dozen distinct
+    # Many revisions share one tree (condo: 1,170 remote refs, 396 distinct
     # migrations folders): each tree is parsed once (was 8.5 s of a check there).
     parsed: dict[bytes, dict[str, str]] = {}
     pos = 0
