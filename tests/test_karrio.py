@@ -88,8 +88,15 @@ def test_without_manage_resolve_says_what_to_configure(forked: tuple[Path, Path]
     proc = run_migmerge(root, "resolve", "--strategy", "regenerate", "--yes", env=on_path(bin_dir))
     assert proc.returncode in (1, 2)
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
-    assert "no manage.py" in proc.stderr
-    assert 'manage = "karrio"' in proc.stderr or "manage =" in proc.stderr
+    # Whole, as docs/karrio.md shows them.
+    assert (
+        f"migmerge: cannot tell which manage.py runs the project in {root}: "
+        "no manage.py in the repository\n"
+    ) in proc.stderr
+    assert (
+        'hint: set [tool.migmerge] manage-py = "path/to/manage.py", or manage = "command" for a '
+        "project whose own command stands for `python manage.py` (e.g. karrio)\n"
+    ) in proc.stderr
 
 
 def test_regenerate_runs_the_karrio_command(forked: tuple[Path, Path]) -> None:
