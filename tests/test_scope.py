@@ -50,6 +50,11 @@ def reflog(*messages: str, new: str = A) -> tuple[str, ...]:
             id="merge just made: ORIG_HEAD is the first parent",
         ),
         pytest.param(
+            facts(head=A, parents=(B, C), merge_head=C, orig_head=B),
+            ("merge", B, C),
+            id="merge just made, in its post-merge hook: git has not removed MERGE_HEAD yet",
+        ),
+        pytest.param(
             facts(head=A, parents=(B, C), orig_head=D),
             ("worktree", A, None),
             id="a merge commit checked out later is not a merge just made",

@@ -275,8 +275,11 @@ def test_the_post_merge_hook_reports_it(repo: Path) -> None:
     assert run_migmerge(repo, "install-hooks", "--hook", "post-merge").returncode == 0
     proc = run_migmerge(repo, "hook", "post-merge", "0")
     assert proc.stdout == ""  # nothing merged yet
-    git_proc = git(repo, "merge", "-X", "ours", "main", "-m", "merge main")
-    del git_proc
+    merge = subprocess_git(repo, "merge", "-X", "ours", "main", "-m", "merge main")
+    assert merge.returncode == 0, merge.stderr
+    said = merge.stdout + merge.stderr  # what the installed hook printed under git merge
+    assert "shop (shop/migrations): uses what polls takes away" in said
+    assert "polls.0002_delete_choice (upstream)" in said
     proc = run_migmerge(repo, "hook", "post-merge", "0")
     assert "shop (shop/migrations): uses what polls takes away" in proc.stdout
     assert "polls.0002_delete_choice (upstream)" in proc.stdout

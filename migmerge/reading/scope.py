@@ -78,6 +78,11 @@ def decide_state(facts: StateFacts) -> tuple[Mode, str | None, str | None]:
     commits replayed and upstream = the commit rebased onto, whatever git's
     "ours" says. Otherwise the working tree, whose upstream the caller finds.
     """
+    if facts.merge_head and facts.parents == (facts.parents[0], facts.merge_head):
+        # The merge just made, seen from its post-merge hook: git (2.39) removes
+        # MERGE_HEAD only after the hook ran. Local is HEAD before the merge, not
+        # the merge commit (whose merge base with upstream is upstream itself).
+        return "merge", facts.parents[0], facts.merge_head
     if facts.merge_head:
         return "merge", facts.head, facts.merge_head
     if facts.rebase_onto:
