@@ -625,6 +625,8 @@ def test_post_merge_reports_the_conflict_the_merge_made(work: Path) -> None:
     output = proc.stdout + proc.stderr
     assert "the merge left parallel migrations" in output
     assert LOCAL in output and UPSTREAM in output and "migmerge resolve" in output
+    # Whose each leaf is: git still has MERGE_HEAD while its post-merge hook runs.
+    assert f"    {LOCAL} (local)\n" in output and f"    {UPSTREAM} (upstream)\n" in output
 
 
 def test_post_merge_after_git_pull(work: Path) -> None:
