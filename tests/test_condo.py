@@ -462,28 +462,47 @@ def knex_rows(url: str) -> list[str]:
         return [row[0] for row in conn.execute("SELECT name FROM knex_migrations ORDER BY id")]
 
 
+def generated_fork(
+    tmp_path: Path,
+    url: str,
+    local: tuple[str, ...],
+    upstream: tuple[str, ...],
+    merged: tuple[str, ...],
+    *,
+    migrate_local: bool = False,
+) -> Path:
+    """A condo fork Django wrote: the stand-in's makemigrations on feature (`local` fields) and
+    on main (`upstream`), feature merging main with the schemas merged by hand (`merged`).
+    The initial migration is applied in `url`'s database; feature's too with `migrate_local`."""
+    root = condo_with_kmigrator(tmp_path / "condo", schema())
+    run_kmigrator(root, "makemigrations", url)
+    run_kmigrator(root, "migrate", url)
+    commit_all(root, "initial")
+    git(root, "checkout", "-q", "-b", "feature")
+    (root / "apps/condo/schema.py").write_text(schema(*local))
+    run_kmigrator(root, "makemigrations", url)
+    if migrate_local:
+        run_kmigrator(root, "migrate", url)
+    commit_all(root, "feature's fields")
+    git(root, "checkout", "-q", "main")
+    (root / "apps/condo/schema.py").write_text(schema(*upstream))
+    run_kmigrator(root, "makemigrations", url)
+    commit_all(root, "main's fields")
+    git(root, "checkout", "-q", "feature")
+    git(root, "merge", "-q", "-X", "theirs", "main", "-m", "merge main")
+    (root / "apps/condo/schema.py").write_text(schema(*merged))
+    commit_all(root, "the schemas merged by hand")
+    return root
+
+
 def test_regenerate_runs_the_configured_commands_for_real(tmp_path: Path) -> None:
     """Both sides add `color`, differently: the local file is rolled back, deleted and remade."""
     text, number = "color = models.TextField(null=True)", "color = models.IntegerField(null=True)"
     size, shade = "size = models.IntegerField(null=True)", "shade = models.TextField(null=True)"
     with knex_database([]) as url:
-        root = condo_with_kmigrator(tmp_path / "condo", schema())
-        run_kmigrator(root, "makemigrations", url)
-        run_kmigrator(root, "migrate", url)
-        commit_all(root, "initial")
-        git(root, "checkout", "-q", "-b", "feature")
-        (root / "apps/condo/schema.py").write_text(schema(text, shade))
-        run_kmigrator(root, "makemigrations", url)
-        run_kmigrator(root, "migrate", url)  # the local file is applied
-        commit_all(root, "color as text, and shade")
-        git(root, "checkout", "-q", "main")
-        (root / "apps/condo/schema.py").write_text(schema(number, size))
-        run_kmigrator(root, "makemigrations", url)
-        commit_all(root, "color as a number, and size")
-        git(root, "checkout", "-q", "feature")
-        git(root, "merge", "-q", "-X", "theirs", "main", "-m", "merge main")
-        (root / "apps/condo/schema.py").write_text(schema(number, size, shade))
-        commit_all(root, "the schemas merged by hand")
+        root = generated_fork(
+            tmp_path, url, (text, shade), (number, size), (number, size, shade), migrate_local=True
+        )
         (local,) = [n for n in knex_rows(url) if "color" in n]
         code, document = check_json(root)
         assert code == 1, document
@@ -518,22 +537,8 @@ def test_a_generated_fork_renumbered_decodes_to_one_leaf_changing_only_the_local
 
     color, size = "color = models.TextField(null=True)", "size = models.IntegerField(null=True)"
     with knex_database([]) as url:
-        root = condo_with_kmigrator(tmp_path / "condo", schema())
-        run_kmigrator(root, "makemigrations", url)
-        run_kmigrator(root, "migrate", url)
-        commit_all(root, "initial")
-        git(root, "checkout", "-q", "-b", "feature")
-        (root / "apps/condo/schema.py").write_text(schema(color))
-        run_kmigrator(root, "makemigrations", url)  # not migrated: local, unshared, unapplied
-        commit_all(root, "color")
-        git(root, "checkout", "-q", "main")
-        (root / "apps/condo/schema.py").write_text(schema(size))
-        run_kmigrator(root, "makemigrations", url)
-        commit_all(root, "size")
-        git(root, "checkout", "-q", "feature")
-        git(root, "merge", "-q", "-X", "theirs", "main", "-m", "merge main")
-        (root / "apps/condo/schema.py").write_text(schema(color, size))
-        commit_all(root, "the schemas merged by hand")
+        # Not migrated on feature: the local file is local, unshared and unapplied.
+        root = generated_fork(tmp_path, url, (color,), (size,), (color, size))
         before = {p.name: p.read_bytes() for p in (root / KM_DIR).iterdir()}
         (local,) = [name for name in before if name.endswith("-0002_ticket_color.js")]
         (upstream,) = [name for name in before if name.endswith("-0002_ticket_size.js")]
