@@ -1,7 +1,7 @@
 """The words of `--help`: each command's examples, the description, the exit codes.
 
-Text only, kept apart from cli.py so that the parser's shape reads on one
-screen; cli builds the parsers from these.
+Text only, kept apart from arguments.py so that the parser's shape reads on
+one screen; arguments.py builds the parsers from these.
 """
 
 from __future__ import annotations

@@ -1,0 +1,204 @@
+"""The command line's shape: every command, every flag, one table.
+
+pre-commit's habit: all of argparse in one module, so that a new flag has
+one home and the parser reads top to bottom. The words of --help are in
+help.py; what each command does with its flags is cli.dispatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NoReturn
+
+from migmerge import __version__
+from migmerge.commands.install import HOOK_NAMES
+from migmerge.help import DESCRIPTION, EXAMPLES, EXIT_CODES, QUIET_HELP
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 2 with a hint, never a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        # self.prog is "migmerge" for the top parser, "migmerge check" for a command's.
+        sys.stderr.write(f"migmerge: error: {message}\nhint: {self.prog} --help\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the whole command line (one place for every flag)."""
+    parser = _Parser(
+        prog="migmerge",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `migmerge COMMAND --help` for a command's flags and examples.\n"
+        "Start with `migmerge demo` to see it work on a generated project.",
+    )
+    parser.add_argument("--version", action="version", version=f"migmerge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _check_parser(commands)
+    _resolve_parser(commands)
+    _doctor_parser(commands)
+    hooks = _sub(commands, "install-hooks", f"install the git hooks ({', '.join(HOOK_NAMES)})")
+    hooks.add_argument(
+        "--hook",
+        action="append",
+        dest="hooks",
+        metavar="NAME",
+        choices=HOOK_NAMES,
+        help="a hook to install (repeatable; default: all of them)",
+    )
+    _sub(commands, "uninstall-hooks", "remove migmerge's hooks and restore the ones it replaced")
+    hook = _sub(commands, "hook", "run one hook (what the installed hook scripts call)")
+    hook.add_argument("name", choices=HOOK_NAMES)
+    hook.add_argument("args", nargs=argparse.REMAINDER, help="the arguments git passed")
+    demo = _sub(
+        commands, "demo", "build a Django project with a real conflict and resolve it", repo=False
+    )
+    demo.add_argument("dir", nargs="?", help="where to build it (default: a temporary folder)")
+    demo.add_argument(
+        "--strategy",
+        choices=("auto", "merge", "renumber", "regenerate", "all"),
+        default="auto",
+        help="how the demo resolves the conflict (all: each strategy in turn)",
+    )
+    return parser
+
+
+def _sub(commands: Any, name: str, help: str, *, repo: bool = True) -> argparse.ArgumentParser:
+    epilog = "\n\n".join(x for x in (EXAMPLES.get(name), EXIT_CODES) if x)
+    sub: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    if repo:
+        sub.add_argument(
+            "--repo", metavar="DIR", help="the repository (default: the one holding this folder)"
+        )
+    sub.set_defaults(command_parser=sub)  # its usage, for arguments only it can reject
+    loudness = sub.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help=QUIET_HELP.get(name, QUIET_HELP[""])
+    )
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also say on stderr what was read, from where, and what each step cost "
+        "(MIGMERGE_VERBOSE=1 does the same, for hooks)",
+    )
+    return sub
+
+
+def _app_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app",
+        action="append",
+        dest="apps",
+        default=[],
+        metavar="LABEL",
+        help="only this app (repeatable)",
+    )
+
+
+def _settings_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--settings",
+        metavar="MODULE",
+        help="the settings module the project runs with (default: DJANGO_SETTINGS_MODULE, "
+        "else what manage.py names, else [tool.migmerge] settings)",
+    )
+
+
+def _check_parser(commands: Any) -> None:
+    check = _sub(commands, "check", "find apps with parallel migrations and classify them")
+    which = check.add_mutually_exclusive_group()
+    which.add_argument(
+        "--against",
+        metavar="REV",
+        help="predict merging REV into HEAD plus the working tree, without touching anything "
+        "(reads only the migrations folders either side changed since the merge base)",
+    )
+    which.add_argument(
+        "--branches",
+        action="store_true",
+        help="predict, for HEAD and every remote branch that changed migrations since it left "
+        "the default branch, which pairs conflict: each with the default branch and each other "
+        "(exit 1 when HEAD conflicts with anything)",
+    )
+    check.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="with --branches: the remote whose branches to compare (default: origin)",
+    )
+    _app_filter(check)
+    _settings_flag(check)
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text for people (default), json (the contract's document), github (annotations)",
+    )
+
+
+def _doctor_parser(commands: Any) -> None:
+    doctor = _sub(
+        commands,
+        "doctor",
+        "find where the migration files, django_migrations and the schema disagree",
+    )
+    _app_filter(doctor)
+    doctor.add_argument(
+        "--database",
+        metavar="ALIAS",
+        default="default",
+        help="the database alias (default: default)",
+    )
+    _settings_flag(doctor)
+    doctor.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json (one entry per finding)",
+    )
+
+
+def _resolve_parser(commands: Any) -> None:
+    resolve = _sub(commands, "resolve", "plan, show and apply the resolution of conflicts")
+    resolve.add_argument(
+        "--strategy",
+        choices=("auto", "merge", "renumber", "regenerate"),
+        default=None,
+        help="auto (default, or [tool.migmerge] strategy) picks by overlap",
+    )
+    _app_filter(resolve)
+    _settings_flag(resolve)
+    resolve.add_argument(
+        "--keep-names",
+        action="store_true",
+        help="renumber: rewire dependencies without renaming files",
+    )
+    resolve.add_argument(
+        "--applied",
+        choices=("rollback", "record", "refuse"),
+        help="renumbering local migrations applied in your database: roll them back first, "
+        "or rename their django_migrations rows (only where the history stays consistent), "
+        "after a backup; refuse (the default without a terminal)",
+    )
+    resolve.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    resolve.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    resolve.add_argument(
+        "--force",
+        action="store_true",
+        help="allow renaming shared or applied migrations and merge/renumber over a field overlap",
+    )
+    resolve.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json (the contract's plan document)",
+    )
