@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import PYTHON, ROOT, commit_all, git, init_repo, parse_workflow_command
+from tests.testing.repos import PYTHON, ROOT, commit_all, git, init_repo, parse_workflow_command
 
 MIGRATION = (
     "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"

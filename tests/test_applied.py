@@ -22,19 +22,15 @@ import pytest
 
 from migmerge.core.model import Database
 from migmerge.reading.applied import TIMEOUT, read_applied
-from tests.helpers import (
-    POLLS_V1,
-    PYTHON,
-    ROOT,
-    git,
+from tests.testing.databases import (
     maria_database,
     maria_settings,
-    parallel_branches,
     pg_database,
     pg_settings,
-    run_migmerge,
     use_database,
 )
+from tests.testing.projects import POLLS_V1, parallel_branches
+from tests.testing.repos import PYTHON, ROOT, git, run_migmerge
 
 LOCAL = POLLS_V1 + "\n\nclass Choice(models.Model):\n    label = models.CharField(max_length=10)\n"
 UPSTREAM = POLLS_V1 + "\n\nclass Tag(models.Model):\n    name = models.CharField(max_length=10)\n"

@@ -12,7 +12,7 @@ from migmerge.core.model import Action, Database, Plan
 from migmerge.doing.apply import apply_plan, touched_paths
 from migmerge.doing.prompts import ScriptedQuestioner
 from migmerge.errors import Refused, StepFailed
-from tests.helpers import commit_all, git, init_repo
+from tests.testing.repos import commit_all, git, init_repo
 
 FAIL = (sys.executable, "-c", "import sys; print('boom'); sys.exit(3)")
 

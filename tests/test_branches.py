@@ -16,17 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import (
-    commit_all,
-    git,
-    isolated_git_env,
-    make_django_project,
-    makemigrations,
-    manage,
-    reading_state,
-    run_migmerge,
-    write_app,
-)
+from tests.testing.projects import make_django_project, makemigrations, manage, write_app
+from tests.testing.repos import commit_all, git, isolated_git_env, reading_state, run_migmerge
 
 POLLS = """\
 from django.db import models
@@ -354,7 +345,7 @@ def test_a_pull_request_checked_out_detached_is_head(repo: Path) -> None:
 def test_the_branches_path_imports_neither_django_nor_questionary_nor_doing(repo: Path) -> None:
     import subprocess
 
-    from tests.helpers import PYTHON
+    from tests.testing.repos import PYTHON
 
     code = (
         "import sys; from migmerge.reading.branches import check_branches;"
@@ -424,7 +415,7 @@ def test_the_table_and_annotations_rendered_whole() -> None:
 
 def test_condo_s_kmigrator_branches(tmp_path: Path) -> None:
     """kmigrator's .js files (condo) are read like any migration: names from the KMIGRATOR line."""
-    from tests.helpers import condo_repo, km_add_field, write_km
+    from tests.testing.kmigrator import condo_repo, km_add_field, write_km
 
     root = condo_repo(tmp_path / "condo")
     remote = tmp_path / "condo.git"

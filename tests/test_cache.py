@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, git, init_repo, run_migmerge
+from tests.testing.repos import commit_all, git, init_repo, run_migmerge
 
 HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
 

@@ -10,27 +10,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import (
+from tests.testing.projects import (
     POLLS_V1,
-    Files,
     add_field,
     app_files,
+    make_django_project,
+    makemigrations,
+    manage,
+    migration_text,
+    nothing_applied,
+    write_app,
+)
+from tests.testing.repos import (
+    Files,
     commit_all,
     conflict_leaves,
     diverged,
     git,
     init_repo,
     isolated_git_env,
-    make_django_project,
-    makemigrations,
-    manage,
-    migration_text,
-    nothing_applied,
     parse_workflow_command,
     reading_state,
     replays,
     run_migmerge,
-    write_app,
     write_files,
 )
 

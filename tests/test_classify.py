@@ -6,11 +6,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import make_django_project, manage, write_app
 
 from migmerge.core.classify import classify, touched_models
 from migmerge.core.model import Migration
 from migmerge.reading.parse import parse_migration
+from tests.testing.projects import make_django_project, manage, write_app
 
 BASE = """\
 from django.db import models

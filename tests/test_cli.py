@@ -10,7 +10,7 @@ import pytest
 
 from migmerge import cli
 from migmerge.errors import MigmergeError, Refused
-from tests.helpers import PYTHON, commit_all, init_repo, run_migmerge
+from tests.testing.repos import PYTHON, commit_all, init_repo, run_migmerge
 
 
 @pytest.mark.parametrize("command", ["check", "resolve", "install-hooks", "demo"])

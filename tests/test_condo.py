@@ -1,6 +1,6 @@
 """condo's kmigrator migrations end to end: real git repositories holding `.js` files.
 
-The files are written by the tests in kmigrator's format (tests.helpers.km_*):
+The files are written by the tests in kmigrator's format (tests.testing.kmigrator):
 each `// KMIGRATOR:<name>:<base64>` line a Django migration of `_django_schema`.
 """
 
@@ -12,22 +12,19 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import (
+from tests.testing.databases import PG_SERVER, pg_database
+from tests.testing.kmigrator import (
     KM_DIR,
-    PG_SERVER,
-    commit_all,
     condo_repo,
     condo_with_kmigrator,
-    git,
     km_add_field,
     km_create_model,
     km_file,
     km_source,
-    pg_database,
     run_kmigrator,
-    run_migmerge,
     write_km,
 )
+from tests.testing.repos import commit_all, git, run_migmerge
 
 
 def check_json(root: Path, *args: str) -> tuple[int, dict[str, Any]]:

@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 
 from migmerge import api
-from tests.helpers import (
+from tests.testing.projects import (
     POLLS_V1,
-    PYTHON,
-    commit_all,
     make_django_project,
     makemigrations,
     manage,
     parallel_branches,
-    run_migmerge,
 )
+from tests.testing.repos import PYTHON, commit_all, run_migmerge
 
 AGE = POLLS_V1.replace(
     "    name = models.CharField(max_length=100)\n",

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import make_django_project, manage, pg_database, pg_settings, use_database
 
 from migmerge.core.model import Database
 from migmerge.doing.database import backup, rename_records, restore
 from migmerge.reading.applied import applied_migrations
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_database
+from tests.testing.databases import pg_database, pg_settings, use_database
+from tests.testing.projects import make_django_project, manage
 
 POLLS = """\
 from django.db import models

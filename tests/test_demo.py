@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, git, isolated_git_env, manage, run_migmerge
+from tests.testing.projects import manage
+from tests.testing.repos import PYTHON, git, isolated_git_env, run_migmerge
 
 
 def loader_leaves(root: Path) -> dict[str, list[str]]:

@@ -10,17 +10,14 @@ import pytest
 
 from migmerge.reading import discover, snapshot
 from migmerge.reading.config import Config
-from tests.helpers import (
+from tests.testing.projects import add_field, app_files, django_conflicts, migration_text
+from tests.testing.repos import (
     Files,
-    add_field,
-    app_files,
     commit_all,
     conflict_leaves,
     diverged,
-    django_conflicts,
     git,
     init_repo,
-    migration_text,
     replays,
     run_migmerge,
 )

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import make_django_project
 
 from migmerge.doing.apply import run_manage
 from migmerge.errors import ConfigError, MigmergeError, StepFailed
 from migmerge.reading.config import Config
 from migmerge.reading.project import display_command, find_manage_py, manage_command
+from tests.testing.projects import make_django_project
 
 
 @pytest.fixture(scope="module")

@@ -20,16 +20,8 @@ import pytest
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Created, Pending, Row, Schema, Whereabouts
-from tests.helpers import (
-    POLLS_V1,
-    commit_all,
-    git,
-    make_django_project,
-    makemigrations,
-    manage,
-    run_migmerge,
-    write_app,
-)
+from tests.testing.projects import POLLS_V1, make_django_project, makemigrations, manage, write_app
+from tests.testing.repos import commit_all, git, run_migmerge
 
 POLLS_AGE = POLLS_V1.replace(
     "name = models.CharField(max_length=100)",
@@ -202,7 +194,7 @@ def test_rules_partly_present_migration_has_no_safe_fix() -> None:
 
 @pytest.mark.postgres
 def test_postgres_ghost_and_drift_read_through_psql(tmp_path: Path) -> None:
-    from tests.helpers import pg_database, pg_settings, use_database
+    from tests.testing.databases import pg_database, pg_settings, use_database
 
     with pg_database() as db:
         root = make_django_project(tmp_path / "proj", {"polls": POLLS_V1})

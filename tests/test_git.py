@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from migmerge.reading import git
-from tests.helpers import commit_all, init_repo
+from tests.testing.repos import commit_all, init_repo
 
 REDIRECTING = {
     "GIT_DIR": "/elsewhere/.git",

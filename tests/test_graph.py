@@ -18,7 +18,7 @@ import pytest
 
 from migmerge.core.graph import Graph, Missing
 from migmerge.core.model import Key, Migration
-from tests.helpers import PYTHON
+from tests.testing.repos import PYTHON
 
 
 def m(

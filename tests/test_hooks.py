@@ -29,7 +29,7 @@ from migmerge.commands import hook
 from migmerge.commands import install as installer
 from migmerge.errors import MigmergeError
 from migmerge.reading import pushed
-from tests.helpers import PYTHON, ROOT, git, isolated_git_env, run_migmerge
+from tests.testing.repos import PYTHON, ROOT, git, isolated_git_env, run_migmerge
 
 INITIAL = """\
 from django.db import migrations, models

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, django_conflicts, git
-from test_regenerate import build, sqlite_rows
+
+from tests.testing.projects import applied_age_fork, django_conflicts, sqlite_rows
+from tests.testing.repos import ROOT, git
 
 PROMPT = re.compile(rb"\((?:Y/\s*n|y/\s*N)\)")
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\r")
@@ -58,7 +59,7 @@ def run_in_pty(
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_resolve_regenerate_asks_through_the_terminal(tmp_path: Path) -> None:
-    root = build(tmp_path)
+    root = applied_age_fork(tmp_path)
     argv = [sys.executable, "-m", "migmerge", "resolve", "--strategy", "regenerate"]
     text, code = run_in_pty(argv, root, keys=[b"y"] * 5)
     assert code == 0, text
@@ -72,7 +73,7 @@ def test_resolve_regenerate_asks_through_the_terminal(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 def test_answering_no_at_the_terminal_changes_nothing(tmp_path: Path) -> None:
-    root = build(tmp_path)
+    root = applied_age_fork(tmp_path)
     rows = sqlite_rows(root)
     files = sorted(p.name for p in (root / "polls" / "migrations").glob("*.py"))
     argv = [sys.executable, "-m", "migmerge", "resolve", "--strategy", "regenerate"]

@@ -21,10 +21,10 @@ from migmerge.core import kmigrator
 from migmerge.core.kmigrator import Change, decode, reencode
 from migmerge.errors import KmigratorError
 from migmerge.reading.parse import parse_migration
-from tests.helpers import KM_VIEWS as VIEWS
-from tests.helpers import km_b64 as b64
-from tests.helpers import km_file
-from tests.helpers import km_source as source
+from tests.testing.kmigrator import KM_VIEWS as VIEWS
+from tests.testing.kmigrator import km_b64 as b64
+from tests.testing.kmigrator import km_file
+from tests.testing.kmigrator import km_source as source
 
 
 def kmigrator_reading(data: bytes) -> list[tuple[str, bytes]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, ROOT, git
+from tests.testing.repos import PYTHON, ROOT, git
 
 if sys.version_info >= (3, 11):
     import tomllib

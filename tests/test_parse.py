@@ -6,13 +6,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import make_django_project, makemigrations, write_app
 
 from migmerge.core.classify import model_table
 from migmerge.core.model import SETTING_APP, Migration, Operation
 from migmerge.errors import NotAMigration
 from migmerge.reading import headers
 from migmerge.reading.parse import module_paths, parse_migration, read_header
+from tests.testing.projects import make_django_project, makemigrations, write_app
 
 SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}
 

@@ -23,15 +23,8 @@ from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_database
-from tests.helpers import (
-    django_conflicts,
-    git,
-    isolated_git_env,
-    manage,
-    nothing_applied,
-    renumber_project,
-    run_migmerge,
-)
+from tests.testing.projects import django_conflicts, manage, nothing_applied, renumber_project
+from tests.testing.repos import git, isolated_git_env, run_migmerge
 
 MIG = "polls/migrations"
 

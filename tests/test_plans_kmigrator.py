@@ -16,7 +16,14 @@ from migmerge.core import kmigrator
 from migmerge.core.model import Action, Conflict, Leaf, Overlap, Plan
 from migmerge.core.plans import kmigrator as plans
 from migmerge.errors import Refused
-from tests.helpers import KM_DIR, KM_VIEWS, km_add_field, km_create_model, km_file, km_source
+from tests.testing.kmigrator import (
+    KM_DIR,
+    KM_VIEWS,
+    km_add_field,
+    km_create_model,
+    km_file,
+    km_source,
+)
 
 NOW = datetime(2024, 2, 1, 12, 0, 0)
 DOWN = 'BEGIN;\nALTER TABLE "Ticket" DROP COLUMN x;\nCOMMIT;\n'

@@ -21,15 +21,8 @@ from migmerge.errors import ConfigError
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.dbsettings import vendor_of
 from migmerge.reading.project import load_project, settings_module_of
-from tests.helpers import (
-    POLLS_V1,
-    PYTHON,
-    ROOT,
-    git,
-    isolated_git_env,
-    parallel_branches,
-    run_migmerge,
-)
+from tests.testing.projects import POLLS_V1, parallel_branches
+from tests.testing.repos import PYTHON, ROOT, git, isolated_git_env, run_migmerge
 
 LOCAL = POLLS_V1.replace(
     "    name = models.CharField(max_length=100)\n",

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import (
-    POLLS_V1,
-    commit_all,
-    django_conflicts,
-    git,
-    make_django_project,
-    makemigrations,
-    manage,
-    parallel_branches,
-    pg_database,
-    pg_settings,
-    use_database,
-    write_app,
-)
 
 from migmerge.core.model import Conflict, Database
 from migmerge.core.plans.regenerate import plan_regenerate, run_regenerate
@@ -31,59 +16,22 @@ from migmerge.reading import analysis as check
 from migmerge.reading.applied import applied_migrations
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_database
-
-LOCAL = POLLS_V1.replace(
-    "name = models.CharField(max_length=100)",
-    "name = models.CharField(max_length=100)\n"
-    "    age = models.CharField(max_length=10, default='')",
+from tests.testing.databases import pg_database, pg_settings
+from tests.testing.projects import (
+    AGE_INT,
+    AGE_TEXT,
+    applied_age_fork,
+    django_conflicts,
+    manage,
+    parallel_branches,
+    sqlite_rows,
 )
-UPSTREAM = POLLS_V1.replace(
-    "name = models.CharField(max_length=100)",
-    "name = models.CharField(max_length=100)\n    age = models.IntegerField(default=0)",
-)
-DATA_MIGRATION = """\
-from django.db import migrations
-
-
-def fill(apps, schema_editor):
-    UserProfile = apps.get_model("polls", "UserProfile")
-    UserProfile.objects.filter(name="").update(name="anonymous")
-
-
-class Migration(migrations.Migration):
-    dependencies = [("polls", "0002_local_age")]
-    operations = [migrations.RunPython(fill, migrations.RunPython.noop)]
-"""
-
-
-def build(tmp_path: Path, databases: str | None = None) -> Path:
-    """Two branches adding `age` with different types; the local side also has a data migration.
-
-    The local side is migrated before main is merged in: its migrations are applied.
-    """
-    root = make_django_project(tmp_path / "proj", {"polls": POLLS_V1})
-    if databases is not None:
-        use_database(root, databases)
-    makemigrations(root, "polls")
-    commit_all(root, "initial")
-    git(root, "checkout", "-q", "-b", "feature")
-    write_app(root, "polls", LOCAL)
-    makemigrations(root, "polls", "local_age")
-    (root / "polls" / "migrations" / "0003_fill_names.py").write_text(DATA_MIGRATION)
-    commit_all(root, "local change")
-    git(root, "checkout", "-q", "main")
-    write_app(root, "polls", UPSTREAM)
-    makemigrations(root, "polls", "upstream_age")
-    commit_all(root, "upstream change")
-    git(root, "checkout", "-q", "feature")
-    manage(root, "migrate")
-    git(root, "merge", "-q", "-X", "ours", "main", "-m", "merge main")
-    return root
+from tests.testing.repos import git
 
 
 @pytest.fixture(scope="module")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("regen"))
+    return applied_age_fork(tmp_path_factory.mktemp("regen"))
 
 
 @pytest.fixture
@@ -100,11 +48,6 @@ def polls_conflict(root: Path) -> tuple[check.Analysis, Conflict]:
 def migration_files(root: Path) -> dict[str, bytes]:
     folder = root / "polls" / "migrations"
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.py"))}
-
-
-def sqlite_rows(root: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(root / "db.sqlite3") as conn:
-        return sorted(conn.execute("SELECT app, name FROM django_migrations").fetchall())
 
 
 def regenerate(
@@ -161,7 +104,7 @@ def test_plan_lists_the_whole_sequence_and_keeps_the_data_migration(project: Pat
 
 
 def test_plan_refuses_when_no_leaf_is_local(tmp_path: Path) -> None:
-    root = parallel_branches(tmp_path, LOCAL, UPSTREAM, merge=False)
+    root = parallel_branches(tmp_path, AGE_TEXT, AGE_INT, merge=False)
     git(root, "checkout", "-q", "feature")
     # Copy upstream's migration in by hand, untracked: no merge, so no side can be told.
     upstream = git(root, "show", "main:polls/migrations/0002_userprofile_age.py")
@@ -232,7 +175,7 @@ def test_declining_the_rollback_changes_nothing(project: Path) -> None:
 @pytest.fixture
 def pg_project(tmp_path: Path) -> Iterator[tuple[Path, Database]]:
     with pg_database() as db:
-        yield build(tmp_path, pg_settings(db)), db
+        yield applied_age_fork(tmp_path, pg_settings(db)), db
 
 
 @pytest.mark.postgres

@@ -15,14 +15,8 @@ import pytest
 from migmerge.reading.config import Config
 from migmerge.reading.project import load_project
 from migmerge.reading.render import render_merge
-from tests.helpers import (
-    POLLS_V1,
-    PYTHON,
-    django_conflicts,
-    isolated_git_env,
-    parallel_branches,
-    run_migmerge,
-)
+from tests.testing.projects import POLLS_V1, django_conflicts, parallel_branches
+from tests.testing.repos import PYTHON, isolated_git_env, run_migmerge
 
 LOCAL = POLLS_V1 + "\n\nclass Choice(models.Model):\n    label = models.CharField(max_length=10)\n"
 UPSTREAM = POLLS_V1.replace("name = models.CharField(max_length=100)", "name = models.TextField()")

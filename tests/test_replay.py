@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from helpers import POLLS_V1, commit_all, git, make_django_project, makemigrations, write_app
+from tests.testing.projects import POLLS_V1, make_django_project, makemigrations, write_app
+from tests.testing.repos import commit_all, git
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "replay.py"
 

@@ -15,7 +15,7 @@ from migmerge.core.model import (
     Overlap,
     Warning,
 )
-from tests.helpers import parse_workflow_command
+from tests.testing.repos import parse_workflow_command
 
 LOCAL = Leaf(
     "0003_userprofile_age",

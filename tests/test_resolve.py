@@ -11,17 +11,15 @@ import pytest
 
 from migmerge.commands.resolve import resolve
 from migmerge.doing.prompts import ScriptedQuestioner
-from tests.helpers import (
+from tests.testing.projects import (
     POLLS_V1,
     django_conflicts,
-    git,
-    isolated_git_env,
     manage,
     nothing_applied,
     parallel_branches,
     renumber_project,
-    run_migmerge,
 )
+from tests.testing.repos import git, isolated_git_env, run_migmerge
 
 MIG = "polls/migrations"
 

@@ -16,17 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import (
-    commit_all,
-    git,
-    isolated_git_env,
+from tests.testing.projects import (
     make_django_project,
     makemigrations,
     manage,
     nothing_applied,
-    run_migmerge,
     write_app,
 )
+from tests.testing.repos import commit_all, git, isolated_git_env, run_migmerge
 
 POLLS = """\
 from django.db import models

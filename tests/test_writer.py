@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.writer import merge_name, merge_number, parse_number, render_merge_migration
-from tests.helpers import (
-    POLLS_V1,
-    django_conflicts,
-    isolated_git_env,
-    manage,
-    parallel_branches,
-)
+from tests.testing.projects import POLLS_V1, django_conflicts, manage, parallel_branches
+from tests.testing.repos import isolated_git_env
 
 LOCAL = POLLS_V1 + "\n\nclass Choice(models.Model):\n    label = models.CharField(max_length=10)\n"
 UPSTREAM = POLLS_V1.replace("name = models.CharField(max_length=100)", "name = models.TextField()")
