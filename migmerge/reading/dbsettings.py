@@ -99,7 +99,8 @@ def find_database_of(
 def _database_static(
     project: Project, files: Iterable[str] | None
 ) -> tuple[Database | None, str, list[Path]]:
-    from migmerge.reading.settings_eval import Unknown, evaluate
+    from migmerge.reading.settings_eval import evaluate
+    from migmerge.reading.settings_values import Unknown
 
     located = settings_path(project, files)
     if located is None:
@@ -132,7 +133,7 @@ def _relative(path: Path, project: Project) -> str:
 
 
 def _default_entry(names: Mapping[str, object]) -> object:
-    from migmerge.reading.settings_eval import Unknown
+    from migmerge.reading.settings_values import Unknown
 
     databases = names.get("DATABASES", Unknown("the settings define no DATABASES"))
     if isinstance(databases, dict):
@@ -142,7 +143,7 @@ def _default_entry(names: Mapping[str, object]) -> object:
 
 def _from_entry(entry: object, project: Project) -> tuple[Database | None, str]:
     """Turn DATABASES["default"] into a Database, or say why it is unknown."""
-    from migmerge.reading.settings_eval import Unknown
+    from migmerge.reading.settings_values import Unknown
 
     if isinstance(entry, Unknown):
         return None, f"DATABASES['default'] cannot be read: {entry.reason}"
@@ -178,7 +179,7 @@ def _database_of(vendor: str, entry: Mapping[Any, object], cwd: Path) -> Databas
 
 
 def _text(value: object) -> str | None:
-    from migmerge.reading.settings_eval import Unknown
+    from migmerge.reading.settings_values import Unknown
 
     return str(value) if value not in (None, "") and not isinstance(value, Unknown) else None
 
