@@ -303,7 +303,7 @@ def test_bad_input(repo: Path) -> None:
 
 def test_merge_bases_from_one_rev_list(tmp_path: Path) -> None:
     """One walk gives each tip's merge base; a branch that merged main in asks git itself."""
-    from migmerge.reading.git import merge_base, merge_bases
+    from migmerge.reading.git_refs import merge_base, merge_bases
 
     root = tmp_path / "r"
     root.mkdir()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.reading import git
+from migmerge.reading import git, git_diff, git_refs
 from tests.testing.repos import commit_all, init_repo
 
 REDIRECTING = {
@@ -58,15 +58,15 @@ def test_git_commands_ignore_a_literal_pathspec_setting(
     spec = [":(glob)**/migrations/**"]
     index, _ = git.index_entries(root, spec)
     assert sorted(index) == ["polls/migrations/0001_initial.py", "polls/migrations/0002_more.py"]
-    assert git.differs(root, first, second, spec)
+    assert git_diff.differs(root, first, second, spec)
 
 
-def _refs(*names: str, head: str | None = None) -> git.Refs:
+def _refs(*names: str, head: str | None = None) -> git_refs.Refs:
     shas = {name: f"{i:040x}" for i, name in enumerate(names, 1)}
     symrefs = {"refs/remotes/origin/HEAD": head} if head else {}
     if head:
         shas["refs/remotes/origin/HEAD"] = shas[head]
-    return git.Refs(shas, symrefs, {}, None)
+    return git_refs.Refs(shas, symrefs, {}, None)
 
 
 @pytest.mark.parametrize(

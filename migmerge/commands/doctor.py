@@ -16,7 +16,7 @@ from migmerge.core import doctor as rules
 from migmerge.core.doctor import Diagnosis, Finding, Row, Whereabouts
 from migmerge.core.model import Key, Migration, Project
 from migmerge.errors import MigmergeError
-from migmerge.reading import git, history, probe
+from migmerge.reading import git, git_refs, history, probe
 from migmerge.reading.analysis import Analysis, analyze
 from migmerge.reading.schema import Facts, read_facts
 
@@ -120,7 +120,7 @@ def _ghosts(analysis: Analysis, rows: Sequence[Row], answer: probe.Answer | None
     ghosts = rules.ghost_rows(rows, files, analysis.apps)
     if not ghosts:
         return []
-    refs = git.list_refs(analysis.root)
+    refs = git_refs.list_refs(analysis.root)
     branches = {n: s for n, s in refs.shas.items() if not n.endswith("/HEAD")}
     wanted = [((r.app, r.name), _path(analysis, r.app, r.name), r.applied) for r in ghosts]
     info = git.find_repo(analysis.root)

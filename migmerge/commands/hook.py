@@ -24,7 +24,7 @@ from migmerge import trace
 from migmerge.commands.install import HOOK_NAMES
 from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_reason
 from migmerge.errors import ErrorPolicy, MigmergeError
-from migmerge.reading import git
+from migmerge.reading import git, git_diff, git_refs
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.pushed import ZERO_SHA, PushedRef, pushed_refs
 from migmerge.report import clash_warnings, hook_summary, push_report
@@ -270,7 +270,7 @@ def _conflicts(
 
     Adds the clash warnings of the prediction (a shared migration rewritten) to `notes`.
     """
-    base = git.merge_base(root, ref.local_sha, target.sha)
+    base = git_refs.merge_base(root, ref.local_sha, target.sha)
     if not touches_migrations(root, base or target.sha, ref.local_sha, config):
         trace.note(f"no migration changed since the merge base with {target.label}: skipped")
         return []
@@ -286,7 +286,7 @@ def remote_default_branch(
     root: Path, remote: str, configured: str | None = None, err: Out | None = None
 ) -> Target | None:
     """Return the remote's default branch as this clone last fetched it, or None."""
-    refs = git.list_refs(root)
+    refs = git_refs.list_refs(root)
     name = refs.default_branch(configured, remote)
     if name is None:
         if configured and err:
@@ -299,7 +299,7 @@ def remote_default_branch(
 def touches_migrations(root: Path, base: str, local: str, config: Config) -> bool:
     """Tell whether any migration path changed from `base` to `local` (git only, fast)."""
     specs = [*_MIGRATION_PATHSPECS, *(f":(top,literal){p}" for p in config.migration_modules)]
-    return git.differs(root, base, local, specs)
+    return git_diff.differs(root, base, local, specs)
 
 
 def _short(ref: str) -> str:

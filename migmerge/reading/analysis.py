@@ -25,7 +25,7 @@ from migmerge.core.model import (
     Project,
 )
 from migmerge.errors import MigmergeError
-from migmerge.reading import discover, git, snapshot
+from migmerge.reading import discover, git, git_refs, snapshot
 from migmerge.reading.cache import ResultMemo
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.derive import (
@@ -184,7 +184,7 @@ def analyze(
         tree = changed_part(info.root, state, config, local_rev=None, predict=True, diffs=diffs)
     else:
         with trace.step("refs and git state"):
-            refs = git.list_refs(info.root)
+            refs = git_refs.list_refs(info.root)
             state = detect_state(info, config, refs)
         pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
@@ -228,7 +228,7 @@ def _analyze_tree(
     state: GitState,
     config: Config,
     only: Sequence[str],
-    refs: git.Refs | None = None,
+    refs: git_refs.Refs | None = None,
     options: tuple[str | None, bool] = (None, False),
     diffs: Diffs | None = None,
 ) -> Analysis:
@@ -303,7 +303,7 @@ def _clashes(
     tree: snapshot.Snapshot,
     state: GitState,
     diffs: Diffs | None,
-    refs: git.Refs | None,
+    refs: git_refs.Refs | None,
     memo: tuple[ResultMemo, str] | None,
 ) -> Found:
     """What the sides' own migrations clash on beyond leaves: cross-app, duplicates, rewrites."""

@@ -2,7 +2,7 @@
 
 Nothing is checked out or written. The cost follows what the branches
 changed: one `for-each-ref`; one `rev-list` for every merge base (see
-`git.merge_bases`); one `diff-tree --stdin` for every branch's changes and
+`git_refs.merge_bases`); one `diff-tree --stdin` for every branch's changes and
 the default branch's since each base; the default branch's tree only in the
 migrations folders those touched; the branches' migration blobs in one
 `cat-file` stream, headers from the header cache; then every comparison in
@@ -34,7 +34,7 @@ from migmerge.core.model import (
 from migmerge.core.pairs import Contribution, Found, app_pairs
 from migmerge.core.strategy import recommend
 from migmerge.errors import MigmergeError
-from migmerge.reading import discover, git, snapshot
+from migmerge.reading import discover, git, git_diff, git_objects, git_refs, snapshot
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.derive import Scan, header_from, scan_tree, settle
 from migmerge.reading.scope import GitState, changed_part
@@ -56,7 +56,7 @@ class Branch(NamedTuple):
     commit: str
     base: str | None
     current: bool
-    own: git.ChangedPaths  # its own changes since the base, migrations only
+    own: git_diff.ChangedPaths  # its own changes since the base, migrations only
     since: Changes  # what the default branch changed since that base, migrations only
 
 
@@ -64,7 +64,7 @@ def check_branches(repo: str | Path | None, remote: str | None) -> BranchesResul
     """Predict, without touching anything, which branches conflict once merged."""
     info = git.find_repo(repo)
     config = load_config(info.root)
-    refs = git.list_refs(info.root)
+    refs = git_refs.list_refs(info.root)
     remote = remote or "origin"
     default = _default(refs, config, remote)
     branches = _branches(info.root, refs, remote, default[1], config)
@@ -73,7 +73,7 @@ def check_branches(repo: str | Path | None, remote: str | None) -> BranchesResul
     return _Prediction(info.root, config, default, branches).result(remote)
 
 
-def _default(refs: git.Refs, config: Config, remote: str) -> tuple[str, str]:
+def _default(refs: git_refs.Refs, config: Config, remote: str) -> tuple[str, str]:
     name = refs.default_branch(config.default_branch, remote)
     if name is None:
         raise MigmergeError(
@@ -93,7 +93,7 @@ def _short(name: str) -> str:
 
 
 def _tips(
-    refs: git.Refs, remote: str, default: str, detached: str | None
+    refs: git_refs.Refs, remote: str, default: str, detached: str | None
 ) -> list[tuple[str, str, bool]]:
     """(ref, commit, current) of HEAD and every remote branch HEAD does not stand for."""
     prefix = f"refs/remotes/{remote}/"
@@ -113,15 +113,15 @@ def _tips(
 
 
 def _branches(
-    root: Path, refs: git.Refs, remote: str, default: str, config: Config
+    root: Path, refs: git_refs.Refs, remote: str, default: str, config: Config
 ) -> list[Branch]:
     """The branches that changed migrations since they left the default branch."""
     head = None if refs.current else git.try_rev(root, "HEAD")  # detached: still current work
     tips = _tips(refs, remote, default, head)
-    bases = git.merge_bases(root, [sha for _, sha, _ in tips], default)
+    bases = git_refs.merge_bases(root, [sha for _, sha, _ in tips], default)
     own_pairs = [(bases[sha] or sha, sha) for _, sha, _ in tips]
     distinct = sorted({b for b in bases.values() if b})
-    diffs = git.diff_pairs(root, own_pairs + [(b, default) for b in distinct])
+    diffs = git_diff.diff_pairs(root, own_pairs + [(b, default) for b in distinct])
     since = dict(zip(distinct, diffs[len(tips) :]))
     out = []
     for (ref, sha, current), own in zip(tips, diffs):
@@ -132,9 +132,9 @@ def _branches(
     return out
 
 
-def _migrations_only(changes: Changes, config: Config) -> git.ChangedPaths:
+def _migrations_only(changes: Changes, config: Config) -> git_diff.ChangedPaths:
     """Keep the paths that may be migrations (a `migrations` folder, a numbered module)."""
-    out = git.ChangedPaths()
+    out = git_diff.ChangedPaths()
     modules = tuple(config.migration_modules)
     for path, sha in changes.items():
         folder, _, name = path.rpartition("/")
@@ -280,7 +280,7 @@ class _Prediction:
         """Read the blobs not read yet (a branch reaching back before where it left, say)."""
         missing = sorted({sha for sha in shas if sha and sha not in self.blobs})
         if missing:
-            self.blobs.update(git.read_blobs(self.root, missing))
+            self.blobs.update(git_objects.read_blobs(self.root, missing))
 
     # the result --------------------------------------------------------------
 
@@ -561,7 +561,7 @@ def _read_once(
         wanted.update(tree.files[p] for p in branch.own if p in tree.files and _in(p, dirs))
     # kmigrator's .js files have no header cache: the default branch's are read here too.
     wanted.update(sha for p, sha in tree.files.items() if p.rpartition("/")[0] in scan.kmigrator)
-    blobs = git.read_blobs(root, sorted(wanted))
+    blobs = git_objects.read_blobs(root, sorted(wanted))
     files = scan.tree.files
     for path, sha in files.items():
         if sha in blobs and _in(path, dirs):

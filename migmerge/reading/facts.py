@@ -7,7 +7,7 @@ from pathlib import Path
 
 from migmerge.core.model import Conflict, Key, Leaf, Project, Side, Warning
 from migmerge.core.strategy import recommend
-from migmerge.reading import git, snapshot
+from migmerge.reading import git_objects, git_refs, snapshot
 from migmerge.reading.config import Config
 from migmerge.reading.scope import GitState
 
@@ -18,7 +18,7 @@ def with_git_facts(
     conflicts: list[Conflict],
     state: GitState,
     config: Config,
-    refs: git.Refs | None,
+    refs: git_refs.Refs | None,
     projects: Mapping[str, Project],
 ) -> list[Conflict]:
     paths = {
@@ -28,7 +28,7 @@ def with_git_facts(
         for n, path in _branch_paths(c, leaf, modules)
     }
     folders = {c.directory: ("", "") for c in conflicts}
-    refs = refs or git.list_refs(root)
+    refs = refs or git_refs.list_refs(root)
     shared_revs = refs.remote_tracking()
     name = refs.default_branch(config.default_branch)
     default = refs.shas.get(name) if name else None
@@ -78,9 +78,9 @@ def _lookup(root: Path, names: list[str]) -> dict[str, str]:
     for name in names:
         per_folder[_folder(name)] = per_folder.get(_folder(name), 0) + 1
     few = [name for name in names if per_folder[_folder(name)] <= BY_NAME]
-    found = git.object_ids(root, few) if few else {}
+    found = git_objects.object_ids(root, few) if few else {}
     folders = {_folder(name) for name in names if per_folder[_folder(name)] > BY_NAME}
-    listed = git.folder_entries(root, folders)
+    listed = git_objects.folder_entries(root, folders)
     for name in names:
         if per_folder[_folder(name)] <= BY_NAME:
             continue
@@ -110,7 +110,7 @@ def _moved(root: Path, rev: str, missing: set[str]) -> set[str]:
         f":(glob)**/{p.rpartition('/')[0].rpartition('/')[2]}/{p.rpartition('/')[2]}"
         for p in missing
     ]
-    found = {p.rpartition("/")[2] for p in git.tree_entries(root, rev, specs)}
+    found = {p.rpartition("/")[2] for p in git_objects.tree_entries(root, rev, specs)}
     return {p for p in missing if p.rpartition("/")[2] in found}
 
 

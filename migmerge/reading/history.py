@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from migmerge.core.doctor import Whereabouts
 from migmerge.core.model import Key
-from migmerge.reading import git
+from migmerge.reading import git, git_objects
 
 
 class Sighting(NamedTuple):
@@ -70,7 +70,7 @@ def _records(out: bytes) -> list[tuple[str, list[tuple[str, str, str]]]]:
 def tips_holding(root: Path, refs: Mapping[str, str], paths: Sequence[str]) -> dict[str, list[str]]:
     """path -> the short names of the branches whose tip holds it (one object lookup)."""
     names = {f"{sha}:{path}": (ref, path) for ref, sha in refs.items() for path in paths}
-    found = git.existing_objects(root, names)
+    found = git_objects.existing_objects(root, names)
     out: dict[str, list[str]] = {path: [] for path in paths}
     for name in sorted(found):
         ref, path = names[name]

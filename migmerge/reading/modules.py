@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from migmerge.reading import git
+from migmerge.reading import git_objects
 from migmerge.reading.parse import module_paths
 from migmerge.reading.snapshot import Snapshot, on_disk
 
@@ -52,7 +52,7 @@ class RepositoryModules:
         if side is None:  # the working tree
             return self._read(on_disk(self.tree.root, candidates), list(candidates))
         names = {f"{side}:{path}": path for path in candidates}
-        ids = git.object_ids(self.tree.root, names)
+        ids = git_objects.object_ids(self.tree.root, names)
         found = [names[name] for name in names if name in ids]
         blobs = {names[name]: sha for name, sha in ids.items()}
         return self._read(Snapshot(self.tree.root, blobs), found[:1])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from migmerge import trace
-from migmerge.reading import git
+from migmerge.reading import git, git_refs
 
 ZERO_SHA = git.ZERO_SHA
 
@@ -61,7 +61,7 @@ def pre_commit_refs(
     pre-commit's FROM_REF is not the remote branch for a new branch, so the
     remote side comes from the remote-tracking ref: none means a new branch.
     """
-    refs = git.list_refs(root)
+    refs = git_refs.list_refs(root)
     named = _named_ref(root, remote, environ, refs)
     every = _from_command_line(root, remote, argv, refs) if argv else None
     if every is None or not any(_same(ref, named) for ref in every):
@@ -69,7 +69,9 @@ def pre_commit_refs(
     return every
 
 
-def _named_ref(root: Path, remote: str, environ: Mapping[str, str], refs: git.Refs) -> PushedRef:
+def _named_ref(
+    root: Path, remote: str, environ: Mapping[str, str], refs: git_refs.Refs
+) -> PushedRef:
     local_ref = environ.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD")
     remote_ref = environ["PRE_COMMIT_REMOTE_BRANCH"]
     local_sha = environ.get("PRE_COMMIT_TO_REF") or git.try_rev(root, local_ref) or ZERO_SHA
@@ -80,7 +82,7 @@ def _same(a: PushedRef, b: PushedRef) -> bool:
     return (a.local_sha, a.remote_ref) == (b.local_sha, b.remote_ref)
 
 
-def _tracking(refs: git.Refs, remote: str, remote_ref: str) -> str:
+def _tracking(refs: git_refs.Refs, remote: str, remote_ref: str) -> str:
     """The remote-tracking commit of `remote_ref` as last fetched; zeros for a new branch."""
     short = remote_ref.removeprefix("refs/heads/")
     return refs.shas.get(f"refs/remotes/{remote}/{short}", ZERO_SHA)
@@ -160,7 +162,7 @@ def _split_push_words(words: Sequence[str]) -> _PushWords:
 
 
 def _from_command_line(
-    root: Path, remote: str, argv: Sequence[str], refs: git.Refs
+    root: Path, remote: str, argv: Sequence[str], refs: git_refs.Refs
 ) -> list[PushedRef] | None:
     """Return the refs a `git push` command line names, or None when it cannot be told."""
     words = _push_arguments(argv)
@@ -199,7 +201,7 @@ def _without_tags(specs: Sequence[str]) -> list[str]:
     return kept
 
 
-def _resolve_spec(root: Path, remote: str, spec: str, refs: git.Refs) -> PushedRef | None:
+def _resolve_spec(root: Path, remote: str, spec: str, refs: git_refs.Refs) -> PushedRef | None:
     """Turn `[+]src[:dst]` into the ref git would push, or None when unsure (globs, odd names)."""
     src, colon, dst = spec.removeprefix("+").partition(":")
     if "*" in spec:
@@ -217,7 +219,7 @@ def _resolve_spec(root: Path, remote: str, spec: str, refs: git.Refs) -> PushedR
     return PushedRef(local_ref, local_sha, dst, _tracking(refs, remote, dst))
 
 
-def _full_name(root: Path, src: str, refs: git.Refs) -> str:
+def _full_name(root: Path, src: str, refs: git_refs.Refs) -> str:
     """The full ref name `src` stands for, as git's push reads it (branches before tags)."""
     if src == "HEAD":
         return refs.current or src

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from migmerge.core.model import Mode
 from migmerge.errors import GitFailed, MigmergeError
-from migmerge.reading import discover, git, snapshot
+from migmerge.reading import discover, git, git_diff, git_objects, git_refs, snapshot
 from migmerge.reading.config import Config
 
 
@@ -40,7 +40,7 @@ class StateFacts(NamedTuple):
     reflog: tuple[str, ...]  # the last lines of HEAD's reflog, oldest first
 
 
-def detect_state(info: git.RepoInfo, config: Config, refs: git.Refs) -> GitState:
+def detect_state(info: git.RepoInfo, config: Config, refs: git_refs.Refs) -> GitState:
     """Tell merge or rebase (in progress or just made) from a plain working tree."""
     mode, local, upstream = decide_state(read_state(info))
     if mode == "worktree":
@@ -106,11 +106,11 @@ def _head(root: Path) -> tuple[str | None, list[str]]:
 def _state(root: Path, mode: Mode, local: str | None, upstream: str | None) -> GitState:
     if upstream is not None and not git.is_sha(upstream):
         upstream = git.try_rev(root, upstream)
-    base = git.merge_base(root, local, upstream) if local and upstream else None
+    base = git_refs.merge_base(root, local, upstream) if local and upstream else None
     return GitState(mode, local, upstream, base)
 
 
-def _upstream_ref(config: Config, refs: git.Refs) -> str | None:
+def _upstream_ref(config: Config, refs: git_refs.Refs) -> str | None:
     """The commit of the branch's upstream, else of the default branch unless HEAD is on it."""
     upstream = refs.upstream()
     if upstream:
@@ -184,7 +184,7 @@ def _is_rebase(line: str, phase: str) -> bool:
 
 
 def against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> GitState:
-    base = git.merge_base(root, local, upstream) if local else None
+    base = git_refs.merge_base(root, local, upstream) if local else None
     if local and base is None and git.is_shallow(root):
         raise MigmergeError(
             f"{local[:12]} and {upstream[:12]} share no history in this shallow clone",
@@ -206,7 +206,7 @@ def side_diffs(root: Path, state: GitState, local_rev: str | None) -> Diffs | No
     """Run both sides' diffs from the merge base at once; None when there is no base."""
     if state.base is None or state.local is None or state.upstream is None:
         return None
-    theirs, ours = git.changed_paths_to(
+    theirs, ours = git_diff.changed_paths_to(
         root, state.base, [state.upstream, local_rev or state.local]
     )
     return theirs, ours
@@ -297,7 +297,7 @@ def _added_on_both_sides(
     }
     if not both:
         return {}
-    in_base = git.existing_objects(root, [f"{base}:{p}" for p in both])
+    in_base = git_objects.existing_objects(root, [f"{base}:{p}" for p in both])
     return {p: pair for p, pair in both.items() if f"{base}:{p}" not in in_base}
 
 

@@ -19,7 +19,7 @@ from migmerge.core import clashes
 from migmerge.core.graph import Graph
 from migmerge.core.model import Conflict, Key, Migration, Side, Warning
 from migmerge.errors import MigmergeError
-from migmerge.reading import git, snapshot
+from migmerge.reading import git_diff, git_objects, git_refs, snapshot
 from migmerge.reading.config import Config
 from migmerge.reading.derive import Scan
 from migmerge.reading.scope import Diffs, GitState
@@ -42,10 +42,12 @@ def sides_of(
     """Tell what each side changed, for the modes where both sides' work can be in the tree."""
     if diffs is None and state.base and state.local:
         if state.mode in ("merge", "rebase") and state.upstream:
-            theirs, ours = git.changed_paths_to(root, state.base, [state.upstream, state.local])
+            theirs, ours = git_diff.changed_paths_to(
+                root, state.base, [state.upstream, state.local]
+            )
             diffs = theirs, ours
         else:
-            diffs = {}, git.changed_paths(root, state.base, state.local)
+            diffs = {}, git_diff.changed_paths(root, state.base, state.local)
     if diffs is None:
         return None
     theirs, ours = diffs
@@ -72,7 +74,7 @@ def find_clashes(
     *,
     state: GitState,
     config: Config,
-    refs: git.Refs | None,
+    refs: git_refs.Refs | None,
 ) -> Found:
     """Find cross-app conflicts, duplicate operations and (`--against`) shared rewrites."""
     where = Where(scan)
@@ -267,19 +269,19 @@ def _rewrites(
     sides: Sides,
     state: GitState,
     config: Config,
-    refs: git.Refs | None,
+    refs: git_refs.Refs | None,
 ) -> list[Warning]:
     """Warn about migrations on the default branch that the local side edits or deletes."""
     local = sides.local
     touched = sorted(p for p in local if p not in sides.local_added and is_migration_path(p, where))
     if not touched or state.base is None:
         return []
-    refs = refs or git.list_refs(root)
+    refs = refs or git_refs.list_refs(root)
     name = refs.default_branch(config.default_branch)
     if name is None:
         return []
     sha = refs.shas[name]
-    ids = git.object_ids(root, [f"{rev}:{p}" for rev in (state.base, sha) for p in touched])
+    ids = git_objects.object_ids(root, [f"{rev}:{p}" for rev in (state.base, sha) for p in touched])
     out = []
     new = {where.key(p): p for p, blob in local.items() if blob is not None}
     for path in touched:

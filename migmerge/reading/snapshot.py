@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from migmerge.reading import git
+from migmerge.reading import git, git_objects
 from migmerge.reading.files import read_regular
 
 DISK = ""
@@ -52,7 +52,7 @@ class Snapshot(NamedTuple):
         """Return the bytes of `paths` (those that exist)."""
         wanted = [p for p in paths if p in self.files]
         shas = {p: self.files[p] for p in wanted if self.files[p] != DISK}
-        blobs = git.read_blobs(self.root, shas.values())
+        blobs = git_objects.read_blobs(self.root, shas.values())
         out = {p: blobs[sha] for p, sha in shas.items() if sha in blobs}
         for path in wanted:
             if self.files[path] == DISK:
@@ -160,7 +160,7 @@ def _follow_disk_links(root: Path, files: dict[str, str], links: Iterable[str]) 
 def commit(root: Path, rev: str, pathspecs: Iterable[str] = ()) -> Snapshot:
     """Return the files of commit `rev` (links inside the repository followed)."""
     links: set[str] = set()
-    files = git.tree_entries(root, rev, pathspecs, links)
+    files = git_objects.tree_entries(root, rev, pathspecs, links)
     out = _follow_tree_links(root, rev, files, links) if links else ()
     return Snapshot(root, files, label=rev[:12], links_out=out)
 
@@ -173,7 +173,7 @@ def _follow_tree_links(
     A target outside what was listed is listed from the same commit; a link to
     a link is followed a few times; a link that leaves the repository is not.
     """
-    blobs = git.read_blobs(root, {files[link] for link in links})
+    blobs = git_objects.read_blobs(root, {files[link] for link in links})
     targets = {link: _link_target(link, blobs.get(files[link], b"")) for link in links}
     for link in links:
         del files[link]
@@ -216,7 +216,7 @@ def _under(root: Path, rev: str, files: Mapping[str, str], target: str) -> dict[
     inside = {p[len(prefix) :]: sha for p, sha in files.items() if p.startswith(prefix)}
     if inside:
         return inside
-    listed = git.tree_entries(root, rev, [f":(literal){target}"])
+    listed = git_objects.tree_entries(root, rev, [f":(literal){target}"])
     if target in listed:
         return {"": listed[target]}
     return {p[len(prefix) :]: sha for p, sha in listed.items() if p.startswith(prefix)}

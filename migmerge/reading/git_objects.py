@@ -1,0 +1,158 @@
+"""What commits hold, read in batches: trees, blobs and object ids.
+
+A `git cat-file --batch` reads ten thousand blobs in about 25 ms: every read
+here sends all its names to one process rather than one process a name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from pathlib import Path
+
+from migmerge.reading.git import big_output, git_bytes
+
+
+def tree_entries(
+    root: Path, rev: str, pathspecs: Iterable[str] = (), links: set[str] | None = None
+) -> dict[str, str]:
+    """Return path -> blob sha for the files of commit `rev`.
+
+    `ls-tree` takes only folder prefixes, so `:(literal)` specs are passed on
+    and `:(glob)**/...` specs are matched here on one full listing. `links`:
+    filled with the paths that are symbolic links (their blob: the target).
+    """
+    specs = list(pathspecs)
+    literal = [s.removeprefix(":(literal)") for s in specs if not s.startswith(":(glob)")]
+    globs = [s.removeprefix(":(glob)") for s in specs if s.startswith(":(glob)")]
+    entries = _ls_tree(root, rev, literal, links) if literal or not specs else {}
+    if globs:
+        everything = _ls_tree(root, rev, [], links)
+        entries.update({p: sha for p, sha in everything.items() if _glob_match(p, globs)})
+    return entries
+
+
+def _ls_tree(
+    root: Path, rev: str, prefixes: list[str], links: set[str] | None = None
+) -> dict[str, str]:
+    out = git_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *prefixes)
+    entries: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path_b = record.partition(b"\t")
+        mode, kind, sha = meta.decode().split()
+        if kind == "blob":
+            path = path_b.decode("utf-8", "surrogateescape")
+            entries[path] = sha
+            if links is not None and mode == "120000":
+                links.add(path)
+    return entries
+
+
+def _glob_match(path: str, patterns: list[str]) -> bool:
+    """Match git's `**/x` globs: x at any depth (fnmatch's * also crosses /)."""
+    for pattern in patterns:
+        rest = pattern.removeprefix("**/")
+        if fnmatch.fnmatchcase(path, rest) or fnmatch.fnmatchcase(path, "*/" + rest):
+            return True
+    return False
+
+
+def read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
+    """Read many blobs through one `git cat-file --batch`."""
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    data = "\n".join(wanted).encode("utf-8", "surrogateescape") + b"\n"
+    out = big_output(root, "cat-file", "--batch", input=data)
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for sha in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if len(header) < 3 or header[1] == b"missing":
+            pos = end + 1
+            continue
+        size = int(header[2])
+        blobs[sha] = out[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1
+    return blobs
+
+
+def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The entries (name -> object id) of each `rev:folder` tree that exists, in one `cat-file`.
+
+    Reading a folder once is linear in its size; looking up each of its
+    files by `rev:path` costs a scan of the folder per file (2,000 files of
+    a 20,000-file folder: minutes).
+    """
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    encoded = [name.encode("utf-8", "surrogateescape") for name in wanted]
+    out = big_output(root, "cat-file", "-z", "--batch", input=b"\0".join(encoded) + b"\0")
+    found: dict[str, dict[str, str]] = {}
+    # Many revisions share one tree (condo: 1,170 remote refs, 396 distinct
+    # migrations folders): each tree is parsed once (was 8.5 s of a check there).
+    parsed: dict[bytes, dict[str, str]] = {}
+    pos = 0
+    for name, raw in zip(wanted, encoded):
+        for word in (b" missing\n", b" ambiguous\n"):
+            if out.startswith(raw + word, pos):
+                pos += len(raw) + len(word)
+                break
+        else:
+            end = out.index(b"\n", pos)
+            sha, kind, size = out[pos:end].split()
+            body = out[end + 1 : end + 1 + int(size)]
+            pos = end + 1 + int(size) + 1
+            if kind == b"tree":
+                if sha not in parsed:
+                    parsed[sha] = _tree_entries(body, len(sha) // 2)
+                found[name] = parsed[sha]
+    return found
+
+
+def _tree_entries(body: bytes, id_length: int) -> dict[str, str]:
+    """Parse a raw tree object: `<mode> <name>\\0<id>` repeated."""
+    entries: dict[str, str] = {}
+    pos = 0
+    while pos < len(body):
+        nul = body.index(b"\0", pos)
+        name = body[body.index(b" ", pos) + 1 : nul]
+        entries[name.decode("utf-8", "surrogateescape")] = body[nul + 1 : nul + 1 + id_length].hex()
+        pos = nul + 1 + id_length
+    return entries
+
+
+def existing_objects(root: Path, names: Iterable[str]) -> set[str]:
+    """Return which `rev:path` names exist, through one `cat-file --batch-check`."""
+    return set(object_ids(root, names))
+
+
+def object_ids(root: Path, names: Iterable[str]) -> dict[str, str]:
+    """Return the object id of each `rev:path` name that exists, through one `cat-file`.
+
+    NUL-separated in (`-z`), and read back by the names sent: git echoes a
+    missing name as it is, so a path holding a newline cannot shift the lines.
+    """
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    encoded = [name.encode("utf-8", "surrogateescape") for name in wanted]
+    out = git_bytes(
+        root, "cat-file", "-z", "--batch-check=%(objectname)", input=b"\0".join(encoded) + b"\0"
+    )
+    found: dict[str, str] = {}
+    pos = 0
+    for name, raw in zip(wanted, encoded):
+        for word in (b" missing\n", b" ambiguous\n"):
+            if out.startswith(raw + word, pos):
+                pos += len(raw) + len(word)
+                break
+        else:
+            end = out.index(b"\n", pos)
+            found[name] = out[pos:end].decode()
+            pos = end + 1
+    return found
