@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.reading import discover, snapshot
+from migmerge.reading import settings_files, snapshot
 from migmerge.reading.config import Config
 from tests.testing.projects import add_field, app_files, django_conflicts, migration_text
 from tests.testing.repos import (
@@ -478,6 +478,6 @@ def test_migration_modules_are_read_wherever_they_are_assigned(tmp_path: Path, s
         {"conf/settings.py": source, "shop/__init__.py": "", "shop/schema/__init__.py": ""},
     )
     tree = snapshot.on_disk(tmp_path, ["conf/", "shop/"])
-    settings = discover.read_settings(tree, tree.files, Config())
+    settings = settings_files.read_settings(tree, tree.files, Config())
     assert ("shop", "shop.schema") in settings.modules
     assert settings.migration_modules["shop"] == "shop.schema"

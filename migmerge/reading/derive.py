@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 from migmerge.core.graph import Graph, Missing
 from migmerge.core.model import Key, Migration, Warning
 from migmerge.errors import NotAMigration
-from migmerge.reading import discover, snapshot
+from migmerge.reading import discover, settings_files, snapshot
 from migmerge.reading.cache import HeaderCache
 from migmerge.reading.config import Config
 
@@ -42,7 +42,7 @@ class Scan:
         self,
         packages: list[discover.Package],
         tree: snapshot.Snapshot,
-        settings: discover.Settings,
+        settings: settings_files.Settings,
         warnings: list[Warning],
         kmigrator: dict[str, Folder] | None = None,
     ) -> None:
@@ -71,7 +71,7 @@ class Scan:
 def scan_tree(tree: snapshot.Snapshot, config: Config) -> Scan:
     """Find every migrations package of `tree`, labelled as far as names and files tell."""
     warnings: list[Warning] = [_link_out(link) for link in tree.links_out if _may_matter(link)]
-    settings = discover.read_settings(tree, tree.files, config)
+    settings = settings_files.read_settings(tree, tree.files, config)
     packages = discover.find_packages(tree, config, settings, warnings)
     folders = {}
     if any(p.label_source == discover.KMIGRATOR for p in packages):
@@ -384,7 +384,7 @@ def _not_a_migration(path: str, app: str) -> Warning:
     )
 
 
-def _drop_unmigrated(packages: list[discover.Package], settings: discover.Settings) -> None:
+def _drop_unmigrated(packages: list[discover.Package], settings: settings_files.Settings) -> None:
     """MIGRATION_MODULES = {label: None} means the app has no migrations."""
     off = {label for label, module in settings.migration_modules.items() if module is None}
     packages[:] = [p for p in packages if not (p.label in off and p.label_source != "settings")]

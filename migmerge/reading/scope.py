@@ -7,7 +7,15 @@ from typing import NamedTuple
 
 from migmerge.core.model import Mode
 from migmerge.errors import GitFailed, MigmergeError
-from migmerge.reading import discover, git, git_diff, git_objects, git_refs, snapshot
+from migmerge.reading import (
+    discover,
+    git,
+    git_diff,
+    git_objects,
+    git_refs,
+    settings_files,
+    snapshot,
+)
 from migmerge.reading.config import Config
 
 
@@ -262,18 +270,20 @@ def changed_part(
         tree = tree.overlay(laid, "predicted merge").with_twins(twins)
     # Settings where manage.py (or the config) says; else every settings-like
     # file, which costs a look at the whole tree: name them to keep hooks fast.
-    named = discover.settings_paths(tree, config)
+    named = settings_files.settings_paths(tree, config)
     if named and local_rev is None:
         found = snapshot.on_disk(root, named)
     else:
-        found = side([f":(literal){p}" for p in named] if named else list(discover.SETTINGS_GLOBS))
+        found = side(
+            [f":(literal){p}" for p in named] if named else list(settings_files.SETTINGS_GLOBS)
+        )
     if named and not found.files:
         # Named but not in the tree (made at deploy time from a template such as
         # DefectDojo's settings.dist.py): read every settings-like file instead.
-        found = side(list(discover.SETTINGS_GLOBS))
+        found = side(list(settings_files.SETTINGS_GLOBS))
     extra: dict[str, str | None] = dict(found.files)
     if predict:
-        extra.update({p: sha for p, sha in theirs.items() if discover.is_settings_file(p)})
+        extra.update({p: sha for p, sha in theirs.items() if settings_files.is_settings_file(p)})
     origin = snapshot.Origin(local_rev, state.upstream, upstream_paths)
     return tree.overlay(extra, tree.label)._replace(origin=origin)
 
@@ -303,4 +313,6 @@ def _added_on_both_sides(
 
 def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
     """Tell whether an upstream change falls inside the predicted part of the tree."""
-    return path.rpartition("/")[0] in dirs or path in around or discover.is_settings_file(path)
+    return (
+        path.rpartition("/")[0] in dirs or path in around or settings_files.is_settings_file(path)
+    )
