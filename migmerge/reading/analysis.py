@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from migmerge import trace
 from migmerge.core.graph import Graph
+from migmerge.core.graph_warnings import unreadable_warning
 from migmerge.core.model import (
     AppMigrations,
     CheckResult,
@@ -34,13 +35,10 @@ from migmerge.reading.derive import (
     all_migrations,
     by_project,
     derive,
-    fits,
-    replay,
     scan_tree,
-    signature,
-    unreadable_warning,
 )
 from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
+from migmerge.reading.memo import fits, replay, signature
 
 if TYPE_CHECKING:
     from migmerge.reading.parse import ModuleSource

@@ -8,11 +8,11 @@ unchanged tree checked again skips the headers and the graph altogether.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from migmerge.core.graph import Graph, Missing
+from migmerge.core.graph import Graph
+from migmerge.core.graph_warnings import graph_warnings, unreadable_warning
 from migmerge.core.model import Key, Migration, Warning
 from migmerge.errors import NotAMigration
 from migmerge.reading import discover, settings_files, snapshot
@@ -127,7 +127,7 @@ def derive(scan: Scan) -> tuple[Outcome, dict[Key, Migration]]:
         project = _project_migrations(packages, scan, warnings)
         migrations.update(project)
         graph = Graph(project)
-        warnings += _graph_warnings(graph, packages)
+        warnings += graph_warnings(graph, [(p.label, p.directory) for p in packages])
         for app, leaves in sorted(graph.conflicts().items()):
             directory = next(p.directory for p in packages if p.label == app)
             ancestor = graph.common_ancestor(app, leaves)
@@ -167,109 +167,6 @@ def _removed(
         for directory, names in before.items()
         for name in sorted(names - after.get(directory, {}).keys())
     )
-
-
-def fits(scan: Scan, outcome: object) -> bool:
-    """Tell whether a remembered outcome is one this scan can take; else derive it again."""
-    try:
-        kept, removed, warnings, shapes = cast(Outcome, outcome)
-        modules = {p.directory: p.modules for p in scan.packages}
-        return (
-            all(d in modules and isinstance(label, str) for d, label, _ in kept)
-            and all(d in modules and name in modules[d] for d, name in removed)
-            and all(len(w) == 4 and isinstance(w[2], str) for w in warnings)
-            and all(_shape_fits(shape, modules) for shape in shapes)
-        )
-    except (TypeError, ValueError):
-        return False
-
-
-def _shape_fits(shape: Shape, modules: Mapping[str, Mapping[str, str]]) -> bool:
-    directory, app, leaves, _, branches, _ = shape
-    names = modules.get(directory, {})
-    return isinstance(app, str) and all(n in names for n in (*leaves, *sum(branches, ())))
-
-
-def replay(scan: Scan, outcome: Outcome) -> None:
-    """Bring `scan` where `_derive` left it, from a remembered outcome."""
-    kept, removed, warnings, _ = outcome
-    by_dir = {p.directory: p for p in scan.packages}
-    for directory, name in removed:
-        by_dir[directory].modules.pop(name, None)
-    packages = []
-    for directory, label, source in kept:
-        package = by_dir[directory]
-        package.label, package.label_source = label, source
-        packages.append(package)
-    scan.packages[:] = packages
-    scan.warnings += [Warning(*w) for w in warnings]
-
-
-def signature(scan: Scan) -> str | None:
-    """Everything `_derive` depends on, as one string; None when too big to keep.
-
-    Files git stores count by blob id, the others by their bytes. Parts hold
-    no NUL (paths cannot, reprs escape it) except file bytes, which come with
-    their length: two different inputs never give the same string.
-    """
-    stamp = _code_stamp()
-    if stamp is None:
-        return None
-    files = scan.tree.files
-    settings = scan.settings
-    parts = [
-        stamp,
-        repr(sorted(settings.swappable.items())),
-        repr(sorted(settings.migration_modules.items(), key=lambda item: item[0])),
-    ]
-    on_disk: list[str] = []
-    for package in scan.packages:
-        shas = [files[path] for path in package.modules.values()]
-        parts.append(
-            repr((package.directory, package.label, package.label_source, package.project))
-        )
-        parts.append(str(len(shas)))
-        parts += package.modules
-        parts += shas
-        if snapshot.DISK in shas:
-            on_disk += [path for path in package.modules.values() if files[path] == snapshot.DISK]
-    if on_disk:
-        sources = scan.read(on_disk)
-        if sum(len(data) for data in sources.values()) > MEMO_DISK_BYTES:
-            return None
-        for path in on_disk:
-            data = sources.get(path)
-            parts.append(repr(path))
-            parts.append("-" if data is None else f"{len(data)}:{data.decode('latin-1')}")
-    return "\0".join(parts)
-
-
-# Bytes of changed or untracked migrations a signature may carry (a tree
-# nobody committed yet is read in full on every run anyway).
-MEMO_DISK_BYTES = 1 << 20
-
-
-# The folders whose code decides an outcome: every module in them is stamped,
-# so a module moved or added there can never be forgotten.
-_DERIVING = ("reading", "core")
-
-
-def _code_stamp() -> str | None:
-    """Which migmerge computed an outcome: edited or upgraded code starts afresh."""
-    from migmerge import __version__
-
-    package = os.path.dirname(os.path.dirname(__file__))
-    parts = [__version__]
-    try:
-        for folder in _DERIVING:
-            with os.scandir(os.path.join(package, folder)) as entries:
-                for entry in sorted(entries, key=lambda e: e.name):
-                    if entry.name.endswith(".py"):
-                        stat = entry.stat()
-                        parts.append(f"{entry.name}:{stat.st_mtime_ns}:{stat.st_size}")
-    except OSError:
-        return None
-    return " ".join(parts)
 
 
 def all_migrations(scan: Scan) -> dict[Key, Migration]:
@@ -433,92 +330,3 @@ def _project_migrations(
                         Warning("dynamic-dependencies", header.app, header.dynamic, path)
                     )
     return migrations
-
-
-def unreadable_warning(migration: Migration) -> Warning:
-    """Say which file could not be read in full, and what was assumed instead."""
-    assumed = f"; {migration.dynamic}" if migration.dynamic else ""
-    return Warning(
-        "unreadable-migration",
-        migration.app,
-        f"{migration.path}: {migration.unreadable}{assumed}; what it does not show counts as "
-        "unknown",
-        migration.path,
-    )
-
-
-def _graph_warnings(graph: Graph, packages: list[discover.Package]) -> list[Warning]:
-    folders = {p.label: p.directory for p in packages}
-    out = [_missing(graph, missing, folders) for missing in graph.missing]
-    cycle = graph.cycle()
-    if cycle is not None:
-        out.append(_cycle(graph, cycle))
-    for package in packages:
-        out += _duplicate_numbers(graph, package.label)
-    return out
-
-
-def _missing(graph: Graph, missing: Missing, folders: Mapping[str, str]) -> Warning:
-    """Say which file names a migration that does not exist, as Django's NodeNotFoundError."""
-    (app, name), (node_app, node_name) = missing.origin, missing.node
-    path = graph.migrations[missing.origin].path
-    verb = "depends on" if missing.how == "dependencies" else "must run before (run_before)"
-    folder = folders.get(node_app)
-    expected = f" (no {folder}/{node_name}.py)" if folder else ""
-    return Warning(
-        "missing-dependency",
-        app,
-        f"{path}: {app}.{name} {verb} {node_app}.{node_name}, which does not exist{expected}; "
-        "Django's migrate stops there with NodeNotFoundError (hint: restore that migration "
-        "or point the dependency at one that exists)",
-        path,
-    )
-
-
-def _cycle(graph: Graph, cycle: list[Key]) -> Warning:
-    """Say which migrations depend on each other in a circle, as Django would refuse them."""
-    names = " -> ".join(f"{a}.{n}" for a, n in [*cycle, cycle[0]])
-    first = graph.migrations.get(cycle[0])
-    return Warning(
-        "circular-dependency",
-        cycle[0][0],
-        f"{names} depend on each other in a circle; Django's migrate stops there with "
-        "CircularDependencyError (hint: make one of them depend on a migration before the others)",
-        first.path if first is not None else None,
-    )
-
-
-def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
-    names = graph.nodes(app)
-    numbers = [name.partition("_")[0] for name in names]
-    if len(set(numbers)) == len(numbers):
-        return []  # the usual case, found without a loop in Python
-    seen: dict[str, list[str]] = {}
-    for name, number in zip(names, numbers):
-        if number.isdigit():
-            seen.setdefault(number, []).append(name)
-    repeated = {number: names for number, names in seen.items() if len(names) > 1}
-    if not repeated:
-        return []
-    conflicting = len(graph.leaves(app)) > 1
-    out = []
-    for number, names in sorted(repeated.items()):
-        in_line = _in_line(graph, app, names)
-        if conflicting and not in_line:
-            continue  # the conflict itself: reported as such
-        how = "in a straight line" if in_line else "on parallel branches joined by a merge"
-        out.append(
-            Warning(
-                "duplicate-number",
-                app,
-                f"{app} has several migrations numbered {number}: {', '.join(names)} "
-                f"({how}: not a conflict)",
-            )
-        )
-    return out
-
-
-def _in_line(graph: Graph, app: str, names: list[str]) -> bool:
-    """Tell whether each of `names` descends from the one before it."""
-    chain = sorted(names, key=lambda n: len(graph.ancestors((app, n))))
-    return all((app, a) in graph.ancestors((app, b)) for a, b in zip(chain, chain[1:]))
