@@ -44,6 +44,7 @@ PENDING = {
     ("core/plans/renumber.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading"),
     ("core/plans/steps.py", "migmerge.reading.analysis"),
+    ("core/plans/steps.py", "migmerge.reading.project"),
     ("core/strategy.py", "migmerge.doing.prompts"),
     ("core/strategy.py", "migmerge.reading.config"),
     ("core/plans/merge.py", "migmerge.reading.analysis"),
