@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from migmerge import trace
 from migmerge.core.graph import Graph
-from migmerge.core.graph_warnings import unreadable_warning
 from migmerge.core.model import (
     AppMigrations,
     CheckResult,
-    Conflict,
     Key,
-    Leaf,
     Migration,
     Mode,
     Project,
@@ -31,17 +27,14 @@ from migmerge.reading.cache import ResultMemo
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.derive import (
     Scan,
-    Shape,
     all_migrations,
     by_project,
     derive,
     scan_tree,
 )
 from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
+from migmerge.reading.leaves import build_conflict, parse_whole
 from migmerge.reading.memo import fits, replay, signature
-
-if TYPE_CHECKING:
-    from migmerge.reading.parse import ModuleSource
 from migmerge.reading.scope import (
     Diffs,
     GitState,
@@ -141,7 +134,7 @@ class Analysis:
             if source is None:
                 source = (self.root / path).read_bytes()
             package = self.scan.package(self.apps[app].directory)
-            self._parsed[key] = _parse(self.scan, app, package, name, {path: source})
+            self._parsed[key] = parse_whole(self.scan, app, package, name, {path: source})
         return self._parsed[key]
 
 
@@ -252,7 +245,7 @@ def _analyze_tree(
         for package in packages:
             app_map.setdefault(package.label, _app(package))
     conflicts = [
-        _conflict(shape, scan.package(shape[0]), scan)
+        build_conflict(shape, scan.package(shape[0]), scan)
         for shape in outcome[3]
         if not only or shape[1] in only
     ]
@@ -344,86 +337,4 @@ def _app(package: discover.Package) -> AppMigrations:
         package.directory,
         package.label_source,
         tuple(sorted(package.modules.items())),
-    )
-
-
-def _conflict(
-    shape: Shape,
-    package: discover.Package,
-    scan: Scan,
-) -> Conflict:
-    _, app, leaves, ancestor, branch_list, nodes = shape
-    branches = dict(zip(leaves, branch_list))
-    in_branches = {n for b in branch_list for n in b}
-    parsed = _full_parse(app, package, scan, in_branches)
-    history: list[Migration] = []
-    if any(_names_tables(m) for m in parsed.values()):
-        # Only SQL needs the table names the app's history gives its models.
-        names = {n for n in nodes if n not in in_branches}
-        history = list(_full_parse(app, package, scan, names).values())
-    from migmerge.core.classify import classify  # only when there is a conflict to judge
-
-    overlap = classify(app, [[parsed[n] for n in branches[leaf]] for leaf in leaves], history)
-    built = tuple(
-        Leaf(
-            name=leaf,
-            path=package.modules[leaf],
-            side=None,
-            shared=False,
-            applied=None,
-            branch=branches[leaf],
-            operations=tuple(op for n in branches[leaf] for op in parsed[n].operations or ()),
-        )
-        for leaf in leaves
-    )
-    return Conflict(app, package.directory, ancestor, built, overlap, None)
-
-
-def _modules(scan: Scan) -> ModuleSource:
-    """The repository's other modules, for parses to follow imports into (one per scan)."""
-    from migmerge.reading.modules import RepositoryModules  # only when a conflict is read
-
-    if not isinstance(scan.modules, RepositoryModules):
-        scan.modules = RepositoryModules(scan.tree)
-    return scan.modules
-
-
-def _names_tables(migration: Migration) -> bool:
-    ops = list(migration.operations or ())
-    while ops:
-        op = ops.pop()
-        if op.tables:
-            return True
-        ops.extend(op.children)
-    return False
-
-
-def _full_parse(
-    app: str, package: discover.Package, scan: Scan, names: set[str]
-) -> dict[str, Migration]:
-    sources = scan.read(package.modules[name] for name in names)
-    out = {name: _parse(scan, app, package, name, sources) for name in sorted(names)}
-    warned = {w.path for w in scan.warnings if w.kind == "unreadable-migration"}
-    for migration in out.values():
-        if migration.unreadable and migration.path not in warned:
-            scan.warnings.append(unreadable_warning(migration))
-            warned.add(migration.path)
-    return out
-
-
-def _parse(
-    scan: Scan, app: str, package: discover.Package, name: str, sources: Mapping[str, bytes]
-) -> Migration:
-    """Read one migration of `app` whole, from its file's bytes (path -> bytes)."""
-    path = package.modules[name]
-    settings = scan.settings.swappable
-    if package.directory in scan.kmigrator:
-        from migmerge.reading import kmigrator_apps
-
-        source = kmigrator_apps.sources(sources, package.modules, [name])[name]
-        return kmigrator_apps.parse_full(source, app, name, path, settings)
-    from migmerge.reading import parse
-
-    return parse.parse_migration(
-        sources[path], app=app, name=name, path=path, settings=settings, modules=_modules(scan)
     )
