@@ -17,8 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from migmerge.core import kmigrator
-from migmerge.core.kmigrator import Change, decode, reencode
+from migmerge.core import kmigrator, kmigrator_write
+from migmerge.core.kmigrator import Change, decode
+from migmerge.core.kmigrator_write import reencode
 from migmerge.errors import KmigratorError
 from migmerge.reading.parse import parse_migration
 from tests.testing.kmigrator import KM_VIEWS as VIEWS
@@ -342,7 +343,7 @@ UPSTREAM = "apps/condo/migrations/20240501100000-0014_upstream_leaf.js"
 
 def test_the_renamed_file_sorts_after_upstream() -> None:
     path = "apps/condo/migrations/20240430090000-0014_ticket_kind.js"
-    new = kmigrator.renamed_path(path, "0015_ticket_kind", UPSTREAM)
+    new = kmigrator_write.renamed_path(path, "0015_ticket_kind", UPSTREAM)
     assert new == "apps/condo/migrations/20240501100001-0015_ticket_kind.js"
     names = sorted(p.rpartition("/")[2] for p in (new, UPSTREAM))
     assert names[-1] == new.rpartition("/")[2]  # knex runs files in name order
@@ -350,14 +351,14 @@ def test_the_renamed_file_sorts_after_upstream() -> None:
 
 def test_the_timestamp_is_now_when_now_is_later() -> None:
     now = datetime(2024, 6, 2, 8, 30, 5)
-    assert kmigrator.timestamp_after(UPSTREAM, now) == "20240602083005"
-    assert kmigrator.timestamp_after(UPSTREAM, datetime(2020, 1, 1)) == "20240501100001"
+    assert kmigrator_write.timestamp_after(UPSTREAM, now) == "20240602083005"
+    assert kmigrator_write.timestamp_after(UPSTREAM, datetime(2020, 1, 1)) == "20240501100001"
 
 
 def test_an_aware_now_is_taken_as_local_time() -> None:
     now = datetime(2030, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=5)))
     expected = now.astimezone().strftime("%Y%m%d%H%M%S")
-    assert kmigrator.timestamp_after(UPSTREAM, now) == expected
+    assert kmigrator_write.timestamp_after(UPSTREAM, now) == expected
 
 
 @pytest.mark.parametrize(
@@ -369,7 +370,7 @@ def test_an_aware_now_is_taken_as_local_time() -> None:
     ],
 )
 def test_timestamps_after_odd_upstream_names(upstream: str, expected: str) -> None:
-    stamp = kmigrator.timestamp_after(upstream)
+    stamp = kmigrator_write.timestamp_after(upstream)
     assert stamp == expected
     assert f"{stamp}-0101_local.js" > upstream
 
@@ -379,7 +380,7 @@ def test_timestamps_after_odd_upstream_names(upstream: str, expected: str) -> No
 )
 def test_no_timestamp_after_a_name_without_one(upstream: str) -> None:
     with pytest.raises(KmigratorError, match="timestamp"):
-        kmigrator.timestamp_after(upstream)
+        kmigrator_write.timestamp_after(upstream)
 
 
 def test_several_renamed_files_keep_their_order_after_upstream() -> None:
@@ -389,7 +390,7 @@ def test_several_renamed_files_keep_their_order_after_upstream() -> None:
         ("apps/condo/migrations/20240430090001-0016_c.js", "0017_c"),
     ]
     now = datetime(2024, 5, 1, 10, 0, 0)  # earlier than upstream's file: the order still holds
-    paths = kmigrator.renamed_paths(moves, UPSTREAM, now)
+    paths = kmigrator_write.renamed_paths(moves, UPSTREAM, now)
     names = [p.rpartition("/")[2] for p in paths]
     assert names == [
         "20240501100001-0015_a.js",
@@ -401,9 +402,12 @@ def test_several_renamed_files_keep_their_order_after_upstream() -> None:
 
 
 def test_the_file_name_is_kmigrators() -> None:
-    assert kmigrator.file_name("20240501100000", "0001_initial") == "20240501100000-0001_initial.js"
+    assert (
+        kmigrator_write.file_name("20240501100000", "0001_initial")
+        == "20240501100000-0001_initial.js"
+    )
     with pytest.raises(KmigratorError):
-        kmigrator.file_name("20240501100000", "0001/initial")
+        kmigrator_write.file_name("20240501100000", "0001/initial")
 
 
 # --- merge files -------------------------------------------------------------
@@ -416,7 +420,7 @@ def test_a_rendered_merge_file_decodes_to_the_merge(views: bytes | None) -> None
         b"    dependencies = [\n        ('_django_schema', '0014_a'),\n"
         b"        ('_django_schema', '0014_b'),\n    ]\n\n    operations = [\n    ]\n"
     )
-    data = kmigrator.render_merge_file("0015_merge_0014_a_0014_b", merge, views)
+    data = kmigrator_write.render_merge_file("0015_merge_0014_a_0014_b", merge, views)
     decoded = decode(data)
     assert [(e.name, e.source) for e in decoded.entries] == [("0015_merge_0014_a_0014_b", merge)]
     assert [v.state for v in decoded.views] == ([] if views is None else [views])

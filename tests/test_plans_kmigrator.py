@@ -15,6 +15,7 @@ import pytest
 from migmerge.core import kmigrator
 from migmerge.core.model import Action, Conflict, Leaf, Overlap, Plan
 from migmerge.core.plans import kmigrator as plans
+from migmerge.core.plans import kmigrator_regenerate as regenerate
 from migmerge.errors import Refused
 from tests.testing.kmigrator import (
     KM_DIR,
@@ -306,7 +307,7 @@ def runs(actions: Iterable[Action]) -> list[str]:
 
 def test_regenerate_rolls_back_once_per_applied_local_file() -> None:
     applied = frozenset(p.rpartition("/")[2] for p in [*LOCAL, *sorted(fork())[:2]])
-    plan = plans.plan_regenerate(
+    plan = regenerate.plan_regenerate(
         folder_of(fork(), applied), conflict(applied=True), COMMANDS, "/repo"
     )
     assert runs(plan.actions) == [
@@ -321,7 +322,7 @@ def test_regenerate_rolls_back_once_per_applied_local_file() -> None:
 
 
 def test_regenerate_with_nothing_applied_rolls_nothing_back() -> None:
-    plan = plans.plan_regenerate(folder_of(fork(), frozenset()), conflict(), COMMANDS, "/repo")
+    plan = regenerate.plan_regenerate(folder_of(fork(), frozenset()), conflict(), COMMANDS, "/repo")
     assert runs(plan.actions)[:2] == [f"delete {LOCAL[0]}", f"delete {LOCAL[1]}"]
 
 
@@ -330,7 +331,9 @@ def test_regenerate_refuses_when_knex_would_undo_an_upstream_file_first() -> Non
     with pytest.raises(
         Refused, match="20240105000000-0003_ticket_size.js, which is not one of yours"
     ):
-        plans.plan_regenerate(folder_of(fork(), applied), conflict(applied=True), COMMANDS, "/r")
+        regenerate.plan_regenerate(
+            folder_of(fork(), applied), conflict(applied=True), COMMANDS, "/r"
+        )
 
 
 def test_regenerate_refuses_a_file_that_cannot_be_rolled_back() -> None:
@@ -340,16 +343,18 @@ def test_regenerate_refuses_a_file_that_cannot_be_rolled_back() -> None:
     )
     applied = frozenset(p.rpartition("/")[2] for p in LOCAL)
     with pytest.raises(Refused, match="no auto backward migration"):
-        plans.plan_regenerate(folder_of(files, applied), conflict(applied=True), COMMANDS, "/r")
+        regenerate.plan_regenerate(
+            folder_of(files, applied), conflict(applied=True), COMMANDS, "/r"
+        )
 
 
 def test_regenerate_needs_the_commands_and_a_readable_database() -> None:
     with pytest.raises(Refused, match="rollback, migrate not configured") as refused:
-        plans.plan_regenerate(folder_of(fork()), conflict(), {"makemigrations": "x"}, "/r")
+        regenerate.plan_regenerate(folder_of(fork()), conflict(), {"makemigrations": "x"}, "/r")
     assert "[commands]" in (refused.value.hint or "")
     with pytest.raises(Refused, match="how many times to roll back cannot be told"):
-        plans.plan_regenerate(folder_of(fork(), None), conflict(applied=None), COMMANDS, "/r")
-    forced = plans.plan_regenerate(
+        regenerate.plan_regenerate(folder_of(fork(), None), conflict(applied=None), COMMANDS, "/r")
+    forced = regenerate.plan_regenerate(
         folder_of(fork(), None), conflict(applied=None), COMMANDS, "/r", force=True
     )
     assert "migrate:down" not in " ".join(runs(forced.actions))

@@ -163,7 +163,7 @@ def _kmigrator_plan(
     """condo's .js migrations: renamed and re-encoded, merged in kmigrator's format, or remade."""
     from datetime import datetime
 
-    from migmerge.core.plans import kmigrator
+    from migmerge.core.plans import kmigrator, kmigrator_regenerate
     from migmerge.reading.kmigrator_apps import plan_folder
 
     files = dict(analysis.apps[conflict.app].files)
@@ -175,7 +175,9 @@ def _kmigrator_plan(
         keep, force = options.keep_names, options.force
         return kmigrator.plan_renumber(folder, conflict, keep_names=keep, force=force, now=now)
     commands = analysis.config.commands
-    return kmigrator.plan_regenerate(folder, conflict, commands, ".", force=options.force)
+    return kmigrator_regenerate.plan_regenerate(
+        folder, conflict, commands, ".", force=options.force
+    )
 
 
 def _database(analysis: Analysis) -> Database | None:

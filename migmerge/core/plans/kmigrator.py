@@ -15,9 +15,9 @@ by name in `knex_migrations`. So:
   --merge` would, only where that can be done faithfully: when every branch
   ends with the same analytics views state. Otherwise it refuses and names
   kmigrator's command.
-- `regenerate` runs the commands the project configures
-  (`[tool.migmerge.commands]`): `rollback` once per applied local file, the
-  local files deleted, `makemigrations`, `migrate`.
+- `regenerate` (kmigrator_regenerate) runs the commands the project
+  configures (`[tool.migmerge.commands]`): `rollback` once per applied local
+  file, the local files deleted, `makemigrations`, `migrate`.
 
 A plan is data: nothing here writes, reads the disk or runs anything; the
 folder's bytes come in through `Folder.read`.
@@ -25,12 +25,11 @@ folder's bytes come in through `Folder.read`.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from migmerge.core import edit, kmigrator
+from migmerge.core import edit, kmigrator, kmigrator_write
 from migmerge.core.model import Action, Conflict, Leaf, Plan
 from migmerge.core.writer import merge_number, parse_number, render_merge_migration
 from migmerge.errors import Refused
@@ -39,11 +38,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 KNEX_CORRUPT = "The migration directory is corrupt, the following files are missing"
-COMMANDS_EXAMPLE = (
-    '[commands]\nrollback = "yarn workspace @app/condo migrate:down"\n'
-    'makemigrations = "yarn workspace @app/condo makemigrations"\n'
-    'migrate = "yarn workspace @app/condo migrate"'
-)
 
 
 @dataclass(frozen=True)
@@ -90,15 +84,15 @@ def plan_renumber(
     renames = {} if keep_names else _new_names(folder, upstream.name, moving)
     repoint = _repoints(folder, upstream.name, local)
     paths = list(dict.fromkeys(folder.modules[name] for name in moving))
-    _refuse_mixed_files(folder, paths, moving)
+    refuse_mixed_files(folder, paths, moving)
     after = _last_file([f for f in folder.files if f not in paths])
-    targets = kmigrator.renamed_paths(
+    targets = kmigrator_write.renamed_paths(
         [(path, _file_migration(path, renames)) for path in paths], after, now
     )
     actions = []
     for path, target in zip(paths, targets):
         actions += _reencode(folder, path, renames, repoint)
-        why = f"number it after the upstream migrations and sort it after {_base(after)}"
+        why = f"number it after the upstream migrations and sort it after {base_name(after)}"
         actions.append(Action("rename", why, path=path, target=target))
     warnings += _knex_rows(folder, paths, targets)
     return Plan("renumber", conflict.app, tuple(actions), tuple(warnings))
@@ -192,7 +186,7 @@ def _repoints(folder: Folder, onto: str, local: Sequence[Leaf]) -> dict[str, tup
     return repoint
 
 
-def _refuse_mixed_files(folder: Folder, paths: Sequence[str], moving: Sequence[str]) -> None:
+def refuse_mixed_files(folder: Folder, paths: Sequence[str], moving: Sequence[str]) -> None:
     """Refuse to rename a file that also holds a migration that stays."""
     for path in paths:
         staying = [n for n, p in folder.modules.items() if p == path and n not in moving]
@@ -227,7 +221,7 @@ def _reencode(
     why = "re-encode its KMIGRATOR lines: " + "; ".join(
         _change_words(name, change, repoint) for name, change in changes.items()
     )
-    return [Action("edit", why, path=path, content=kmigrator.reencode(data, changes))]
+    return [Action("edit", why, path=path, content=kmigrator_write.reencode(data, changes))]
 
 
 def _change_words(
@@ -243,17 +237,17 @@ def _knex_rows(folder: Folder, paths: Sequence[str], targets: Sequence[str]) -> 
     """Forced over applied files: the knex_migrations rows to rename by hand."""
     applied = folder.applied or frozenset()
     return [
-        f"knex_migrations still records {_base(old)}: run UPDATE knex_migrations SET name = "
-        f"'{_base(new)}' WHERE name = '{_base(old)}'; or knex stops ('{KNEX_CORRUPT}')"
+        f"knex_migrations still records {base_name(old)}: run UPDATE knex_migrations SET name = "
+        f"'{base_name(new)}' WHERE name = '{base_name(old)}'; or knex stops ('{KNEX_CORRUPT}')"
         for old, new in zip(paths, targets)
-        if _base(old) in applied
+        if base_name(old) in applied
     ]
 
 
 def _file_migration(path: str, renames: Mapping[str, str]) -> str:
     """The migration a renamed file is named for: its renamed entry, else its name kept."""
-    name = kmigrator.parse_file_name(_base(path))
-    migration = name.migration if name else _base(path).removesuffix(".js")
+    name = kmigrator.parse_file_name(base_name(path))
+    migration = name.migration if name else base_name(path).removesuffix(".js")
     return renames.get(migration, migration)
 
 
@@ -262,7 +256,7 @@ def _last_file(files: Sequence[str]) -> str:
     names = [f for f in files if kmigrator.is_migration_file(f)]
     if not names:
         return "00000000000000-0000_none.js"
-    return max(names, key=_base)
+    return max(names, key=base_name)
 
 
 def _source(folder: Folder, name: str) -> bytes:
@@ -271,7 +265,7 @@ def _source(folder: Folder, name: str) -> bytes:
     return [entry.source for entry in entries if entry.name == name][-1]
 
 
-def _base(path: str) -> str:
+def base_name(path: str) -> str:
     return path.rpartition("/")[2]
 
 
@@ -283,14 +277,14 @@ def plan_merge(folder: Folder, conflict: Conflict, *, now: datetime | None = Non
     leaves = [leaf.name for leaf in conflict.leaves]
     views = _views_state(folder, leaves)
     name, source = render_merge_migration(kmigrator.APP_LABEL, leaves, merge_number(leaves))
-    stamp = kmigrator.timestamp_after(_last_file(folder.files), now)
-    path = f"{folder.directory}/{kmigrator.file_name(stamp, name)}"
+    stamp = kmigrator_write.timestamp_after(_last_file(folder.files), now)
+    path = f"{folder.directory}/{kmigrator_write.file_name(stamp, name)}"
     why = (
         f"a merge migration depending on every leaf ({', '.join(sorted(leaves))}), in the file "
         "kmigrator's makemigrations --merge writes"
     )
     write = Action(
-        "write", why, path=path, content=kmigrator.render_merge_file(name, source, views)
+        "write", why, path=path, content=kmigrator_write.render_merge_file(name, source, views)
     )
     return Plan("merge", conflict.app, (write,), afterwards=(f"git add {path}",))
 
@@ -317,105 +311,3 @@ def _views_state(folder: Folder, leaves: Sequence[str]) -> bytes | None:
         "documented fallback, writes it only into .kmigrator/, which kmigrator's next run "
         "deletes)",
     )
-
-
-# Regenerate ----------------------------------------------------------------------
-
-
-def plan_regenerate(
-    folder: Folder,
-    conflict: Conflict,
-    commands: Mapping[str, str],
-    cwd: str,
-    *,
-    force: bool = False,
-) -> Plan:
-    """Roll back the local files, delete them, makemigrations and migrate: configured commands."""
-    argv = _commands(folder.app, commands)
-    local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
-    if len(local) != 1:
-        raise Refused(
-            f"{folder.app}: cannot regenerate: {len(local)} leaves are local, so which files to "
-            "regenerate cannot be told",
-            hint="name the branch you merge with: migmerge check --against REV",
-        )
-    _refuse_shared_regenerate(folder.app, local[0], force)
-    paths = list(dict.fromkeys(folder.modules[name] for name in local[0].branch))
-    _refuse_mixed_files(folder, paths, local[0].branch)
-    undo = _rollbacks(folder, paths, force)
-    actions = [
-        *(
-            _run(argv["rollback"], cwd, f"undo {_base(p)} (knex undoes the last applied file)")
-            for p in undo
-        ),
-        *(Action("delete", "kmigrator writes its migration again below", path=p) for p in paths),
-        _run(
-            argv["makemigrations"],
-            cwd,
-            "write the local model changes again, after upstream's",
-            database=False,
-        ),
-        _run(argv["migrate"], cwd, "apply the regenerated migrations"),
-    ]
-    warnings = (
-        f"{', '.join(_base(p) for p in paths)}: kmigrator writes the SQL again; anything added "
-        "by hand to exports.up or exports.down is lost (git still has it)",
-    )
-    return Plan("regenerate", conflict.app, tuple(actions), warnings)
-
-
-def _commands(app: str, commands: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    """The configured rollback, makemigrations and migrate commands; refuse when one is missing."""
-    missing = [key for key in ("rollback", "makemigrations", "migrate") if not commands.get(key)]
-    if missing:
-        raise Refused(
-            f"{app}: cannot regenerate a kmigrator app without the commands that run its "
-            f"migrations: {', '.join(missing)} not configured",
-            hint=f"add to .migmerge.toml at the repository's root:\n{COMMANDS_EXAMPLE}",
-        )
-    return {
-        key: tuple(shlex.split(commands[key])) for key in ("rollback", "makemigrations", "migrate")
-    }
-
-
-def _refuse_shared_regenerate(app: str, local: Leaf, force: bool) -> None:
-    if local.shared and not force:
-        raise Refused(
-            f"{app}: refusing to regenerate {', '.join(local.branch)}: they are shared (pushed "
-            "or on the default branch), so someone may have applied them",
-            hint=f"migmerge resolve --app {app} --strategy merge (or --force if nobody has)",
-        )
-
-
-def _rollbacks(folder: Folder, paths: Sequence[str], force: bool) -> list[str]:
-    """The local files to roll back, last first; refuse where knex's down would undo another."""
-    if folder.applied is None:
-        if force:
-            return []  # --force: taken as not applied, nothing is rolled back
-        raise Refused(
-            f"{folder.app}: cannot regenerate: whether knex has applied "
-            f"{', '.join(_base(p) for p in paths)} cannot be read ({folder.applied_why}), so "
-            "how many times to roll back cannot be told",
-            hint="let migmerge read knex_migrations (DATABASE_URL); or roll back yourself, "
-            "once per applied file of yours, then run with --force (no rollback step)",
-        )
-    mine = sorted((p for p in paths if _base(p) in folder.applied), key=_base, reverse=True)
-    last = sorted(folder.applied)[-len(mine) :] if mine else []
-    if sorted(map(_base, mine)) != last:
-        raise Refused(
-            f"{folder.app}: cannot regenerate: knex's down undoes the applied file that sorts "
-            f"last by name, {last[-1]}, which is not one of yours",
-            hint="roll back by hand in the order knex allows, or migmerge resolve --strategy merge",
-        )
-    for path in mine:
-        if b"no auto backward migration" in folder.read(path):
-            raise Refused(
-                f"{path} cannot be rolled back: its exports.down throws ('no auto backward "
-                "migration')",
-                hint=f"migmerge resolve --app {folder.app} --strategy merge",
-            )
-    return mine
-
-
-def _run(argv: tuple[str, ...], cwd: str, why: str, *, database: bool = True) -> Action:
-    return Action("run", why, command=argv, cwd=cwd, touches_database=database)
