@@ -9,12 +9,10 @@ from collections.abc import Sequence
 
 from migmerge.core.doctor import Diagnosis
 from migmerge.core.model import (
-    BranchesResult,
     CheckResult,
     Conflict,
     Leaf,
     Operation,
-    Pair,
     Warning,
 )
 
@@ -178,7 +176,7 @@ def _annotations(conflict: Conflict, against: str | None) -> list[str]:
             f"{conflict.app} has {len(conflict.leaves)} leaf migrations ({names}); {overlap}"
             f" Fix: migmerge resolve --app {conflict.app}"
         )
-        return [_on_leaf(leaf, title, message) for leaf in conflict.leaves]
+        return [on_leaf(leaf, title, message) for leaf in conflict.leaves]
     return _against_annotations(conflict, against, title, overlap)
 
 
@@ -197,16 +195,16 @@ def _against_annotations(
 
     if not here:  # the fork is upstream's own: no file of this branch to point at
         return [workflow_command("error", title, message("none of this branch"))]
-    return [_on_leaf(leaf, title, message(f"{leaf.name} here")) for leaf in here]
+    return [on_leaf(leaf, title, message(f"{leaf.name} here")) for leaf in here]
 
 
 def _cross_app_annotation(conflict: Conflict) -> str:
     """One error on the migration that uses what the other side takes away."""
     title = {"title": f"Cross-app migration conflict in {conflict.app}"}
-    return _on_leaf(conflict.leaves[0], title, " ".join(conflict.overlap.reasons))
+    return on_leaf(conflict.leaves[0], title, " ".join(conflict.overlap.reasons))
 
 
-def _on_leaf(leaf: Leaf, title: dict[str, str], message: str) -> str:
+def on_leaf(leaf: Leaf, title: dict[str, str], message: str) -> str:
     return workflow_command("error", {"file": leaf.path, "line": "1", **title}, message)
 
 
@@ -224,95 +222,6 @@ def workflow_command(name: str, properties: dict[str, str], message: str) -> str
 def _escape(text: str, *, property: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if property else text
-
-
-# check --branches ------------------------------------------------------------
-
-
-def branches_json(result: BranchesResult) -> str:
-    """Render the contract's `check --branches --format json` document."""
-    import json
-
-    return json.dumps(result.to_json(), indent=2)
-
-
-def branches_text(result: BranchesResult) -> str:
-    """Render `check --branches` for a person: a table of the pairs that conflict."""
-    refs = ", ".join(b.ref for b in result.branches)
-    count = len(result.branches)
-    lines = [
-        f"{count} branch{'es' if count != 1 else ''} changed migrations since leaving "
-        f"{result.default}" + (f": {refs}" if refs else "")
-    ]
-    rows = [_pair_row(pair, conflict) for pair in result.pairs for conflict in pair.conflicts]
-    if rows:
-        header = ("branch", "conflicts with", "app", "leaves", "overlap")
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-        lines.append("")
-        for row in [header, *rows]:
-            cells = [cell.ljust(width) for cell, width in zip(row, widths)]
-            lines.append("  ".join([*cells, row[4]]).rstrip())
-    else:
-        lines.append(f"No conflicts: none conflicts with {result.default} or with another.")
-    lines += [f"warning: {w.message}" for w in result.warnings]
-    lines += _branches_hint(result)
-    return "\n".join(lines)
-
-
-def _pair_row(pair: Pair, conflict: Conflict) -> tuple[str, str, str, str, str]:
-    """One table row: branch, conflicts with, app, leaves, overlap."""
-    if conflict.kind == "cross-app":
-        user, taker = conflict.leaves[0], conflict.leaves[1]
-        leaves = (
-            f"{user.app}.{user.name} ({user.ref}) uses what "
-            f"{taker.app}.{taker.name} ({taker.ref}) takes away"
-        )
-        return pair.a, pair.b, conflict.app, leaves, "cross-app"
-    leaves = ", ".join(f"{leaf.name} ({leaf.ref})" for leaf in conflict.leaves)
-    overlap = "same-name" if conflict.kind == "same-name" else conflict.overlap.kind
-    return pair.a, pair.b, conflict.app, leaves, overlap
-
-
-def _branches_hint(result: BranchesResult) -> list[str]:
-    current = result.current
-    mine = [p for p in result.pairs if current in (p.a, p.b)]
-    if not mine:
-        return []
-    others = ", ".join(dict.fromkeys(p.b if p.a == current else p.a for p in mine))
-    first = mine[0].b if mine[0].a == current else mine[0].a
-    return [
-        "",
-        f"{current} conflicts with {others}",
-        f"hint: see one in full with `migmerge check --against {first}`",
-    ]
-
-
-def branches_github(result: BranchesResult) -> str:
-    """Annotate the current branch's files; say the other pairs as notices."""
-    current = result.current
-    lines = []
-    for pair in result.pairs:
-        for conflict in pair.conflicts:
-            lines += _pair_annotations(pair, conflict, current)
-    for warning in result.warnings:
-        mine = warning.ref == current
-        where = {"file": warning.path} if warning.path and mine else {}
-        lines.append(workflow_command("warning" if mine else "notice", where, warning.message))
-    if not result.pairs:
-        lines.append(f"No migration conflicts between the branches and {result.default}.")
-    return "\n".join(lines)
-
-
-def _pair_annotations(pair: Pair, conflict: Conflict, current: str | None) -> list[str]:
-    _, other, app, leaves, overlap = _pair_row(pair, conflict)
-    if current not in (pair.a, pair.b):
-        title = {"title": f"{pair.a} and {pair.b} conflict in {app}"}
-        return [workflow_command("notice", title, f"{leaves}; overlap {overlap}")]
-    other = pair.b if pair.a == current else pair.a
-    message = f"{leaves}; overlap {overlap}. " + " ".join(conflict.overlap.reasons)
-    title = {"title": f"Migration conflict with {other} in {app}"}
-    mine = [leaf for leaf in conflict.leaves if leaf.ref == current]
-    return [_on_leaf(leaf, title, message) for leaf in mine]
 
 
 # Hooks ---------------------------------------------------------------------

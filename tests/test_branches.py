@@ -359,8 +359,8 @@ def test_the_branches_path_imports_neither_django_nor_questionary_nor_doing(repo
 
 
 def test_the_table_and_annotations_rendered_whole() -> None:
-    """report.py in memory: the exact words a person and GitHub get."""
-    from migmerge import report
+    """report_branches.py in memory: the exact words a person and GitHub get."""
+    from migmerge import report_branches
     from migmerge.core.model import BranchesResult, BranchInfo, Conflict, Leaf, Overlap, Pair
 
     def leaf(name: str, ref: str, side: str) -> Leaf:
@@ -389,7 +389,7 @@ def test_the_table_and_annotations_rendered_whole() -> None:
         ),
         (Pair("HEAD", "origin/b", (conflict,)), Pair("origin/b", "origin/c", (other,))),
     )
-    assert report.branches_text(result) == (
+    assert report_branches.branches_text(result) == (
         "3 branches changed migrations since leaving origin/main: HEAD, origin/b, origin/c\n"
         "\n"
         "branch    conflicts with  app    leaves                                overlap\n"
@@ -399,7 +399,7 @@ def test_the_table_and_annotations_rendered_whole() -> None:
         "HEAD conflicts with origin/b\n"
         "hint: see one in full with `migmerge check --against origin/b`"
     )
-    assert report.branches_github(result).splitlines() == [
+    assert report_branches.branches_github(result).splitlines() == [
         "::error file=polls/migrations/0002_a.py,line=1,title=Migration conflict with origin/b"
         " in polls::0002_a (HEAD), 0002_b (origin/b); overlap none. the branches touch"
         " different models",
@@ -407,7 +407,7 @@ def test_the_table_and_annotations_rendered_whole() -> None:
         " (origin/c); overlap none",
     ]
     empty = result._replace(branches=(), pairs=())
-    assert report.branches_text(empty) == (
+    assert report_branches.branches_text(empty) == (
         "0 branches changed migrations since leaving origin/main\n"
         "No conflicts: none conflicts with origin/main or with another."
     )

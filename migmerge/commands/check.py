@@ -43,15 +43,15 @@ def run_branches(
     *, repo: str | None, remote: str | None, apps: Sequence[str], format: str, out: Out
 ) -> int:
     """Run `check --branches`; exit 1 when the current branch conflicts with anything."""
-    from migmerge import report
+    from migmerge import report_branches
     from migmerge.reading.branches import check_branches, only_apps
 
     result = only_apps(check_branches(repo, remote), apps)
     if format == "json":
-        out(report.branches_json(result))
+        out(report_branches.branches_json(result))
     elif format == "github":
-        out(report.branches_github(result))
+        out(report_branches.branches_github(result))
     else:
-        out(report.branches_text(result))
+        out(report_branches.branches_text(result))
     current = result.current
     return 1 if any(current in (p.a, p.b) for p in result.pairs) else 0
