@@ -6,11 +6,8 @@ annotations use report's one encoder of GitHub workflow commands.
 
 from __future__ import annotations
 
-from migmerge.core.model import (
-    BranchesResult,
-    Conflict,
-    Pair,
-)
+from migmerge.core.branch_records import BranchesResult, Pair
+from migmerge.core.model import Conflict
 from migmerge.report import on_leaf, workflow_command
 
 

@@ -361,7 +361,8 @@ def test_the_branches_path_imports_neither_django_nor_questionary_nor_doing(repo
 def test_the_table_and_annotations_rendered_whole() -> None:
     """report_branches.py in memory: the exact words a person and GitHub get."""
     from migmerge import report_branches
-    from migmerge.core.model import BranchesResult, BranchInfo, Conflict, Leaf, Overlap, Pair
+    from migmerge.core.branch_records import BranchesResult, BranchInfo, Pair
+    from migmerge.core.model import Conflict, Leaf, Overlap
 
     def leaf(name: str, ref: str, side: str) -> Leaf:
         path = f"polls/migrations/{name}.py"

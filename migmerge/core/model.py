@@ -2,10 +2,22 @@
 
 Everything here is an immutable record with no behaviour beyond small derived
 views, so the graph, the classifier and the planner can be tested without git,
-files or Django. Records are NamedTuples rather than frozen dataclasses: every
-hook run imports them, and creating a dataclass (and importing `dataclasses`)
-costs about a millisecond a class, several times the whole graph's work on an
-unchanged tree.
+files or Django.
+
+The record-type rule, for the whole package (said here, once):
+
+- A record the check path makes or imports is a NamedTuple: every record
+  here, and the readers' own. Every hook run imports them, and creating a
+  dataclass (and importing `dataclasses`) costs about a millisecond a
+  class, several times the whole graph's work on an unchanged tree
+  (tests/test_cli.py holds the check path to no `dataclasses`).
+- A record only resolution makes (a plan's working records, the edits of
+  core/edit, the executor's undo entries, resolve's options) is a frozen
+  dataclass: named fields, keyword construction, no tuple behaviour to trip
+  on. It lives in a module the check path never imports.
+- State that changes while it is worked out (a package whose label is
+  being settled, a scan, the settings evaluator's scope, an analysis) is a
+  plain class with `__slots__`, never a record mutated in place.
 """
 
 from __future__ import annotations
@@ -236,63 +248,6 @@ class CheckResult(NamedTuple):
             "upstream": self.upstream,
             "base": self.base,
             "conflicts": [c.to_json() for c in self.conflicts],
-            "warnings": [w.to_json() for w in self.warnings],
-        }
-
-
-class BranchInfo(NamedTuple):
-    """One branch `check --branches` looked at."""
-
-    ref: str  # "HEAD" or the remote-tracking branch, as a person names it: origin/feature
-    commit: str
-    base: str | None  # where it left the default branch
-    current: bool  # HEAD: exit 1 when it conflicts with anything
-    apps: tuple[str, ...]  # the apps whose migrations it changed
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "commit": self.commit,
-            "base": self.base,
-            "current": self.current,
-            "apps": list(self.apps),
-        }
-
-
-class Pair(NamedTuple):
-    """Two branches (or a branch and the default branch) that conflict once merged."""
-
-    a: str
-    b: str
-    conflicts: tuple[Conflict, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "conflicts": [c.to_json() for c in self.conflicts]}
-
-
-class BranchesResult(NamedTuple):
-    """What `check --branches` found: each branch against the default branch and each other."""
-
-    remote: str
-    default: str  # the default branch, as a person names it
-    default_commit: str
-    branches: tuple[BranchInfo, ...]
-    pairs: tuple[Pair, ...]
-    warnings: tuple[Warning, ...] = ()
-
-    @property
-    def current(self) -> str | None:
-        """The ref of the current branch, when it is among the branches."""
-        return next((b.ref for b in self.branches if b.current), None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "mode": "branches",
-            "remote": self.remote,
-            "default": {"ref": self.default, "commit": self.default_commit},
-            "branches": [b.to_json() for b in self.branches],
-            "pairs": [p.to_json() for p in self.pairs],
             "warnings": [w.to_json() for w in self.warnings],
         }
 

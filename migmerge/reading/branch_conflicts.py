@@ -12,19 +12,9 @@ from collections.abc import Iterator, Sequence
 from itertools import combinations
 
 from migmerge.core import clashes, kmigrator
+from migmerge.core.branch_records import BranchesResult, BranchInfo, Pair
 from migmerge.core.graph import Graph
-from migmerge.core.model import (
-    BranchesResult,
-    BranchInfo,
-    Conflict,
-    Key,
-    Leaf,
-    Migration,
-    Overlap,
-    Pair,
-    Side,
-    Warning,
-)
+from migmerge.core.model import Conflict, Key, Leaf, Migration, Overlap, Side, Warning
 from migmerge.core.pairs import Contribution, Found, app_pairs
 from migmerge.core.strategy import recommend
 from migmerge.reading import discover

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migmerge.core import kmigrator
-from migmerge.core.model import BranchesResult
+from migmerge.core.branch_records import BranchesResult
 from migmerge.errors import MigmergeError
 from migmerge.reading import git, git_diff, git_refs
 from migmerge.reading.branch_conflicts import Prediction
