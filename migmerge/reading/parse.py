@@ -2,6 +2,13 @@
 
 `parse_migration` reads a whole file (header and operations); `read_header` is
 the fast path the conflict search runs on every migration of a repository.
+
+Longer than 400 lines for one reason: the operation readers are one table,
+a short reader for each operation Django (and the common third-party apps)
+define, with what RunPython and RunSQL reach, all sharing one context of the
+file's names and imports. Split, each piece would need that context passed
+through every reader; the SQL itself is read in sql_tables, the fallback
+for what Python cannot parse in salvage.
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ import re
 import sys
 import tokenize
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from migmerge.core.model import SETTING_APP, Key, Migration, Operation
 from migmerge.errors import NotAMigration, SouthMigration
 from migmerge.reading.headers import fast_header_fields, header_migration, swappable_key
 from migmerge.reading.salvage import Unparsed, salvage
+from migmerge.reading.sql_tables import sql_tables
 
 HEADER_NAMES = ("dependencies", "replaces", "run_before")
 # South's migration classes (Django before 1.7): not Django migrations.
@@ -1578,120 +1586,3 @@ def _sql_strings(node: ast.expr | None, ctx: _Context) -> list[str] | None:
             return None
         out.append(text)
     return out
-
-
-# Statements sqlparse does not type but that are well understood and name tables
-# only after the keywords below.
-KNOWN_UNTYPED = frozenset(
-    {
-        "TRUNCATE",
-        "SET",
-        "RESET",
-        "COMMENT",
-        "GRANT",
-        "REVOKE",
-        "VACUUM",
-        "ANALYZE",
-        "LOCK",
-        "REFRESH",  # REFRESH MATERIALIZED VIEW: a view, no model's table
-        "REINDEX",
-        "BEGIN",
-        "COMMIT",
-        "NOTIFY",
-    }
-)
-TABLE_AFTER = frozenset({"FROM", "INTO", "UPDATE", "TABLE", "REFERENCES", "TRUNCATE", "JOIN"})
-SKIP_WORDS = frozenset({"IF", "NOT", "EXISTS", "ONLY", "TABLE", "CONCURRENTLY", "LATERAL"})
-
-
-def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
-    """Return the lower-case tables some SQL names, and a problem when it cannot be read.
-
-    The statements are split and tokenized, not grouped: grouping is what
-    stops at sqlparse's token limit (a 38 KB seed INSERT), and table names
-    need only the tokens.
-    """
-    from sqlparse.engine import FilterStack  # shipped with Django; only when SQL must be read
-
-    tables: list[str] = []
-    for text in statements:
-        statement: Any
-        for statement in FilterStack().run(text):  # type: ignore[no-untyped-call]
-            words = [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
-            if not words:
-                continue
-            first = words[0].value.upper()
-            if _statement_type(words) == "UNKNOWN" and first not in KNOWN_UNTYPED:
-                return (), f"its SQL cannot be read: `{_short(str(statement))}`"
-            tables += _tables_in(words)
-    return _unique(tables), None
-
-
-def _statement_type(words: Sequence[Any]) -> str:
-    """What sqlparse's get_type says, from the tokens: SELECT, INSERT, CREATE, ... or UNKNOWN."""
-    kind = str(words[0].ttype)
-    if kind in ("Token.Keyword.DML", "Token.Keyword.DDL"):
-        return str(words[0].normalized)
-    if kind != "Token.Keyword.CTE":
-        return "UNKNOWN"
-    depth = 0  # WITH x AS (...) INSERT ...: the first statement word outside brackets
-    for token in words[1:]:
-        depth += {"(": 1, ")": -1}.get(token.value, 0) if token.ttype is not None else 0
-        if depth == 0 and str(token.ttype) == "Token.Keyword.DML":
-            return str(token.normalized)
-    return "UNKNOWN"
-
-
-def _is_comment(token: object) -> bool:
-    ttype = getattr(token, "ttype", None)
-    return ttype is not None and "Comment" in str(ttype)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _tables_in(words: Sequence[object]) -> list[str]:
-    """Collect the table names that follow table-naming keywords."""
-    out: list[str] = []
-    seen_index = False
-    for i, token in enumerate(words):
-        if not _is_keyword(token):
-            continue
-        word = str(getattr(token, "normalized", "")).upper()
-        seen_index = seen_index or word == "INDEX"
-        if word in TABLE_AFTER or word.endswith(" JOIN") or (word == "ON" and seen_index):
-            name = _name_at(words, i + 1)
-            if name:
-                out.append(name)
-    return out
-
-
-def _is_keyword(token: object) -> bool:
-    return "Keyword" in str(getattr(token, "ttype", ""))
-
-
-def _name_at(words: Sequence[object], at: int) -> str | None:
-    """Read a possibly schema-qualified, possibly quoted name starting at `at`."""
-    while (
-        at < len(words) and set(str(getattr(words[at], "value", "")).upper().split()) <= SKIP_WORDS
-    ):
-        at += 1
-    name = None
-    while at < len(words) and _is_name(words[at]):
-        name = str(getattr(words[at], "value", "")).strip('"`[]').lower()
-        if at + 1 < len(words) and getattr(words[at + 1], "value", "") == ".":
-            at += 2
-        else:
-            break
-    return name
-
-
-def _is_name(token: object) -> bool:
-    ttype = str(getattr(token, "ttype", ""))
-    return (
-        ttype.startswith("Token.Name")
-        or ttype == "Token.Literal.String.Symbol"
-        or ("Keyword" in ttype and str(getattr(token, "value", "")).upper() not in TABLE_AFTER)
-    )
