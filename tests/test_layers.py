@@ -49,6 +49,7 @@ PENDING = {
     ("core/strategy.py", "migmerge.doing.prompts"),
     ("core/strategy.py", "migmerge.reading.config"),
     ("core/plans/merge.py", "migmerge.reading.analysis"),
+    ("core/plans/merge.py", "migmerge.reading.render"),
 }
 
 
