@@ -160,3 +160,46 @@ def test_github_annotations_against_a_base_point_at_the_local_file_only() -> Non
     result = result._replace(conflicts=(upstream_only,))
     name, properties, message = parse_workflow_command(report.check_github(result, "origin/main"))
     assert "file" not in properties and "none of this branch" in message
+
+
+def test_hook_summary_is_said_whole() -> None:
+    assert report.hook_summary("the merge", [CONFLICT]) == (
+        "migmerge: the merge left parallel migrations in 1 app:\n"
+        "  polls (polls/migrations): 2 leaves after 0002_choice\n"
+        "    0003_userprofile_age (local)\n"
+        "    0003_question_text (upstream)\n"
+        "    overlap none: the branches touch different models"
+    )
+    brief = report.hook_summary("the rebase", [CONFLICT, CONFLICT._replace(app="shop")], brief=True)
+    assert brief == "migmerge: the rebase left parallel migrations in polls, shop"
+
+
+def test_the_pre_push_refusal_is_said_whole() -> None:
+    said = report.push_report("origin", "feature", "origin/main", "the default branch", [CONFLICT])
+    assert said == (
+        "migmerge: pushing feature would conflict with origin/main (the default branch) in polls:\n"
+        "  polls (polls/migrations): 2 leaves after 0002_choice\n"
+        "    0003_userprofile_age (local)\n"
+        "    0003_question_text (origin/main)\n"
+        "    overlap none: the branches touch different models\n"
+        "hint: git fetch origin && git merge origin/main, then migmerge resolve\n"
+        "      see it first: migmerge check --against origin/main\n"
+        "      push anyway: git push --no-verify"
+    )
+    brief = report.push_report("up", "x", "up/dev", "its upstream", [CONFLICT], brief=True)
+    assert brief.splitlines()[:2] == [
+        "migmerge: pushing x would conflict with up/dev (its upstream) in polls:",
+        "hint: git fetch up && git merge up/dev, then migmerge resolve",
+    ]
+
+
+def test_only_the_clashes_no_graph_shows_are_said_by_the_hooks() -> None:
+    warnings = [
+        Warning("duplicate-operation", "polls", "both sides add polls.Question.slug"),
+        Warning("missing-dependency", "polls", "not a clash"),
+        Warning("rewrites-shared-migration", "shop", "0002_x was edited after it was pushed"),
+    ]
+    assert report.clash_warnings(warnings) == (
+        "migmerge: warning: both sides add polls.Question.slug\n"
+        "migmerge: warning: 0002_x was edited after it was pushed"
+    )
