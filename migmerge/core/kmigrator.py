@@ -1,4 +1,4 @@
-"""Read, re-encode and rename kmigrator migration files (condo and other Keystone projects).
+"""Read kmigrator migration files (condo and other Keystone projects): entries, views, names.
 
 kmigrator (condo's `bin/kmigrator.py`) keeps Django migrations inside knex
 migration files. A file `<YYYYmmddHHMMSS>-<migration name>.js` in an app's

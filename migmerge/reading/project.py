@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import ast
 import os
-import subprocess
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from migmerge.core.model import Database, Project
 from migmerge.errors import ConfigError, MigmergeError
 from migmerge.reading.config import Config
-from migmerge.reading.git import clean_env
+from migmerge.reading.interpreter import OWN, project_python
 
 # Folders never searched for manage.py: virtualenvs and dependencies hold other projects'.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "env", "node_modules", "site-packages", ".tox"})
-VENV_PYTHONS = ("bin/python", "Scripts/python.exe")
-VENV_DIRS = (".venv", "venv")
-PROBE_TIMEOUT = 10
 
 _MEMO: dict[tuple[object, ...], tuple[tuple[tuple[str, int], ...], Project]] = {}
 
@@ -72,7 +67,7 @@ def with_applied(project: Project) -> Project:
     if project.database is None:
         hint = _no_database_hint(project)
         return project._replace(applied=None, applied_why=project.database_why, applied_hint=hint)
-    python = project.python if project.python_why != _OWN else None
+    python = project.python if project.python_why != OWN else None
     found = read_applied(project.database, python)
     return project._replace(applied=found.keys, applied_why=found.why, applied_hint=found.hint)
 
@@ -111,7 +106,7 @@ def _build(
     manage_py, manage_why = _find_manage(root, config, near, files)
     read = [p for p in (manage_py, root / "pyproject.toml", root / ".migmerge.toml") if p]
     cwd = manage_py.parent if manage_py else root
-    python, python_why = _python(root, config, manage_py.parent if manage_py else None, ask)
+    python, python_why = project_python(root, config, manage_py.parent if manage_py else None, ask)
     manage, shown, manage_why = _manage(config, manage_py, manage_why, python)
     settings, settings_why = _settings(flag, manage_py, config)
     chosen = settings if settings_why in (_FLAG, _CONFIG) else None
@@ -228,74 +223,6 @@ def _in_environment(program: str, python: str) -> str:
         return program
     beside = Path(python).parent / program
     return str(beside) if beside.is_file() else program
-
-
-# The interpreter -------------------------------------------------------------------
-
-_OWN = "migmerge's own interpreter"
-
-
-def _python(root: Path, config: Config, manage_dir: Path | None, ask: bool) -> tuple[str, str]:
-    """The project's interpreter and the rule that chose it, in the contract's order."""
-    venv = os.environ.get("VIRTUAL_ENV")
-    if venv and _venv_python(Path(venv)):
-        return str(_venv_python(Path(venv))), f"VIRTUAL_ENV ({venv})"
-    places = {manage_dir: "beside manage.py"} if manage_dir else {}
-    places.setdefault(root, "at the repository root")
-    for folder, where in places.items():
-        for name in VENV_DIRS:
-            found = _venv_python(folder / name)
-            if found is not None:
-                return str(found), f"{name} {where}"
-    if config.python:
-        return _configured_python(root, config.python), "[tool.migmerge] python"
-    if ask:
-        for name in ("python", "python3"):
-            probed = _probe(name)
-            if probed is not None:
-                return probed, f"{name} on PATH, which imports Django"
-    return sys.executable, _OWN
-
-
-def _venv_python(folder: Path) -> Path | None:
-    for relative in VENV_PYTHONS:
-        candidate = folder / relative
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _configured_python(root: Path, value: str) -> str:
-    import shutil
-
-    path = root / value
-    found = str(path) if ("/" in value or os.sep in value) and path.is_file() else None
-    found = found or shutil.which(value)
-    if found is None:
-        raise ConfigError(
-            f"[tool.migmerge] python = {value!r}: no such interpreter",
-            hint="give the project's interpreter, relative to the repository root or on PATH",
-        )
-    return found
-
-
-def _probe(name: str) -> str | None:
-    """A `python` on PATH that imports Django (checked by running it), or None."""
-    import shutil
-
-    found = shutil.which(name)
-    if found is None:
-        return None
-    try:
-        proc = subprocess.run(
-            [found, "-I", "-c", "import django"],
-            capture_output=True,
-            timeout=PROBE_TIMEOUT,
-            env=clean_env(),
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return found if proc.returncode == 0 else None
 
 
 # Settings ----------------------------------------------------------------------------
