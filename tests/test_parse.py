@@ -606,6 +606,41 @@ def test_custom_operations_are_unreadable_but_extensions_are_harmless() -> None:
     assert found[4].readable is False and "model_name_var" in (found[4].note or "")
 
 
+def test_postgres_and_pgtrigger_operations_are_read() -> None:
+    """netbox: a collation touches no model; pgtrigger's triggers and the concurrent index
+    operations touch the model they name."""
+    prelude = """\
+    import pgtrigger.compiler
+    import pgtrigger.migrations
+    from django.contrib.postgres.operations import AddIndexConcurrently, CreateCollation
+    from pgtrigger.migrations import RemoveTrigger
+    """
+    body = """\
+    operations = [
+        CreateCollation('natural_sort', provider='icu', locale='und-u-kn-true'),
+        AddIndexConcurrently(model_name='question', index=models.Index(fields=['x'], name='q_x')),
+        pgtrigger.migrations.AddTrigger(
+            model_name='question',
+            trigger=pgtrigger.compiler.Trigger(
+                name='question_touch',
+                sql=pgtrigger.compiler.UpsertTriggerSql(func='RETURN NEW;', table='polls_question'),
+            ),
+        ),
+        RemoveTrigger(model_name='choice', name='choice_touch'),
+        pgtrigger.migrations.AddTrigger(model_name='choice', trigger=make_trigger()),
+    ]
+    """
+    found = ops(body, prelude)
+    assert [(op.op, op.readable, op.model, op.names) for op in found] == [
+        ("CreateCollation", True, None, ()),
+        ("AddIndexConcurrently", True, "question", ("q_x",)),
+        ("AddTrigger", True, "question", ("question_touch",)),
+        ("RemoveTrigger", True, "choice", ("choice_touch",)),
+        ("AddTrigger", False, "choice", ()),
+    ]
+    assert found[4].note == "AddTrigger's trigger has no literal name"
+
+
 def test_non_literal_operations_list_is_unreadable() -> None:
     found = ops("operations = build_operations()\n")
     assert len(found) == 1 and found[0].readable is False
@@ -644,6 +679,35 @@ def dynamic(apps, schema_editor):
 def recursive(apps, schema_editor):
     recursive(apps, schema_editor)
     apps.get_model('polls.Choice')
+
+
+def _count(apps, schema_editor, app, model, field, related='items'):
+    Model = apps.get_model(app, model)
+    Model.objects.update(**{field: related})
+
+
+def _reassigned(apps, model):
+    model = model.upper()
+    apps.get_model('polls', model)
+
+
+def counts(apps, schema_editor):
+    _count(apps, schema_editor, 'polls', 'Question', 'n')
+    _count(apps, schema_editor, 'shop', model='Order', field='n', related='lines')
+    for name in MODELS:
+        _count(apps, schema_editor, 'polls', name, 'n')
+
+
+def by_default(apps, schema_editor, model='Tag'):
+    apps.get_model('polls', model)
+
+
+def defaults(apps, schema_editor):
+    by_default(apps, schema_editor)
+
+
+def reassigned(apps, schema_editor):
+    _reassigned(apps, 'Question')
 """
 
 
@@ -656,6 +720,10 @@ def recursive(apps, schema_editor):
         ("migrations.RunPython.noop", (), True, None),
         ("looped", ("question", "choice", "shop.order", "tag"), True, None),
         ("dynamic", (), False, "dynamic() calls get_model with a non-literal argument"),
+        # A helper's parameters are bound to the literals each call passes (netbox's counters).
+        ("counts", ("question", "choice", "shop.order"), True, None),
+        ("defaults", ("tag",), True, None),
+        ("reassigned", (), False, "reassigned() calls get_model with a non-literal argument"),
         ("load", (), False, "load() is imported from a module that cannot be read"),
         ("make_code()", (), False, "not a function defined in this file"),
     ],

@@ -44,6 +44,9 @@ HARMLESS_OPS = frozenset(
         "HStoreExtension",
         "TrigramExtension",
         "UnaccentExtension",
+        # django.contrib.postgres: a database collation is no model's.
+        "CreateCollation",
+        "RemoveCollation",
     }
 )
 
@@ -896,7 +899,9 @@ def _operation(node: ast.expr, ctx: _Context) -> Operation:
         return Operation(op=name)
     reader = READERS.get(name)
     if reader is None or not _is_django_operation(node.func, ctx):
-        return _custom_operation(name, node, ctx)
+        reader = THIRD_PARTY_READERS.get(_full_name(node.func, ctx))
+        if reader is None:
+            return _custom_operation(name, node, ctx)
     op = reader(name, _bind(node, reader.params), ctx)
     return op._replace(detail=_detail(node))
 
@@ -980,11 +985,23 @@ def _is_django_operation(func: ast.expr, ctx: _Context) -> bool:
     dotted = _dotted(func)
     if dotted is None:
         return False
+    head = dotted.partition(".")[0]
+    # A bare name imported from nowhere visible, or `migrations.X`: trust the name.
+    return (
+        _full_name(func, ctx).startswith("django.")
+        or head == "migrations"
+        or head not in ctx.imports
+    )
+
+
+def _full_name(func: ast.expr, ctx: _Context) -> str:
+    """The dotted name a call's function has through the file's imports ("" when not a name)."""
+    dotted = _dotted(func)
+    if dotted is None:
+        return ""
     head, _, rest = dotted.partition(".")
     module = ctx.imports.get(head, head)
-    full = f"{module}.{rest}" if rest else module
-    # A bare name imported from nowhere visible, or `migrations.X`: trust the name.
-    return full.startswith("django.") or head == "migrations" or head not in ctx.imports
+    return f"{module}.{rest}" if rest else module
 
 
 def _origin(func: ast.expr, ctx: _Context) -> str:
@@ -1275,6 +1292,41 @@ READERS: dict[str, _Reader] = {
     "SeparateDatabaseAndState": _Reader(("database_operations", "state_operations"), _separate),
     "RunPython": _Reader(("code", "reverse_code"), _run_python),
     "RunSQL": _Reader(("sql", "reverse_sql", "state_operations"), _run_sql),
+    # django.contrib.postgres.operations
+    "AddIndexConcurrently": _Reader(("model_name", "index"), _named_object("index")),
+    "RemoveIndexConcurrently": _Reader(("model_name", "name"), _remove_named),
+    "AddConstraintNotValid": _Reader(("model_name", "constraint"), _named_object("constraint")),
+    "ValidateConstraint": _Reader(("model_name", "name"), _remove_named),
+}
+
+
+def _trigger_name(node: ast.expr | None) -> str | None:
+    """The name of a pgtrigger `Trigger(name=...)`."""
+    if isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg == "name":
+                return _const_str(kw.value)
+    return None
+
+
+def _add_trigger(name: str, args: dict[str, ast.expr], ctx: _Context) -> Operation:
+    """pgtrigger's AddTrigger: a trigger on the model's table (what its body does later, when
+    rows change, is no change this migration makes)."""
+    bad = _needs(name, args, "model_name")
+    if bad:
+        return bad
+    model = _lower(args["model_name"])
+    found = _trigger_name(args.get("trigger"))
+    if found is None:
+        note = f"{name}'s trigger has no literal name"
+        return Operation(op=name, model=model, readable=False, note=note)
+    return Operation(op=name, model=model, names=(found,))
+
+
+# Operations of other packages, by the dotted name the file imports them under.
+THIRD_PARTY_READERS: dict[str, _Reader] = {
+    "pgtrigger.migrations.AddTrigger": _Reader(("model_name", "trigger"), _add_trigger),
+    "pgtrigger.migrations.RemoveTrigger": _Reader(("model_name", "name"), _remove_named),
 }
 
 
@@ -1340,15 +1392,22 @@ def _walk_code(node: ast.AST, ctx: _Context, reach: _Reach) -> None:
     Same-file functions and functions imported from the repository's other
     modules are followed (each once); never recursive, however deep the calls.
     """
-    seen: set[tuple[str, int]] = set()
-    stack: list[tuple[ast.AST, _Context]] = [(node, ctx)]
+    seen: set[_Visit] = set()
+    stack: list[tuple[ast.AST, _Context, Loops]] = [(node, ctx, {})]
     while stack:
-        code, where = stack.pop()
-        loops = _loop_values(code, where)
+        code, where, bound = stack.pop()
+        loops = {**bound, **_loop_values(code, where)}
         for sub in ast.walk(code):
             _mention(sub, reach.names)
             if isinstance(sub, ast.Call):
                 stack += _called(sub, where, reach, loops, seen)
+
+
+# A function walked, with the strings its parameters were bound to.
+_Visit = tuple[str, int, tuple[tuple[str, tuple[str, ...]], ...]]
+
+# How many differently bound walks of one function before binding stops.
+_MAX_BINDINGS = 16
 
 
 def _called(
@@ -1356,9 +1415,14 @@ def _called(
     ctx: _Context,
     reach: _Reach,
     loops: Loops,
-    seen: set[tuple[str, int]],
-) -> list[tuple[ast.AST, _Context]]:
-    """Note what one call reaches; return the function it calls when it can be read."""
+    seen: set[_Visit],
+) -> list[tuple[ast.AST, _Context, Loops]]:
+    """Note what one call reaches; return the function it calls when it can be read.
+
+    The function comes back with its parameters bound to the strings this call
+    passes (or their defaults), so a helper's `get_model(app, model)` is read
+    once per distinct set of literal arguments it is called with.
+    """
     called = _last_name(call.func)
     if called == "get_model":
         _get_model(call, ctx, reach, loops)
@@ -1370,15 +1434,68 @@ def _called(
         return []
     found = _lookup_expr(call.func, ctx)
     if found is not None and isinstance(found[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
-        key = (found[1].path, found[0].lineno)
+        function, where = found[0], found[1]
+        path = where.path or ""
+        bound = _bound_strings(function, where, call, ctx, loops)
+        if sum(1 for v in seen if v[:2] == (path, function.lineno)) >= _MAX_BINDINGS:
+            bound = {}
+        key = (path, function.lineno, tuple(sorted((n, tuple(v)) for n, (_, v) in bound.items())))
         if key not in seen:
             seen.add(key)
-            return [(found[0], found[1])]
+            return [(function, where, bound)]
     elif found is None and _is_imported(call.func, ctx) and _passes_apps(call):
         reach.problems.append(
             f"passes apps to {_snippet(call.func)}(), imported from a module that cannot be read"
         )
     return []
+
+
+def _bound_strings(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+    where: _Context,
+    call: ast.Call,
+    ctx: _Context,
+    loops: Loops,
+) -> dict[str, tuple[int, list[str]]]:
+    """The parameters of `function` that `call` gives known strings (or that default to one).
+
+    name -> (a group, its values), as a loop's: a parameter given a loop's
+    variable keeps that loop's group, so two taken from one loop pair up. A
+    parameter the function assigns to, or a call with `*` or `**`, binds
+    nothing.
+    """
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        kw.arg is None for kw in call.keywords
+    ):
+        return {}
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    given: dict[str, tuple[ast.expr, _Context]] = {}
+    for param, default in zip(positional[len(positional) - len(args.defaults) :], args.defaults):
+        given[param.arg] = (default, where)
+    for param, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+        if kw_default is not None:
+            given[param.arg] = (kw_default, where)
+    for param, value in zip(positional, call.args):
+        given[param.arg] = (value, ctx)
+    for kw in call.keywords:
+        given[str(kw.arg)] = (kw.value, ctx)
+    assigned = {
+        n.id
+        for n in ast.walk(function)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
+    out: dict[str, tuple[int, list[str]]] = {}
+    for index, (name, (value, scope)) in enumerate(given.items()):
+        if name in assigned:
+            continue
+        strings = _strings(value, scope, loops if scope is ctx else {})
+        if strings:
+            group = id(call) + index
+            if isinstance(value, ast.Name) and value.id in loops:
+                group = loops[value.id][0]
+            out[name] = (group, strings)
+    return out
 
 
 def _mention(node: ast.AST, names: set[str]) -> None:
