@@ -807,3 +807,45 @@ def test_a_shallow_clone_says_so(tmp_path: Path) -> None:
     proc = run_migmerge(clone, "check", "--against", "origin/main")
     assert proc.returncode == 2
     assert "shallow" in proc.stderr and "git fetch --unshallow" in proc.stderr
+
+
+def test_a_migration_upstream_deleted_and_local_edited_is_read_as_deleted(
+    tmp_path: Path,
+) -> None:
+    # data-hub-api: upstream squashed old migrations away while the branch edited one of
+    # them; git leaves that file on disk (modify/delete) and it looked like a third leaf.
+    base = app_files("company", "0001_initial", "0002_adviser", "0003_team")
+    old = "company/migrations/0002_adviser.py"
+    local: Files = {
+        old: migration_text("[('company', '0001_initial')]", add_field("thing", "renamed")),
+        "company/migrations/0004_mine.py": migration_text("[('company', '0003_team')]"),
+    }
+    upstream: Files = {
+        # Unlike 0002_adviser, so that git sees no rename.
+        "company/migrations/0002_redo.py": migration_text(
+            "[('company', '0001_initial')]",
+            "migrations.CreateModel('Team', [%s]),"
+            % ", ".join(f"('f{i}', models.IntegerField(default={i}))" for i in range(12)),
+        ),
+        "company/migrations/0003_theirs.py": migration_text("[('company', '0002_redo')]"),
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    git(root, "checkout", "-q", "main")
+    git(root, "rm", "-q", old, "company/migrations/0003_team.py")
+    git(root, "commit", "-q", "-m", "redo")
+    git(root, "checkout", "-q", "feature")
+    for merging, (code, doc, stderr) in enumerate(replays(root)):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {"company": ["0003_theirs", "0004_mine"]}
+        kinds = {w["kind"]: w for w in doc["warnings"]}  # type: ignore[attr-defined]
+        assert kinds["missing-dependency"]["path"] == "company/migrations/0004_mine.py"
+        if merging:
+            assert kinds["deleted-upstream"]["path"] == old
+            assert kinds["deleted-upstream"]["message"] == (
+                f"{old}: upstream deleted this migration and the local side changed it (git's "
+                "modify/delete conflict); migmerge reads it as deleted, as upstream has it; "
+                f"hint: `git rm {old}` to agree, or `git add {old}` to keep it"
+            )
+        else:
+            assert "deleted-upstream" not in kinds
+    assert (root / old).exists()

@@ -20,6 +20,7 @@ from migmerge.core.model import (
     Migration,
     Mode,
     Project,
+    Warning,
 )
 from migmerge.errors import MigmergeError
 from migmerge.reading import discover, git, git_refs, snapshot
@@ -201,6 +202,26 @@ def _say_scope(state: GitState, tree: snapshot.Snapshot) -> None:
         trace.note(f"{len(tree.files)} files in scope")
 
 
+def _deleted_upstream(scan: Scan, tree: snapshot.Snapshot) -> list[Warning]:
+    """Warn for each migration git left in a modify/delete conflict, read as deleted."""
+    if not tree.deleted_upstream:
+        return []
+    by_dir = {p.directory: p for p in scan.packages}
+    out = []
+    for path in tree.deleted_upstream:
+        directory, _, file = path.rpartition("/")
+        package = by_dir.get(directory)
+        if package is None or not file.endswith(".py") or file.startswith("__"):
+            continue
+        message = (
+            f"{path}: upstream deleted this migration and the local side changed it (git's "
+            "modify/delete conflict); migmerge reads it as deleted, as upstream has it; "
+            f"hint: `git rm {path}` to agree, or `git add {path}` to keep it"
+        )
+        out.append(Warning("deleted-upstream", package.label, message, path))
+    return out
+
+
 def analyze_revisions(
     repo: Path, local: str, upstream: str, *, mode: Mode = "against"
 ) -> CheckResult:
@@ -264,7 +285,7 @@ def _analyze_tree(
     analysis.options = options
     found = _clashes(analysis, tree, state, diffs, refs, _memo_of(memo, key, state, diffs))
     conflicts += [c for c in found.conflicts if not only or c.app in only]
-    warnings = [*scan.warnings, *found.warnings]
+    warnings = [*scan.warnings, *found.warnings, *_deleted_upstream(scan, tree)]
     if state.mode in ("merge", "rebase") and tree.label == "working tree":
         from migmerge.reading.markers import conflict_markers
 

@@ -47,6 +47,9 @@ class Snapshot(NamedTuple):
     origin: Origin | None = None
     # Symbolic links that lead out of the repository: not followed, not read.
     links_out: tuple[str, ...] = ()
+    # Paths upstream deleted and the local side changed (git's modify/delete,
+    # left on disk during the merge): read as deleted, as `--against` predicts.
+    deleted_upstream: tuple[str, ...] = ()
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths` (those that exist)."""
@@ -109,12 +112,21 @@ def worktree(
     `started`: its listing, begun early with `git.start_worktree_listing`.
     A path both sides added (unmerged, no base stage) is read as upstream's
     blob, local's kept as its twin: stage 2 is ours in a merge, but the
-    branch being rebased onto in a rebase (`rebase`).
+    branch being rebased onto in a rebase (`rebase`). A path upstream deleted
+    and the local side changed (modify/delete) is read as deleted, though git
+    leaves the local version on disk: the prediction of `--against` too.
     """
     listing = git.list_worktree(root, pathspecs, started)
     files = listing.entries
+    gone = tuple(
+        sorted(
+            path
+            for path, (base, ours, theirs) in listing.unmerged.items()
+            if base and ((ours, theirs)[0 if rebase else 1] is None)
+        )
+    )
     for path in listing.modified + sorted(listing.unmerged):
-        if os.path.lexists(root / path):
+        if os.path.lexists(root / path) and path not in gone:
             files[path] = DISK
         else:
             files.pop(path, None)
@@ -125,7 +137,7 @@ def worktree(
     for path, (base, ours, theirs) in listing.unmerged.items():
         if base is None and ours and theirs:
             twins[path] = (theirs, ours) if rebase else (ours, theirs)
-    return Snapshot(root, files, links_out=out).with_twins(twins)
+    return Snapshot(root, files, links_out=out, deleted_upstream=gone).with_twins(twins)
 
 
 def _follow_disk_links(root: Path, files: dict[str, str], links: Iterable[str]) -> tuple[str, ...]:
