@@ -824,8 +824,9 @@ def test_a_migration_upstream_deleted_and_local_edited_is_read_as_deleted(
         # Unlike 0002_adviser, so that git sees no rename.
         "company/migrations/0002_redo.py": migration_text(
             "[('company', '0001_initial')]",
-            "migrations.CreateModel('Team', [%s]),"
-            % ", ".join(f"('f{i}', models.IntegerField(default={i}))" for i in range(12)),
+            "migrations.CreateModel('Team', ["
+            + ", ".join(f"('f{i}', models.IntegerField(default={i}))" for i in range(12))
+            + "]),",
         ),
         "company/migrations/0003_theirs.py": migration_text("[('company', '0002_redo')]"),
     }

@@ -406,10 +406,15 @@ from django.db import migrations, models
 def forwards(apps, schema_editor):
     Flow = apps.get_model("flows", "Flow")
     print "migrating %d flows" % Flow.objects.count()
+    try:
+        Flow.objects.update(saved_on=None)
+    except Exception, e:
+        print >>sys.stderr, "failed: %s" % e
+        raise ValueError, "stop"
 
 
 def backwards(apps, schema_editor):
-    pass
+    print `apps.get_model("orgs", "Org")`
 
 
 class Migration(migrations.Migration):
@@ -439,11 +444,16 @@ def test_a_python_2_migration_is_read_as_far_as_it_goes() -> None:
     assert migration.dynamic is None
     assert migration.unreadable is not None
     assert "cannot parse it (line 9: Missing parentheses in call to 'print'" in migration.unreadable
-    assert "left out: line 7" in migration.unreadable
+    # Python 2's print, except and raise statements are read as Python 3 spells them;
+    # backticks are not: that function is left out.
+    assert "left out: line 17)" in migration.unreadable
     assert migration.operations is not None
     add, run = migration.operations
     assert (add.op, add.model, add.field, add.readable) == ("AddField", "flow", "saved_on", True)
-    assert (run.op, run.readable) == ("RunPython", False)
+    assert (run.op, run.readable, run.reaches) == ("RunPython", True, ("flow",))
+    assert "saved_on" in run.mentions
+    legacy = full(PYTHON_2.replace(b"RunPython(forwards", b"RunPython(backwards"), app="flows")
+    assert legacy.operations is not None and legacy.operations[1].readable is False
     header = read_header(PYTHON_2, app="flows", name="0002_x", path="p")
     assert header.dependencies == migration.dependencies and header.unreadable
 
@@ -452,7 +462,7 @@ def test_an_operations_list_that_does_not_parse_is_read_item_by_item() -> None:
     source = PYTHON_2.replace(
         b"field=models.DateTimeField(null=True)", b"field=models.IntegerField(default=0777)"
     )
-    source = source.replace(b"    print ", b"    print(").replace(b".count()\n", b".count())\n")
+    source = source.replace(b"print `apps", b"print(apps").replace(b'Org")`', b'Org"))')
     source = source.replace(
         b"        migrations.RunPython(forwards, backwards),\n",
         b"        migrations.RunPython(forwards, backwards),\n"

@@ -3,7 +3,9 @@
 Old projects keep Python 2 migrations for years (`print "done"` in a data
 function), and one such file must not stop a check. The text is cut into
 statements at their indentation; each is parsed alone, so one broken function
-costs that function and nothing else. A `class Migration` that does not parse
+costs that function and nothing else; a statement that is Python 2 only
+(`print x`, `except E, e:`, `raise E, "why"`) is read as its Python 3
+spelling, which makes the same calls. A `class Migration` that does not parse
 is read statement by statement inside, and a list assigned there
 (`dependencies`, `operations`) that does not parse is read item by item: the
 header and the operations as far as they go. What could not be parsed is
@@ -99,10 +101,47 @@ def _read_growing(
     return None, 1
 
 
+# Python 2 statements that have a Python 3 spelling of the same calls, line by line:
+# `print x` (and `print >>f, x`), `exec code`, `except E, e:`, `raise E, "why"`, `<>`.
+_PY2_LINE = (
+    (re.compile(r"^(\s*)print\s*>>\s*([^,]+),\s*(.+?)\s*$"), r"\1print(\3, file=\2)"),
+    (re.compile(r"^(\s*)(print|exec)\s+(?![\s(=.,)\[])(.+?)\s*$"), r"\1\2(\3)"),
+    (re.compile(r"^(\s*)print\s*$"), r"\1print()"),
+    (re.compile(r"^(\s*except\s+)(.+),\s*(\w+)\s*:\s*$"), r"\1\2 as \3:"),
+    (re.compile(r"^(\s*)raise\s+([\w.]+)\s*,\s*(.+?)\s*$"), r"\1raise \2(\3)"),
+)
+
+
+def _python2(text: str) -> str:
+    """`text` with the Python 2 statements above spelled as Python 3 (same lines)."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        end = line[len(line.rstrip("\r\n")) :]
+        body = line[: len(line) - len(end)]
+        for pattern, replacement in _PY2_LINE:
+            body = pattern.sub(replacement, body)
+        out.append(body.replace("<>", "!=") + end)
+    return "".join(out)
+
+
+def _parse(text: str) -> ast.Module:
+    """Parse a statement; one that is Python 2 only, as its Python 3 spelling."""
+    try:
+        return ast.parse(text)
+    except SyntaxError as exc:
+        fixed = _python2(text)
+        if fixed == text:
+            raise
+        try:
+            return ast.parse(fixed)
+        except SyntaxError:
+            raise exc from None
+
+
 def _statements(lines: list[str], offset: int, lost: list[int], descend: Descend) -> list[ast.stmt]:
     """Parse `lines` statement by statement; `offset`: line number before lines[0]."""
     body: list[ast.stmt] = []
-    for start, end, module in _pieces(lines, ast.parse):
+    for start, end, module in _pieces(lines, _parse):
         if module is not None:
             ast.increment_lineno(module, offset + start)
             body += module.body
