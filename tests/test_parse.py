@@ -774,6 +774,16 @@ def test_run_python_reaches(
             "'WITH old AS (SELECT id FROM polls_vote) DELETE FROM polls_choice WHERE id IN old'",
             ("polls_vote", "polls_choice"),
         ),
+        # What a function's body and a trigger touch (rapidpro's SQL files): read, not nothing.
+        (
+            "'CREATE OR REPLACE FUNCTION poll_count() RETURNS TRIGGER AS $body$ BEGIN "
+            "UPDATE polls_question SET n = n + 1; IF NEW.x THEN INSERT INTO polls_log (a) "
+            "SELECT 1 FROM polls_tag; END IF; RETURN NEW; END; $body$ LANGUAGE plpgsql; "
+            "CREATE TRIGGER poll_count_trg AFTER INSERT ON polls_choice "
+            "FOR EACH ROW EXECUTE PROCEDURE poll_count()'",
+            ("polls_question", "polls_log", "polls_tag", "polls_choice"),
+        ),
+        ("'DROP TRIGGER IF EXISTS poll_count_trg ON polls_choice'", ("polls_choice",)),
         # A 38 KB seed INSERT: past sqlparse's grouping token limit (exit 3 before).
         (
             repr(
@@ -795,6 +805,11 @@ def test_run_sql_tables(sql: str, tables: tuple[str, ...]) -> None:
         ("'this is not sql at all'", "its SQL cannot be read"),
         ('"DO $$ BEGIN PERFORM 1; END $$"', "its SQL cannot be read"),
         ("f'UPDATE {TABLE} SET x = 1'", "not a literal"),
+        (
+            "'CREATE FUNCTION f() RETURNS void AS $$ BEGIN EXECUTE format(%L, t); END; "
+            "$$ LANGUAGE plpgsql'",
+            "its SQL runs SQL built at run time",
+        ),
         ("SQL_FROM_ELSEWHERE", "not a literal"),
         ("build_sql()", "not a literal"),
     ],

@@ -58,7 +58,50 @@ def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
             if _statement_type(words) == "UNKNOWN" and first not in KNOWN_UNTYPED:
                 return (), f"its SQL cannot be read: `{_short(str(statement))}`"
             tables += _tables_in(words)
+            for body in _bodies(words):
+                found, problem = _body_tables(body)
+                if problem:
+                    return (), problem
+                tables += found
     return tuple(dict.fromkeys(tables)), None  # each once, in order
+
+
+def _bodies(words: Sequence[Any]) -> list[str]:
+    """The code of a function or procedure a statement creates: its dollar-quoted strings."""
+    out = []
+    for token in words:
+        value = str(token.value)
+        if str(token.ttype).startswith("Token.Literal") and value.startswith("$"):
+            tag_end = value.find("$", 1)
+            tag = value[: tag_end + 1]
+            if tag_end > 0 and value.endswith(tag) and len(value) >= 2 * len(tag):
+                out.append(value[len(tag) : len(value) - len(tag)])
+    return out
+
+
+def _body_tables(body: str) -> tuple[list[str], str | None]:
+    """The tables the SQL inside a PL/pgSQL body names (BEGIN, IF, RETURN ... around it).
+
+    SQL built at run time (`EXECUTE` of a string) cannot be read.
+    """
+    from sqlparse.engine import FilterStack
+
+    tables: list[str] = []
+    statement: Any
+    for statement in FilterStack().run(body):  # type: ignore[no-untyped-call]
+        words = [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
+        for i, token in enumerate(words):
+            if str(token.value).upper() == "EXECUTE" and not (
+                i + 1 < len(words) and str(words[i + 1].value).upper() in ("PROCEDURE", "FUNCTION")
+            ):
+                return [], f"its SQL runs SQL built at run time: `{_short(str(statement))}`"
+        tables += _tables_in(words)
+        for inner in _bodies(words):
+            found, problem = _body_tables(inner)
+            if problem:
+                return [], problem
+            tables += found
+    return tables, None
 
 
 def _statement_type(words: Sequence[Any]) -> str:
@@ -94,7 +137,7 @@ def _tables_in(words: Sequence[object]) -> list[str]:
         if not _is_keyword(token):
             continue
         word = str(getattr(token, "normalized", "")).upper()
-        seen_index = seen_index or word == "INDEX"
+        seen_index = seen_index or word in ("INDEX", "TRIGGER", "RULE", "POLICY")
         if word in TABLE_AFTER or word.endswith(" JOIN") or (word == "ON" and seen_index):
             name = _name_at(words, i + 1)
             if name:
