@@ -293,3 +293,16 @@ def test_the_byte_scan_looks_for_what_is_added() -> None:
     assert suspect(wanted["polls"], b'migrations.DeleteModel(name="UserProfile")')
     # Every migration of the model names it: only those that make or unmake models count.
     assert not suspect(wanted["polls"], b"AddField(model_name='userprofile', name='x')")
+
+
+def test_the_byte_scan_of_many_names_finds_what_a_search_per_name_finds() -> None:
+    # Past a few names each file's quoted words are looked up in a set (a long branch
+    # over a long history cost names x files); the answers must not change.
+    names = frozenset({*(f"field_{n}" for n in range(50)), "odd-name", "Upper"})
+    wanted = Wanted(frozenset({"thing"}), names)
+    assert suspect(wanted, b"AddField(model_name='thing', name=\"field_7\")")
+    assert suspect(wanted, b"AddIndex(model_name='x', index=Index(name='odd-name'))")
+    assert not suspect(wanted, b"AddField(model_name='thing', name='field_70')")
+    assert not suspect(wanted, b"AddField(model_name='thing', name='field_7x')")
+    assert suspect(wanted, b"migrations.DeleteModel(name='Thing')")
+    assert not suspect(wanted, b"migrations.AddField(model_name='thing', name='other')")

@@ -276,3 +276,32 @@ def test_branch_time_follows_the_sum_not_the_product() -> None:
     assert time.perf_counter() - start < 2.0
     assert ancestor == history[-1].name
     assert [len(b) for b in branches] == [1, 2_000]
+
+
+def test_lineage_answers_as_ancestors_do_in_one_pass() -> None:
+    # Long branches over long histories asked ancestors() once per migration: their product.
+    base = chain("a", 5)
+    left = chain("a", 3, start=6, after=base[-1].key)
+    right = chain("a", 2, start=20, after=base[2].key)
+    join = m("a", "0030_merge", left[-1].key, right[-1].key)
+    graph = Graph({x.key: x for x in [*base, *left, *right, join]})
+    keys = [base[1].key, left[0].key, right[1].key, join.key, left[2].key]
+    lineage = graph.lineage(keys)
+    assert lineage is not None
+    for a in keys:
+        for b in keys:
+            assert lineage.before(a, b) == (a in graph.ancestors(b)), (a, b)
+    ordered = sorted(keys, key=lineage.depth.__getitem__)
+    assert all(
+        lineage.depth[a] < lineage.depth[b]
+        for a in keys
+        for b in keys
+        if a != b and lineage.before(a, b)
+    )
+    assert ordered[0] == base[1].key and ordered[-1] == join.key
+
+
+def test_lineage_of_a_cycle_is_none() -> None:
+    one = m("a", "0001_one", ("a", "0002_two"))
+    two = m("a", "0002_two", ("a", "0001_one"))
+    assert Graph({one.key: one, two.key: two}).lineage([one.key]) is None

@@ -15,6 +15,8 @@ Pure: migrations in, findings out. Two kinds:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -357,11 +359,36 @@ def suspect(wanted: Wanted, source: bytes) -> bool:
     or renames it; a model by CreateModel, DeleteModel and RenameModel.
     """
     lowered = source.lower()
-    if any(_quoted(name, lowered) for name in wanted.names):
+    if _any_quoted(wanted.names, lowered):
         return True
     if not any(op in lowered for op in _MODEL_OPS):
         return False
-    return any(_quoted(model, lowered) for model in wanted.models)
+    return _any_quoted(wanted.models, lowered)
+
+
+# Past a few names, each file's quoted words are found once and looked up in a
+# set: one search per name cost the names times the history (a long branch).
+_FEW = 8
+_WORD = re.compile(rb"[a-z0-9_]+")
+_QUOTED_WORD = re.compile(rb"(?<=[\"'])[a-z0-9_]+(?=[\"'])")
+
+
+def _any_quoted(names: frozenset[str], source: bytes) -> bool:
+    if len(names) <= _FEW:
+        return any(_quoted(name, source) for name in names)
+    words, odd = _split(names)
+    if odd and any(_quoted(name, source) for name in odd):
+        return True
+    # A word between two quotes of either kind: a few more suspects, none missed.
+    return not words.isdisjoint(_QUOTED_WORD.findall(source))
+
+
+@functools.lru_cache(maxsize=16)
+def _split(names: frozenset[str]) -> tuple[frozenset[bytes], tuple[str, ...]]:
+    """The names that are plain lower-case words (as bytes), and the others."""
+    encoded = {name: name.encode() for name in names}
+    words = frozenset(b for b in encoded.values() if _WORD.fullmatch(b))
+    return words, tuple(n for n, b in encoded.items() if b not in words)
 
 
 def _quoted(name: str, source: bytes) -> bool:

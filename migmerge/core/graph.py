@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 from migmerge.core.model import Key, Migration
@@ -26,6 +26,18 @@ class Missing(NamedTuple):
     origin: Key  # the migration that names it
     node: Key  # what it names
     how: Literal["dependencies", "run_before"]
+
+
+class Lineage(NamedTuple):
+    """Depth and ancestry among a few chosen keys of a graph (see Graph.lineage)."""
+
+    depth: dict[Key, int]
+    masks: dict[Key, int]
+    bits: dict[Key, int]
+
+    def before(self, a: Key, b: Key) -> bool:
+        """Tell whether `a` is `b` or one of its ancestors."""
+        return bool(self.masks[b] & self.bits[a])
 
 
 class Graph:
@@ -221,6 +233,33 @@ class Graph:
             path.append(at)
             at = min(p for p in self.parents[at] if p in waiting)
         return path[path.index(at) :]
+
+    def lineage(self, keys: Sequence[Key]) -> Lineage | None:
+        """Which of `keys` each of them is or descends from, and its depth: one pass.
+
+        Kahn's algorithm with a bitmask of `keys` per node, so asking about
+        pairs of a long branch over a long history costs the sum of the two,
+        not their product. None when a cycle leaves nodes unordered.
+        """
+        bit = {key: 1 << i for i, key in enumerate(keys)}
+        waiting = {k: len(parents) for k, parents in self.parents.items()}
+        ready = [k for k, count in waiting.items() if count == 0]
+        masks: dict[Key, int] = {}
+        depths: dict[Key, int] = {}
+        while ready:
+            key = ready.pop()
+            mask, depth = bit.get(key, 0), 0
+            for parent in self.parents[key]:
+                mask |= masks[parent]
+                depth = max(depth, depths[parent] + 1)
+            masks[key], depths[key] = mask, depth
+            for child in self.children.get(key, ()):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        if len(masks) < len(waiting) or any(key not in masks for key in keys):
+            return None
+        return Lineage({key: depths[key] for key in keys}, {key: masks[key] for key in keys}, bit)
 
     def ancestors(self, key: Key) -> set[Key]:
         """Return `key` and everything it depends on, transitively (dummies included)."""

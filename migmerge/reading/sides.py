@@ -11,7 +11,7 @@ finding needs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -186,6 +186,21 @@ class _Order:
         """Tell whether `a` is `b` or one of its ancestors."""
         return a in self.ancestors(b)
 
+    def line(
+        self, migrations: Sequence[Migration]
+    ) -> tuple[list[Migration], Callable[[Key, Key], bool]]:
+        """The migrations, each after its ancestors, and how to ask which precede which.
+
+        One pass over the graph for all of them (a long branch over a long
+        history cost their product when each asked for its ancestors).
+        """
+        if self.graph is None:
+            self.graph = self.build()
+        lineage = self.graph.lineage([m.key for m in migrations])
+        if lineage is None:  # a cycle: the slow way, which copes
+            return sorted(migrations, key=lambda m: len(self.ancestors(m.key))), self.before
+        return sorted(migrations, key=lambda m: lineage.depth[m.key]), lineage.before
+
     def either(self, a: Key, b: Key) -> bool:
         return self.before(a, b) or self.before(b, a)
 
@@ -221,8 +236,8 @@ def _duplicates(
         parsed = _suspects(scan, where, app, wanted, mine, new) if history else {}
         if not clashes.repeats([*mine, *parsed.values()]):
             continue  # nothing added twice: no need to know the order
-        line = sorted([*mine, *parsed.values()], key=lambda m: len(ordered.ancestors(m.key)))
-        for dup in clashes.duplicate_operations(app, line, ordered.before, new):
+        line, before = ordered.line([*mine, *parsed.values()])
+        for dup in clashes.duplicate_operations(app, line, before, new):
             out.append(_duplicate_warning(dup))
     return out
 
