@@ -368,3 +368,44 @@ def test_record_and_restore_without_a_driver_in_migmerges_environment(
             django(root, "migrate", "polls", "0001_initial")  # drops polls_choice and polls_tag
             database.restore(db, backup)
         assert applied_names(root, db) == {"0001_initial", "0002_tag", "0003_choice"}
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def silent_vendor_project(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Path, str]]:
+    """The conflict project, its database a PostgreSQL or MariaDB port that never answers."""
+    root = conflict_project(tmp_path)
+    engine: str = request.param
+    with silent_server() as port:
+        entry = {"ENGINE": f"django.db.backends.{engine}", "NAME": "shop", "HOST": "127.0.0.1"}
+        entry.update(PORT=str(port), USER="u")
+        settings = root / "proj" / "settings.py"
+        driver = "import pymysql\n\npymysql.install_as_MySQLdb()\n" if engine == "mysql" else ""
+        settings.write_text(
+            driver + settings.read_text() + f"\nDATABASES = {{'default': {entry!r}}}\n"
+        )
+        git(root, "commit", "-q", "-am", "a database that never answers")
+        yield root, engine
+
+
+def test_resolve_and_doctor_refuse_a_silent_server_after_the_timeout(
+    silent_vendor_project: tuple[Path, str],
+) -> None:
+    # Issue 11, item 9: pg_dump and mysqldump waited for ever (mysqldump has no
+    # connect timeout: the mysql client asks first), so regenerate hung.
+    root, vendor = silent_vendor_project
+    before = git(root, "status", "--porcelain", "--untracked-files=all")
+    started = time.monotonic()
+    limit = 4 * (3 * TIMEOUT + 2)
+    proc = run_migmerge(root, "resolve", "--strategy", "regenerate", "--yes", timeout=limit)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "failed at back up the database" in proc.stderr
+    assert f"on {vendor}://127.0.0.1/shop" in proc.stderr
+    assert "timeout expired" in proc.stderr or "handshake" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == before
+    doctor = run_migmerge(root, "doctor", timeout=limit)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    assert f"could not read the database: cannot read {vendor}://127.0.0.1/shop" in doctor.stdout
+    assert time.monotonic() - started < 8 * (3 * TIMEOUT + 2)

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from migmerge.core.model import Database
 from migmerge.errors import MigmergeError, StepFailed
-from migmerge.reading.applied import client_env, my_args, pg_args, pg_params, sqlite_readonly
+from migmerge.reading.applied import (
+    TIMEOUT,
+    client_env,
+    my_args,
+    pg_args,
+    pg_params,
+    sqlite_readonly,
+)
 
 # Django writes migration names as identifiers; anything else is refused before SQL is built.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -139,6 +146,9 @@ def _drop_statements(relations: dict[tuple[str, str], str], keep: set[tuple[str,
 
 
 def _backup_mysql(db: Database, target: Path) -> None:
+    # mysqldump has no connect timeout: a server that accepts and never answers
+    # would hang it for good, so the mysql client (which has one) asks first.
+    _run_client(db, ["mysql", "--batch", *my_args(db), "-e", "SELECT 1", db.name])
     proc = _run_client(
         db, ["mysqldump", "--single-transaction", "--routines", *my_args(db), db.name]
     )
@@ -162,9 +172,13 @@ def _run_client(
 
     if shutil.which(argv[0]) is None:
         raise StepFailed(f"{argv[0]} is not installed: cannot back up or restore {db.describe()}")
-    proc = subprocess.run(
-        list(argv), capture_output=True, text=True, input=input, env=client_env(db)
-    )
+    env = client_env(db)
+    # A server that accepts connections and never answers: each client gives up
+    # after TIMEOUT seconds of connecting, then says so (pg_dump honours libpq's).
+    env["PGCONNECT_TIMEOUT"] = str(TIMEOUT)
+    if argv[0] == "mysql":
+        argv = [argv[0], f"--connect-timeout={TIMEOUT}", *argv[1:]]
+    proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, env=env)
     if proc.returncode != 0:
         raise StepFailed(f"{' '.join(argv[:1])} failed on {db.describe()}:\n{proc.stderr.strip()}")
     return proc

@@ -55,9 +55,13 @@ def reading_state(root: Path) -> tuple[str, ...]:
 
 
 def run_migmerge(
-    cwd: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    cwd: Path,
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `migmerge` command line in a subprocess."""
+    """Run the real `migmerge` command line in a subprocess (a hang past `timeout` fails)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [PYTHON, "-m", "migmerge", *args],
@@ -66,6 +70,7 @@ def run_migmerge(
         text=True,
         input=input,
         env=full_env,
+        timeout=timeout,
     )
 
 
