@@ -13,8 +13,11 @@ from migmerge.commands.resolve import resolve
 from migmerge.doing.prompts import ScriptedQuestioner
 from tests.testing.projects import (
     POLLS_V1,
+    app_files,
+    diverged,
     django_conflicts,
     manage,
+    migration_text,
     nothing_applied,
     parallel_branches,
     renumber_project,
@@ -177,3 +180,22 @@ def test_resolve_asks_before_applying(built: dict[str, Path], tmp_path: Path) ->
     assert lines[0] == "polls: merge (merge was asked for)"
     assert "polls: resolved (merge); no parallel migrations left" in lines
     django_agrees(root)
+
+
+def test_a_renumber_refused_for_computed_dependencies_exits_1(tmp_path: Path) -> None:
+    # Issue 11, "clear words": the file is fine (bad input is exit 2); migmerge refuses.
+    base = app_files("polls", "0001_initial")
+    prelude = "\n\ndef deps():\n    return [('polls', '0001_initial')]\n"
+    mine = {"polls/migrations/0002_mine.py": migration_text("deps()", prelude=prelude)}
+    theirs = {"polls/migrations/0002_theirs.py": migration_text("[('polls', '0001_initial')]")}
+    root = diverged(tmp_path / "repo", base, mine, theirs)
+    git(root, "merge", "-q", "--no-edit", "main")
+    before = git(root, "status", "--porcelain", "--untracked-files=all")
+    proc = run_migmerge(root, "resolve", "--strategy", "renumber", "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (
+        "migmerge: polls/migrations/0002_mine.py: cannot renumber: no literal dependency on "
+        "polls.0001_initial to re-point\n"
+        "hint: edit the migration's dependencies by hand, or use --strategy merge\n"
+    ) in proc.stderr
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == before

@@ -6,12 +6,13 @@ black run when it runs black): `reading.render` asks the project's interpreter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from migmerge.core.model import Action, Conflict, Plan
 from migmerge.core.plans.steps import max_migration
 from migmerge.core.writer import merge_number
-from migmerge.errors import MigmergeError
+from migmerge.errors import MigmergeError, Refused
 
 if TYPE_CHECKING:
     from migmerge.reading.analysis import Analysis
@@ -36,4 +37,23 @@ def plan_merge(analysis: Analysis, conflict: Conflict) -> Plan:
         content=rendered.source,
     )
     actions = (write, *max_migration(analysis.root, conflict.directory, rendered.name))
+    refuse_links_out(analysis, conflict.app, actions)
     return Plan("merge", conflict.app, actions, afterwards=(f"git add {path}",))
+
+
+def refuse_links_out(analysis: Analysis, app: str, actions: Sequence[Action]) -> None:
+    """Refuse a plan that would write through a link leading out of the repository."""
+    from migmerge.reading.files import links_out
+
+    writes = []
+    for action in actions:
+        if action.action in ("write", "edit") and action.path:
+            writes.append((action.path, True))
+        elif action.action in ("rename", "delete"):
+            writes += [(p, False) for p in (action.path, action.target) if p]
+    found = links_out(analysis.root, writes)
+    if found:
+        raise Refused(
+            f"{app}: refusing to write through a link out of the repository: {', '.join(found)}",
+            hint="replace the link with the file or folder it points to, then retry",
+        )

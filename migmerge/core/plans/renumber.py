@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from migmerge.core import edit
 from migmerge.core import strategy as rules
 from migmerge.core.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
+from migmerge.core.plans.merge import refuse_links_out
 from migmerge.core.plans.steps import (
     backup_action,
     max_migration,
@@ -129,6 +130,7 @@ def _plan_segments(
     directory = analysis.apps[app].directory
     actions += max_migration(analysis.root, directory, new_leaf)
     actions += fix.after(renames)
+    refuse_links_out(analysis, app, actions)
     warnings = [*_outside_references(analysis, app, renames, actions), *fix.warnings]
     strategy: Strategy = "renumber"
     return Plan(strategy, app, tuple(actions), tuple(warnings))
@@ -184,9 +186,14 @@ def _head_dependency(analysis: Analysis, app: str, seg: _Segment) -> str:
     head = analysis.migrations[(app, seg.names[0])]
     deps = [n for a, n in head.dependencies if a == app and n not in seg.names]
     if len(deps) != 1 or head.dynamic:
-        raise MigmergeError(
-            f"{head.path}: cannot tell which dependency to move onto {seg.onto} "
-            f"(found {', '.join(deps) or 'none'})",
+        # A refusal (exit 1), not bad input: the file is fine, migmerge cannot edit it safely.
+        why = (
+            "its dependencies are computed"
+            if head.dynamic
+            else f"found {', '.join(deps) or 'none'}"
+        )
+        raise Refused(
+            f"{head.path}: cannot tell which dependency to move onto {seg.onto} ({why})",
             hint=f"edit its dependencies by hand, or migmerge resolve --app {app} --strategy merge",
         )
     return deps[0]
@@ -229,7 +236,14 @@ def _edit(
     after = before
     whys = []
     if pointed is not None:
-        after = edit.replace_dependency(after, (app, pointed[0]), (app, pointed[1]))
+        try:
+            after = edit.replace_dependency(after, (app, pointed[0]), (app, pointed[1]))
+        except edit.EditError as exc:
+            # A refusal (exit 1), not bad input: Django reads the file; migmerge cannot edit it.
+            why = "its dependencies are computed, " if migration.dynamic else ""
+            raise Refused(
+                f"{migration.path}: cannot renumber: {why}{exc.message}", hint=exc.hint
+            ) from exc
         whys.append(f"depend on {pointed[1]} instead of {pointed[0]}")
     renamed = edit.rewrite_references(after, keys)
     if renamed != after:
