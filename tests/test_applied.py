@@ -200,7 +200,12 @@ def test_sqlite_rows_still_in_another_connections_log_are_read(tmp_path: Path) -
                 " VALUES ('polls', '0002_tag', '2024-01-01')"
             )
         assert db.with_name("db.sqlite3-wal").stat().st_size > 0
+        # Read through a copy: the -shm index the writer shares is left as it was
+        # (issue 11, item 7; reading through the log rewrote it).
+        files = [db, db.with_name("db.sqlite3-wal"), db.with_name("db.sqlite3-shm")]
+        before = [(p.read_bytes(), p.stat().st_mtime_ns) for p in files]
         assert applied_of(check(root)) == {"0002_choice": True, "0002_tag": True}
+        assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in files] == before
     finally:
         writer.close()
 

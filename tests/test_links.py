@@ -59,9 +59,7 @@ def refused(root: Path, args: tuple[str, ...], link: str) -> None:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_max_migration_txt_linked_outside_is_never_written(
-    tmp_path: Path, strategy: str
-) -> None:
+def test_a_max_migration_txt_linked_outside_is_never_written(tmp_path: Path, strategy: str) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_bytes(OUTSIDE)
     root = forked(tmp_path / "repo")

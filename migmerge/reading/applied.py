@@ -1,14 +1,16 @@
 """What the project's database has applied, read without writing anything.
 
 Read-only: a missing SQLite file is never created, and a SQLite database is
-opened immutable (no `-wal`/`-shm` files appear) unless another connection's
-write-ahead log is there to be read. No driver is needed in migmerge's own
-environment (pipx, pre-commit, CI): PostgreSQL is read with psycopg when
-migmerge has it, else through the `psql` client, else through the project's
-interpreter; MariaDB/MySQL through the `mysql` client, else the project's
-interpreter. Every connection and statement has a timeout. Anything that
-cannot be read is unknown (None, with the reason and how to let migmerge see
-it), never "nothing applied".
+opened immutable (no `-wal`/`-shm` files appear), or, when another
+connection's write-ahead log is there to be read, copied with it and the
+copy read (reading through the log would update its shared `-shm` index).
+No driver is needed in migmerge's own environment (pipx, pre-commit, CI):
+PostgreSQL is read with psycopg when migmerge has it, else through the
+`psql` client, else through the project's interpreter; MariaDB/MySQL
+through the `mysql` client, else the project's interpreter. Every
+connection and statement has a timeout. Anything that cannot be read is
+unknown (None, with the reason and how to let migmerge see it), never
+"nothing applied".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from migmerge.core.model import Database, Key
+from migmerge.reading.files import read_regular
 from migmerge.reading.git import clean_env
 
 SELECT_APPLIED = "SELECT app, name FROM django_migrations"
@@ -80,7 +83,7 @@ def _sqlite(db: Database, _: str | None, table: str) -> Reading:
             "to the settings your project runs with",
         )
     try:
-        with sqlite_readonly(path) as conn:
+        with sqlite_snapshot(path) as conn:
             rows = conn.execute(QUERIES[table]).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
@@ -111,6 +114,59 @@ class sqlite_readonly:  # noqa: N801 - used like a function
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
+
+
+class sqlite_snapshot:  # noqa: N801 - used like a function
+    """A read-only view of a SQLite database that touches none of its files.
+
+    With no write-ahead log beside it, the file opened immutable. With one,
+    reading through it would update the `-shm` index another connection
+    shares: the database and its log are copied into a temporary folder and
+    the copy is read (a copy that changed while taken is "cannot be read").
+    """
+
+    def __init__(self, path: Path) -> None:
+        import tempfile
+
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        wal = path.with_name(path.name + "-wal")
+        if not wal.exists():
+            self.inner = sqlite_readonly(path)
+            return
+        self.folder = tempfile.TemporaryDirectory(prefix="migmerge-sqlite-")
+        copy = Path(self.folder.name) / "db.sqlite3"
+        try:
+            before = [_stamp(path), _stamp(wal)]
+            _copy(path, copy)
+            _copy(wal, copy.with_name(copy.name + "-wal"))
+            changed = [_stamp(path), _stamp(wal)] != before
+        except OSError as exc:
+            self.folder.cleanup()
+            raise sqlite3.OperationalError(f"it cannot be copied to be read: {exc}") from exc
+        if changed:
+            self.folder.cleanup()
+            raise sqlite3.OperationalError("it changed while being read; try again")
+        self.inner = sqlite_readonly(copy)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(*exc)
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+def _copy(source: Path, target: Path) -> None:
+    data = read_regular(source)
+    if data is None:
+        raise sqlite3.OperationalError(f"{source} is not a regular file")
+    target.write_bytes(data)
 
 
 # PostgreSQL
