@@ -191,7 +191,7 @@ def test_a_renumber_refused_for_computed_dependencies_exits_1(tmp_path: Path) ->
     root = diverged(tmp_path / "repo", base, mine, theirs)
     git(root, "merge", "-q", "--no-edit", "main")
     before = git(root, "status", "--porcelain", "--untracked-files=all")
-    proc = run_migmerge(root, "resolve", "--strategy", "renumber", "--yes")
+    proc = run_migmerge(root, "resolve", "--strategy", "renumber", "--yes", "--force")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert (
         "migmerge: polls/migrations/0002_mine.py: cannot renumber: no literal dependency on "
