@@ -19,7 +19,11 @@ median wall times (each command runs in a fresh process, as a hook would):
    at most 2x the 10 branches' time);
 6. `check` just after merging local branches of 300, 1,000 and 2,000
    migrations over a 20,000-migration history, the result not remembered
-   (target: under 1 s each; the time grows with the sum, not the product).
+   (target: under 1 s each; the time grows with the sum, not the product);
+7. `resolve --dry-run` after a merge that forks 1,000 apps (each side adds a
+   migration to every app), next to 100 apps (target: under 5 s, and growing
+   linearly: at most 12x the 100 apps' time). Django has no such command;
+   `makemigrations --merge --noinput --dry-run` is shown beside it.
 
 Usage: python benchmarks/bench_check.py [--runs N] [--keep DIR]
 """
@@ -305,6 +309,36 @@ def bench_long_branch(base: Path, runs: int) -> None:
         git(root, "checkout", "-q", "main")
 
 
+def bench_many_apps(base: Path, runs: int) -> None:
+    """resolve --dry-run over many forked apps (issue 11: one `git grep` per app, 34 s)."""
+    resolve = [PYTHON, "-m", "migmerge", "resolve", "--dry-run"]
+    django = [PYTHON, "manage.py", "makemigrations", "--merge", "--noinput", "--dry-run"]
+    results: dict[int, tuple[float, float]] = {}
+    for apps in (100, 1_000):
+        root = make_repo(base / f"apps{apps}", apps, 3)
+        git(root, "checkout", "-q", "-b", "feature")
+        for a in range(apps):
+            add_leaf(root, f"app{a}", 3, "local")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "local leaves")
+        git(root, "checkout", "-q", "main")
+        for a in range(apps):
+            add_leaf(root, f"app{a}", 3, "upstream")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "upstream leaves")
+        git(root, "checkout", "-q", "feature")
+        git(root, "merge", "-q", "main", "-m", "merge")
+        results[apps] = (timed(resolve, root, runs), timed(django, root, 1, (0,)))
+    print("7. resolve --dry-run after a merge that forks every app (3 migrations each)")
+    for apps, (mm, dj) in results.items():
+        verdict = "ok" if apps < 1_000 or mm < 5.0 else "MISSED"
+        print(f"   {apps:>5,} apps: migmerge resolve --dry-run {ms(mm)}  (target < 5 s: {verdict})")
+        print(f"          Django makemigrations --merge --dry-run {ms(dj)}")
+    ratio = results[1_000][0] / results[100][0]
+    verdict = "ok" if ratio <= 12 else "MISSED"
+    print(f"   ratio 1,000 / 100 apps                  {ratio:8.2f}x  (target <= 12x: {verdict})")
+
+
 def bench_hooks(base: Path, root: Path, runs: int) -> None:
     """Time `git merge` and `git push` with and without migmerge's hooks."""
     work = base / "hookwork"
@@ -532,7 +566,7 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="build the repositories here and keep them")
     parser.add_argument(
         "--only",
-        choices=("full", "hooks", "against", "doctor", "branches", "long"),
+        choices=("full", "hooks", "against", "doctor", "branches", "long", "apps"),
         help="run one part only (default: all)",
     )
     args = parser.parse_args()
@@ -559,6 +593,8 @@ def main() -> None:
             bench_branches(base, args.runs)
         if args.only in (None, "long"):
             bench_long_branch(base, args.runs)
+        if args.only in (None, "apps"):
+            bench_many_apps(base, args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

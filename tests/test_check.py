@@ -850,3 +850,27 @@ def test_a_migration_upstream_deleted_and_local_edited_is_read_as_deleted(
         else:
             assert "deleted-upstream" not in kinds
     assert (root / old).exists()
+
+
+def test_a_newline_in_a_file_name_cannot_shift_the_sides(tmp_path: Path) -> None:
+    # Issue 11, item 6: names went to `cat-file --batch-check` one a line, so a
+    # newline in one shifted every answer after it and mislabelled the sides.
+    base = app_files("polls", "0001_initial")
+    odd = "polls/migrations/0002_a\nb.py"
+    local: Files = {
+        odd: migration_text("[('polls', '0001_initial')]"),
+        "polls/migrations/0002_mine.py": migration_text("[('polls', '0001_initial')]"),
+    }
+    upstream: Files = {
+        "polls/migrations/0002_theirs.py": migration_text("[('polls', '0001_initial')]")
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        sides = {
+            leaf["name"]: leaf["side"]
+            for conflict in doc["conflicts"]
+            for leaf in conflict["leaves"]  # type: ignore[attr-defined]
+        }
+        assert sides["0002_mine"] == "local" and sides["0002_theirs"] == "upstream", sides
+        assert sides.get("0002_a\nb", "local") == "local", sides

@@ -167,6 +167,26 @@ def checked(args: Sequence[str], code: int, out: bytes, err: bytes) -> bytes:
     return out
 
 
+def grep_words(root: Path | str, words: Sequence[str]) -> list[tuple[str, str]]:
+    """Each (path, word) where a tracked text file names one of `words` as a whole word.
+
+    One `git grep` for all of them (git searches many fixed strings at once).
+    """
+    if not words:
+        return []
+    patterns = [arg for word in words for arg in ("-e", word)]
+    try:
+        out = git_run(root, "grep", "-I", "-F", "-w", "-o", "--null", *patterns)
+    except GitFailed:
+        return []  # git grep exits 1 when nothing matches
+    found = []
+    for line in out.splitlines():
+        path, sep, word = line.partition("\0")
+        if sep:
+            found.append((path, word))
+    return found
+
+
 def git_run(root: Path | str, *args: str, input: str | None = None) -> str:
     """Run git in `root` and return stdout as text."""
     data = input.encode("utf-8", "surrogateescape") if input is not None else None

@@ -24,7 +24,6 @@ from migmerge.core.plans.steps import (
 )
 from migmerge.core.writer import parse_number
 from migmerge.errors import MigmergeError, Refused
-from migmerge.reading import git
 
 if TYPE_CHECKING:
     from migmerge.doing.prompts import Questioner
@@ -275,14 +274,10 @@ def _outside_references(
     if not renames:
         return []
     handled = {a.path for a in actions} | {a.target for a in actions}
-    patterns = [arg for old in renames for arg in ("-e", old)]
-    try:
-        found = git.git_run(analysis.root, "grep", "-I", "-F", "-w", "-l", *patterns)
-    except MigmergeError:
-        return []  # git grep exits 1 when nothing matches
+    found = sorted({path for paths in analysis.mentions(renames).values() for path in paths})
     return [
         f"{path} mentions {_which(analysis.root / path, renames)}: update it by hand"
-        for path in found.splitlines()
+        for path in found
         if path and path not in handled
     ]
 
