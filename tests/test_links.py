@@ -13,15 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import (
-    add_field,
-    app_files,
-    commit_all,
-    diverged,
-    git,
-    migration_text,
-    run_migmerge,
-)
+from tests.testing.projects import add_field, app_files, migration_text
+from tests.testing.repos import commit_all, diverged, git, run_migmerge
 
 STRATEGIES = {
     "merge": ("--strategy", "merge"),

@@ -14,7 +14,6 @@ from migmerge.doing.prompts import ScriptedQuestioner
 from tests.testing.projects import (
     POLLS_V1,
     app_files,
-    diverged,
     django_conflicts,
     manage,
     migration_text,
@@ -22,7 +21,7 @@ from tests.testing.projects import (
     parallel_branches,
     renumber_project,
 )
-from tests.testing.repos import git, isolated_git_env, run_migmerge
+from tests.testing.repos import diverged, git, isolated_git_env, run_migmerge
 
 MIG = "polls/migrations"
 
