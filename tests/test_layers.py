@@ -41,7 +41,6 @@ PENDING = {
     ("core/plans/regenerate.py", "migmerge.reading.analysis"),
     ("core/plans/regenerate.py", "migmerge.reading.project"),
     ("core/plans/renumber.py", "migmerge.doing.prompts"),
-    ("core/plans/renumber.py", "migmerge.reading"),
     ("core/plans/renumber.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading"),
     ("core/plans/steps.py", "migmerge.reading.analysis"),

@@ -147,6 +147,12 @@ class Analysis:
                 self._mentions.setdefault(word, set()).add(path)
         return {name: self._mentions.get(name, set()) for name in names}
 
+    def links_out(self, writes: Iterable[tuple[str, bool]]) -> list[str]:
+        """The links out of the repository these writes would follow (see files.link_out)."""
+        from migmerge.reading.files import links_out
+
+        return links_out(self.root, writes)
+
     def migration(self, app: str, name: str) -> Migration:
         """Return the migration fully parsed (operations included)."""
         key = (app, name)

@@ -43,15 +43,13 @@ def plan_merge(analysis: Analysis, conflict: Conflict) -> Plan:
 
 def refuse_links_out(analysis: Analysis, app: str, actions: Sequence[Action]) -> None:
     """Refuse a plan that would write through a link leading out of the repository."""
-    from migmerge.reading.files import links_out
-
     writes = []
     for action in actions:
         if action.action in ("write", "edit") and action.path:
             writes.append((action.path, True))
         elif action.action in ("rename", "delete"):
             writes += [(p, False) for p in (action.path, action.target) if p]
-    found = links_out(analysis.root, writes)
+    found = analysis.links_out(writes)
     if found:
         raise Refused(
             f"{app}: refusing to write through a link out of the repository: {', '.join(found)}",
