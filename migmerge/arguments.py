@@ -163,7 +163,24 @@ def _doctor_parser(commands: Any) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="text for people (default), json (one entry per finding)",
+        help="text for people (default), json (one entry per finding; with --fix, the plan)",
+    )
+    doctor.add_argument(
+        "--fix",
+        action="store_true",
+        help="plan, show and apply what is safe after a backup, all or nothing: rename the rows "
+        "of renamed migrations, fake what the schema proves applied, roll ghosts back with "
+        "their files from git; exit 0 when consistent after it",
+    )
+    doctor.add_argument(
+        "--yes",
+        action="store_true",
+        help="with --fix: apply without asking (also the rollbacks that drop data)",
+    )
+    doctor.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --fix: show the plan only, change nothing",
     )
 
 

@@ -71,6 +71,24 @@ def cmd_resolve(args: argparse.Namespace, out: Out) -> int:
     )
 
 
+def cmd_doctor_fix(args: argparse.Namespace, out: Out) -> int:
+    """Run `doctor --fix` with a questioner that fits the terminal."""
+    from migmerge.commands.doctor_fix import run_fix
+    from migmerge.doing import prompts
+
+    return run_fix(
+        repo=args.repo,
+        apps=args.apps,
+        database=args.database,
+        settings=args.settings,
+        fmt=args.format,
+        yes=args.yes,
+        dry_run=args.dry_run,
+        questioner=prompts.make_questioner(yes=args.yes),
+        out=out,
+    )
+
+
 def cmd_hook(args: argparse.Namespace, stdin: TextIO, out: Out) -> int:
     """Run one git hook."""
     from migmerge.commands import hook
@@ -110,6 +128,8 @@ def dispatch(args: argparse.Namespace, out: Out = _out) -> int:
             settings=args.settings,
             colour=out is _out and use_colour(sys.stdout),
         )
+    if args.command == "doctor" and args.fix:
+        return cmd_doctor_fix(args, out)
     if args.command == "doctor":
         from migmerge.commands.doctor import run_doctor
 
@@ -164,6 +184,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "doctor" and (args.yes or args.dry_run) and not args.fix:
+        flag = "--yes" if args.yes else "--dry-run"
+        args.command_parser.error(f"{flag} goes with --fix: migmerge doctor --fix {flag}")
     tracing = args.verbose or os.environ.get("MIGMERGE_VERBOSE") == "1"
     if tracing:
         trace.enable(_err)
@@ -197,7 +220,8 @@ def _holds_back(args: argparse.Namespace) -> bool:
     """Tell whether --quiet keeps a command's output back (not a program's, not a question's)."""
     if getattr(args, "format", "text") != "text" or args.command == "hook":
         return False
-    if args.command == "resolve" and not (args.yes or args.dry_run):
+    fixing = args.command == "resolve" or (args.command == "doctor" and args.fix)
+    if fixing and not (args.yes or args.dry_run):
         from migmerge.doing.prompts import at_a_terminal
 
         return not at_a_terminal()  # a question is shown with its plan

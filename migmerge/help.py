@@ -35,11 +35,21 @@ examples:
   migmerge doctor                       compare the files, django_migrations and the schema
   migmerge doctor --format json         one entry per finding (kind, app, migration, evidence, fix)
   migmerge doctor --app polls --settings proj.settings_dev
+  migmerge doctor --fix --dry-run       the plan of the safe fixes, nothing changed
+  migmerge doctor --fix                 show the plan, ask, back up, apply, diagnose again
 
 doctor writes nothing. It reads the database read-only, git's history for
 migration files that are gone, and asks the project's own Django (its
 interpreter and settings) what the schema should be; that answer is kept in
-~/.cache/migmerge until anything it depends on changes.""",
+~/.cache/migmerge until anything it depends on changes.
+
+doctor --fix changes the database, after a backup and all or nothing: it
+renames the rows of renamed migrations, runs `migrate --fake APP NAME` for
+exactly the migrations the schema proves, and rolls ghosts back with their
+files from git (put back, unapplied, removed again). A rollback that drops
+data says what and is asked with "no" as the default. Drift is never fixed
+automatically. Exit 0 when consistent afterwards, 1 when problems remain or
+it was refused (no terminal and no --yes).""",
     "install-hooks": """\
 examples:
   migmerge install-hooks                post-merge, post-commit, post-rewrite and pre-push
@@ -68,7 +78,8 @@ EXIT_CODES = """exit codes: 0 clean or done, 1 conflicts found or resolution ref
 QUIET_HELP = {
     "": "print nothing unless the command fails (errors always go to stderr)",
     "check": "text: print nothing when clean; conflicts are still shown",
-    "doctor": "text: print nothing when consistent; problems are still shown",
+    "doctor": "text: print nothing when consistent; problems are still shown "
+    "(--fix: as resolve, a question still shows its plan)",
     "resolve": "print nothing unless it is refused or fails; a question still shows its plan",
     "hook": "one line per report instead of the details",
 }

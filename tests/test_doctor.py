@@ -9,39 +9,29 @@ after the suggested fix.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Created, Pending, Row, Schema, Whereabouts
-from tests.testing.projects import POLLS_V1, make_django_project, makemigrations, manage, write_app
-from tests.testing.repos import commit_all, git, run_migmerge
-
-POLLS_AGE = POLLS_V1.replace(
-    "name = models.CharField(max_length=100)",
-    "name = models.CharField(max_length=100)\n    age = models.IntegerField(default=0)",
+from tests.testing.doctor import (
+    POLLS_AGE,
+    SERVERS,
+    checkout_at,
+    doctor_document,
+    finding_kinds,
 )
-POLLS_CHOICE = (
-    POLLS_V1 + "\n\nclass Choice(models.Model):\n    label = models.CharField(max_length=10)\n"
+from tests.testing.projects import (
+    POLLS_CHOICE,
+    POLLS_V1,
+    make_django_project,
+    makemigrations,
+    manage,
+    write_app,
 )
-
-
-def doctor(root: Path, *args: str) -> tuple[int, dict[str, object]]:
-    proc = run_migmerge(root, "doctor", "--format", "json", *args)
-    assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def kinds(document: dict[str, object]) -> list[tuple[str, str, str | None]]:
-    findings = document["findings"]
-    assert isinstance(findings, list)
-    return [(f["kind"], f["app"], f["migration"]) for f in findings]
+from tests.testing.repos import commit_all, git
 
 
 @pytest.fixture
@@ -54,28 +44,22 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_consistent_project_is_clean(project: Path) -> None:
-    code, found = doctor(project)
+    code, found = doctor_document(project)
     assert (code, found["findings"], found["unread"]) == (0, [], [])
     assert found["leaves"]["polls"] == ["0001_initial"]
 
 
-def checkout(root: Path, *args: str, seconds: int) -> None:
-    """git checkout, written to HEAD's reflog `seconds` from now (the reflog counts seconds)."""
-    env = {**os.environ, "GIT_COMMITTER_DATE": f"@{int(time.time()) + seconds} +0000"}
-    subprocess.run(["git", "checkout", "-q", *args], cwd=root, env=env, check=True)
-
-
 def test_branch_applied_then_main_checked_out_is_a_ghost(project: Path) -> None:
-    checkout(project, "-b", "feature", seconds=-100)
+    checkout_at(project, "-b", "feature", seconds=-100)
     write_app(project, "polls", POLLS_AGE)
     makemigrations(project, "polls", "age")
     commit_all(project, "age")
     manage(project, "migrate", "-v0")
-    checkout(project, "main", seconds=100)
+    checkout_at(project, "main", seconds=100)
     write_app(project, "polls", POLLS_V1)  # main's models (git restored them)
-    code, found = doctor(project)
+    code, found = doctor_document(project)
     assert code == 1
-    assert kinds(found) == [("ghost", "polls", "0002_age"), ("drift", "polls", None)]
+    assert finding_kinds(found) == [("ghost", "polls", "0002_age"), ("drift", "polls", None)]
     ghost = found["findings"][0]
     text = "\n".join(ghost["evidence"])
     assert "polls/migrations/0002_age.py in commit" in text and "(on feature)" in text
@@ -94,8 +78,8 @@ def test_renumbered_after_it_ran_is_recorded_under_the_old_name(project: Path) -
     commit_all(project, "renumber")
     failed = manage(project, "migrate", check=False)
     assert failed.returncode != 0 and "already exists" in failed.stderr
-    code, found = doctor(project)
-    assert code == 1 and kinds(found)[0] == ("renamed", "polls", "0002_choice")
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found)[0] == ("renamed", "polls", "0002_choice")
     assert found["findings"][0]["fix"].startswith("rename the row polls.0002_choice -> 0003_choice")
 
 
@@ -108,20 +92,20 @@ def test_table_created_by_hand_then_migrate_says_already_exists(project: Path) -
         )
     failed = manage(project, "migrate", check=False)
     assert "already exists" in failed.stderr
-    code, found = doctor(project)
-    assert code == 1 and kinds(found) == [("already-exists", "polls", "0002_choice")]
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [("already-exists", "polls", "0002_choice")]
     finding = found["findings"][0]
     assert finding["fix"] == "python manage.py migrate --fake polls 0002_choice"
     assert "already in the database: table polls_choice" in finding["evidence"]
     manage(project, "migrate", "--fake", "polls", "0002_choice")
-    assert doctor(project)[0] == 0
+    assert doctor_document(project)[0] == 0
 
 
 def test_column_renamed_in_the_database_shell_is_drift(project: Path) -> None:
     with sqlite3.connect(project / "db.sqlite3") as conn:
         conn.execute('ALTER TABLE "polls_question" RENAME COLUMN "text" TO "title"')
-    code, found = doctor(project)
-    assert code == 1 and kinds(found) == [("drift", "polls", None)]
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [("drift", "polls", None)]
     evidence = found["findings"][0]["evidence"]
     assert "column polls_question.text is missing" in evidence
     assert "column polls_question.title is not in any applied migration" in evidence
@@ -129,8 +113,8 @@ def test_column_renamed_in_the_database_shell_is_drift(project: Path) -> None:
 
 def test_model_changes_no_migration_holds(project: Path) -> None:
     write_app(project, "polls", POLLS_AGE)
-    code, found = doctor(project)
-    assert code == 1 and kinds(found) == [("unmigrated-changes", "polls", None)]
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [("unmigrated-changes", "polls", None)]
     assert found["findings"][0]["fix"] == "python manage.py makemigrations polls"
 
 
@@ -139,7 +123,7 @@ def test_without_a_database_says_what_it_could_not_read(tmp_path: Path) -> None:
     makemigrations(root, "polls")
     commit_all(root, "initial")
     (root / "db.sqlite3").unlink()  # makemigrations leaves an empty one behind
-    code, found = doctor(root)
+    code, found = doctor_document(root)
     assert code == 0 and found["findings"] == []
     assert any("db.sqlite3 does not exist" in item for item in found["unread"])
     assert not (root / "db.sqlite3").exists()  # doctor created nothing
@@ -154,13 +138,13 @@ def test_the_answer_of_the_projects_django_is_remembered_until_a_file_changes(
         settings.read_text() + f"\nwith open({str(marker)!r}, 'a') as _log:\n    _log.write('x')\n"
     )
     commit_all(project, "settings that count their imports")
-    assert doctor(project)[0] == 0
+    assert doctor_document(project)[0] == 0
     asked = marker.read_text()
-    assert doctor(project)[0] == 0
+    assert doctor_document(project)[0] == 0
     assert marker.read_text() == asked  # the project's Django was not started again
     write_app(project, "polls", POLLS_AGE)
-    code, found = doctor(project)
-    assert code == 1 and kinds(found) == [("unmigrated-changes", "polls", None)]
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [("unmigrated-changes", "polls", None)]
     assert len(marker.read_text()) > len(asked)
 
 
@@ -172,7 +156,12 @@ def test_rules_ghost_with_a_rename_whose_new_name_is_applied_stays_a_ghost() -> 
     ghosts = rules.ghost_rows(rows, [("polls", "0003_a")], ["polls"])
     where = {("polls", "0002_a"): Whereabouts("c" * 40, "p", ("main",), "0003_a", None)}
     found = rules.ghost_findings(ghosts, where, {(r.app, r.name) for r in rows})
-    assert [(f.kind, f.action) for f in found] == [("ghost", "rollback")]
+    # Not rolled back: that would undo what 0003_a (the same migration, renamed) did.
+    assert [(f.kind, f.action) for f in found] == [("ghost", None)]
+    assert found[0].fix == (
+        "delete the stale row polls.0002_a from django_migrations by hand (rolling it back "
+        "would undo what 0003_a did)"
+    )
 
 
 def test_rules_partly_present_migration_has_no_safe_fix() -> None:
@@ -189,29 +178,32 @@ def test_rules_partly_present_migration_has_no_safe_fix() -> None:
     assert finding.action is None and "not in the database: column polls_q.b" in finding.evidence
 
 
-# PostgreSQL ----------------------------------------------------------------------
+# PostgreSQL and MariaDB -----------------------------------------------------------
 
 
-@pytest.mark.postgres
-def test_postgres_ghost_and_drift_read_through_psql(tmp_path: Path) -> None:
-    from tests.testing.databases import pg_database, pg_settings, use_database
+@pytest.mark.parametrize("vendor", SERVERS)
+def test_ghost_and_drift_read_through_the_servers_client(tmp_path: Path, vendor: str) -> None:
+    from tests.testing.databases import use_database
+    from tests.testing.doctor import database_server, run_sql
 
-    with pg_database() as db:
+    throwaway, settings = database_server(vendor)
+    with throwaway() as db:
         root = make_django_project(tmp_path / "proj", {"polls": POLLS_V1})
-        use_database(root, pg_settings(db))
+        use_database(root, settings(db))
         makemigrations(root, "polls")
         commit_all(root, "initial")
-        checkout(root, "-b", "feature", seconds=-100)
+        checkout_at(root, "-b", "feature", seconds=-100)
         write_app(root, "polls", POLLS_CHOICE)
         makemigrations(root, "polls", "choice")
         commit_all(root, "choice")
         manage(root, "migrate", "-v0")
-        checkout(root, "main", seconds=100)
-        psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db.name, "-c"]
-        rename = 'ALTER TABLE polls_question RENAME COLUMN "text" TO "title"'
-        subprocess.run([*psql, rename], check=True, capture_output=True)
-        code, found = doctor(root)
+        checkout_at(root, "main", seconds=100)
+        run_sql(db, "ALTER TABLE polls_question RENAME COLUMN text TO title")
+        code, found = doctor_document(root)
         assert code == 1
-        assert kinds(found) == [("ghost", "polls", "0002_choice"), ("drift", "polls", None)]
-        assert "column polls_question.text is missing" in found["findings"][1]["evidence"]
+        assert finding_kinds(found) == [("ghost", "polls", "0002_choice"), ("drift", "polls", None)]
+        evidence = found["findings"][1]["evidence"]
+        assert "column polls_question.text is missing" in evidence
+        assert "column polls_question.title is not in any applied migration" in evidence
+        assert "(on feature)" in "\n".join(found["findings"][0]["evidence"])
         assert found["unread"] == []

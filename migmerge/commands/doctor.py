@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Diagnosis, Finding, Row, Whereabouts
@@ -45,6 +46,24 @@ def diagnose(
     settings: str | None = None,
 ) -> Diagnosis:  # fmt: skip
     """Compare the three places a data model lives; return the findings."""
+    return examine(repo, apps=apps, alias=alias, settings=settings).diagnosis
+
+
+class Examination(NamedTuple):
+    """The diagnosis and what it was made from (doctor --fix plans from these)."""
+
+    analysis: Analysis
+    project: Project
+    facts: Facts
+    answer: probe.Answer | None
+    diagnosis: Diagnosis
+
+
+def examine(
+    repo: str | Path | None, *, apps: Sequence[str] = (), alias: str = "default",
+    settings: str | None = None,
+) -> Examination:  # fmt: skip
+    """Read the files, the database and the project's Django, and diagnose."""
     analysis = analyze(repo)
     _check_apps(analysis, apps)
     project = _project(analysis, settings)
@@ -57,7 +76,9 @@ def diagnose(
     findings = _findings(analysis, facts, answer, unread)
     selected = tuple(f for f in findings if not apps or f.app in apps)
     leaves = _all_leaves(analysis, apps)
-    return Diagnosis(database, selected, tuple(unread), leaves, answer.django if answer else None)
+    django = answer.django if answer else None
+    found = Diagnosis(database, selected, tuple(unread), leaves, django)
+    return Examination(analysis, project, facts, answer, found)
 
 
 def _check_apps(analysis: Analysis, apps: Sequence[str]) -> None:

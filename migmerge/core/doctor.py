@@ -30,6 +30,9 @@ class Finding(NamedTuple):
     action: str | None = None
     # rename-row: the name the row should have.
     target: str | None = None
+    # rollback: the commit that has the ghost's file, and its path there.
+    commit: str | None = None
+    path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Render as the contract's finding object."""
@@ -131,9 +134,25 @@ def ghost_findings(
         new = _new_name(found)
         if new is not None and (row.app, new) not in done:
             out.append(_renamed(row, found, new))
+        elif new is not None:
+            out.append(_twice(row, new))
         else:
             out.append(_ghost(row, found))
     return out
+
+
+def _twice(row: Row, new: str) -> Finding:
+    """A ghost whose renamed self is recorded too: rolling it back would undo the new one."""
+    evidence = (
+        f"django_migrations records {row.app}.{row.name} as applied ({row.applied})",
+        f"no file of that name in this checkout; it was renamed to {new}, "
+        "which is recorded as applied too",
+    )
+    fix = (
+        f"delete the stale row {row.app}.{row.name} from django_migrations by hand (rolling it "
+        f"back would undo what {new} did)"
+    )
+    return Finding("ghost", row.app, row.name, evidence, fix)
 
 
 def _new_name(found: Whereabouts | None) -> str | None:
@@ -180,7 +199,9 @@ def _ghost(row: Row, found: Whereabouts | None) -> Finding:
         f"roll it back with its file from {branch} (migmerge doctor --fix), "
         f"or check out {branch} and migrate {row.app} back before switching"
     )
-    return Finding("ghost", row.app, row.name, tuple(evidence), fix, "rollback")
+    return Finding(
+        "ghost", row.app, row.name, tuple(evidence), fix, "rollback", None, found.commit, found.path
+    )
 
 
 # Schema ------------------------------------------------------------------------

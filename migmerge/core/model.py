@@ -308,9 +308,9 @@ class Action(NamedTuple):
 
 
 class Plan(NamedTuple):
-    """The resolution of one or more conflicts: ordered actions and notes."""
+    """The resolution of one or more conflicts (or doctor's fixes): ordered actions and notes."""
 
-    strategy: Strategy
+    strategy: Strategy | Literal["doctor"]
     app: str
     actions: tuple[Action, ...]
     warnings: tuple[str, ...] = ()

@@ -38,6 +38,7 @@ class Answer(NamedTuple):
     zone: str | None  # TIME_ZONE when USE_TZ is off (how naive `applied` values read)
     problems: tuple[str, ...]  # what could not be worked out, in words
     remembered: bool = False
+    cache_tag: str | None = None  # sys.implementation.cache_tag: names the bytecode it writes
 
 
 def ask(
@@ -89,7 +90,9 @@ def _run(
 def _answer(raw: Mapping[str, Any], *, remembered: bool = False) -> Answer:
     problems = tuple(str(e) for e in raw.get("errors", ()))
     if "expected" not in raw and "unapplied" not in raw:
-        return Answer(None, raw.get("django"), raw.get("zone"), problems, remembered)
+        return Answer(
+            None, raw.get("django"), raw.get("zone"), problems, remembered, raw.get("cache_tag")
+        )
     tables = {
         str(app): {str(t): tuple(map(str, info["columns"])) for t, info in found.items()}
         for app, found in (raw.get("expected") or {}).items()
@@ -101,7 +104,9 @@ def _answer(raw: Mapping[str, Any], *, remembered: bool = False) -> Answer:
         pending,
         None if changes is None else {str(a): tuple(map(str, c)) for a, c in changes.items()},
     )
-    return Answer(expected, raw.get("django"), raw.get("zone"), problems, remembered)
+    return Answer(
+        expected, raw.get("django"), raw.get("zone"), problems, remembered, raw.get("cache_tag")
+    )
 
 
 def _pending(entry: Mapping[str, Any]) -> Pending:

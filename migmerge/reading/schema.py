@@ -137,3 +137,83 @@ def _sections(out: str) -> list[list[list[str]]]:
         elif sections and line:
             sections[-1].append(line.split("\t"))
     return sections
+
+
+# Row counts (doctor --fix says what a rollback drops) ----------------------------
+
+Counted = tuple[str, "str | None"]  # (table, column): the rows of a table, or a column's values
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def count_values(db: Database, items: Sequence[Counted], schema: Schema) -> dict[Counted, int]:
+    """How many rows each table holds, or how many non-null values each column (read-only).
+
+    Only names the schema read from the database holds, and only plain
+    identifiers, reach the SQL (quoted); anything else, or a failed read, is
+    left out of the answer: not known, never zero.
+    """
+    wanted = [item for item in dict.fromkeys(items) if _countable(item, schema)]
+    if not wanted:
+        return {}
+    quote = "`" if db.vendor == "mysql" else '"'
+    queries = [_count_query(item, quote) for item in wanted]
+    if db.vendor == "sqlite":
+        counts = _count_sqlite(Path(db.name), queries)
+    else:
+        counts = _count_client(db, queries)
+    return {item: n for item, n in zip(wanted, counts) if n is not None}
+
+
+def _countable(item: Counted, schema: Schema) -> bool:
+    table, column = item
+    columns = schema.tables.get(table)
+    if columns is None or not _IDENTIFIER.match(table):
+        return False
+    return column is None or (column in columns and bool(_IDENTIFIER.match(column)))
+
+
+def _count_query(item: Counted, quote: str) -> str:
+    table, column = item
+    what = f"{quote}{column}{quote}" if column else "*"
+    return f"SELECT COUNT({what}) FROM {quote}{table}{quote}"
+
+
+def _count_sqlite(path: Path, queries: Sequence[str]) -> list[int | None]:
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return [None] * len(queries)
+    try:
+        return [_one(conn, query) for query in queries]
+    finally:
+        conn.close()
+
+
+def _one(conn: sqlite3.Connection, query: str) -> int | None:
+    try:
+        return int(conn.execute(query).fetchone()[0])
+    except (sqlite3.Error, TypeError, ValueError):
+        return None
+
+
+def _count_client(db: Database, queries: Sequence[str]) -> list[int | None]:
+    if db.vendor == "postgresql":
+        argv = ["psql", "-X", "-A", "-t", "-F", "\t", *pg_args(db), "-d", db.name]
+    else:
+        argv = ["mysql", "--batch", "--skip-column-names", "--connect-timeout=5", *my_args(db)]
+        argv.append(db.name)
+    script = "".join(f"SELECT '{_SECTION}';\n{q};\n" for q in queries)
+    env = {**client_env(db), "PGCONNECT_TIMEOUT": "5", "PGOPTIONS": "-c statement_timeout=20000"}
+    try:
+        proc = subprocess.run(
+            argv, input=script, capture_output=True, text=True, env=env, timeout=TIMEOUT
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return [None] * len(queries)
+    sections = _sections(proc.stdout)
+    out: list[int | None] = []
+    for index in range(len(queries)):
+        rows = sections[index] if index < len(sections) else []
+        value = rows[0][0] if rows and rows[0] else ""
+        out.append(int(value) if value.isdigit() else None)
+    return out

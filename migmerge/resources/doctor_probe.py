@@ -29,7 +29,8 @@ MARKER = "MIGMERGE-DOCTOR:"
 def main():
     request = json.loads(sys.stdin.read() or "{}")
     sys.path.insert(0, os.getcwd())
-    out = {"errors": []}
+    # The name of the bytecode Python writes for a module (doctor --fix removes a ghost's).
+    out = {"errors": [], "cache_tag": getattr(sys.implementation, "cache_tag", None)}
     try:
         import django
 

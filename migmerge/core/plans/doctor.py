@@ -1,0 +1,425 @@
+"""The plan of `doctor --fix`: what is safe to do about doctor's findings, as data.
+
+Pure: the findings, which rows the database records, the checkout's graph
+and the ghosts' files as git has them, in; a Plan (backup, row renames, fakes,
+the ghosts' rollback) and the findings it leaves, each with the reason, out.
+
+- A renamed migration's row is renamed when the history stays consistent:
+  every migration the new name depends on is applied (or renamed here too).
+- An unapplied migration whose effect the schema proves is faked with
+  `migrate --fake APP NAME` for exactly that migration, and only when every
+  unapplied migration it depends on is faked before it (`migrate --fake`
+  records those too): never a blanket `--fake`.
+- Ghosts are rolled back newest first with their files from git: written in
+  place, unapplied, removed again (with the bytecode Python writes for them).
+  A ghost is left when its file depends on one that is neither here nor a
+  ghost rolled back with it, when a ghost depending on it stays, or when
+  migrating its app back would also undo a migration of this checkout.
+- Drift, model changes and forks have no automatic fix: they are left, with
+  the choices the finding names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from migmerge.core.doctor import Finding
+from migmerge.core.model import Action, Key, Plan
+
+# (app, target, why) -> the steps migrating `app` back to `target` (None: zero), or why not.
+Unapply = Callable[[str, "str | None", str], "Sequence[Action] | str"]
+# (app, name, why) -> the step running `migrate --fake APP NAME`, or why there is none.
+Fake = Callable[[str, str, str], "Action | str"]
+
+
+class GhostFile(NamedTuple):
+    """A ghost migration's file as git has it, and what rolling it back undoes."""
+
+    key: Key
+    path: str  # where it is written back for the rollback
+    content: bytes
+    commit: str
+    dependencies: tuple[Key, ...]
+    drops: tuple[str, ...] = ()  # the data its rollback drops, in words (row counts)
+    undoes: tuple[str, ...] = ()  # its other operations, in words
+    caches: tuple[str, ...] = ()  # bytecode files Python may write for it, removed after
+    problem: str | None = None  # why it cannot be rolled back (the file does not read)
+
+
+class Left(NamedTuple):
+    """A finding the plan does not fix, and why."""
+
+    finding: Finding
+    why: str
+
+
+class Fixes(NamedTuple):
+    """The plan of `doctor --fix`, what it fixes and what it leaves."""
+
+    plan: Plan
+    fixed: tuple[Finding, ...]
+    left: tuple[Left, ...]
+    # Ghosts whose rollback drops data: asked one by one, never yes by default.
+    dropping: tuple[GhostFile, ...] = ()
+
+
+class Facts(NamedTuple):
+    """What the planner reads besides the findings."""
+
+    applied: frozenset[Key]  # every row of django_migrations
+    parents: Mapping[Key, Iterable[Key]]  # the checkout's graph: migration -> its dependencies
+    ghosts: Mapping[Key, GhostFile]  # the ghosts' files, where git has them
+    forked: tuple[str, ...] = ()  # apps with several leaves (Django's migrate refuses)
+
+
+def plan_fix(
+    findings: Sequence[Finding],
+    facts: Facts,
+    *,
+    backup: Action,
+    fake: Fake,
+    unapply: Unapply,
+    declined: frozenset[Key] = frozenset(),
+) -> Fixes:
+    """Plan what doctor --fix does about `findings`; `declined`: ghosts not to roll back."""
+    left: list[Left] = []
+    renames, applied = _renames(findings, facts, left)
+    fakes = _fakes(findings, facts, applied, renames, left)
+    faked = _fake_steps(fakes, findings, fake, left)
+    wanted = {_key(f): f for f in findings if f.action == "rollback"}
+    ghosts = _ghosts(wanted, facts, declined, left)
+    # The rollback runs after the renames and fakes: what it must not undo includes theirs.
+    before = facts._replace(applied=applied | set(faked))
+    rollback = _rollback(ghosts, wanted, before, unapply, left)
+    rolled = [g for g in ghosts if g.key in _rolled_back(ghosts, left)]
+    fixed_keys = set(renames) | set(faked) | {g.key for g in rolled}
+    fixed = tuple(
+        f for f in findings if (f.action and _key(f) in fixed_keys) or _renamed_target(f, renames)
+    )
+    left += [Left(f, _why_none(f, rolled)) for f in findings if f.action is None]
+    order = {id(f): i for i, f in enumerate(findings)}
+    left.sort(key=lambda item: order.get(id(item.finding), len(order)))
+    actions = (*_record(renames), *faked.values(), *rollback)
+    plan = Plan("doctor", _apps(fixed), (backup, *actions) if actions else ())
+    dropping = tuple(g for g in rolled if g.drops)
+    return Fixes(plan, fixed, tuple(left), dropping)
+
+
+def _key(finding: Finding) -> Key:
+    return (finding.app, finding.migration or "")
+
+
+def _apps(findings: Iterable[Finding]) -> str:
+    return ", ".join(dict.fromkeys(f.app for f in findings))
+
+
+def _why_none(finding: Finding, ghosts: Iterable[GhostFile]) -> str:
+    if finding.kind == "already-exists":
+        return "only part of it is in the database: no step can be proven safe"
+    why = finding.fix or "nothing migmerge can do"
+    why = why if why.startswith("no automatic fix") else f"no automatic fix: {why}"
+    if finding.kind == "drift" and any(g.key[0] == finding.app for g in ghosts):
+        why += " (checked again after the fix: rolling the ghosts back may undo it)"
+    return why
+
+
+# Renamed rows ------------------------------------------------------------------
+
+
+def _renames(
+    findings: Sequence[Finding], facts: Facts, left: list[Left]
+) -> tuple[dict[Key, str], frozenset[Key]]:
+    """Old key -> new name for the rows to rename, and the applied set after them."""
+    wanted = {_key(f): f for f in findings if f.action == "rename-row" and f.target}
+    while True:
+        applied = _after_renames(facts.applied, wanted)
+        blocked = {
+            key: missing
+            for key, finding in wanted.items()
+            if (missing := _unapplied_ancestors((key[0], finding.target or ""), facts, applied))
+        }
+        if not blocked:
+            return {key: f.target or "" for key, f in wanted.items()}, applied
+        for key, missing in blocked.items():
+            finding = wanted.pop(key)
+            left.append(Left(finding, _inconsistent(finding.target or "", missing)))
+
+
+def _inconsistent(new: str, missing: Sequence[Key]) -> str:
+    names = ", ".join(f"{a}.{n}" for a, n in missing)
+    return (
+        f"recording {new} as applied while {names} is not would make the history "
+        "inconsistent (Django refuses it): apply that first, then migmerge doctor --fix again"
+    )
+
+
+def _after_renames(applied: frozenset[Key], renames: Mapping[Key, Finding]) -> frozenset[Key]:
+    new = {(app, f.target) for (app, _), f in renames.items() if f.target}
+    return (applied - set(renames)) | new
+
+
+def _unapplied_ancestors(key: Key, facts: Facts, applied: frozenset[Key]) -> list[Key]:
+    """The migrations of this checkout `key` depends on (transitively) that are not applied."""
+    return sorted(k for k in _ancestors(key, facts.parents) if k not in applied and k != key)
+
+
+def _ancestors(key: Key, parents: Mapping[Key, Iterable[Key]]) -> set[Key]:
+    seen = {key}
+    stack = [key]
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in seen and parent in parents:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def _record(renames: Mapping[Key, str]) -> list[Action]:
+    by_app: dict[str, list[tuple[str, str]]] = {}
+    for (app, old), new in sorted(renames.items()):
+        by_app.setdefault(app, []).append((old, new))
+    return [Action("record", _RECORD_WHY[len(pairs) > 1], app=app, renames=tuple(pairs))
+            for app, pairs in by_app.items()]  # fmt: skip
+
+
+_RECORD_WHY = (
+    "it ran under its old name and was renamed since: record it under the name its file has",
+    "they ran under their old names and were renamed since: record them under the names "
+    "their files have",
+)
+
+
+def _renamed_target(finding: Finding, renames: Mapping[Key, str]) -> bool:
+    """An already-exists finding about a migration whose old row is being renamed to it."""
+    return finding.kind == "already-exists" and (
+        (finding.app, finding.migration) in {(a, n) for (a, _), n in renames.items()}
+    )
+
+
+# Fakes -------------------------------------------------------------------------
+
+_FAKE_WHY = "record it as applied without running it: everything it creates is there"
+
+
+def _fakes(
+    findings: Sequence[Finding],
+    facts: Facts,
+    applied: frozenset[Key],
+    renamed: Mapping[Key, str],
+    left: list[Left],
+) -> list[tuple[Key, str]]:
+    """The migrations to fake, in the order migrate would run them, with why."""
+    targets = {(app, new) for (app, _), new in renamed.items()}
+    done = set(applied)
+    out: list[tuple[Key, str]] = []
+    for finding in findings:
+        if finding.action != "fake" or _key(finding) in targets:
+            continue
+        key = _key(finding)
+        reason = _why_not_fake(key, facts, done)
+        if reason:
+            left.append(Left(finding, reason))
+            continue
+        done.add(key)
+        out.append((key, f"{_FAKE_WHY}: {', '.join(finding.evidence[1:])}"))
+    return out
+
+
+def _fake_steps(
+    fakes: Sequence[tuple[Key, str]], findings: Sequence[Finding], fake: Fake, left: list[Left]
+) -> dict[Key, Action]:
+    steps: dict[Key, Action] = {}
+    for key, why in fakes:
+        step = fake(key[0], key[1], why)
+        if isinstance(step, str):
+            left += [Left(f, step) for f in findings if f.action == "fake" and _key(f) == key]
+        else:
+            steps[key] = step
+    return steps
+
+
+def _why_not_fake(key: Key, facts: Facts, done: set[Key]) -> str | None:
+    if facts.forked:
+        return (
+            f"Django's migrate refuses while {', '.join(facts.forked)} has several leaves: "
+            "migmerge resolve first, then migmerge doctor --fix again"
+        )
+    missing = _unapplied_ancestors(key, facts, frozenset(done))
+    if missing:
+        names = ", ".join(f"{a}.{n}" for a, n in missing)
+        return (
+            f"it depends on {names}, which is not applied and not proven to be in the database: "
+            "`migrate --fake` would record that too"
+        )
+    return None
+
+
+# Ghosts ------------------------------------------------------------------------
+
+
+def _ghosts(
+    wanted: Mapping[Key, Finding], facts: Facts, declined: frozenset[Key], left: list[Left]
+) -> list[GhostFile]:
+    """The ghosts to roll back; the others are left, with why."""
+    reasons: dict[Key, str] = {}
+    for key in wanted:
+        ghost = facts.ghosts.get(key)
+        if ghost is None:
+            reasons[key] = "git has no readable copy of its file"
+        elif ghost.problem:
+            reasons[key] = ghost.problem
+        elif key in declined:
+            reasons[key] = "its rollback was declined"
+    _close(wanted, facts, reasons)
+    left += [Left(wanted[key], why) for key, why in reasons.items()]
+    return [facts.ghosts[key] for key in _newest_first(wanted, facts) if key not in reasons]
+
+
+def _close(wanted: Mapping[Key, Finding], facts: Facts, reasons: dict[Key, str]) -> None:
+    """Leave a ghost whose dependency cannot be loaded, or that a ghost which stays needs."""
+    changed = True
+    while changed:
+        changed = False
+        for key in wanted:
+            if key in reasons:
+                continue
+            why = _blocked(key, wanted, facts, reasons)
+            if why:
+                reasons[key] = why
+                changed = True
+
+
+def _blocked(
+    key: Key, wanted: Mapping[Key, Finding], facts: Facts, reasons: Mapping[Key, str]
+) -> str | None:
+    ghost = facts.ghosts[key]
+    ours = {app for app, _ in facts.parents} | {app for app, _ in wanted}
+    for dep in ghost.dependencies:
+        if dep[0] not in ours or dep[1] == "__first__" or dep in facts.parents:
+            continue
+        if dep not in wanted:
+            return f"it depends on {dep[0]}.{dep[1]}, which is neither here nor a ghost"
+        if dep in reasons:
+            return f"it depends on the ghost {dep[0]}.{dep[1]}, which cannot be rolled back"
+    for other in wanted:
+        if other in reasons and other != key and key in facts.ghosts[other].dependencies:
+            return f"the ghost {other[0]}.{other[1]} depends on it and stays applied"
+    return None
+
+
+def _newest_first(wanted: Mapping[Key, Finding], facts: Facts) -> list[Key]:
+    """The ghosts in the order they are unapplied: each before the ghosts it depends on."""
+    order: list[Key] = []
+    seen: set[Key] = set()
+
+    def visit(key: Key) -> None:
+        if key in seen:
+            return
+        seen.add(key)
+        for dep in facts.ghosts[key].dependencies if key in facts.ghosts else ():
+            if dep in wanted:
+                visit(dep)
+        order.append(key)
+
+    for key in sorted(wanted):
+        visit(key)
+    return list(reversed(order))
+
+
+def _rollback(
+    ghosts: Sequence[GhostFile],
+    wanted: Mapping[Key, Finding],
+    facts: Facts,
+    unapply: Unapply,
+    left: list[Left],
+) -> list[Action]:
+    """Write the ghosts' files back, migrate their apps back, remove the files again."""
+    steps: list[Action] = []
+    chosen: list[GhostFile] = []
+    for app, group in _by_app(ghosts).items():
+        target, why = _target_of(app, group, facts)
+        found = why or unapply(app, target, _unapply_why(app, target, group))
+        if isinstance(found, str):
+            # All or none: ghosts of other apps may depend on this app's.
+            left += [Left(wanted[g.key], found) for g in ghosts]
+            return []
+        steps += found
+        chosen += group
+    if not chosen:
+        return []
+    writes = [Action("write", _write_why(g), path=g.path, content=g.content) for g in chosen]
+    removals = [
+        Action("delete", why, path=path)
+        for g in chosen
+        for path, why in ((g.path, _REMOVE_WHY), *((c, _CACHE_WHY) for c in g.caches))
+    ]
+    return [*writes, *steps, *removals]
+
+
+def _write_why(ghost: GhostFile) -> str:
+    app, name = ghost.key
+    return f"put {app}.{name} back from commit {ghost.commit[:12]} for its rollback"
+
+
+_REMOVE_WHY = "the ghost's file was only needed for its rollback: nothing of its branch stays"
+_CACHE_WHY = "the bytecode Python wrote for the ghost's file goes with it"
+
+
+def _by_app(ghosts: Sequence[GhostFile]) -> dict[str, list[GhostFile]]:
+    out: dict[str, list[GhostFile]] = {}
+    for ghost in ghosts:
+        out.setdefault(ghost.key[0], []).append(ghost)
+    return out
+
+
+def _target_of(app: str, group: Sequence[GhostFile], facts: Facts) -> tuple[str | None, str]:
+    """The migration of this checkout to migrate `app` back to, or why there is none safe."""
+    names = {g.key for g in group}
+    bases = {
+        dep
+        for g in group
+        for dep in g.dependencies
+        if dep[0] == app and dep not in names and dep[1] != "__first__"
+    }
+    if len(bases) > 1:
+        shown = ", ".join(n for _, n in sorted(bases))
+        return None, f"the ghosts of {app} start from several migrations ({shown})"
+    target = next(iter(bases), None)
+    after = _applied_after(app, target, facts)
+    if after:
+        shown = ", ".join(f"{a}.{n}" for a, n in after)
+        where = target[1] if target else "zero"
+        return None, (
+            f"migrating {app} back to {where} would also unapply {shown}, which this checkout "
+            "has: roll the ghosts back on their branch instead (check it out, migrate "
+            f"{app} {where}, check this one out again)"
+        )
+    return (target[1] if target else None), ""
+
+
+def _applied_after(app: str, target: Key | None, facts: Facts) -> list[Key]:
+    """Applied migrations of this checkout that migrating `app` back to `target` would undo."""
+    start = {key for key in facts.parents if key[0] == app}
+    if target is not None:
+        start = {key for key in start if target in facts.parents.get(key, ())}
+    undone = set()
+    for key in facts.parents:
+        if key in facts.applied and _ancestors(key, facts.parents) & start:
+            undone.add(key)
+    return sorted(undone)
+
+
+def _unapply_why(app: str, target: str | None, group: Sequence[GhostFile]) -> str:
+    names = ", ".join(g.key[1] for g in group)
+    what = [f"drops {d}" for g in group for d in g.drops]
+    what += [f"undoes {u}" for g in group for u in g.undoes]
+    effect = f": {'; '.join(what)}" if what else ""
+    return f"roll back the ghost{'s' if len(group) > 1 else ''} {names} of {app} " + (
+        f"(back to {target or 'zero'}){effect}"
+    )
+
+
+def _rolled_back(ghosts: Sequence[GhostFile], left: Sequence[Left]) -> set[Key]:
+    stay = {(item.finding.app, item.finding.migration) for item in left}
+    return {g.key for g in ghosts if g.key not in stay}

@@ -1,0 +1,467 @@
+"""`migmerge doctor --fix` on real projects and real databases: fixed, or left with the reason.
+
+Each scenario is made the way developers make it, then `doctor --fix` runs
+through the real CLI and Django itself judges the result: `manage.py migrate`
+works afterwards and `doctor` finds the three places agree. A dry run and a
+failed step leave the database and the files byte for byte as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from migmerge.core.doctor import Finding
+from migmerge.core.model import Action, Database, Key
+from migmerge.core.plans import doctor as planner
+from migmerge.reading.schema import read_facts
+from tests.testing.databases import use_database
+from tests.testing.doctor import (
+    POLLS_AGE,
+    SERVERS,
+    checkout_at,
+    doctor_document,
+    finding_kinds,
+)
+from tests.testing.projects import (
+    POLLS_CHOICE,
+    POLLS_V1,
+    make_django_project,
+    makemigrations,
+    manage,
+    write_app,
+)
+from tests.testing.repos import commit_all, git, run_migmerge
+
+IRREVERSIBLE = """\
+from django.db import migrations
+
+
+def forwards(apps, schema_editor):
+    pass
+
+
+class Migration(migrations.Migration):
+    dependencies = [("polls", "0001_initial")]
+    operations = [migrations.RunPython(forwards)]
+"""
+SHOP = """\
+from django.db import models
+
+
+class Item(models.Model):
+    sku = models.CharField(max_length=10)
+"""
+
+
+def fix(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_migmerge(root, "doctor", "--fix", *args)
+
+
+def rows(root: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        found = conn.execute("SELECT app, name FROM django_migrations WHERE app = 'polls'")
+        return sorted(found.fetchall())
+
+
+def dump(root: Path) -> list[str]:
+    """The whole SQLite database as SQL: equal when schema and rows are."""
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        return list(conn.iterdump())
+
+
+def columns(root: Path, table: str) -> list[str]:
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def tree_state(root: Path) -> tuple[object, ...]:
+    """HEAD, the index and every file but the database and Python's bytecode caches."""
+    files = sorted(
+        (str(path.relative_to(root)), path.read_bytes())
+        for path in root.rglob("*")
+        if path.is_file()
+        and ".git" not in path.parts
+        and "__pycache__" not in path.parts
+        and path.name != "db.sqlite3"
+    )
+    return (git(root, "rev-parse", "HEAD"), (root / ".git" / "index").read_bytes(), files)
+
+
+def project_at(root: Path, databases: str | None = None) -> Path:
+    make_django_project(root, {"polls": POLLS_V1})
+    if databases:
+        use_database(root, databases)
+    makemigrations(root, "polls")
+    commit_all(root, "initial")
+    manage(root, "migrate", "-v0")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return project_at(tmp_path / "proj")
+
+
+def applied_on_a_branch(root: Path) -> None:
+    """Apply a feature branch's migration, then check main out again: a ghost."""
+    checkout_at(root, "-b", "feature", seconds=-100)
+    write_app(root, "polls", POLLS_AGE)
+    makemigrations(root, "polls", "age")
+    commit_all(root, "age")
+    manage(root, "migrate", "-v0")
+    checkout_at(root, "main", seconds=100)
+
+
+def renumbered_after_it_ran(root: Path) -> None:
+    write_app(root, "polls", POLLS_CHOICE)
+    makemigrations(root, "polls", "choice")
+    commit_all(root, "choice")
+    manage(root, "migrate", "-v0")
+    git(root, "mv", "polls/migrations/0002_choice.py", "polls/migrations/0003_choice.py")
+    commit_all(root, "renumber")
+
+
+def table_made_by_hand(root: Path) -> None:
+    write_app(root, "polls", POLLS_CHOICE)
+    makemigrations(root, "polls", "choice")
+    commit_all(root, "choice")
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        conn.execute(
+            'CREATE TABLE "polls_choice" ("id" integer NOT NULL PRIMARY KEY, "label" varchar(10))'
+        )
+
+
+# SQLite, end to end ------------------------------------------------------------
+
+
+def test_ghost_is_rolled_back_with_its_file_and_nothing_of_it_stays(project: Path) -> None:
+    applied_on_a_branch(project)
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        conn.execute("INSERT INTO polls_userprofile (name, age) VALUES ('ann', 41)")
+    before = tree_state(project)
+    proc = fix(project, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (
+        "why: roll back the ghost 0002_age of polls (back to 0001_initial): drops column "
+        "polls_userprofile.age (1 value)"
+    ) in proc.stdout
+    assert proc.stdout.endswith("The files, django_migrations and the schema agree.\n")
+    assert rows(project) == [("polls", "0001_initial")]
+    assert columns(project, "polls_userprofile") == ["id", "name"]
+    # Nothing of the feature branch is left: no file, no bytecode, index and tree as before.
+    assert tree_state(project) == before
+    assert not list(project.glob("polls/migrations/__pycache__/0002_age.*"))
+    assert manage(project, "migrate").returncode == 0
+    assert doctor_document(project)[0] == 0
+    backups = list((project / ".git" / "migmerge" / "backups").iterdir())
+    assert len(backups) == 1  # the database as it was, ghost row and all
+
+
+def test_renamed_migration_gets_its_row_renamed(project: Path) -> None:
+    renumbered_after_it_ran(project)
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [
+        ("renamed", "polls", "0002_choice"),
+        ("already-exists", "polls", "0003_choice"),
+    ]
+    proc = fix(project, "--yes", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert [(a["action"], a["why"]) for a in document["actions"]] == [
+        ("backup", "keep a copy of the database to restore if a step fails"),
+        (
+            "record",
+            "it ran under its old name and was renamed since: record it under the name its "
+            "file has",
+        ),
+    ]
+    assert document["actions"][1]["renames"] == {"0002_choice": "0003_choice"}
+    assert (document["applied"], document["after"], document["left"]) == (True, [], [])
+    assert rows(project) == [("polls", "0001_initial"), ("polls", "0003_choice")]
+    assert "No migrations to apply." in manage(project, "migrate").stdout
+
+
+def test_table_made_by_hand_is_faked_for_exactly_that_migration(project: Path) -> None:
+    table_made_by_hand(project)
+    proc = fix(project, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "  2. run python manage.py migrate --fake polls 0002_choice\n" in proc.stdout
+    assert (
+        "     why: record it as applied without running it: everything it creates is there: "
+        "already in the database: table polls_choice\n"
+    ) in proc.stdout
+    assert rows(project) == [("polls", "0001_initial"), ("polls", "0002_choice")]
+    assert "No migrations to apply." in manage(project, "migrate").stdout
+
+
+def test_an_unproven_ancestor_is_not_faked_along(project: Path) -> None:
+    # 0002 adds a column nobody made; 0003's table exists: faking 0003 would record 0002 too.
+    write_app(project, "polls", POLLS_AGE)
+    makemigrations(project, "polls", "age")
+    write_app(project, "polls", POLLS_AGE + POLLS_CHOICE[len(POLLS_V1) :])
+    makemigrations(project, "polls", "choice")
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        conn.execute(
+            'CREATE TABLE "polls_choice" ("id" integer NOT NULL PRIMARY KEY, "label" varchar(10))'
+        )
+    proc = fix(project, "--yes")
+    assert proc.returncode == 1
+    assert (
+        "  left: already-exists polls.0003_choice: it depends on polls.0002_age, which is not "
+        "applied and not proven to be in the database: `migrate --fake` would record that too\n"
+        "nothing doctor --fix can do\n"
+    ) in proc.stdout
+    assert rows(project) == [("polls", "0001_initial")]
+
+
+def test_dry_run_changes_nothing(project: Path) -> None:
+    applied_on_a_branch(project)
+    before = (tree_state(project), (project / "db.sqlite3").read_bytes())
+    proc = fix(project, "--dry-run")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.endswith("dry run: nothing changed\n")
+    assert "  2. write polls/migrations/0002_age.py\n" in proc.stdout
+    assert "  4. delete polls/migrations/0002_age.py\n" in proc.stdout
+    assert (tree_state(project), (project / "db.sqlite3").read_bytes()) == before
+    assert not (project / ".git" / "migmerge" / "backups").exists()
+    assert json.loads(fix(project, "--dry-run", "--format", "json").stdout)["applied"] is False
+
+
+def two_apps(root: Path, ghost: str | None = None) -> Path:
+    """polls with a ghost from a feature branch; shop with a table made by hand (a fake)."""
+    make_django_project(root, {"polls": POLLS_V1, "shop": SHOP})
+    makemigrations(root, "polls")
+    commit_all(root, "initial")
+    manage(root, "migrate", "-v0", "polls")
+    checkout_at(root, "-b", "feature", seconds=-100)
+    if ghost:
+        (root / "polls" / "migrations" / "0002_data.py").write_text(ghost)
+    else:
+        write_app(root, "polls", POLLS_AGE)
+        makemigrations(root, "polls", "age")
+    commit_all(root, "feature")
+    manage(root, "migrate", "-v0", "polls")
+    checkout_at(root, "main", seconds=100)
+    makemigrations(root, "shop")
+    commit_all(root, "shop")
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        conn.execute('CREATE TABLE "shop_item" ("id" integer NOT NULL PRIMARY KEY, "sku" text)')
+    return root
+
+
+def test_a_failing_step_restores_the_backup_and_the_files(tmp_path: Path) -> None:
+    # A ghost whose rollback Django refuses (RunPython without reverse_code), after a step
+    # that changed the database (faking shop's first migration).
+    root = two_apps(tmp_path / "proj", ghost=IRREVERSIBLE)
+    before = (tree_state(root), dump(root))
+    proc = fix(root, "--yes")
+    assert proc.returncode == 1
+    assert "  done: run python manage.py migrate --fake shop 0001_initial\n" in proc.stdout
+    assert "step 4 (run " in proc.stderr and " manage.py shell -c " in proc.stderr
+    assert "IrreversibleError" in proc.stderr
+    assert "; restored: files polls/migrations/0002_data.py, database from " in proc.stderr
+    assert (tree_state(root), dump(root)) == before
+
+
+def test_without_a_terminal_or_yes_it_refuses_with_the_command(project: Path) -> None:
+    renumbered_after_it_ran(project)
+    before = (project / "db.sqlite3").read_bytes()
+    proc = fix(project, "--app", "polls")
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "migmerge: doctor --fix changes the database and needs a person to confirm (no terminal "
+        "to ask); nothing changed\n"
+        "hint: migmerge doctor --fix --yes --app polls (see it first: --dry-run)\n"
+    )
+    assert (project / "db.sqlite3").read_bytes() == before
+
+
+def test_drift_is_left_with_the_choices(project: Path) -> None:
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        conn.execute('ALTER TABLE "polls_question" RENAME COLUMN "text" TO "title"')
+    proc = fix(project, "--yes", "--format", "json")
+    assert proc.returncode == 1
+    document = json.loads(proc.stdout)
+    assert (document["actions"], document["applied"]) == ([], False)
+    (left,) = document["left"]
+    assert (left["kind"], left["app"]) == ("drift", "polls")
+    assert left["why"].startswith("no automatic fix: change the database back by hand")
+
+
+def test_yes_and_dry_run_need_fix(project: Path) -> None:
+    proc = run_migmerge(project, "doctor", "--yes")
+    assert proc.returncode == 2
+    assert "--yes goes with --fix: migmerge doctor --fix --yes" in proc.stderr
+
+
+# Asked at a terminal (the questioner seam) ------------------------------------
+
+
+def _fix_asking(root: Path, answers: list[object]) -> tuple[int, list[str], list[str]]:
+    from migmerge.commands.doctor_fix import run_fix
+    from migmerge.doing.prompts import ScriptedQuestioner
+
+    questioner = ScriptedQuestioner(answers)
+    lines: list[str] = []
+    code = run_fix(
+        repo=str(root), apps=(), database="default", settings=None, fmt="text", yes=False,
+        dry_run=False, questioner=questioner, out=lines.append,
+    )  # fmt: skip
+    return code, questioner.transcript, lines
+
+
+def test_a_rollback_that_drops_data_is_asked_and_no_is_the_default(tmp_path: Path) -> None:
+    root = two_apps(tmp_path / "proj")
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        conn.execute("INSERT INTO polls_userprofile (name, age) VALUES ('ann', 41), ('bo', 7)")
+    code, transcript, lines = _fix_asking(root, [False, True])
+    assert transcript == [
+        "? Roll back polls.0002_age? It drops column polls_userprofile.age (2 values). [y/N] no",
+        "? Apply this plan? [Y/n] yes",
+    ]
+    assert code == 1  # the ghost stays, as asked; shop's table is recorded
+    assert "  left: ghost polls.0002_age: its rollback was declined" in lines
+    assert ("polls", "0002_age") in rows(root)
+    assert doctor_document(root)[1]["findings"][0]["kind"] == "ghost"
+    code, transcript, _ = _fix_asking(root, [True, True])
+    assert code == 0 and transcript[0].endswith("[y/N] yes")
+    assert rows(root) == [("polls", "0001_initial")]
+
+
+def test_no_to_the_plan_changes_nothing(tmp_path: Path) -> None:
+    from migmerge.errors import Refused
+
+    root = two_apps(tmp_path / "proj")
+    before = dump(root)
+    with pytest.raises(Refused, match="the plan was not applied; nothing changed"):
+        _fix_asking(root, [True, False])
+    assert dump(root) == before
+
+
+# The pure planner --------------------------------------------------------------
+
+
+def _ghost(name: str, deps: tuple[tuple[str, str], ...], drops: tuple[str, ...] = ()) -> object:
+    return planner.GhostFile(
+        ("polls", name), f"polls/migrations/{name}.py", b"", "c" * 40, deps, drops
+    )
+
+
+def _plan(
+    findings: list[Finding], applied: set[Key], ghosts: dict[Key, planner.GhostFile]
+) -> planner.Fixes:
+    parents = {("polls", "0001_initial"): (), ("polls", "0002_x"): (("polls", "0001_initial"),)}
+    facts = planner.Facts(frozenset(applied), parents, ghosts)
+
+    def fake(app: str, name: str, why: str) -> Action:
+        return Action("run", why, command=("migrate", "--fake", app, name))
+
+    def unapply(app: str, target: str | None, why: str) -> tuple[Action, ...]:
+        return (Action("run", why, command=("unapply", app, str(target))),)
+
+    return planner.plan_fix(
+        findings, facts, backup=Action("backup", "b", target="t"), fake=fake, unapply=unapply
+    )
+
+
+def test_planner_rolls_a_chain_of_ghosts_back_newest_first() -> None:
+    ghosts = {
+        ("polls", "0002_a"): _ghost("0002_a", (("polls", "0001_initial"),)),
+        ("polls", "0003_b"): _ghost("0003_b", (("polls", "0002_a"),)),
+    }
+    findings = [
+        Finding("ghost", "polls", name, (), "f", "rollback", commit="c" * 40, path="p")
+        for name in ("0002_a", "0003_b")
+    ]
+    fixes = _plan(
+        findings, {("polls", "0001_initial"), ("polls", "0002_a"), ("polls", "0003_b")}, ghosts
+    )
+    assert [(a.action, a.path or a.command) for a in fixes.plan.actions] == [
+        ("backup", None),
+        ("write", "polls/migrations/0003_b.py"),
+        ("write", "polls/migrations/0002_a.py"),
+        ("run", ("unapply", "polls", "0001_initial")),
+        ("delete", "polls/migrations/0003_b.py"),
+        ("delete", "polls/migrations/0002_a.py"),
+    ]
+
+
+def test_planner_leaves_a_ghost_whose_rollback_would_undo_this_checkouts_migration() -> None:
+    ghosts = {("polls", "0002_a"): _ghost("0002_a", (("polls", "0001_initial"),))}
+    finding = Finding("ghost", "polls", "0002_a", (), "f", "rollback", commit="c" * 40, path="p")
+    applied = {("polls", "0001_initial"), ("polls", "0002_x"), ("polls", "0002_a")}
+    fixes = _plan([finding], applied, ghosts)
+    assert fixes.plan.actions == ()
+    assert [item.why for item in fixes.left] == [
+        "migrating polls back to 0001_initial would also unapply polls.0002_x, which this "
+        "checkout has: roll the ghosts back on their branch instead (check it out, migrate polls "
+        "0001_initial, check this one out again)"
+    ]
+
+
+def test_planner_never_renames_into_an_inconsistent_history() -> None:
+    finding = Finding("renamed", "polls", "0002_old", (), "f", "rename-row", "0002_x")
+    fixes = _plan([finding], {("polls", "0002_old")}, {})
+    assert fixes.plan.actions == ()
+    assert fixes.left[0].why.startswith(
+        "recording 0002_x as applied while polls.0001_initial is not would make the history "
+        "inconsistent"
+    )
+
+
+# PostgreSQL and MariaDB ----------------------------------------------------------
+
+
+def _ghost_and_rename(root: Path, db: Database) -> None:
+    """A ghost and a renamed migration on one database: the row renamed, the ghost left."""
+    applied_on_a_branch(root)
+    renumbered_after_it_ran(root)
+    code, found = doctor_document(root)
+    assert code == 1
+    assert finding_kinds(found)[:2] == [
+        ("ghost", "polls", "0002_age"),
+        ("renamed", "polls", "0002_choice"),
+    ]
+    facts = read_facts(db)
+    dry = fix(root, "--dry-run")
+    assert dry.returncode == 1 and read_facts(db) == facts
+    proc = fix(root, "--yes")
+    # The ghost's rollback would also undo 0003_choice (it follows 0001 too): left, and said.
+    assert (
+        "left: ghost polls.0002_age: migrating polls back to 0001_initial would also" in proc.stdout
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    applied = {(r.app, r.name) for r in read_facts(db).rows or ()}
+    assert ("polls", "0003_choice") in applied and ("polls", "0002_choice") not in applied
+    assert manage(root, "migrate").returncode == 0
+
+
+def _ghost_fixed(root: Path, db: Database) -> None:
+    applied_on_a_branch(root)
+    before = read_facts(db)
+    assert fix(root, "--dry-run").returncode == 1 and read_facts(db) == before
+    proc = fix(root, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = read_facts(db)
+    assert {(r.app, r.name) for r in facts.rows or () if r.app == "polls"} == {
+        ("polls", "0001_initial")
+    }
+    assert facts.schema is not None and "age" not in facts.schema.tables["polls_userprofile"]
+    assert manage(root, "migrate").returncode == 0
+    assert doctor_document(root)[0] == 0
+
+
+@pytest.mark.parametrize("vendor", SERVERS)
+def test_ghost_rolled_back_and_rename_recorded_on_a_server(tmp_path: Path, vendor: str) -> None:
+    from tests.testing.doctor import database_server
+
+    throwaway, settings = database_server(vendor)
+    with throwaway() as db:
+        _ghost_fixed(project_at(tmp_path / "a", settings(db)), db)
+    with throwaway() as db:
+        _ghost_and_rename(project_at(tmp_path / "b", settings(db)), db)
