@@ -219,3 +219,15 @@ def _resolve_parser(commands: Any) -> None:
         default="text",
         help="text for people (default), json (the contract's plan document)",
     )
+    way_on = resolve.add_mutually_exclusive_group()
+    way_on.add_argument(
+        "--abort",
+        action="store_true",
+        help="an interrupted resolve left its journal: put files, index and database back",
+    )
+    way_on.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="an interrupted resolve left its journal: put everything back, then resolve again",
+    )

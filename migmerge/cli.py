@@ -54,7 +54,8 @@ def cmd_resolve(args: argparse.Namespace, out: Out) -> int:
     from migmerge.commands import resolve
     from migmerge.doing import prompts
 
-    questioner = prompts.make_questioner(yes=args.yes)
+    # --continue asks for the resolution already agreed to: it runs as --yes.
+    questioner = prompts.make_questioner(yes=args.yes or args.resume)
     return resolve.resolve(
         repo=args.repo,
         strategy=args.strategy,
@@ -68,6 +69,8 @@ def cmd_resolve(args: argparse.Namespace, out: Out) -> int:
         out=out,
         settings=args.settings,
         applied=args.applied,
+        abort=args.abort,
+        resume=args.resume,
     )
 
 

@@ -64,6 +64,12 @@ class StepFailed(MigmergeError):
     exit_code = 1
 
 
+class Interrupted(StepFailed):
+    """Ctrl-C stopped a resolution; what was restored is in the message."""
+
+    exit_code = 130
+
+
 class KmigratorError(MigmergeError):
     """A kmigrator file name or line that cannot be made or changed as asked."""
 

@@ -6,6 +6,7 @@ Pure functions returning strings: the CLI decides where they go.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from migmerge.core.doctor import Diagnosis
 from migmerge.core.model import (
@@ -16,6 +17,9 @@ from migmerge.core.model import (
     Warning,
 )
 
+if TYPE_CHECKING:
+    from migmerge.reading.unfinished import Unfinished
+
 _MODE_WORDS = {
     "worktree": "working tree",
     "merge": "merge",
@@ -24,11 +28,17 @@ _MODE_WORDS = {
 }
 
 
-def check_json(result: CheckResult) -> str:
-    """Render the contract's `check --format json` document."""
+def check_json(result: CheckResult, unfinished: Unfinished | None = None) -> str:
+    """Render the contract's `check --format json` document.
+
+    An interrupted resolve adds the key "unfinished" (journal, what, started).
+    """
     import json  # only for this format: text is the hook's default
 
-    return json.dumps(result.to_json(), indent=2)
+    document = result.to_json()
+    if unfinished is not None:
+        document["unfinished"] = unfinished.to_json()
+    return json.dumps(document, indent=2)
 
 
 # Modest colour for a terminal (cli decides: a terminal, and NO_COLOR unset).

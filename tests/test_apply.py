@@ -80,7 +80,12 @@ def test_apply_runs_every_step_and_git_mv_records_the_renames(repo: Path) -> Non
     assert {"D  polls/migrations/0003_y.py", "A  polls/migrations/0006_y.py"} <= set(status)
     assert "D  polls/migrations/gone.py" in status
     assert "?? docs/" in status and "?? polls/migrations/0007_merge.py" in status
-    assert len(lines) == len(FILE_STEPS)
+    # Each step is shown as it starts and when it is done.
+    assert lines[:2] == [
+        "  running: edit polls/migrations/0002_x.py",
+        "  done: edit polls/migrations/0002_x.py",
+    ]
+    assert len(lines) == 2 * len(FILE_STEPS)
 
 
 def test_a_failing_run_step_restores_files_and_index_exactly(repo: Path) -> None:
@@ -162,7 +167,7 @@ def test_a_failure_after_record_restores_the_database(repo: Path, tmp_path: Path
         Action("record", "rows", app="polls", renames=(("0002_x", "0005_x"),)),
         Action("run", "migrate", command=FAIL, touches_database=True),
     )
-    with pytest.raises(StepFailed, match=r"database from .*backups"):
+    with pytest.raises(StepFailed, match=r"database .*db.sqlite3 from .*backups"):
         apply_plan(repo, plan_of(*steps), out=lambda _: None, database=db)
     assert _rows(db) == [("polls", "0002_x")]
     assert repo_state(repo) == before

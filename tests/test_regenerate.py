@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+
 from migmerge.core.model import Conflict, Database
-from migmerge.core.plans.regenerate import plan_regenerate, run_regenerate
+from migmerge.core.plans.regenerate import plan_regenerate
 from migmerge.doing.prompts import ScriptedQuestioner
+from migmerge.doing.regenerate import run_regenerate
 from migmerge.errors import Refused, StepFailed
 from migmerge.reading import analysis as check
 from migmerge.reading.applied import applied_migrations

@@ -21,6 +21,11 @@ def run_check(
 ) -> int:
     """Run `check`; exit 1 when conflicts are found. `colour`: the text for a terminal."""
     info = git.find_repo(repo)
+    from migmerge.reading.unfinished import find_unfinished
+
+    unfinished = find_unfinished(info.git_dir)
+    if unfinished is not None and format != "json":
+        out(f"migmerge: {unfinished.sentence()}")  # first: the state below is half-resolved
     # Listing the working tree is the slowest git work of a check: started
     # now, git lists the files while Python imports the rest of migmerge.
     listing = git.start_worktree_listing(info.root) if against is None else None
@@ -31,12 +36,12 @@ def run_check(
     analysis.require_apps(apps)
     result = analysis.result
     if format == "json":
-        out(report.check_json(result))
+        out(report.check_json(result, unfinished))
     elif format == "github":
         out(report.check_github(result, against))
     else:
         out(report.check_text(result, against, colour=colour))
-    return 1 if result.conflicts else 0
+    return 1 if result.conflicts or unfinished else 0
 
 
 def run_branches(

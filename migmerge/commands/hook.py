@@ -63,6 +63,7 @@ def run_hook(
     """
     if os.environ.get("MIGMERGE_SKIP") == "1":
         return 0
+    _report_unfinished(repo, err)
     if name == "pre-push":
         root = git.find_root(repo)
         remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
@@ -86,6 +87,15 @@ def run_hook(
     raise MigmergeError(
         f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
     )
+
+
+def _report_unfinished(repo: str | None, err: Out) -> None:
+    """An interrupted resolve is said first: what the hook reports next is half-resolved."""
+    from migmerge.reading.unfinished import find_unfinished
+
+    unfinished = find_unfinished(git.find_repo(repo).git_dir)
+    if unfinished is not None:
+        err(f"migmerge: {unfinished.sentence()}")
 
 
 def error_policy(name: str) -> ErrorPolicy:

@@ -9,18 +9,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from migmerge.core import strategy as rules
 from migmerge.core.model import Conflict, Plan, Strategy
 from migmerge.core.plans.merge import plan_merge
 from migmerge.core.plans.renumber import plan_renumber_conflict
-from migmerge.doing.apply import apply_plan, describe, touched_paths
+from migmerge.doing.apply import describe, touched_paths
 from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database
+    from migmerge.doing.apply import Transaction
     from migmerge.doing.prompts import Questioner
     from migmerge.reading.analysis import Analysis
 
@@ -64,31 +66,100 @@ def resolve(
     out: Out,
     settings: str | None = None,
     applied: str | None = None,
+    abort: bool = False,
+    resume: bool = False,
 ) -> int:
     """Resolve the conflicts of the repository (or of `apps`); return the exit code.
 
     `applied`: what to do with applied local migrations (--applied); None asks a
     person, and refuses when nobody can be asked.
+    `abort` puts back what an unfinished resolution changed (from its journal);
+    `resume` (--continue) does that, then makes and applies its plans again.
     """
-    analysis = analyze(repo, apps=apps, settings=settings, ask=True)
-    conflicts = _selected(analysis, apps)
+    from migmerge.reading import git
+    from migmerge.reading.unfinished import find_unfinished
+
+    info = git.find_repo(repo)
+    if abort or resume:
+        again = _abort(info.root, settings, out)
+        if abort:
+            return 0
+        out("continuing: the plans are made again from the files as they were")
+        strategy, apps = again.get("strategy"), again.get("apps") or ()
+        keep_names, force, yes = bool(again.get("keep_names")), bool(again.get("force")), True
+        applied = again.get("applied")
+    unfinished = find_unfinished(info.git_dir)
+    if unfinished is not None:
+        raise Refused(unfinished.sentence())
+    flags = _Flags(strategy, apps, keep_names, yes, dry_run, force, settings, applied)
+    if dry_run:
+        return _resolve(info.root, flags, fmt, questioner, out)
+    from migmerge.doing.lock import resolve_lock
+
+    with resolve_lock(info.root):
+        return _resolve(info.root, flags, fmt, questioner, out)
+
+
+@dataclass(frozen=True)
+class _Flags:
+    """What the person asked for (kept in the journal so --continue can ask it again)."""
+
+    strategy: str | None
+    apps: Sequence[str]
+    keep_names: bool
+    yes: bool
+    dry_run: bool
+    force: bool
+    settings: str | None
+    applied: str | None
+
+    def again(self) -> dict[str, object]:
+        return {
+            "strategy": self.strategy,
+            "apps": list(self.apps),
+            "keep_names": self.keep_names,
+            "force": self.force,
+            "applied": self.applied,
+        }
+
+
+def _abort(root: Path, settings: str | None, out: Out) -> dict[str, Any]:
+    """Undo an unfinished resolution under the lock; return the flags it ran with."""
+    from migmerge.doing import recover
+    from migmerge.doing.lock import resolve_lock
+
+    def database() -> Database | None:
+        from migmerge.reading.config import load_config
+        from migmerge.reading.project import find_database
+
+        return find_database(root, load_config(root), load_settings=True, settings=settings)
+
+    with resolve_lock(root):
+        return recover.abort(root, database, out)
+
+
+def _resolve(root: Path, flags: _Flags, fmt: str, questioner: Questioner, out: Out) -> int:
+    """Analyze, plan, show, confirm, apply and verify."""
+    analysis = analyze(root, apps=flags.apps, settings=flags.settings, ask=True)
+    conflicts = _selected(analysis, flags.apps)
     if not conflicts:
         _say_nothing(fmt, out)
         return 0
-    keep = keep_names or analysis.config.renumber == "keep-names"
-    options = _Options(strategy, keep, force, questioner, applied)
-    plan = _dry_resolution if dry_run else _resolution
+    keep = flags.keep_names or analysis.config.renumber == "keep-names"
+    options = _Options(flags.strategy, keep, flags.force, questioner, flags.applied)
+    plan = _dry_resolution if flags.dry_run else _resolution
     resolutions = [plan(analysis, c, options) for c in conflicts]
     if fmt != "json":
         _show(resolutions, out)
-    if dry_run:
+    if flags.dry_run:
         refused = [res.conflict.app for res in resolutions if res.refused]
         note = "dry run: nothing changed" + (f"; refused: {', '.join(refused)}" if refused else "")
         _finish(resolutions, fmt, out, applied=False, note=note)
         return 1 if refused else 0
-    _confirm(resolutions, yes, questioner)
-    _apply(analysis, resolutions, questioner, out if fmt != "json" else _quiet)
-    code = _verify(analysis, resolutions, out if fmt != "json" else _quiet)
+    _confirm(resolutions, flags.yes, questioner)
+    quiet = out if fmt != "json" else _quiet
+    _apply(analysis, resolutions, questioner, quiet, flags.again())
+    code = _verify(analysis, resolutions, quiet)
     _finish(resolutions, fmt, out, applied=True, note=None)
     return code
 
@@ -278,22 +349,32 @@ def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Question
 
 
 def _apply(
-    analysis: Analysis, resolutions: Sequence[_Resolution], questioner: Questioner, out: Out
+    analysis: Analysis,
+    resolutions: Sequence[_Resolution],
+    questioner: Questioner,
+    out: Out,
+    again: dict[str, Any],
 ) -> None:
-    """Apply the file plans as one all-or-nothing plan, then run each regeneration."""
-    # A kmigrator regeneration is a plan of configured commands: the one executor runs it.
+    """Apply every plan in one transaction: the file plans as one, then each regeneration."""
+    from migmerge.doing.apply import Transaction, what_of
+
+    # A kmigrator regeneration is a plan of configured commands: run like the file plans.
     files = [res for res in resolutions if not _guided(analysis, res)]
-    if files:
-        combined = _combined([res.plan for res in files])
-        database = _database(analysis) if _needs_database(combined) else None
-        apply_plan(analysis.root, combined, out=out, questioner=questioner, database=database)
-    for res in resolutions:
-        if _guided(analysis, res):
-            _regenerate(analysis, res, questioner, out)
+    combined = _combined([res.plan for res in files]) if files else None
+    guided = [res for res in resolutions if _guided(analysis, res)]
+    database = _database(analysis) if guided or (combined and _needs_database(combined)) else None
+    what = "; ".join(what_of(res.plan) for res in resolutions)
+    with Transaction(
+        analysis.root, out=out, questioner=questioner, database=database, what=what, again=again
+    ) as transaction:
+        if combined is not None:
+            transaction.run(combined)
+        for res in guided:
+            _regenerate(analysis, res, questioner, out, transaction)
 
 
 def _guided(analysis: Analysis, res: _Resolution) -> bool:
-    """A Django regeneration, which its guided runner carries out."""
+    """A Django regeneration: two plans, the second built after makemigrations ran."""
     return res.strategy == "regenerate" and res.conflict.directory not in analysis.scan.kmigrator
 
 
@@ -331,9 +412,15 @@ def _deletes(item: Plan) -> bool:
     return any(a.action == "delete" for a in item.actions)
 
 
-def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, out: Out) -> None:
-    """Hand a regeneration to its guided runner."""
-    from migmerge.core.plans import regenerate
+def _regenerate(
+    analysis: Analysis,
+    res: _Resolution,
+    questioner: Questioner,
+    out: Out,
+    transaction: Transaction,
+) -> None:
+    """Run a regeneration's two plans inside the transaction."""
+    from migmerge.doing import regenerate
 
     regenerate.run_regenerate(
         analysis,
@@ -342,6 +429,7 @@ def _regenerate(analysis: Analysis, res: _Resolution, questioner: Questioner, ou
         questioner=questioner,
         out=out,
         database=_database(analysis),
+        transaction=transaction,
     )
 
 

@@ -1,57 +1,169 @@
-"""Apply a plan, all or nothing: files, the index and the database.
+"""The one executor: run plans, all or nothing, inside a journaled transaction.
 
-Before the first step, every file the plan touches is snapshotted (its bytes,
-or its absence) together with its index entries. When a step fails, the
-files and the index entries are put back exactly, and the database is
-restored from the backup the plan took, so `git status` reads as before.
+A Transaction can span several plans (regenerate runs two). Before the first
+change of each plan, the undo journal (`doing.journal`) records every file the
+plan touches (its bytes and mode, or its absence) with its index records, and
+whole folders where commands write files no plan can name ahead; it is synced
+to disk in the git directory. Each step is logged as it starts and ends. When a
+step fails, the database, the files and the index are put back (`doing.undo`),
+so `git status` reads as before; when the process is killed, the journal stays
+and `migmerge resolve --abort` puts everything back, `--continue` finishes.
+
+`MIGMERGE_FAULT=before:N` (or `after:N`, optionally `:TERM`) is a testing hook:
+the process kills itself (SIGKILL, or SIGTERM) just before (or after) step N of
+the transaction, so tests can prove a kill at any point is recoverable.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migmerge.core.model import Action, Plan
 from migmerge.doing import database as db_module
-from migmerge.errors import MigmergeError, Refused, StepFailed
+from migmerge.doing.journal import Journal
+from migmerge.doing.undo import Undone, undo
+from migmerge.errors import Interrupted, MigmergeError, Refused, StepFailed
 from migmerge.reading import git
 from migmerge.reading.git import clean_env
 from migmerge.reading.project import display_argv, display_command
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from migmerge.core.model import Database
     from migmerge.doing.prompts import Questioner
 
 Out = Callable[[str], None]
+FAULT_VARIABLE = "MIGMERGE_FAULT"
 
 
-@dataclass(frozen=True)
-class _FileState:
-    """A file before the plan: its bytes and mode, or None when it did not exist."""
+class Transaction:
+    """Plans run in order under one journal; any failure undoes all of them."""
 
-    content: bytes | None
-    mode: int | None
+    def __init__(
+        self,
+        root: Path,
+        *,
+        out: Out,
+        questioner: Questioner | None = None,
+        database: Database | None = None,
+        what: str = "a resolution",
+        again: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = root
+        self.out = out
+        self.questioner = questioner
+        self.database = database
+        self.journal = Journal.begin(root, what, database, again)
+        self.number = 0
+        self.backup: Path | None = None
+        self.database_changed = False
+        self.undone = False
+        self._fault = _fault_point()
+        self._previous: Any = None
+
+    def __enter__(self) -> Transaction:
+        self._previous = _on_sigterm(_terminate)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _on_sigterm(self._previous)
+        if exc is None:
+            self.journal.finish()
+        elif not self.undone:
+            self._fail(exc, f"after step {self.number}")
+
+    def run(self, plan: Plan, *, folders: Sequence[str] = ()) -> None:
+        """Journal the plan's paths (and whole `folders`), then run its steps."""
+        shown = [describe(action) for action in plan.actions]
+        self.journal.add(touched_paths(plan.actions), folders, shown)
+        for action in plan.actions:
+            self.number += 1
+            self._step(action)
+
+    def stage_new(self, folder: str) -> None:
+        """Stage the migrations this transaction made in a tracked folder (not a person's edits)."""
+        tracked, _ = git.index_entries(self.root, [folder])
+        if not tracked:
+            return
+        changed = {
+            *git.untracked_files(self.root, [folder]),
+            *git.modified_files(self.root, [folder]),
+        }
+        ours = [p for p in self.journal.new_files() if p.endswith(".py") and p in changed]
+        if not ours:
+            return
+        described = f"stage {', '.join(ours)}"
+        self.journal.add(ours, (), [described])
+        self.number += 1
+        self.journal.step("start", self.number, described)
+        try:
+            git.git_run(self.root, "add", "--", *ours)
+        except BaseException as exc:
+            self._fail(exc, f"step {self.number} ({described})")
+        self.journal.step("done", self.number, described)
+
+    def _step(self, action: Action) -> None:
+        described = describe(action)
+        touches = action.action == "record" or (action.action == "run" and action.touches_database)
+        self._maybe_die("before")
+        self.journal.step("start", self.number, described, touches)
+        self.out(f"  running: {described}")
+        try:
+            self.database_changed = self.database_changed or touches
+            _run_step(self, action)
+        except BaseException as exc:
+            self._fail(exc, f"step {self.number} ({described})")
+        self._maybe_die("after")
+        self.journal.step("done", self.number, described)
+        self.out(f"  done: {described}")
+
+    def _fail(self, exc: BaseException, where: str) -> None:
+        """Put everything back and raise the failure, naming the step and what was restored."""
+        self.undone = True
+        undone = undo(self.journal, self.database, touched=self.database_changed)
+        _raise_failure(where, exc, undone)
+
+    def _maybe_die(self, when: str) -> None:
+        if self._fault is not None and self._fault[:2] == (when, self.number):
+            os.kill(os.getpid(), self._fault[2])
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """Everything the plan may change in the work tree and the index."""
-
-    files: dict[str, _FileState]
-    index: dict[str, tuple[str, ...]]  # path -> its `ls-files -s` records (stages)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a transaction: an interruption, so everything is put back first."""
 
 
-@dataclass
-class _Progress:
-    """What the steps done so far did to the database."""
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
-    backup: Path | None = None
-    database_changed: bool = False
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install a SIGTERM handler (main thread only); return the one it replaced."""
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except (ValueError, TypeError):  # not the main thread, or no handler to put back
+        return None
+
+
+def _fault_point() -> tuple[str, int, int] | None:
+    """MIGMERGE_FAULT=before:N[:TERM] or after:N[:TERM] -> (when, N, signal), a testing hook."""
+    raw = os.environ.get(FAULT_VARIABLE, "")
+    parts = raw.split(":")
+    if len(parts) < 2 or parts[0] not in ("before", "after") or not parts[1].isdigit():
+        return None
+    sig = signal.SIGTERM if parts[2:] == ["TERM"] else signal.SIGKILL
+    return parts[0], int(parts[1]), sig
 
 
 def apply_plan(
@@ -62,16 +174,16 @@ def apply_plan(
     questioner: Questioner | None = None,
     database: Database | None = None,
 ) -> None:
-    """Run the plan's actions in order; on any failure put everything back and raise StepFailed."""
-    snapshot = _take_snapshot(root, touched_paths(plan.actions))
-    progress = _Progress()
-    for number, action in enumerate(plan.actions, 1):
-        try:
-            _run_step(root, action, progress, questioner, database, out)
-        except BaseException as exc:
-            restored = _rollback(root, snapshot, progress, database)
-            _raise_failure(number, action, exc, restored)
-        out(f"  done: {describe(action)}")
+    """Run one plan in its own transaction; on any failure put everything back, raise StepFailed."""
+    with Transaction(
+        root, out=out, questioner=questioner, database=database, what=what_of(plan)
+    ) as transaction:
+        transaction.run(plan)
+
+
+def what_of(plan: Plan) -> str:
+    """Name a plan for the journal's summary: "renumber polls"."""
+    return f"{plan.strategy} {plan.app}"
 
 
 def touched_paths(actions: Iterable[Action]) -> list[str]:
@@ -112,28 +224,21 @@ def shown_command(action: Action) -> str:
 # Steps -------------------------------------------------------------------------
 
 
-def _run_step(
-    root: Path,
-    action: Action,
-    progress: _Progress,
-    questioner: Questioner | None,
-    database: Database | None,
-    out: Out,
-) -> None:
+def _run_step(tx: Transaction, action: Action) -> None:
     """Perform one action."""
     kind = action.action
     if kind in ("write", "edit"):
-        _write(root, action)
+        _write(tx.root, action)
     elif kind == "rename":
-        _rename(root, _need(action.path), _need(action.target))
+        _rename(tx.root, _need(action.path), _need(action.target))
     elif kind == "delete":
-        _delete(root, _need(action.path))
+        _delete(tx.root, _need(action.path))
     elif kind == "run":
-        _run(root, action, progress, questioner)
+        _run(tx.root, action, tx.questioner)
     elif kind == "backup":
-        _backup(action, progress, database, out)
+        _backup(tx, action)
     elif kind == "record":
-        _record(action, progress, database)
+        _record(action, tx.database)
 
 
 def _need(value: str | None) -> str:
@@ -177,14 +282,13 @@ def _delete(root: Path, path: str) -> None:
         (root / path).unlink()
 
 
-def _run(root: Path, action: Action, progress: _Progress, questioner: Questioner | None) -> None:
-    """Run a command; a non-zero exit is a failed step."""
+def _run(root: Path, action: Action, questioner: Questioner | None) -> None:
+    """Run a command; a non-zero exit is a failed step, with the command's output."""
     argv = action.command or ()
     shown = shown_command(action)
     if action.touches_database and not _confirmed(questioner, shown):
         raise Refused(f"{shown} was not confirmed")
     cwd = root / action.cwd if action.cwd else root
-    progress.database_changed = progress.database_changed or action.touches_database
     try:
         env = clean_env(dict(action.env))
         proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, env=env)
@@ -207,118 +311,36 @@ def _tail(output: str, lines: int = 15) -> str:
     return "\n".join(output.splitlines()[-lines:])
 
 
-def _backup(action: Action, progress: _Progress, database: Database | None, out: Out) -> None:
-    """Back up the database, remembering the file for a rollback."""
-    if database is None:
-        out("  no database found: nothing to back up")
+def _backup(tx: Transaction, action: Action) -> None:
+    """Back up the database, recording the file in the journal for a restore."""
+    if tx.database is None:
+        tx.out("  no database found: nothing to back up")
         return
-    progress.backup = db_module.backup(database, Path(_need(action.target)))
-    out(f"  database backed up to {progress.backup}")
+    tx.backup = db_module.backup(tx.database, Path(_need(action.target)))
+    tx.journal.note_backup(tx.backup)
+    tx.out(f"  database backed up to {tx.backup}")
 
 
-def _record(action: Action, progress: _Progress, database: Database | None) -> None:
+def _record(action: Action, database: Database | None) -> None:
     """Rename rows of django_migrations."""
     if database is None:
         raise StepFailed("no database found to rename the migration records in")
-    progress.database_changed = True
     db_module.rename_records(database, _need(action.app), action.renames)
 
 
-# Snapshot and rollback ---------------------------------------------------------
-
-
-def _take_snapshot(root: Path, paths: Sequence[str]) -> _Snapshot:
-    """Record each path's bytes (or absence) and its index records."""
-    files = {path: _file_state(root / path) for path in paths}
-    return _Snapshot(files=files, index=_index_records(root, paths))
-
-
-def _file_state(path: Path) -> _FileState:
-    """Read a file's bytes and mode; None for both when it is absent."""
-    if not path.is_file():
-        return _FileState(None, None)
-    return _FileState(path.read_bytes(), path.stat().st_mode)
-
-
-def _index_records(root: Path, paths: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Return path -> its raw `git ls-files -s` records (one per stage)."""
-    records: dict[str, list[str]] = {path: [] for path in paths}
-    if not paths:
-        return {}
-    raw = git.git_bytes(root, "ls-files", "-s", "-z", "--", *paths)
-    for record in raw.decode("utf-8", "surrogateescape").split("\0"):
-        if record:
-            records.setdefault(record.partition("\t")[2], []).append(record)
-    return {path: tuple(found) for path, found in records.items()}
-
-
-def _rollback(
-    root: Path, snapshot: _Snapshot, progress: _Progress, database: Database | None
-) -> list[str]:
-    """Put files, index and database back; return what was restored, in words."""
-    restored = []
-    changed = [path for path, state in snapshot.files.items() if _restore_file(root / path, state)]
-    if changed:
-        restored.append("files " + ", ".join(changed))
-    _restore_index(root, snapshot.index)
-    if progress.database_changed and database is not None:
-        restored.append(_restore_database(database, progress.backup))
-    return restored
-
-
-def _restore_file(path: Path, state: _FileState) -> bool:
-    """Make one file as it was; return True when something had to change."""
-    if state.content is None:
-        if path.is_file():
-            path.unlink()
-            return True
-        return False
-    if path.is_file() and path.read_bytes() == state.content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(state.content)
-    if state.mode is not None:
-        path.chmod(state.mode)
-    return True
-
-
-def _restore_index(root: Path, before: dict[str, tuple[str, ...]]) -> None:
-    """Put back the index records of every touched path that changed (git mv, git rm)."""
-    now = _index_records(root, list(before))
-    changed = [path for path in before if sorted(now.get(path, ())) != sorted(before[path])]
-    if not changed:
-        return
-    git.git_run(root, "update-index", "--force-remove", "--", *changed)
-    # `ls-files -s` records ("mode sha stage\tpath") are exactly what --index-info reads.
-    records = "".join(f"{record}\n" for path in changed for record in before[path])
-    if records:
-        git.git_bytes(root, "update-index", "--index-info", input=records.encode())
-
-
-def _restore_database(database: Database, backup: Path | None) -> str:
-    """Restore the database from the plan's backup; say what happened."""
-    if backup is None:
-        return "database NOT restored (the plan took no backup)"
-    try:
-        db_module.restore(database, backup)
-    except MigmergeError as exc:
-        how = db_module.restore_command(database, backup)
-        return f"database NOT restored ({exc.message}): restore it with {how}"
-    return f"database from {backup}"
-
-
-def _raise_failure(number: int, action: Action, exc: BaseException, restored: list[str]) -> None:
-    """Re-raise a step's failure as StepFailed naming the step and what was restored."""
-    done = "; restored: " + ", ".join(restored) if restored else "; nothing needed restoring"
+def _raise_failure(where: str, exc: BaseException, undone: Undone) -> None:
+    """Re-raise a failure as StepFailed (or Refused) naming the step and what was restored."""
+    done = f"; {undone.words()}"
     if isinstance(exc, Refused):
-        raise Refused(f"step {number} ({describe(action)}): {exc.message}{done}") from exc
+        raise Refused(f"{where}: {exc.message}{done}", exc.hint) from exc
     if isinstance(exc, (MigmergeError, OSError, subprocess.SubprocessError)):
         reason = exc.message if isinstance(exc, MigmergeError) else str(exc)
         hint = exc.hint if isinstance(exc, MigmergeError) else None
-        raise StepFailed(
-            f"step {number} ({describe(action)}) failed: {reason}{done}", hint
-        ) from exc
-    raise exc
+        raise StepFailed(f"{where} failed: {reason}{done}", hint) from exc
+    if isinstance(exc, KeyboardInterrupt):
+        how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        raise Interrupted(f"{where}: {how}{done}") from exc
+    raise exc  # a bug: everything was put back; the crash log has the details
 
 
 def run_manage(
