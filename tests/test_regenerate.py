@@ -201,3 +201,45 @@ def test_failure_on_postgres_restores_the_database(pg_project: tuple[Path, Datab
         regenerate(root, [True, breaker], db)
     assert applied_migrations(db) == before
     assert migration_files(root) == files
+
+
+# What the rollback drops, and a missing database file
+
+
+def test_regenerate_names_the_data_it_drops_before_rolling_back(project: Path) -> None:
+    from helpers import run_migmerge
+
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        conn.execute("INSERT INTO polls_userprofile (name, age) VALUES ('ann', '7'), ('bo', '')")
+    proc = run_migmerge(project, "resolve", "--strategy", "regenerate", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    backups = project / ".git" / "migmerge" / "backups"
+    assert (
+        f"dropping the data in column polls_userprofile.age (2 rows): a backup of the database "
+        f"goes to {backups} first"
+    ) in proc.stdout.splitlines()
+    # Each step is shown as it starts.
+    assert "  running: run python manage.py makemigrations polls --noinput" in proc.stdout
+
+
+def test_declining_to_drop_the_data_changes_nothing(project: Path) -> None:
+    from migmerge.commands.drops import confirm_drops
+
+    questioner = ScriptedQuestioner([False])
+    with pytest.raises(Refused, match=r"would drop the data in column polls_userprofile.age"):
+        confirm_drops(["column polls_userprofile.age (0 rows)"], "/b", False, questioner, print)
+    assert questioner.transcript == [
+        "? Rolling back drops the data in column polls_userprofile.age (0 rows). Drop it (a "
+        "backup of the database goes to /b first)? [y/N] no"
+    ]
+
+
+def test_without_a_database_file_regenerate_skips_the_backup_and_says_so(project: Path) -> None:
+    from helpers import run_migmerge
+
+    (project / "db.sqlite3").unlink()
+    proc = run_migmerge(project, "resolve", "--strategy", "regenerate", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    db = project / "db.sqlite3"
+    assert f"  no database file at {db} yet: nothing to lose, no backup taken" in proc.stdout
+    assert_regenerated(project)

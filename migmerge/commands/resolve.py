@@ -157,6 +157,12 @@ def _resolve(root: Path, flags: _Flags, fmt: str, questioner: Questioner, out: O
         _finish(resolutions, fmt, out, applied=False, note=note)
         return 1 if refused else 0
     _confirm(resolutions, flags.yes, questioner)
+    dropped = _dropped(analysis, resolutions)
+    if dropped:
+        from migmerge.commands.drops import confirm_drops
+        from migmerge.core.plans.steps import backup_dir
+
+        confirm_drops(dropped, str(backup_dir(root)), flags.yes, questioner, out)
     quiet = out if fmt != "json" else _quiet
     _apply(analysis, resolutions, questioner, quiet, flags.again())
     code = _verify(analysis, resolutions, quiet)
@@ -332,6 +338,16 @@ def _quiet(_: str) -> None:
 
 
 # Applying ----------------------------------------------------------------------
+
+
+def _dropped(analysis: Analysis, resolutions: Sequence[_Resolution]) -> list[str]:
+    """What the regenerations' rollbacks drop, in words (nothing for the other strategies)."""
+    guided = [res.conflict for res in resolutions if _guided(analysis, res)]
+    if not guided:
+        return []
+    from migmerge.commands.drops import data_dropped
+
+    return data_dropped(analysis, guided, _database(analysis))
 
 
 def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Questioner) -> None:

@@ -316,6 +316,9 @@ def _backup(tx: Transaction, action: Action) -> None:
     if tx.database is None:
         tx.out("  no database found: nothing to back up")
         return
+    if tx.database.vendor == "sqlite" and not Path(tx.database.name).exists():
+        tx.out(f"  no database file at {tx.database.name} yet: nothing to lose, no backup taken")
+        return
     tx.backup = db_module.backup(tx.database, Path(_need(action.target)))
     tx.journal.note_backup(tx.backup)
     tx.out(f"  database backed up to {tx.backup}")

@@ -184,6 +184,29 @@ def _run_client(
     return proc
 
 
+# What a rollback drops
+
+
+def count_rows(db: Database, table: str, column: str | None) -> int | None:
+    """Rows of `table` (with `column` set, when given); None when they cannot be counted."""
+    if not all(SAFE_NAME.match(name) for name in (table, column or "x")):
+        return None  # never build SQL from a name Django would not write
+    where = f' WHERE "{column}" IS NOT NULL' if column else ""
+    query = f'SELECT COUNT(*) FROM "{table}"{where}'
+    try:
+        if db.vendor == "sqlite":
+            with sqlite_readonly(Path(db.name)) as conn:
+                return int(conn.execute(query).fetchone()[0])
+        if db.vendor == "postgresql":
+            argv = ["psql", "--no-psqlrc", "--tuples-only", "--no-align", *pg_args(db)]
+            return int(_run_client(db, [*argv, "--dbname", db.name, "-c", query]).stdout)
+        query = query.replace('"', "`")
+        argv = ["mysql", "--batch", "--skip-column-names", *my_args(db), "-e", query, db.name]
+        return int(_run_client(db, argv).stdout)
+    except (MigmergeError, sqlite3.Error, OSError, ValueError, TypeError):
+        return None
+
+
 # Renamed records
 
 

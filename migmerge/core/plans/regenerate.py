@@ -213,6 +213,26 @@ def _warnings(
     return tuple(found)
 
 
+def dropped_data(analysis: Analysis, conflict: Conflict) -> list[tuple[str, str | None]]:
+    """What rolling the local side back drops: (table, column) pairs; column None: a table.
+
+    Read from the applied local migrations' AddField and CreateModel (Django's
+    default table names, `app_model`); nothing when the local side is not applied.
+    """
+    local = _local_leaf(conflict)
+    if local.applied is False:
+        return []
+    found: dict[tuple[str, str | None], None] = {}
+    for name in local.branch:
+        for op in analysis.migration(conflict.app, name).operations or ():
+            table = f"{conflict.app}_{op.model}" if op.model else None
+            if table and op.op == "CreateModel":
+                found[(table, None)] = None
+            elif table and op.op == "AddField" and op.field:
+                found[(table, op.field)] = None
+    return list(found)
+
+
 def _afterwards(app: str, kept: Sequence[str]) -> tuple[str, ...]:
     notes = [f"review the regenerated migration of {app}, then commit it"]
     if kept:
