@@ -22,7 +22,6 @@ run ends before reaching it. Prints tried / held / failed per family.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -32,15 +31,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+Completed = subprocess.CompletedProcess[str]
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.testing.projects import applied_age_fork, renumber_project  # noqa: E402
+from tests.testing.repos import run_migmerge  # noqa: E402
 
 STRATEGIES = ("merge", "renumber", "keep-names", "regenerate")
 SIGNALS = ("KILL", "TERM")
 WHENS = ("before", "after")
-PYTHON = sys.executable
 
 
 class State(NamedTuple):
@@ -73,19 +74,9 @@ def argv(strategy: str) -> list[str]:
     return ["resolve", "--strategy", strategy, "--yes"]
 
 
-def migmerge(
-    root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {key: value for key, value in os.environ.items() if key != "MIGMERGE_FAULT"}
-    full.update(env or {})
-    return subprocess.run(
-        [PYTHON, "-m", "migmerge", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=600,
-    )
+def migmerge(root: Path, *args: str, env: dict[str, str] | None = None) -> Completed:
+    """Run the real command line (the tests' run_migmerge), with the fault point if any."""
+    return run_migmerge(root, *args, env=env)
 
 
 def state(root: Path) -> State:
