@@ -223,11 +223,11 @@ def test_regenerate_names_the_data_it_drops_before_rolling_back(project: Path) -
 
 
 def test_declining_to_drop_the_data_changes_nothing(project: Path) -> None:
-    from migmerge.commands.drops import confirm_drops
+    from migmerge.commands.drops import ask_to_drop
 
     questioner = ScriptedQuestioner([False])
     with pytest.raises(Refused, match=r"would drop the data in column polls_userprofile.age"):
-        confirm_drops(["column polls_userprofile.age (0 rows)"], "/b", False, questioner, print)
+        ask_to_drop(["column polls_userprofile.age (0 rows)"], "/b", False, questioner, print)
     assert questioner.transcript == [
         "? Rolling back drops the data in column polls_userprofile.age (0 rows). Drop it (a "
         "backup of the database goes to /b first)? [y/N] no"

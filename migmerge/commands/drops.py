@@ -38,11 +38,25 @@ def data_dropped(
 
 
 def confirm_drops(
+    analysis: Analysis,
+    conflicts: Sequence[Conflict],
+    database: Database | None,
+    yes: bool,
+    questioner: Questioner,
+    out: Out,
+) -> None:
+    """Name what the rollbacks drop; ask (default No) unless --yes; Refused on no."""
+    from migmerge.core.plans.steps import backup_dir
+
+    dropped = data_dropped(analysis, conflicts, database)
+    if dropped:
+        ask_to_drop(dropped, str(backup_dir(analysis.root)), yes, questioner, out)
+
+
+def ask_to_drop(
     dropped: Sequence[str], backup: str, yes: bool, questioner: Questioner, out: Out
 ) -> None:
-    """Name what is dropped; ask (default No) unless --yes; Refused when the answer is no."""
-    if not dropped:
-        return
+    """Say what is dropped under --yes, or ask with the default that keeps it."""
     listed = ", ".join(dropped)
     if yes:
         out(f"dropping the data in {listed}: a backup of the database goes to {backup} first")

@@ -16,11 +16,12 @@ from migmerge.core import strategy as rules
 from migmerge.core.model import Conflict, Plan, Strategy
 from migmerge.core.plans.merge import plan_merge
 from migmerge.core.plans.renumber import plan_renumber_conflict
-from migmerge.doing.apply import describe, touched_paths
+from migmerge.doing.apply import afterwards, combine, describe
 from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 
 if TYPE_CHECKING:
+    from migmerge.commands.unfinished import Flags
     from migmerge.core.model import Database
     from migmerge.doing.apply import Transaction
     from migmerge.doing.prompts import Questioner
@@ -76,23 +77,15 @@ def resolve(
     `abort` puts back what an unfinished resolution changed (from its journal);
     `resume` (--continue) does that, then makes and applies its plans again.
     """
+    from migmerge.commands.unfinished import Flags, way_on
     from migmerge.reading import git
-    from migmerge.reading.unfinished import find_unfinished
 
     info = git.find_repo(repo)
-    if abort or resume:
-        again = _abort(info.root, settings, out)
-        if abort:
-            return 0
-        out("continuing: the plans are made again from the files as they were")
-        strategy, apps = again.get("strategy"), again.get("apps") or ()
-        keep_names, force, yes = bool(again.get("keep_names")), bool(again.get("force")), True
-        applied = again.get("applied")
-    unfinished = find_unfinished(info.git_dir)
-    if unfinished is not None:
-        raise Refused(unfinished.sentence())
-    flags = _Flags(strategy, apps, keep_names, yes, dry_run, force, settings, applied)
-    if dry_run:
+    asked = Flags(strategy, apps, keep_names, yes, dry_run, force, settings, applied)
+    flags = way_on(info, asked, abort=abort, resume=resume, out=out)
+    if flags is None:
+        return 0
+    if flags.dry_run:
         return _resolve(info.root, flags, fmt, questioner, out)
     from migmerge.doing.lock import resolve_lock
 
@@ -100,45 +93,7 @@ def resolve(
         return _resolve(info.root, flags, fmt, questioner, out)
 
 
-@dataclass(frozen=True)
-class _Flags:
-    """What the person asked for (kept in the journal so --continue can ask it again)."""
-
-    strategy: str | None
-    apps: Sequence[str]
-    keep_names: bool
-    yes: bool
-    dry_run: bool
-    force: bool
-    settings: str | None
-    applied: str | None
-
-    def again(self) -> dict[str, object]:
-        return {
-            "strategy": self.strategy,
-            "apps": list(self.apps),
-            "keep_names": self.keep_names,
-            "force": self.force,
-            "applied": self.applied,
-        }
-
-
-def _abort(root: Path, settings: str | None, out: Out) -> dict[str, Any]:
-    """Undo an unfinished resolution under the lock; return the flags it ran with."""
-    from migmerge.doing import recover
-    from migmerge.doing.lock import resolve_lock
-
-    def database() -> Database | None:
-        from migmerge.reading.config import load_config
-        from migmerge.reading.project import find_database
-
-        return find_database(root, load_config(root), load_settings=True, settings=settings)
-
-    with resolve_lock(root):
-        return recover.abort(root, database, out)
-
-
-def _resolve(root: Path, flags: _Flags, fmt: str, questioner: Questioner, out: Out) -> int:
+def _resolve(root: Path, flags: Flags, fmt: str, questioner: Questioner, out: Out) -> int:
     """Analyze, plan, show, confirm, apply and verify."""
     analysis = analyze(root, apps=flags.apps, settings=flags.settings, ask=True)
     conflicts = _selected(analysis, flags.apps)
@@ -157,12 +112,11 @@ def _resolve(root: Path, flags: _Flags, fmt: str, questioner: Questioner, out: O
         _finish(resolutions, fmt, out, applied=False, note=note)
         return 1 if refused else 0
     _confirm(resolutions, flags.yes, questioner)
-    dropped = _dropped(analysis, resolutions)
-    if dropped:
+    guided = [res.conflict for res in resolutions if _guided(analysis, res)]
+    if guided:
         from migmerge.commands.drops import confirm_drops
-        from migmerge.core.plans.steps import backup_dir
 
-        confirm_drops(dropped, str(backup_dir(root)), flags.yes, questioner, out)
+        confirm_drops(analysis, guided, _database(analysis), flags.yes, questioner, out)
     quiet = out if fmt != "json" else _quiet
     _apply(analysis, resolutions, questioner, quiet, flags.again())
     code = _verify(analysis, resolutions, quiet)
@@ -340,16 +294,6 @@ def _quiet(_: str) -> None:
 # Applying ----------------------------------------------------------------------
 
 
-def _dropped(analysis: Analysis, resolutions: Sequence[_Resolution]) -> list[str]:
-    """What the regenerations' rollbacks drop, in words (nothing for the other strategies)."""
-    guided = [res.conflict for res in resolutions if _guided(analysis, res)]
-    if not guided:
-        return []
-    from migmerge.commands.drops import data_dropped
-
-    return data_dropped(analysis, guided, _database(analysis))
-
-
 def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Questioner) -> None:
     """Ask before changing anything; refuse when the answer is no.
 
@@ -376,7 +320,7 @@ def _apply(
 
     # A kmigrator regeneration is a plan of configured commands: run like the file plans.
     files = [res for res in resolutions if not _guided(analysis, res)]
-    combined = _combined([res.plan for res in files]) if files else None
+    combined = combine([res.plan for res in files]) if files else None
     guided = [res for res in resolutions if _guided(analysis, res)]
     database = _database(analysis) if guided or (combined and _needs_database(combined)) else None
     what = "; ".join(what_of(res.plan) for res in resolutions)
@@ -392,27 +336,6 @@ def _apply(
 def _guided(analysis: Analysis, res: _Resolution) -> bool:
     """A Django regeneration: two plans, the second built after makemigrations ran."""
     return res.strategy == "regenerate" and res.conflict.directory not in analysis.scan.kmigrator
-
-
-def _combined(plans: Sequence[Plan]) -> Plan:
-    """Join plans into one; refuse when two of them change the same file."""
-    seen: set[str] = set()
-    for item in plans:
-        paths = set(touched_paths(item.actions))
-        if paths & seen:
-            raise Refused(
-                f"two resolutions change {', '.join(sorted(paths & seen))}",
-                hint="resolve one app at a time: migmerge resolve --app LABEL",
-            )
-        seen |= paths
-    actions = tuple(a for item in plans for a in item.actions)
-    app = ", ".join(item.app for item in plans)
-    return Plan(plans[0].strategy, app, actions, afterwards=_afterwards(plans))
-
-
-def _afterwards(plans: Sequence[Plan]) -> tuple[str, ...]:
-    """Every plan's closing notes, once each."""
-    return tuple(dict.fromkeys(note for item in plans for note in item.afterwards))
 
 
 def _needs_database(item: Plan) -> bool:
@@ -462,6 +385,6 @@ def _verify(analysis: Analysis, resolutions: Sequence[_Resolution], out: Out) ->
         else:
             leaves = ", ".join(leaf.name for leaf in remaining.leaves)
             out(f"{res.conflict.app}: still has several leaves after {res.strategy}: {leaves}")
-    for note in _afterwards([res.plan for res in resolutions]):
+    for note in afterwards([res.plan for res in resolutions]):
         out(f"next: {note}")
     return 1 if left else 0

@@ -181,6 +181,27 @@ def apply_plan(
         transaction.run(plan)
 
 
+def combine(plans: Sequence[Plan]) -> Plan:
+    """Join plans into one; refuse when two of them change the same file."""
+    seen: set[str] = set()
+    for item in plans:
+        paths = set(touched_paths(item.actions))
+        if paths & seen:
+            raise Refused(
+                f"two resolutions change {', '.join(sorted(paths & seen))}",
+                hint="resolve one app at a time: migmerge resolve --app LABEL",
+            )
+        seen |= paths
+    actions = tuple(a for item in plans for a in item.actions)
+    app = ", ".join(item.app for item in plans)
+    return Plan(plans[0].strategy, app, actions, afterwards=afterwards(plans))
+
+
+def afterwards(plans: Sequence[Plan]) -> tuple[str, ...]:
+    """Every plan's closing notes, once each."""
+    return tuple(dict.fromkeys(note for item in plans for note in item.afterwards))
+
+
 def what_of(plan: Plan) -> str:
     """Name a plan for the journal's summary: "renumber polls"."""
     return f"{plan.strategy} {plan.app}"
