@@ -75,11 +75,13 @@ def test_apply_runs_every_step_and_git_mv_records_the_renames(repo: Path) -> Non
     assert not (mig / "0002_x.py").exists() and not (mig / "gone.py").exists()
     assert (repo / "docs" / "notes.txt").read_text() == "untracked\n"
     status = git(repo, "status", "--porcelain").splitlines()
-    assert "RM polls/migrations/0002_x.py -> polls/migrations/0005_x.py" in status
+    # Every write, edit, rename and delete is staged (issue 10 item 1): a plain commit is whole.
+    assert "R  polls/migrations/0002_x.py -> polls/migrations/0005_x.py" in status
     # The staged content moved with the file (too small for git to call it a rename).
     assert {"D  polls/migrations/0003_y.py", "A  polls/migrations/0006_y.py"} <= set(status)
     assert "D  polls/migrations/gone.py" in status
-    assert "?? docs/" in status and "?? polls/migrations/0007_merge.py" in status
+    assert "A  polls/migrations/0007_merge.py" in status
+    assert "?? docs/" in status  # an untracked file moved to an untracked folder stays so
     # Each step is shown as it starts and when it is done.
     assert lines[:2] == [
         "  running: edit polls/migrations/0002_x.py",

@@ -278,6 +278,19 @@ def _write(root: Path, action: Action) -> None:
         raise StepFailed(f"{action.path} does not exist")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(action.content or b"")
+    _stage(root, _need(action.path))
+
+
+def _stage(root: Path, path: str) -> None:
+    """Stage a written or edited file, so a plain `git commit` records what the plan made.
+
+    Only where git already tracks the file or files beside it: an untracked
+    folder stays untracked (the journal puts the index back on an undo).
+    """
+    folder = path.rpartition("/")[0]
+    tracked, _ = git.index_entries(root, [path, folder] if folder else [path])
+    if tracked:
+        git.git_run(root, "add", "--", path)
 
 
 def _rename(root: Path, source: str, target: str) -> None:
