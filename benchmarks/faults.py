@@ -36,7 +36,11 @@ Completed = subprocess.CompletedProcess[str]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.testing.projects import applied_age_fork, renumber_project  # noqa: E402
+from tests.testing.projects import (  # noqa: E402
+    applied_age_fork,
+    nothing_applied,
+    renumber_project,
+)
 from tests.testing.repos import run_migmerge  # noqa: E402
 
 STRATEGIES = ("merge", "renumber", "keep-names", "regenerate")
@@ -61,10 +65,12 @@ class Outcome(NamedTuple):
 
 
 def template(strategy: str, base: Path) -> Path:
-    """The project a strategy resolves: renumber_project, or regenerate's migrated fork."""
+    """The project a strategy resolves: renumber_project (nothing applied), or regenerate's."""
     if strategy == "regenerate":
         return applied_age_fork(base / "regenerate")
-    return renumber_project(base / "files")
+    root = renumber_project(base / "files")
+    nothing_applied(root)  # known: nothing applied (unknown would refuse the renumber)
+    return root
 
 
 def argv(strategy: str) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from tests.testing.projects import applied_age_fork, renumber_project
+from tests.testing.projects import applied_age_fork
 from tests.testing.repos import git, run_migmerge
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "faults.py"
@@ -33,7 +33,7 @@ faults = _load()
 
 @pytest.fixture(scope="module")
 def files_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return renumber_project(tmp_path_factory.mktemp("faults-files"))
+    return faults.template("renumber", tmp_path_factory.mktemp("faults-files"))
 
 
 @pytest.fixture(scope="module")
