@@ -76,8 +76,9 @@ def test_apply_runs_every_step_and_git_mv_records_the_renames(repo: Path) -> Non
     assert (repo / "docs" / "notes.txt").read_text() == "untracked\n"
     status = git(repo, "status", "--porcelain").splitlines()
     # Every write, edit, rename and delete is staged (issue 10 item 1): a plain commit is whole.
-    assert "R  polls/migrations/0002_x.py -> polls/migrations/0005_x.py" in status
-    # The staged content moved with the file (too small for git to call it a rename).
+    # The edited bytes moved with the file (too small for git to call it a rename).
+    assert {"D  polls/migrations/0002_x.py", "A  polls/migrations/0005_x.py"} <= set(status)
+    assert git(repo, "show", ":polls/migrations/0005_x.py") == "# x edited\n"  # text mode
     assert {"D  polls/migrations/0003_y.py", "A  polls/migrations/0006_y.py"} <= set(status)
     assert "D  polls/migrations/gone.py" in status
     assert "A  polls/migrations/0007_merge.py" in status
