@@ -589,12 +589,6 @@ def test_a_generated_fork_renumbered_decodes_to_one_leaf_changing_only_the_local
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="doing/apply.py (the executor's) stages renames and deletions but not edits or "
-    "writes: `git mv` moves the old blob, the re-encoded bytes stay unstaged (status RM), so a "
-    "plain `git commit` records the old KMIGRATOR line under the new name: still forked",
-)
 def test_a_renumbered_kmigrator_file_is_staged_whole(tmp_path: Path) -> None:
     """CONTRACT: every file resolve writes, edits, renames or deletes is staged, so a plain
     `git commit` records a consistent tree."""
