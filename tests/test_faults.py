@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from tests.testing.projects import applied_age_fork
 from tests.testing.repos import git, run_migmerge
 
@@ -157,9 +158,8 @@ def test_a_second_resolve_waits_then_refuses(files_template: Path, tmp_path: Pat
     ],
 )
 def test_a_kill_after_the_unapply_is_undone_on_a_server(tmp_path: Path, vendor: str) -> None:
-    from tests.testing.databases import maria_database, maria_settings, pg_database, pg_settings
-
     from migmerge.reading.applied import applied_migrations
+    from tests.testing.databases import maria_database, maria_settings, pg_database, pg_settings
 
     database, settings = (
         (pg_database, pg_settings) if vendor == "postgres" else (maria_database, maria_settings)

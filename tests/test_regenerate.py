@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 
 from migmerge.core.model import Conflict, Database
 from migmerge.core.plans.regenerate import plan_regenerate
@@ -207,7 +207,7 @@ def test_failure_on_postgres_restores_the_database(pg_project: tuple[Path, Datab
 
 
 def test_regenerate_names_the_data_it_drops_before_rolling_back(project: Path) -> None:
-    from helpers import run_migmerge
+    from tests.testing.repos import run_migmerge
 
     with sqlite3.connect(project / "db.sqlite3") as conn:
         conn.execute("INSERT INTO polls_userprofile (name, age) VALUES ('ann', '7'), ('bo', '')")
@@ -235,7 +235,7 @@ def test_declining_to_drop_the_data_changes_nothing(project: Path) -> None:
 
 
 def test_without_a_database_file_regenerate_skips_the_backup_and_says_so(project: Path) -> None:
-    from helpers import run_migmerge
+    from tests.testing.repos import run_migmerge
 
     (project / "db.sqlite3").unlink()
     proc = run_migmerge(project, "resolve", "--strategy", "regenerate", "--yes")
