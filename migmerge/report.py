@@ -18,7 +18,7 @@ from migmerge.core.model import (
 )
 
 if TYPE_CHECKING:
-    from migmerge.reading.unfinished import Unfinished
+    from migmerge.core.model import Unfinished
 
 _MODE_WORDS = {
     "worktree": "working tree",

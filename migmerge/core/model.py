@@ -381,3 +381,22 @@ class Project(NamedTuple):
         if self.manage and tuple(argv[: len(self.manage)]) == self.manage:
             return shlex.join([*self.manage_shown, *argv[len(self.manage) :]])
         return shlex.join(argv)
+
+
+class Unfinished(NamedTuple):
+    """An interrupted resolution: where its journal is and what it was doing."""
+
+    journal: str
+    what: str  # "renumber polls", "regenerate polls", or "a resolution" when unreadable
+    started: str
+
+    def sentence(self) -> str:
+        """One line naming it and the two ways on."""
+        return (
+            f"an unfinished migmerge resolve ({self.what}, started {self.started}) left its "
+            f"journal in {self.journal}: run migmerge resolve --abort to put everything back "
+            "as it was, or migmerge resolve --continue to finish it"
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"journal": self.journal, "what": self.what, "started": self.started}

@@ -11,30 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
+
+from migmerge.core.model import Unfinished
 
 JOURNAL = ("migmerge", "journal")
 ABOUT = "about.json"
 UNDO = "undo.json"
-
-
-class Unfinished(NamedTuple):
-    """An interrupted resolution: where its journal is and what it was doing."""
-
-    journal: str
-    what: str  # "renumber polls", "regenerate polls", or "a resolution" when unreadable
-    started: str
-
-    def sentence(self) -> str:
-        """One line naming it and the two ways on."""
-        return (
-            f"an unfinished migmerge resolve ({self.what}, started {self.started}) left its "
-            f"journal in {self.journal}: run migmerge resolve --abort to put everything back "
-            "as it was, or migmerge resolve --continue to finish it"
-        )
-
-    def to_json(self) -> dict[str, str]:
-        return {"journal": self.journal, "what": self.what, "started": self.started}
 
 
 def journal_dir(git_dir: Path) -> Path:
