@@ -405,7 +405,7 @@ def test_resolve_and_doctor_refuse_a_silent_server_after_the_timeout(
     limit = 4 * (3 * TIMEOUT + 2)
     proc = run_migmerge(root, "resolve", "--strategy", "regenerate", "--yes", timeout=limit)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "failed at back up the database" in proc.stderr
+    assert "step 1 (back up the database into " in proc.stderr
     assert f"on {vendor}://127.0.0.1/shop" in proc.stderr
     assert "timeout expired" in proc.stderr or "handshake" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
