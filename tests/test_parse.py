@@ -11,7 +11,8 @@ from migmerge.core.classify import model_table
 from migmerge.core.model import SETTING_APP, Migration, Operation
 from migmerge.errors import NotAMigration
 from migmerge.reading import headers
-from migmerge.reading.parse import module_paths, parse_migration, read_header
+from migmerge.reading.parse import parse_migration, read_header
+from migmerge.reading.parse_names import module_paths
 from tests.testing.projects import make_django_project, makemigrations, write_app
 
 SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}

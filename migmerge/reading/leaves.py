@@ -17,7 +17,7 @@ from migmerge.reading import discover
 from migmerge.reading.derive import Scan, Shape
 
 if TYPE_CHECKING:
-    from migmerge.reading.parse import ModuleSource
+    from migmerge.reading.parse_names import ModuleSource
 
 
 def build_conflict(shape: Shape, package: discover.Package, scan: Scan) -> Conflict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from migmerge.reading import git_objects
-from migmerge.reading.parse import module_paths
+from migmerge.reading.parse_names import module_paths
 from migmerge.reading.snapshot import Snapshot, on_disk
 
 # The side of a whole tree: its own files hold every module.
@@ -20,7 +20,7 @@ _WHOLE = "(the whole tree)"
 
 
 class RepositoryModules:
-    """`parse.ModuleSource` over a snapshot; every answer kept for the run.
+    """`parse_names.ModuleSource` over a snapshot; every answer kept for the run.
 
     A whole tree answers from its own files. A part of a predicted merge
     answers from the side of the file asking: an upstream migration imports

@@ -1,0 +1,130 @@
+"""Strings a migration builds without running code, and the SQL a RunSQL holds.
+
+Literals, names assigned one (here or in an imported module), `+`, `%`,
+f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`;
+a RunSQL's `sql` argument read into its statements (sql_tables.py reads
+which tables they name).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from migmerge.reading.parse_names import Context, lookup_expr
+from migmerge.reading.parse_nodes import last_name, summands
+
+
+def literal_items(node: ast.expr, ctx: Context) -> list[ast.expr] | None:
+    """The items of a list, tuple or set literal, or of a module-level name holding one."""
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        found = lookup_expr(node, ctx)
+        if found is None or not isinstance(found[0], ast.expr):
+            return None
+        node, ctx = found[0], found[1]
+    if isinstance(node, ast.Dict):
+        return [key for key in node.keys if key is not None]
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return list(node.elts)
+    return None
+
+
+def string_value(node: ast.expr, ctx: Context, depth: int = 0) -> str | None:
+    """The value of a string expression that needs no code to run, else None.
+
+    Literals, names assigned one (here or in an imported module), `+`, `%`,
+    f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`.
+    """
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        found = lookup_expr(node, ctx)
+        if found is None or not isinstance(found[0], ast.expr):
+            return None
+        return string_value(found[0], found[1], depth + 1)
+    if isinstance(node, ast.BinOp):
+        return _string_operation(node, ctx, depth)
+    if isinstance(node, ast.JoinedStr):
+        parts = [_formatted(value, ctx, depth) for value in node.values]
+        return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+    if isinstance(node, ast.Call):
+        return _string_call(node, ctx, depth)
+    return None
+
+
+def _string_operation(node: ast.BinOp, ctx: Context, depth: int) -> str | None:
+    if isinstance(node.op, ast.Add):
+        parts = [string_value(part, ctx, depth + 1) for part in summands(node)]
+        return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+    if isinstance(node.op, ast.Mod):
+        template = string_value(node.left, ctx, depth + 1)
+        items = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+        values = [string_value(item, ctx, depth + 1) for item in items]
+        if template is None or None in values:
+            return None
+        try:
+            return template % tuple(values)
+        except (TypeError, ValueError, KeyError):
+            return None
+    return None
+
+
+def _formatted(value: ast.expr, ctx: Context, depth: int) -> str | None:
+    if isinstance(value, ast.FormattedValue):
+        if value.conversion != -1 or value.format_spec is not None:
+            return None
+        return string_value(value.value, ctx, depth + 1)
+    return string_value(value, ctx, depth + 1)
+
+
+def _string_call(node: ast.Call, ctx: Context, depth: int) -> str | None:
+    """`sep.join([...])`, `template.format(...)`, `dedent(text)`, `text.strip()`."""
+    func = node.func
+    name = last_name(func)
+    if name == "dedent" and len(node.args) == 1:
+        return string_value(node.args[0], ctx, depth + 1)
+    if not isinstance(func, ast.Attribute):
+        return None
+    base = string_value(func.value, ctx, depth + 1)
+    if base is None:
+        return None
+    if name in ("strip", "lstrip", "rstrip", "lower", "upper") and not node.args:
+        return str(getattr(base, name)())
+    if name == "join" and len(node.args) == 1:
+        items = literal_items(node.args[0], ctx)
+        parts = [string_value(item, ctx, depth + 1) for item in items or []]
+        return None if items is None or None in parts else base.join(parts)  # type: ignore[arg-type]
+    if name == "format":
+        args = [string_value(arg, ctx, depth + 1) for arg in node.args]
+        kwargs = {kw.arg: string_value(kw.value, ctx, depth + 1) for kw in node.keywords if kw.arg}
+        if None in args or None in kwargs.values() or len(kwargs) != len(node.keywords):
+            return None
+        try:
+            return base.format(*args, **kwargs)
+        except (IndexError, KeyError, ValueError, AttributeError):
+            return None
+    return None
+
+
+def sql_statements(node: ast.expr | None, ctx: Context) -> list[str] | None:
+    """Return the SQL statements of a RunSQL `sql` argument; None when they cannot be read."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Attribute) and node.attr == "noop":
+        return []
+    text = string_value(node, ctx)
+    if text is not None:
+        return [text]
+    items = literal_items(node, ctx) if not isinstance(node, ast.Dict) else None
+    if items is None:
+        return None
+    out = []
+    for element in items:
+        if isinstance(element, (ast.List, ast.Tuple)) and element.elts:
+            element = element.elts[0]  # (sql, params)
+        text = string_value(element, ctx)
+        if text is None:
+            return None
+        out.append(text)
+    return out
