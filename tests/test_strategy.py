@@ -7,6 +7,7 @@ expected column is written out here, rule by rule, from the contract.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -30,12 +31,12 @@ def expected(overlap: str, shared: bool, applied: bool | None, strategy: str, fo
     collide = overlap in ("field", "unknown")
     if strategy == "auto":
         if overlap == "field":
-            return "regenerate"
+            return "refused: shared, regenerate (--force)" if shared and not force else "regenerate"
         if overlap == "unknown":
             return "refused: a person must choose"
         return "renumber, database untouched" if not shared and applied is False else "merge"
     if strategy == "regenerate":
-        return "regenerate"
+        return "refused: shared, regenerate (--force)" if shared and not force else "regenerate"
     if collide and not force:
         return "refused: the operations may collide (--force)"
     if strategy == "merge":
@@ -62,6 +63,7 @@ def _category(exc: Refused) -> str:
         ("a person must choose", "a person must choose"),
         ("change the same things", "the operations may collide (--force)"),
         ("it is shared", "shared (--force)"),
+        ("refusing to regenerate", "shared, regenerate (--force)"),
         ("whether it is applied cannot be read", "applied cannot be read"),
         ("it is applied in your database", "applied (--applied, or merge)"),
     ):
@@ -161,3 +163,30 @@ def test_an_overlap_refusal_suggests_only_what_the_same_facts_allow(
     wanted = "merge" if strategy == "auto" else strategy
     assert f"--strategy {wanted} --force if you checked the operations by hand" in hint
     assert decide(case, wanted, Config(), force=True)[0] == wanted
+
+
+@pytest.mark.parametrize("overlap", ["none", "model", "field", "unknown"])
+def test_a_shared_regenerate_is_refused_with_a_merge_the_same_facts_allow(overlap: str) -> None:
+    case = conflict(overlap, shared=True, applied=False)
+    with pytest.raises(Refused) as info:
+        decide(case, "regenerate", Config(), force=False)
+    assert "refusing to regenerate 0002_a: they are shared" in info.value.message
+    hint = info.value.hint or ""
+    suggested = hint.split(" (or ")[0]
+    # merge needs --force only where the branches (may) change the same things
+    assert ("--force" in suggested) == (overlap in ("field", "unknown")), hint
+    assert suggested == "migmerge resolve --app polls --strategy merge" + (
+        " --force" if overlap in ("field", "unknown") else ""
+    )
+    assert decide(case, "merge", Config(), force="--force" in suggested)[0] == "merge"
+    assert decide(case, "regenerate", Config(), force=True)[0] == "regenerate"
+
+
+def test_the_regenerate_plans_ask_the_one_rule() -> None:
+    """Neither regenerate plan states the rule again: both call core.strategy.regenerate_rule."""
+    from migmerge.core.plans import kmigrator_regenerate, regenerate
+
+    for module in (regenerate, kmigrator_regenerate):
+        source = Path(module.__file__ or "").read_text()
+        assert "regenerate_rule(conflict, " in source, module.__name__
+        assert "local.shared" not in source and ".shared and not force" not in source

@@ -106,6 +106,28 @@ def _overlap_hint(conflict: Conflict, wanted: str) -> str:
     return f"migmerge resolve --app {conflict.app} --strategy regenerate (or {forced})"
 
 
+def merge_command(conflict: Conflict) -> str:
+    """The merge a refusal suggests: with --force only where the overlap needs it."""
+    forced = " --force" if conflict.overlap.kind in ("field", "unknown") else ""
+    return f"migmerge resolve --app {conflict.app} --strategy merge{forced}"
+
+
+def regenerate_rule(conflict: Conflict, local: Leaf, *, force: bool) -> None:
+    """Refuse to regenerate a shared local side without --force (someone may have applied it).
+
+    Regenerating deletes the local migrations and writes new ones: for a
+    migration pushed or on the default branch, that is a rename others would
+    see. The hint is a merge, which changes no migration.
+    """
+    if local.shared and not force:
+        raise Refused(
+            f"{conflict.app}: refusing to regenerate {', '.join(local.branch)}: they are shared "
+            "(pushed or on the default branch), so someone may have applied them",
+            hint=f"{merge_command(conflict)} (or --strategy regenerate --force if nobody has "
+            "applied them)",
+        )
+
+
 def recommend(conflict: Conflict) -> tuple[Strategy | None, str]:
     """Return the contract's `auto` choice for a conflict, and why, in one sentence."""
     if conflict.kind == "cross-app":
@@ -220,19 +242,9 @@ def renumber_rule(
     `applied`: the --applied flag (None: ask a person, refuse without one).
     """
     verb = "edit the dependencies of" if keep_names else "renumber"
-    shared = [leaf.name for leaf in leaves if leaf.shared]
     unknown = [leaf.name for leaf in leaves if leaf.applied is None]
     done = [leaf.name for leaf in leaves if leaf.applied is True]
-    warnings: list[str] = []
-    if shared:
-        if not force:
-            raise Refused(
-                f"{app}: refusing to {verb} {', '.join(shared)}: it is shared (pushed or on the "
-                "default branch), so someone may have applied it under its current name",
-                hint=f"migmerge resolve --app {app} --strategy merge "
-                "(or --force if nobody has applied it)",
-            )
-        warnings.append(f"{', '.join(shared)} of {app} is shared: changed anyway (--force)")
+    warnings = list(shared_rule(app, leaves, force=force, verb=verb))
     if unknown:
         if not force:
             raise _unknown_refusal(app, verb, unknown, facts)
@@ -255,6 +267,21 @@ def renumber_rule(
     if applied == "refuse":
         raise refusal
     return Renumbering("ask", tuple(warnings), refusal)
+
+
+def shared_rule(app: str, leaves: Sequence[Leaf], *, force: bool, verb: str) -> tuple[str, ...]:
+    """Refuse to rename (or rewire) shared leaves without --force; with it, the warning."""
+    shared = [leaf.name for leaf in leaves if leaf.shared]
+    if not shared:
+        return ()
+    if not force:
+        raise Refused(
+            f"{app}: refusing to {verb} {', '.join(shared)}: it is shared (pushed or on the "
+            "default branch), so someone may have applied it under its current name",
+            hint=f"migmerge resolve --app {app} --strategy merge "
+            "(or --force if nobody has applied it)",
+        )
+    return (f"{', '.join(shared)} of {app} is shared: changed anyway (--force)",)
 
 
 def _unknown_refusal(app: str, verb: str, names: Sequence[str], facts: Facts) -> Refused:
@@ -368,6 +395,10 @@ def decide(
     renumber, `renumber_rule` over the local leaves ("n/a" for other strategies).
     """
     strategy, _ = choose_strategy(conflict, requested, config, force=force)
+    if strategy == "regenerate":
+        local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
+        if len(local) == 1:
+            regenerate_rule(conflict, local[0], force=force)
     if strategy != "renumber":
         return strategy, "n/a"
     local = [leaf for leaf in conflict.leaves if leaf.side == "local"]

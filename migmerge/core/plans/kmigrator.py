@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from migmerge.core import edit, kmigrator, kmigrator_write
 from migmerge.core.model import Action, Conflict, Leaf, Plan
+from migmerge.core.strategy import shared_rule
 from migmerge.core.writer import merge_number, parse_number, render_merge_migration
 from migmerge.errors import Refused
 
@@ -118,16 +119,10 @@ def _refuse_unsafe(
 ) -> list[str]:
     """Refuse to rename shared, applied or possibly applied files; with --force, warn instead."""
     app = conflict.app
-    shared = [leaf.name for leaf in local if leaf.shared]
+    warnings = shared_rule(app, local, force=force, verb="renumber")
     applied = [leaf.name for leaf in local if leaf.applied is True]
     unknown = [leaf.name for leaf in local if leaf.applied is None]
     merge = f"migmerge resolve --app {app} --strategy merge"
-    if shared and not force:
-        raise Refused(
-            f"{app}: refusing to renumber {', '.join(shared)}: it is shared (pushed or on the "
-            "default branch), so someone may have applied its file under its current name",
-            hint=f"{merge} (or --force if nobody has applied it)",
-        )
     if applied and not force:
         raise Refused(
             f"{app}: refusing to renumber {', '.join(applied)}: knex has applied its file, and "
@@ -141,7 +136,7 @@ def _refuse_unsafe(
             hint=f"let migmerge read knex_migrations (DATABASE_URL), or {merge}, or --force "
             "if it is not applied",
         )
-    return [f"{', '.join(shared)} of {app} is shared: renamed anyway (--force)"] if shared else []
+    return list(warnings)
 
 
 def _new_names(folder: Folder, onto: str, moving: Sequence[str]) -> dict[str, str]:

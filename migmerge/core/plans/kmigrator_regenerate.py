@@ -11,8 +11,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 
-from migmerge.core.model import Action, Conflict, Leaf, Plan
+from migmerge.core.model import Action, Conflict, Plan
 from migmerge.core.plans.kmigrator import Folder, base_name, refuse_mixed_files
+from migmerge.core.strategy import regenerate_rule
 from migmerge.errors import Refused
 
 COMMANDS_EXAMPLE = (
@@ -39,7 +40,7 @@ def plan_regenerate(
             "regenerate cannot be told",
             hint="name the branch you merge with: migmerge check --against REV",
         )
-    _refuse_shared_regenerate(folder.app, local[0], force)
+    regenerate_rule(conflict, local[0], force=force)
     paths = list(dict.fromkeys(folder.modules[name] for name in local[0].branch))
     refuse_mixed_files(folder, paths, local[0].branch)
     undo = _rollbacks(folder, paths, force)
@@ -76,15 +77,6 @@ def _commands(app: str, commands: Mapping[str, str]) -> dict[str, tuple[str, ...
     return {
         key: tuple(shlex.split(commands[key])) for key in ("rollback", "makemigrations", "migrate")
     }
-
-
-def _refuse_shared_regenerate(app: str, local: Leaf, force: bool) -> None:
-    if local.shared and not force:
-        raise Refused(
-            f"{app}: refusing to regenerate {', '.join(local.branch)}: they are shared (pushed "
-            "or on the default branch), so someone may have applied them",
-            hint=f"migmerge resolve --app {app} --strategy merge (or --force if nobody has)",
-        )
 
 
 def _rollbacks(folder: Folder, paths: Sequence[str], force: bool) -> list[str]:

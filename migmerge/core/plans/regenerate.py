@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from migmerge.core import edit
 from migmerge.core.model import Action, Conflict, Leaf, Plan
+from migmerge.core.strategy import merge_command, regenerate_rule
 from migmerge.errors import Refused, StepFailed
 from migmerge.reading.project import manage_command, manage_cwd
 
@@ -38,10 +39,10 @@ def plan_regenerate(
     local = _local_leaf(conflict)
     ancestor = _ancestor(conflict)
     _refuse_other_conflicts(analysis, conflict.app)
-    _refuse_shared(conflict.app, local, force)
+    regenerate_rule(conflict, local, force=force)
     kept = kept_migrations(analysis, conflict)
     removed = [n for n in local.branch if n not in kept]
-    _refuse_outside_references(analysis, conflict.app, local.branch, removed)
+    _refuse_outside_references(analysis, conflict, local.branch, removed)
     manage = partial(manage_command, analysis.root, analysis.config, app_dir=conflict.directory)
     actions = [
         *_backup(analysis.root, database),
@@ -74,8 +75,8 @@ def _local_leaf(conflict: Conflict) -> Leaf:
             f"{conflict.app}: cannot regenerate: {len(local)} leaves are local "
             f"({_sides(conflict)}),"
             " so which migrations to regenerate cannot be told",
-            hint=f"migmerge resolve --app {conflict.app} --strategy merge --force, or name the "
-            "branch you merge with: migmerge check --against REV",
+            hint=f"{merge_command(conflict)}, or name the branch you merge with: "
+            "migmerge check --against REV",
         )
     return local[0]
 
@@ -88,7 +89,7 @@ def _ancestor(conflict: Conflict) -> str:
     if conflict.ancestor is None:
         raise Refused(
             f"{conflict.app}: cannot regenerate: the leaves share no ancestor to roll back to",
-            hint=f"migmerge resolve --app {conflict.app} --strategy merge --force",
+            hint=merge_command(conflict),
         )
     return conflict.ancestor
 
@@ -103,19 +104,10 @@ def _refuse_other_conflicts(analysis: Analysis, app: str) -> None:
         )
 
 
-def _refuse_shared(app: str, local: Leaf, force: bool) -> None:
-    if local.shared and not force:
-        raise Refused(
-            f"{app}: refusing to regenerate {', '.join(local.branch)}: they are shared (pushed "
-            "or on the default branch), so someone may have applied them",
-            hint=f"migmerge resolve --app {app} --strategy merge --force "
-            "(or --force with regenerate if nobody has applied them)",
-        )
-
-
 def _refuse_outside_references(
-    analysis: Analysis, app: str, branch: Sequence[str], removed: Sequence[str]
+    analysis: Analysis, conflict: Conflict, branch: Sequence[str], removed: Sequence[str]
 ) -> None:
+    app = conflict.app
     gone = {(app, name) for name in removed}
     users = sorted(
         m.path
@@ -127,7 +119,7 @@ def _refuse_outside_references(
         raise Refused(
             f"{app}: cannot regenerate: {', '.join(users)} depend on local migrations that "
             "regenerate would delete",
-            hint=f"migmerge resolve --app {app} --strategy merge --force",
+            hint=merge_command(conflict),
         )
 
 
