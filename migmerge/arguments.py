@@ -211,7 +211,8 @@ def _resolve_parser(commands: Any) -> None:
     resolve.add_argument(
         "--force",
         action="store_true",
-        help="allow renaming shared or applied migrations and merge/renumber over a field overlap",
+        help="allow renaming shared or applied migrations and merge/renumber over a field "
+        "overlap; go on without a backup when the database cannot be backed up",
     )
     resolve.add_argument(
         "--format",

@@ -279,6 +279,9 @@ class Action(NamedTuple):
     touches_database: bool = False
     # For run steps: variables added to the environment (data for fixed code, never code).
     env: tuple[tuple[str, str], ...] = ()
+    # For backup steps: --force was given, so a database that cannot be backed up does
+    # not stop the plan (it goes on without a backup, and says so).
+    optional: bool = False
 
     def record_sql(self) -> str:
         """The statements a `record` step runs, as a person would type them."""

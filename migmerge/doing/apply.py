@@ -353,7 +353,22 @@ def _backup(tx: Transaction, action: Action) -> None:
     if tx.database.vendor == "sqlite" and not Path(tx.database.name).exists():
         tx.out(f"  no database file at {tx.database.name} yet: nothing to lose, no backup taken")
         return
-    tx.backup = db_module.backup(tx.database, Path(_need(action.target)))
+    try:
+        tx.backup = db_module.backup(tx.database, Path(_need(action.target)))
+    except StepFailed as exc:
+        if not action.optional:
+            raise StepFailed(
+                f"{exc.message}; refusing to change the database without a backup",
+                hint="free the backup folder or make the database readable, then run again; "
+                "or add --force to go on WITHOUT a backup (a failure part-way cannot put the "
+                "database back)",
+            ) from exc
+        tx.out(f"  {exc.message}")
+        tx.out(
+            "  NO BACKUP TAKEN (--force): going on without one; if a step fails, the files are "
+            "put back but the database is not"
+        )
+        return
     tx.journal.note_backup(tx.backup)
     tx.out(f"  database backed up to {tx.backup}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import subprocess
@@ -28,15 +29,27 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def backup(db: Database, target_dir: Path) -> Path:
-    """Back up the whole database into a new file under target_dir; return the file."""
-    target_dir.mkdir(parents=True, exist_ok=True)
+    """Back up the whole database into a new file under target_dir; return the file.
+
+    StepFailed, saying why, when it cannot be (nothing half-written is left behind).
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     stem = Path(db.name).stem if db.vendor == "sqlite" else db.name
     suffix = {"sqlite": ".sqlite3", "postgresql": ".dump", "mysql": ".sql"}[db.vendor]
-    target = _fresh(target_dir / f"{stem}-{stamp}{suffix}")
-    {"sqlite": _backup_sqlite, "postgresql": _backup_pg, "mysql": _backup_mysql}[db.vendor](
-        db, target
-    )
+    target: Path | None = None
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = _fresh(target_dir / f"{stem}-{stamp}{suffix}")
+        {"sqlite": _backup_sqlite, "postgresql": _backup_pg, "mysql": _backup_mysql}[db.vendor](
+            db, target
+        )
+    except (OSError, sqlite3.Error, StepFailed) as exc:
+        if target is not None:  # a new name: only this attempt's partial file is removed
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)
+        if isinstance(exc, StepFailed):
+            raise
+        raise StepFailed(f"cannot back up {db.describe()} into {target_dir}: {exc}") from exc
     return target
 
 

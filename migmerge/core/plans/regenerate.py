@@ -45,7 +45,7 @@ def plan_regenerate(
     _refuse_outside_references(analysis, conflict, local.branch, removed)
     manage = partial(manage_command, analysis.root, analysis.config, app_dir=conflict.directory)
     actions = [
-        *_backup(analysis.root, database),
+        *_backup(analysis.root, database, force),
         *_rollback(analysis, conflict, ancestor, local),
         *_removals(analysis, conflict.app, removed),
         *_set_aside(analysis, conflict.app, kept, removed, ancestor),
@@ -123,13 +123,12 @@ def _refuse_outside_references(
         )
 
 
-def _backup(root: Path, database: Database | None) -> list[Action]:
+def _backup(root: Path, database: Database | None, force: bool) -> list[Action]:
     if database is None:
         return []
-    from migmerge.core.plans.steps import backup_dir
+    from migmerge.core.plans.steps import backup_action
 
-    why = f"keep a copy of {database.describe()} to restore if a step fails"
-    return [Action("backup", why, target=str(backup_dir(root)))]
+    return [backup_action(root, optional=force, what=database.describe())]
 
 
 def _rollback(analysis: Analysis, conflict: Conflict, ancestor: str, local: Leaf) -> list[Action]:

@@ -332,9 +332,10 @@ def _applied_or_shared(
         database = _ask_applied(app, leaves, rule, facts, options)
     fix = _Fix(warnings=rule.warnings)
     if database == "record" and not options.keep_names:  # keep-names: no row changes
-        fix = _record_fix(analysis, app, fix)
+        fix = _record_fix(analysis, app, fix, options.force)
     elif database == "rollback":
-        fix = _rollback_fix(analysis, app, _head_dependency(analysis, app, segments[0]), fix)
+        ancestor = _head_dependency(analysis, app, segments[0])
+        fix = _rollback_fix(analysis, app, ancestor, fix, options.force)
     return fix
 
 
@@ -395,12 +396,12 @@ def _ask_applied(
     return answer
 
 
-def _record_fix(analysis: Analysis, app: str, fix: _Fix) -> _Fix:
+def _record_fix(analysis: Analysis, app: str, fix: _Fix, force: bool) -> _Fix:
     """Back up, then rename the rows after the files (every new dependency is applied)."""
-    return replace(fix, before=(backup_action(analysis.root),), record_app=app)
+    return replace(fix, before=(backup_action(analysis.root, optional=force),), record_app=app)
 
 
-def _rollback_fix(analysis: Analysis, app: str, ancestor: str, fix: _Fix) -> _Fix:
+def _rollback_fix(analysis: Analysis, app: str, ancestor: str, fix: _Fix, force: bool) -> _Fix:
     """Back up and unapply the app back to the ancestor first; migrate forward at the end."""
     why = (
         f"unapply {app} back to {ancestor} before the renames (migrate {app} {ancestor} "
@@ -415,4 +416,5 @@ def _rollback_fix(analysis: Analysis, app: str, ancestor: str, fix: _Fix) -> _Fi
         cwd=run[0].cwd,
         touches_database=True,
     )
-    return replace(fix, before=(backup_action(analysis.root), *run), last=(forward,))
+    backup = backup_action(analysis.root, optional=force)
+    return replace(fix, before=(backup, *run), last=(forward,))

@@ -87,10 +87,15 @@ def settings_args(command: tuple[str, ...]) -> tuple[str, ...]:
     return command[command.index(UNAPPLY_CODE) + 1 :] if UNAPPLY_CODE in command else ()
 
 
-def backup_action(root: Path) -> Action:
-    """Back up the database before the plan changes it."""
-    why = "keep a copy of the database to restore if a step fails"
-    return Action("backup", why, target=str(backup_dir(root)))
+def backup_action(root: Path, *, optional: bool = False, what: str = "the database") -> Action:
+    """Back up the database before the plan changes it.
+
+    `optional` (--force): when it cannot be backed up, the plan goes on without a backup.
+    """
+    why = f"keep a copy of {what} to restore if a step fails"
+    if optional:
+        why += " (--force: if it cannot be backed up, go on without a backup)"
+    return Action("backup", why, target=str(backup_dir(root)), optional=optional)
 
 
 def backup_dir(root: Path) -> Path:
