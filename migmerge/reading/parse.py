@@ -50,6 +50,7 @@ from migmerge.reading.parse_nodes import (
 from migmerge.reading.parse_reach import operation_class, reach_code
 from migmerge.reading.parse_source import SALVAGED, parse_tree, unparsed_line, why_not_taken
 from migmerge.reading.parse_strings import literal_items, sql_statements, string_value
+from migmerge.reading.salvage import CONFLICTED
 from migmerge.reading.sql_tables import sql_tables
 
 # South's migration classes (Django before 1.7): not Django migrations.
@@ -276,7 +277,9 @@ def _operation(node: ast.expr, ctx: Context) -> Operation:
     """Read one operation call."""
     line = unparsed_line(node)
     if line is not None:
-        return Operation(op="operations", readable=False, note=f"line {line} cannot be parsed")
+        marks = isinstance(node, ast.Constant) and node.value.text == CONFLICTED
+        why = "holds merge conflict markers" if marks else "cannot be parsed"
+        return Operation(op="operations", readable=False, note=f"line {line} {why}")
     if not isinstance(node, ast.Call):
         note = f"`{snippet(node)}` is not an operation call"
         return Operation(op="operations", readable=False, note=note)

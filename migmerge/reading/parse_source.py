@@ -58,6 +58,9 @@ def _salvaged(source: bytes, exc: BaseException) -> tuple[ast.Module, str]:
     found = salvage(text.replace("\0", ""))
     lost = ", ".join(map(str, found.lost[:5])) + (", ..." if len(found.lost) > 5 else "")
     left = f" (left out: line {lost})" if lost else ""
+    if found.markers:
+        marks = ", ".join(map(str, found.markers))
+        left = f", both sides' lines of its merge conflict markers (line {marks}){left}"
     reason = f"{SALVAGED} ({why_not_taken(exc)}): read as far as it goes{left}"
     return found.tree, reason
 

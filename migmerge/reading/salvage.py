@@ -10,6 +10,13 @@ is read statement by statement inside, and a list assigned there
 (`dependencies`, `operations`) that does not parse is read item by item: the
 header and the operations as far as they go. What could not be parsed is
 named (its line), never guessed.
+
+A file git left with conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`, and
+diff3's `|||||||` base) is read with both sides' lines and without the
+markers and the base: its dependencies are then those of both sides, so no
+migration either side depends on becomes a leaf it is not, and an
+`operations` list the markers cut into holds an unparsed item, its overlap
+unknown (half of each side's operations is neither side's migration).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ _CUT_SHORT = (
 # How many following pieces a piece cut short may take to complete.
 _REACH = 200
 _LISTS = ("dependencies", "replaces", "run_before", "operations")
+# The text of the unparsed item standing for operations cut by conflict markers.
+CONFLICTED = "merge conflict markers"
 
 
 class Unparsed(NamedTuple):
@@ -45,13 +54,115 @@ class Salvaged(NamedTuple):
 
     tree: ast.Module
     lost: tuple[int, ...]  # first line of each statement or item left out
+    markers: tuple[int, ...] = ()  # the line of each `<<<<<<<` (conflict markers)
 
 
 def salvage(text: str) -> Salvaged:
     """Read what can be read of `text`, a module Python cannot parse whole."""
     lost: list[int] = []
-    body = _statements(text.splitlines(keepends=True), 0, lost, _migration_class)
-    return Salvaged(ast.Module(body=body, type_ignores=[]), tuple(lost))
+    text, regions = _both_sides(text)
+    body: list[ast.stmt] | None = None
+    if regions:
+        try:
+            body = ast.parse(text).body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            body = None
+    if body is None:
+        body = _statements(text.splitlines(keepends=True), 0, lost, _migration_class)
+    tree = ast.Module(body=body, type_ignores=[])
+    if regions:
+        _both_headers(tree, regions)
+        _operations_cut(tree, regions)
+    return Salvaged(tree, tuple(lost), tuple(first for first, _ in regions))
+
+
+# git's conflict markers, each alone at the start of its line.
+# Seven or more: git writes eight for a rename/rename conflict, more when nested.
+_MARKER = re.compile(r"(<{7,}|\|{7,}|={7,}|>{7,})(?: .*)?\r?\n?$")
+
+
+def _both_sides(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with both sides' lines kept and the markers and diff3's base blanked.
+
+    Returns the text (the same lines, so line numbers hold) and each
+    conflict's (first line, last line), counted from 1.
+    """
+    if "<<<<<<<" not in text:
+        return text, []
+    lines = text.splitlines(keepends=True)
+    regions: list[tuple[int, int]] = []
+    state, first = "out", 0
+    for i, line in enumerate(lines):
+        match = _MARKER.match(line)
+        mark = match.group(1)[0] if match else ""
+        blank = "\n" if line.endswith("\n") else ""
+        if state == "out" and mark == "<":
+            state, first, lines[i] = "ours", i + 1, blank
+        elif state in ("ours", "base") and mark in "|=" and mark:
+            state, lines[i] = ("base" if mark == "|" else "theirs"), blank
+        elif state == "theirs" and mark == ">":
+            state, lines[i] = "out", blank
+            regions.append((first, i + 1))
+        elif state == "base":
+            lines[i] = blank
+    if not regions:
+        return text, []
+    return "".join(lines), regions
+
+
+def _both_headers(tree: ast.Module, regions: list[tuple[int, int]]) -> None:
+    """One `dependencies` (`replaces`, `run_before`) of both sides' items, where each side has its own.
+
+    A conflict around a whole one-line assignment keeps both assignments;
+    Python would take the last, one side's, so they are joined instead.
+    """
+    for cls in _migration_classes(tree):
+        for name in _LISTS[:3]:
+            found = [stmt for stmt in cls.body if _assigned_list(stmt, name) is not None]
+            if len(found) < 2 or not any(_within(stmt, regions) for stmt in found):
+                continue
+            items: dict[str, ast.expr] = {}
+            for stmt in found:
+                for item in _assigned_list(stmt, name) or []:
+                    items.setdefault(ast.dump(item), item)
+            first = _assigned_list(found[0], name)
+            assert first is not None
+            first[:] = list(items.values())
+            cls.body = [stmt for stmt in cls.body if stmt is found[0] or stmt not in found]
+
+
+def _migration_classes(tree: ast.Module) -> list[ast.ClassDef]:
+    return [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"]
+
+
+def _assigned_list(stmt: ast.stmt, name: str) -> list[ast.expr] | None:
+    """The items of `name = [...]` (or a tuple), else None."""
+    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, (ast.List, ast.Tuple)):
+        return None
+    if not any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+        return None
+    return stmt.value.elts
+
+
+def _within(stmt: ast.stmt, regions: list[tuple[int, int]]) -> bool:
+    """Tell whether a conflict region overlaps the lines of `stmt`."""
+    end = getattr(stmt, "end_lineno", None) or _last_line(stmt)
+    return any(first <= end and last >= stmt.lineno for first, last in regions)
+
+
+def _operations_cut(tree: ast.Module, regions: list[tuple[int, int]]) -> None:
+    """Put an unparsed item in each `operations` list a conflict falls in."""
+    for cls in _migration_classes(tree):
+        for stmt in cls.body:
+            items = _assigned_list(stmt, "operations")
+            if items is not None and _within(stmt, regions):
+                first = next(a for a, b in regions if a <= _last_line(stmt) and b >= stmt.lineno)
+                items.append(ast.Constant(value=Unparsed(first, CONFLICTED)))  # type: ignore[arg-type]
+
+
+def _last_line(node: ast.AST) -> int:
+    """The last line any part of `node` is on (nodes the fallback reader made have no end)."""
+    return max((getattr(n, "end_lineno", None) or getattr(n, "lineno", 0)) for n in ast.walk(node))
 
 
 def _starts(lines: list[str]) -> list[int]:

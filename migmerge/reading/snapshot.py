@@ -9,6 +9,7 @@ several times faster than opening them one by one.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +20,14 @@ from migmerge.reading.files import read_regular
 DISK = ""
 WORKING_TREE = "working tree"  # the label of a snapshot of the working tree
 NO_TWINS: Mapping[str, tuple[str, str]] = {}
+# Seven or more (git writes eight for a rename/rename conflict, more when nested).
+_OPEN = re.compile(rb"^<{7,}(?: |\r?$)", re.MULTILINE)
+_CLOSE = re.compile(rb"^>{7,}(?: |\r?$)", re.MULTILINE)
+
+
+def has_markers(source: bytes) -> bool:
+    """Tell whether `source` holds git's merge conflict markers (`<<<<<<<` ... `>>>>>>>`)."""
+    return bool(_OPEN.search(source) and _CLOSE.search(source))
 
 
 class Origin(NamedTuple):
@@ -50,6 +59,9 @@ class Snapshot(NamedTuple):
     # Paths upstream deleted and the local side changed (git's modify/delete,
     # left on disk during the merge): read as deleted, as `--against` predicts.
     deleted_upstream: tuple[str, ...] = ()
+    # Paths both sides changed that git left with conflict markers (modify/modify):
+    # `files` holds upstream's blob, as `--against` predicts; the markers are on disk.
+    changed_both: tuple[str, ...] = ()
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths` (those that exist)."""
@@ -115,6 +127,10 @@ def worktree(
     branch being rebased onto in a rebase (`rebase`). A path upstream deleted
     and the local side changed (modify/delete) is read as deleted, though git
     leaves the local version on disk: the prediction of `--against` too.
+    A path both sides changed (git's modify/modify, conflict markers on disk)
+    is read as upstream's blob, as `--against` predicts, and listed in
+    `changed_both`, while the markers are there: half of each side's lines is
+    neither side's migration.
     """
     listing = git.list_worktree(root, pathspecs, started)
     files = listing.entries
@@ -134,10 +150,18 @@ def worktree(
         files[path] = DISK
     out = _follow_disk_links(root, files, listing.links)
     twins: dict[str, tuple[str, str]] = {}
+    both: list[str] = []
     for path, (base, ours, theirs) in listing.unmerged.items():
+        upstream = ours if rebase else theirs
         if base is None and ours and theirs:
             twins[path] = (theirs, ours) if rebase else (ours, theirs)
-    return Snapshot(root, files, links_out=out, deleted_upstream=gone).with_twins(twins)
+        elif base and ours and theirs and upstream and files.get(path) == DISK:
+            if has_markers(_read_disk(root / path, root) or b""):  # else resolved on disk
+                files[path] = upstream
+                both.append(path)
+    return Snapshot(
+        root, files, links_out=out, deleted_upstream=gone, changed_both=tuple(sorted(both))
+    ).with_twins(twins)
 
 
 def _follow_disk_links(root: Path, files: dict[str, str], links: Iterable[str]) -> tuple[str, ...]:
