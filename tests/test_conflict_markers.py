@@ -124,7 +124,8 @@ def test_a_migration_both_sides_changed_is_read_as_upstream_has_it(tmp_path: Pat
         if merging:
             assert b"<<<<<<<" in (root / settings).read_bytes()
             assert [w["path"] for w in marked] == [settings]
-            assert "migmerge reads upstream's version, as `--against` predicts" in marked[0]["message"]
+            upstreams = "migmerge reads upstream's version, as `--against` predicts"
+            assert upstreams in marked[0]["message"]
         else:
             assert marked == []
     # Resolved on disk but not yet added: the file as it is now is read.

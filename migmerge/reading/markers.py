@@ -17,14 +17,16 @@ from migmerge.reading.snapshot import DISK, Snapshot, has_markers
 
 
 def conflict_markers(tree: Snapshot, apps: Iterable[tuple[str, str]]) -> list[Warning]:
-    """Warn for each models file or migration of `apps` ((label, migrations folder)) with markers."""
+    """Warn for each models file or migration of `apps` ((label, folder)) holding markers."""
     pairs = list(apps)
     by_folder = {directory.rpartition("/")[0]: label for label, directory in pairs}
     # Only files changed in the working tree (unmerged or edited) can hold markers
     # git has not seen; committed ones are git's blobs. Reading those takes no git call.
     both = set(tree.changed_both)
     changed = (
-        path for path, sha in tree.files.items() if (sha == DISK or path in both) and "models" in path
+        path
+        for path, sha in tree.files.items()
+        if (sha == DISK or path in both) and "models" in path
     )
     paths = {path: label for path in changed if (label := _app_of(path, by_folder))}
     on_disk = Snapshot(tree.root, dict.fromkeys(paths, DISK))

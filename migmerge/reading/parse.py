@@ -277,7 +277,7 @@ def _operation(node: ast.expr, ctx: Context) -> Operation:
     """Read one operation call."""
     line = unparsed_line(node)
     if line is not None:
-        marks = isinstance(node, ast.Constant) and node.value.text == CONFLICTED
+        marks = isinstance(node, ast.Constant) and getattr(node.value, "text", None) == CONFLICTED
         why = "holds merge conflict markers" if marks else "cannot be parsed"
         return Operation(op="operations", readable=False, note=f"line {line} {why}")
     if not isinstance(node, ast.Call):

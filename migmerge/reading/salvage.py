@@ -111,7 +111,7 @@ def _both_sides(text: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 def _both_headers(tree: ast.Module, regions: list[tuple[int, int]]) -> None:
-    """One `dependencies` (`replaces`, `run_before`) of both sides' items, where each side has its own.
+    """One `dependencies` (`replaces`, `run_before`) of both sides' items, where each has its own.
 
     A conflict around a whole one-line assignment keeps both assignments;
     Python would take the last, one side's, so they are joined instead.
@@ -162,7 +162,12 @@ def _operations_cut(tree: ast.Module, regions: list[tuple[int, int]]) -> None:
 
 def _last_line(node: ast.AST) -> int:
     """The last line any part of `node` is on (nodes the fallback reader made have no end)."""
-    return max((getattr(n, "end_lineno", None) or getattr(n, "lineno", 0)) for n in ast.walk(node))
+    last = 0
+    for part in ast.walk(node):
+        line = getattr(part, "end_lineno", None) or getattr(part, "lineno", None)
+        if isinstance(line, int):
+            last = max(last, line)
+    return last
 
 
 def _starts(lines: list[str]) -> list[int]:

@@ -155,10 +155,16 @@ def worktree(
         upstream = ours if rebase else theirs
         if base is None and ours and theirs:
             twins[path] = (theirs, ours) if rebase else (ours, theirs)
-        elif base and ours and theirs and upstream and files.get(path) == DISK:
-            if has_markers(_read_disk(root / path, root) or b""):  # else resolved on disk
-                files[path] = upstream
-                both.append(path)
+        elif (
+            base
+            and ours
+            and theirs
+            and upstream
+            and files.get(path) == DISK
+            and has_markers(_read_disk(root / path, root) or b"")  # else resolved on disk
+        ):
+            files[path] = upstream
+            both.append(path)
     return Snapshot(
         root, files, links_out=out, deleted_upstream=gone, changed_both=tuple(sorted(both))
     ).with_twins(twins)
