@@ -64,21 +64,41 @@ def test_resolve_regenerate_asks_through_the_terminal(tmp_path: Path) -> None:
     text, code = run_in_pty(argv, root, keys=[b"y"] * 5)
     assert code == 0, text
     assert """Run MIGMERGE_UNAPPLY='[["polls", "0001_initial"]]' python manage.py""" in text
-    assert "Run python manage.py migrate? It changes your database." in text
+    assert "Run python manage.py migrate? It changes your database. (Y/n)" in text
     assert "regenerated" in text
     assert django_conflicts(root) == {}
     assert ("polls", "0004_fill_names") in sqlite_rows(root)
     assert "polls/migrations/0004_fill_names.py" in git(root, "ls-files")
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
-def test_answering_no_at_the_terminal_changes_nothing(tmp_path: Path) -> None:
+def regenerate_unchanged(tmp_path: Path, keys: list[bytes]) -> tuple[Path, str]:
+    """Run regenerate at a terminal with `keys`; assert it exited 1 and changed nothing."""
     root = applied_age_fork(tmp_path)
     rows = sqlite_rows(root)
     files = sorted(p.name for p in (root / "polls" / "migrations").glob("*.py"))
     argv = [sys.executable, "-m", "migmerge", "resolve", "--strategy", "regenerate"]
-    text, code = run_in_pty(argv, root, keys=[b"y", b"n", b"n", b"n"])
+    text, code = run_in_pty(argv, root, keys=keys)
     assert code == 1, text
     assert sqlite_rows(root) == rows
     assert sorted(p.name for p in (root / "polls" / "migrations").glob("*.py")) == files
+    assert git(root, "status", "--porcelain") == ""
+    return root, text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_answering_no_at_the_terminal_changes_nothing(tmp_path: Path) -> None:
+    root, _ = regenerate_unchanged(tmp_path, [b"y", b"n", b"n", b"n"])
+    shutil.rmtree(root)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_the_rollback_step_defaults_to_no_at_the_terminal(tmp_path: Path) -> None:
+    """Enter at "Run <unapply>?" keeps the data: the step that drops it defaults to No."""
+    # Yes to dropping the data and to the plan, then Enter (the default) at each step.
+    root, text = regenerate_unchanged(tmp_path, [b"y", b"y", b"\r", b"\r", b"\r"])
+    asked = text.replace("\n", "")  # the long command wraps on the terminal
+    assert '? Run MIGMERGE_UNAPPLY=\'[["polls", "0001_initial"]]\' python manage.py' in asked
+    assert "It changes your database: rolling back drops data. (y/N)" in asked, text
+    assert "was not confirmed; nothing needed restoring" in text
+    assert "Run python manage.py migrate?" not in text  # stopped before anything ran
     shutil.rmtree(root)

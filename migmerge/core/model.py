@@ -279,6 +279,9 @@ class Action(NamedTuple):
     touches_database: bool = False
     # For run steps: variables added to the environment (data for fixed code, never code).
     env: tuple[tuple[str, str], ...] = ()
+    # For run steps: rolling migrations back drops the data in the columns and tables they
+    # added (asked with the default No, the answer that loses nothing).
+    drops_data: bool = False
     # For backup steps: --force was given, so a database that cannot be backed up does
     # not stop the plan (it goes on without a backup, and says so).
     optional: bool = False

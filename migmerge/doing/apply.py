@@ -121,6 +121,8 @@ class Transaction:
         self.journal.step("start", self.number, described, touches)
         self.out(f"  running: {described}")
         try:
+            if action.action == "run" and action.touches_database:
+                _confirm_run(self.questioner, action)  # declined: nothing to restore
             self.database_changed = self.database_changed or touches
             _run_step(self, action)
         except BaseException as exc:
@@ -255,7 +257,7 @@ def _run_step(tx: Transaction, action: Action) -> None:
     elif kind == "delete":
         _delete(tx.root, _need(action.path))
     elif kind == "run":
-        _run(tx.root, action, tx.questioner)
+        _run(tx.root, action)
     elif kind == "backup":
         _backup(tx, action)
     elif kind == "record":
@@ -316,12 +318,10 @@ def _delete(root: Path, path: str) -> None:
         (root / path).unlink()
 
 
-def _run(root: Path, action: Action, questioner: Questioner | None) -> None:
+def _run(root: Path, action: Action) -> None:
     """Run a command; a non-zero exit is a failed step, with the command's output."""
     argv = action.command or ()
     shown = shown_command(action)
-    if action.touches_database and not _confirmed(questioner, shown):
-        raise Refused(f"{shown} was not confirmed")
     cwd = root / action.cwd if action.cwd else root
     try:
         env = clean_env(dict(action.env))
@@ -333,11 +333,19 @@ def _run(root: Path, action: Action, questioner: Questioner | None) -> None:
         raise StepFailed(f"{shown} exited with {proc.returncode}: {_tail(output)}")
 
 
-def _confirmed(questioner: Questioner | None, shown: str) -> bool:
-    """Ask before a command that changes the database (no questioner: already agreed)."""
+def _confirm_run(questioner: Questioner | None, action: Action) -> None:
+    """Ask before a command that changes the database (no questioner: already agreed).
+
+    The default is the answer that loses nothing: No for a step that drops data.
+    """
     if questioner is None:
-        return True
-    return questioner.confirm(f"Run {shown}? It changes your database.", default=True)
+        return
+    shown = shown_command(action)
+    question = f"Run {shown}? It changes your database."
+    if action.drops_data:
+        question = f"Run {shown}? It changes your database: rolling back drops data."
+    if not questioner.confirm(question, default=not action.drops_data):
+        raise Refused(f"{shown} was not confirmed")
 
 
 def _tail(output: str, lines: int = 15) -> str:

@@ -79,7 +79,9 @@ def unapply_actions(
     why = why or f"unapply {app} back to {target or 'zero'} through Django's executor"
     cwd = str(project.manage_cwd(run))
     env = unapply_env(app, target)
-    return (Action("run", why, command=run, cwd=cwd, touches_database=True, env=env),)
+    return (
+        Action("run", why, command=run, cwd=cwd, touches_database=True, env=env, drops_data=True),
+    )
 
 
 def settings_args(command: tuple[str, ...]) -> tuple[str, ...]:
