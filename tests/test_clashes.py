@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from migmerge.core.clashes import (
-    SideChange,
-    Wanted,
-    cross_app,
-    cross_app_conflict,
-    duplicate_operations,
-    suspect,
-    wanted_names,
-)
+from migmerge.core.clashes import SideChange, cross_app, cross_app_conflict
+from migmerge.core.duplicates import Wanted, duplicate_operations, suspect, wanted_names
 from migmerge.core.model import Key, Migration
 from migmerge.reading.parse import parse_migration
 

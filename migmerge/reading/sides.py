@@ -3,9 +3,9 @@
 Runs after the graph: takes what each side's commits changed since the merge
 base (the diffs `--against` and the hooks run anyway), reads and fully parses
 only those migrations, and asks core/clashes for cross-app conflicts and
-duplicate operations; `--against` and pre-push also warn when the local side
-rewrites a migration that is on the default branch. The cost follows the
-change: the graph is built, and an app's other migrations read, only when a
+core/duplicates for duplicate operations; `--against` and pre-push also warn
+when the local side rewrites a migration that is on the default branch. The
+cost follows the change: the graph is built, and an app's other migrations read, only when a
 finding needs them.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from migmerge.core import clashes
 from migmerge.core.graph import Graph
@@ -23,6 +23,9 @@ from migmerge.reading import git_diff, git_objects, git_refs, snapshot
 from migmerge.reading.config import Config
 from migmerge.reading.derive import Scan
 from migmerge.reading.scope import Diffs, GitState
+
+if TYPE_CHECKING:
+    from migmerge.core.duplicates import Duplicate, Wanted
 
 Changes = Mapping[str, "str | None"]
 
@@ -230,14 +233,16 @@ def _duplicates(
     scan: Scan, where: Where, new: Mapping[Key, Migration], ordered: _Order, *, history: bool
 ) -> list[Warning]:
     """Warn about a new migration that adds again what an ancestor added."""
+    from migmerge.core import duplicates  # only when a side added migrations
+
     out: list[Warning] = []
-    for app, wanted in sorted(clashes.wanted_names(new.values()).items()):
+    for app, wanted in sorted(duplicates.wanted_names(new.values()).items()):
         mine = [m for m in new.values() if m.app == app]
         parsed = _suspects(scan, where, app, wanted, mine, new) if history else {}
-        if not clashes.repeats([*mine, *parsed.values()]):
+        if not duplicates.repeats([*mine, *parsed.values()]):
             continue  # nothing added twice: no need to know the order
         line, before = ordered.line([*mine, *parsed.values()])
-        for dup in clashes.duplicate_operations(app, line, before, new):
+        for dup in duplicates.duplicate_operations(app, line, before, new):
             out.append(_duplicate_warning(dup))
     return out
 
@@ -246,11 +251,13 @@ def _suspects(
     scan: Scan,
     where: Where,
     app: str,
-    wanted: clashes.Wanted,
+    wanted: Wanted,
     mine: Iterable[Migration],
     new: Mapping[Key, Migration],
 ) -> dict[str, Migration]:
     """The app's other migrations whose bytes may add or remove what `mine` add, parsed."""
+    from migmerge.core.duplicates import suspect
+
     folders = {m.path.rpartition("/")[0] for m in mine}
     others = [
         path
@@ -259,12 +266,12 @@ def _suspects(
         if (app, name) not in new
     ]
     sources = scan.read(others)
-    suspects = [p for p in others if p in sources and clashes.suspect(wanted, sources[p])]
+    suspects = [p for p in others if p in sources and suspect(wanted, sources[p])]
     keys = [where.key(p) for p in suspects]
     return _parse(scan, (Migration(k[0], k[1], p) for k, p in zip(keys, suspects) if k))
 
 
-def _duplicate_warning(dup: clashes.Duplicate) -> Warning:
+def _duplicate_warning(dup: Duplicate) -> Warning:
     fails = {"field": "duplicate column", "model": "table already exists"}.get(
         dup.thing.partition(" ")[0], "the name is taken"
     )
