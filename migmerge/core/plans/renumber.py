@@ -1,8 +1,9 @@
 """The renumber strategy: move the local migrations after upstream's and rewire every reference.
 
-A plan is data. Nothing here writes: `doing.apply.apply_plan` does. Reading the
-files to compute edited bytes is the only I/O, and it happens on the working
-tree the plan will be applied to.
+A plan is data. Nothing here writes: `doing.apply.apply_plan` does. The file
+changes (edited bytes, renames, mentions left to a person) are computed in
+renumber_files, on the working tree the plan will be applied to; this module
+picks the new names and says what happens to the database of applied ones.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migmerge.core import edit
 from migmerge.core import strategy as rules
-from migmerge.core.model import Action, Conflict, Key, Leaf, Migration, Plan, Strategy
+from migmerge.core.model import Action, Conflict, Leaf, Plan, Strategy
 from migmerge.core.plans.merge import refuse_links_out
+from migmerge.core.plans.renumber_files import edit_actions, outside_references, rename_actions
 from migmerge.core.plans.steps import (
     backup_action,
     max_migration,
@@ -123,14 +123,19 @@ def _plan_segments(
     repoint = {seg.names[0]: (_head_dependency(analysis, app, seg), seg.onto) for seg in segments}
     moving = [name for seg in segments for name in seg.names]
     fix = _applied_or_shared(analysis, app, segments, options)
-    actions = [*fix.before, *_edits(analysis, app, renames, repoint)]
-    actions += _renames(analysis, app, moving, renames)
+    migrations = analysis.migrations
+    actions = [
+        *fix.before,
+        *edit_actions(analysis.root, migrations.values(), app, renames, repoint),
+    ]
+    actions += rename_actions(migrations, app, moving, renames)
     new_leaf = renames.get(moving[-1], moving[-1])
     directory = analysis.apps[app].directory
     actions += max_migration(analysis.root, directory, new_leaf)
     actions += fix.after(renames)
     refuse_links_out(analysis, app, actions)
-    warnings = [*_outside_references(analysis, app, renames, actions), *fix.warnings]
+    mentions = analysis.mentions(renames) if renames else {}
+    warnings = [*outside_references(analysis.root, mentions, renames, actions), *fix.warnings]
     strategy: Strategy = "renumber"
     return Plan(strategy, app, tuple(actions), tuple(warnings))
 
@@ -196,97 +201,6 @@ def _head_dependency(analysis: Analysis, app: str, seg: _Segment) -> str:
             hint=f"edit its dependencies by hand, or migmerge resolve --app {app} --strategy merge",
         )
     return deps[0]
-
-
-def _edits(
-    analysis: Analysis,
-    app: str,
-    renames: Mapping[str, str],
-    repoint: Mapping[str, tuple[str, str]],
-) -> list[Action]:
-    """Edit every migration that names a renamed one, and re-point each segment's head."""
-    keys = {(app, old): (app, new) for old, new in renames.items()}
-    actions = []
-    for migration in sorted(analysis.migrations.values(), key=lambda m: m.path):
-        pointed = repoint.get(migration.name) if migration.app == app else None
-        if pointed is None and not _names_any(migration, keys):
-            continue
-        action = _edit(analysis.root, migration, keys, pointed, app)
-        if action is not None:
-            actions.append(action)
-    return actions
-
-
-def _names_any(migration: Migration, keys: Mapping[Key, Key]) -> bool:
-    """True when the migration's header references one of `keys`."""
-    refs = (*migration.dependencies, *migration.replaces, *migration.run_before)
-    return any(ref in keys for ref in refs)
-
-
-def _edit(
-    root: Path,
-    migration: Migration,
-    keys: Mapping[Key, Key],
-    pointed: tuple[str, str] | None,
-    app: str,
-) -> Action | None:
-    """Compute one file's new bytes: head re-pointed first, then every reference renamed."""
-    before = (root / migration.path).read_bytes()
-    after = before
-    whys = []
-    if pointed is not None:
-        try:
-            after = edit.replace_dependency(after, (app, pointed[0]), (app, pointed[1]))
-        except edit.EditError as exc:
-            # A refusal (exit 1), not bad input: Django reads the file; migmerge cannot edit it.
-            why = "its dependencies are computed, " if migration.dynamic else ""
-            raise Refused(
-                f"{migration.path}: cannot renumber: {why}{exc.message}", hint=exc.hint
-            ) from exc
-        whys.append(f"depend on {pointed[1]} instead of {pointed[0]}")
-    renamed = edit.rewrite_references(after, keys)
-    if renamed != after:
-        whys.append("follow the renamed migrations it references")
-    if renamed == before:
-        return None
-    return Action("edit", "; ".join(whys), path=migration.path, content=renamed)
-
-
-def _renames(
-    analysis: Analysis, app: str, moving: Sequence[str], renames: Mapping[str, str]
-) -> list[Action]:
-    """Rename the moved files, last first, so no target is taken by a file still to move."""
-    actions = []
-    for name in reversed(moving):
-        if name not in renames:
-            continue
-        path = analysis.migrations[(app, name)].path
-        target = f"{path.rsplit('/', 1)[0]}/{renames[name]}.py"
-        why = f"number it after the upstream migrations: {name} -> {renames[name]}"
-        actions.append(Action("rename", why, path=path, target=target))
-    return actions
-
-
-def _outside_references(
-    analysis: Analysis, app: str, renames: Mapping[str, str], actions: Sequence[Action]
-) -> list[str]:
-    """Warn about tracked text files outside the edited migrations that mention old names."""
-    if not renames:
-        return []
-    handled = {a.path for a in actions} | {a.target for a in actions}
-    found = sorted({path for paths in analysis.mentions(renames).values() for path in paths})
-    return [
-        f"{path} mentions {_which(analysis.root / path, renames)}: update it by hand"
-        for path in found
-        if path and path not in handled
-    ]
-
-
-def _which(path: Path, renames: Mapping[str, str]) -> str:
-    """Name the old names a file mentions, with their new names."""
-    text = path.read_bytes().decode("utf-8", "replace") if path.is_file() else ""
-    pairs = [f"{old} (now {new})" for old, new in renames.items() if old in text]
-    return ", ".join(pairs) or ", ".join(renames)
 
 
 # Applied and shared migrations -------------------------------------------------
