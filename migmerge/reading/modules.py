@@ -13,7 +13,7 @@ import ast
 
 from migmerge.reading import git_objects
 from migmerge.reading.parse_names import module_paths
-from migmerge.reading.snapshot import Snapshot, on_disk
+from migmerge.reading.snapshot import WORKING_TREE, Snapshot, on_disk
 
 # The side of a whole tree: its own files hold every module.
 _WHOLE = "(the whole tree)"
@@ -44,6 +44,27 @@ class RepositoryModules:
         if key not in self._found:
             self._found[key] = self._first(side, candidates)
         return self._found[key]
+
+    def data(self, importer: str, path: str) -> bytes | None:
+        """The bytes of a data file (a `.sql` a RunSQL subclass opens) at `importer`'s side.
+
+        In a predicted merge a file the importer's side lacks is upstream's, when
+        upstream has it (it came with upstream's migration).
+        """
+        origin = self.tree.origin
+        sides: list[str | None] = [_WHOLE]
+        if origin is not None:
+            sides = [origin.upstream if importer in origin.upstream_paths else origin.local]
+            if self.tree.label != WORKING_TREE and sides[0] != origin.upstream:
+                sides.append(origin.upstream)
+        for side in sides:
+            key = (side, (path,))
+            if key not in self._found:
+                self._found[key] = self._first(side, (path,))
+            found = self._found[key]
+            if found is not None:
+                return found[1]
+        return None
 
     def _first(self, side: str | None, candidates: tuple[str, ...]) -> tuple[str, bytes] | None:
         if side == _WHOLE:

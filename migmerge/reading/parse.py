@@ -310,6 +310,16 @@ def _custom_operation(name: str, node: ast.Call, ctx: Context) -> Operation:
         read = operation_class(name, found[0], found[1])
         if read is not None:
             return read._replace(detail=_detail(node))
+        from migmerge.reading.parse_files import file_sql  # rare: a RunSQL subclass
+
+        sql = file_sql(found[0], found[1], node, ctx)
+        if sql is not None and sql.call is not None:
+            op = _run_sql(name, bind(sql.call, READERS["RunSQL"].params), ctx)
+            return op._replace(detail=_detail(sql.call))
+        if sql is not None:
+            where = found[1].path or "this file"
+            note = f"{name} ({where}) is a RunSQL that reads its SQL in __init__: {sql.why}"
+            return Operation(op=name, readable=False, note=note)
     origin = _origin(node.func, ctx)
     note = f"{name} is a custom operation{origin}; what it touches is unknown"
     return Operation(op=name, readable=False, note=note)

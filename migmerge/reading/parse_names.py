@@ -31,6 +31,9 @@ class ModuleSource(Protocol):
     def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
         """The path and bytes of `module` as `importer` (a path) imports it, or None."""
 
+    def data(self, importer: str, path: str) -> bytes | None:
+        """The bytes of the file at `path` (from the root) as `importer`'s revision has it."""
+
 
 # How far imports are followed from a migration (module to module).
 FOLLOW_DEPTH = 4
