@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.reading import git, git_diff, git_refs
+from migmerge.reading import git, git_diff, git_objects, git_refs
 from tests.testing.repos import commit_all, init_repo
 
 REDIRECTING = {
@@ -128,3 +128,34 @@ def test_the_default_branch_has_one_home(
     expected: str | None,
 ) -> None:
     assert _refs(*names, head=head).default_branch(configured, remote) == expected
+
+
+def test_the_cat_file_readers_read_each_reply_by_the_name_sent(tmp_path: Path) -> None:
+    # One reply walker for blobs, folders and object ids: a missing name, a
+    # name holding a newline, and a body that looks like a reply header
+    # must shift nothing.
+    root = init_repo(tmp_path / "r")
+    folder = root / "polls" / "migrations"
+    folder.mkdir(parents=True)
+    tricky = b"0000 missing\n" + bytes(range(256))
+    (folder / "0001_initial.py").write_bytes(tricky)
+    (folder / "0002_more.py").write_bytes(b"")
+    (root / "odd\nname.py").write_bytes(b"odd")
+    commit_all(root, "one")
+    blobs = git_objects.tree_entries(root, "HEAD")
+    first, empty = blobs["polls/migrations/0001_initial.py"], blobs["polls/migrations/0002_more.py"]
+    missing = "1" * 40
+    assert git_objects.read_blobs(root, [missing, first, empty, first]) == {
+        first: tricky,
+        empty: b"",
+    }
+    names = ["HEAD:nothing.py", "HEAD:odd\nname.py", "HEAD:polls/migrations/0001_initial.py"]
+    assert git_objects.object_ids(root, names) == {
+        "HEAD:odd\nname.py": blobs["odd\nname.py"],
+        "HEAD:polls/migrations/0001_initial.py": first,
+    }
+    assert git_objects.existing_objects(root, names) == set(names[1:])
+    folders = ["HEAD:nothing", "HEAD:polls/migrations", "HEAD:odd\nname.py", "HEAD:polls"]
+    found = git_objects.folder_entries(root, folders)
+    assert found["HEAD:polls/migrations"] == {"0001_initial.py": first, "0002_more.py": empty}
+    assert set(found) == {"HEAD:polls/migrations", "HEAD:polls"}  # a blob is no folder

@@ -7,7 +7,7 @@ here sends all its names to one process rather than one process a name.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from migmerge.reading.git import big_output, git_bytes
@@ -66,18 +66,8 @@ def read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
         return {}
     data = "\n".join(wanted).encode("utf-8", "surrogateescape") + b"\n"
     out = big_output(root, "cat-file", "--batch", input=data)
-    blobs: dict[str, bytes] = {}
-    pos = 0
-    for sha in wanted:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        if len(header) < 3 or header[1] == b"missing":
-            pos = end + 1
-            continue
-        size = int(header[2])
-        blobs[sha] = out[end + 1 : end + 1 + size]
-        pos = end + 1 + size + 1
-    return blobs
+    sent = [sha.encode("utf-8", "surrogateescape") for sha in wanted]
+    return {wanted[i]: body for i, _, body in _replies(out, sent, bodies=True)}
 
 
 def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -96,21 +86,12 @@ def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]
     # Many revisions share one tree (condo: 1,170 remote refs, 396 distinct
     # migrations folders): each tree is parsed once (was 8.5 s of a check there).
     parsed: dict[bytes, dict[str, str]] = {}
-    pos = 0
-    for name, raw in zip(wanted, encoded):
-        for word in (b" missing\n", b" ambiguous\n"):
-            if out.startswith(raw + word, pos):
-                pos += len(raw) + len(word)
-                break
-        else:
-            end = out.index(b"\n", pos)
-            sha, kind, size = out[pos:end].split()
-            body = out[end + 1 : end + 1 + int(size)]
-            pos = end + 1 + int(size) + 1
-            if kind == b"tree":
-                if sha not in parsed:
-                    parsed[sha] = _tree_entries(body, len(sha) // 2)
-                found[name] = parsed[sha]
+    for index, header, body in _replies(out, encoded, bodies=True):
+        sha, kind, _ = header.split()
+        if kind == b"tree":
+            if sha not in parsed:
+                parsed[sha] = _tree_entries(body, len(sha) // 2)
+            found[wanted[index]] = parsed[sha]
     return found
 
 
@@ -144,15 +125,30 @@ def object_ids(root: Path, names: Iterable[str]) -> dict[str, str]:
     out = git_bytes(
         root, "cat-file", "-z", "--batch-check=%(objectname)", input=b"\0".join(encoded) + b"\0"
     )
-    found: dict[str, str] = {}
+    return {wanted[i]: header.decode() for i, header, _ in _replies(out, encoded, bodies=False)}
+
+
+def _replies(out: bytes, sent: list[bytes], *, bodies: bool) -> Iterator[tuple[int, bytes, bytes]]:
+    """Walk `cat-file`'s replies to the names `sent`, in order: (index, header, body).
+
+    Read back by the names sent: git echoes a name it does not find (missing,
+    or ambiguous) as it is, so a name holding a newline cannot shift the
+    replies; such a name yields nothing. `bodies`: each reply carries its
+    object after the header (`--batch`; `--batch-check` replies are one line).
+    """
     pos = 0
-    for name, raw in zip(wanted, encoded):
+    for index, raw in enumerate(sent):
         for word in (b" missing\n", b" ambiguous\n"):
             if out.startswith(raw + word, pos):
                 pos += len(raw) + len(word)
                 break
         else:
             end = out.index(b"\n", pos)
-            found[name] = out[pos:end].decode()
-            pos = end + 1
-    return found
+            header = out[pos:end]
+            if not bodies:
+                yield index, header, b""
+                pos = end + 1
+                continue
+            size = int(header.rsplit(b" ", 1)[1])
+            yield index, header, out[end + 1 : end + 1 + size]
+            pos = end + 1 + size + 1
