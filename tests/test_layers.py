@@ -36,12 +36,10 @@ FLOORS = {
 PENDING = {
     ("core/plans/regenerate.py", "migmerge.reading.analysis"),
     ("core/plans/regenerate.py", "migmerge.reading.project"),
-    ("core/plans/renumber.py", "migmerge.doing.prompts"),
     ("core/plans/renumber.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading"),
     ("core/plans/steps.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading.project"),
-    ("core/strategy.py", "migmerge.doing.prompts"),
     ("core/strategy.py", "migmerge.reading.config"),
     ("core/plans/merge.py", "migmerge.reading.analysis"),
     ("core/plans/merge.py", "migmerge.reading.render"),

@@ -24,7 +24,7 @@ from migmerge.reading.ghosts import ghost_files
 
 if TYPE_CHECKING:
     from migmerge.core.doctor import Diagnosis
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
 
 Out = Callable[[str], None]
 

@@ -14,7 +14,7 @@ from migmerge.errors import Refused
 
 if TYPE_CHECKING:
     from migmerge.core.model import Conflict, Database
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
     from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]

@@ -31,7 +31,7 @@ from migmerge.report import clash_warnings, hook_summary, push_report
 
 if TYPE_CHECKING:
     from migmerge.core.model import Conflict
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
     from migmerge.reading.analysis import Analysis
 
 # Paths whose change can create parallel migrations. Migration names only

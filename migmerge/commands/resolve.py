@@ -23,8 +23,8 @@ from migmerge.reading.analysis import analyze
 if TYPE_CHECKING:
     from migmerge.commands.unfinished import Flags
     from migmerge.core.model import Database
+    from migmerge.core.questions import Questioner
     from migmerge.doing.apply import Transaction
-    from migmerge.doing.prompts import Questioner
     from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]

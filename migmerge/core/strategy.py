@@ -13,7 +13,7 @@ from migmerge.core.model import CheckResult, Conflict, Leaf, Overlap, Strategy
 from migmerge.errors import MigmergeError, Refused
 
 if TYPE_CHECKING:
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
     from migmerge.reading.config import Config
 
 STRATEGIES: tuple[str, ...] = ("auto", "merge", "renumber", "regenerate")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from migmerge.core.model import Database
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
 
 Out = Callable[[str], None]
 FAULT_VARIABLE = "MIGMERGE_FAULT"

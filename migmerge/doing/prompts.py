@@ -1,31 +1,19 @@
 """Who answers questions: a person at a terminal, the command-line flags, or a test script.
 
-The core holds a `Questioner` and never knows which one it has (Django's
-questioner seam). Nothing here exits the process: a question nobody may answer
-raises `errors.Refused`, and the CLI turns that into an exit code.
+The core holds a `Questioner` (core/questions.py) and never knows which one it
+has (Django's questioner seam). Nothing here exits the process: a question
+nobody may answer raises `errors.Refused`, and the CLI turns that into an exit
+code.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from migmerge.core.questions import Choices, Questioner
 from migmerge.errors import MigmergeError, Refused
-
-Choices = Sequence[tuple[str, str]]
-
-
-class Questioner(Protocol):
-    """Answers yes/no questions and picks one of several choices."""
-
-    def confirm(self, message: str, *, default: bool = False) -> bool:
-        """Return True when the step described by `message` may go ahead."""
-        ...
-
-    def choose(self, message: str, choices: Choices, *, default: str | None = None) -> str:
-        """Return the value of one of `choices` ((value, label) pairs)."""
-        ...
 
 
 class InteractiveQuestioner:
@@ -147,10 +135,8 @@ def _questionary() -> Any:
 
 
 __all__ = [
-    "Choices",
     "FlagQuestioner",
     "InteractiveQuestioner",
-    "Questioner",
     "ScriptedQuestioner",
     "make_questioner",
 ]

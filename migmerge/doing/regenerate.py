@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from migmerge.core.model import Conflict, Database, Plan
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
     from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]

@@ -26,7 +26,7 @@ from migmerge.core.writer import parse_number
 from migmerge.errors import MigmergeError, Refused
 
 if TYPE_CHECKING:
-    from migmerge.doing.prompts import Questioner
+    from migmerge.core.questions import Questioner
     from migmerge.reading.analysis import Analysis
 
 
