@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from migmerge.core.model import Action, Plan
 from migmerge.doing import database as db_module
 from migmerge.doing.journal import Journal
+from migmerge.doing.links import refuse_link_out, write_inside
 from migmerge.doing.undo import Undone, undo
 from migmerge.errors import Interrupted, MigmergeError, Refused, StepFailed
 from migmerge.reading import git
@@ -278,8 +279,7 @@ def _write(root: Path, action: Action) -> None:
         raise StepFailed(f"{action.path} already exists")
     if action.action == "edit" and not path.is_file():
         raise StepFailed(f"{action.path} does not exist")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(action.content or b"")
+    write_inside(root, _need(action.path), action.content or b"")
     _stage(root, _need(action.path))
 
 
@@ -301,6 +301,8 @@ def _rename(root: Path, source: str, target: str) -> None:
         raise StepFailed(f"{target} already exists")
     if not (root / source).is_file():
         raise StepFailed(f"{source} does not exist")
+    for path in (source, target):
+        refuse_link_out(root, path, follow_last=False)
     tracked, _ = git.index_entries(root, [source])
     if source in tracked:
         git.git_run(root, "mv", "--", source, target)
@@ -311,6 +313,7 @@ def _rename(root: Path, source: str, target: str) -> None:
 
 def _delete(root: Path, path: str) -> None:
     """Remove a file: `git rm` when it is tracked, so the deletion is staged like the renames."""
+    refuse_link_out(root, path, follow_last=False)
     tracked, _ = git.index_entries(root, [path])
     if path in tracked:
         git.git_run(root, "rm", "-q", "-f", "--", path)

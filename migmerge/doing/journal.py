@@ -74,6 +74,7 @@ class Journal:
         new_folders = [f for f in folders if f not in self.folders]
         in_folders = _files_in(self.root, new_folders)
         self.folders += new_folders
+        paths = [*paths, *_link_targets(self.root, [*in_folders, *paths])]
         fresh = [p for p in dict.fromkeys([*in_folders, *paths]) if p not in self.files]
         # A path in a folder journaled earlier that the journal does not know was absent then.
         fresh_now = [p for p in fresh if p in in_folders or not self._in_old_folder(p, new_folders)]
@@ -215,10 +216,28 @@ def _durable(path: Path, content: bytes) -> None:
 
 
 def _state(path: Path) -> tuple[bytes | None, int | None]:
-    """A file's bytes and mode; (None, None) when it is absent."""
+    """A file's bytes and mode; (None, None) when it is absent.
+
+    A symbolic link is recorded as itself (its target, and a link's mode), never
+    read through: an undo makes the link again.
+    """
+    if path.is_symlink():
+        return os.fsencode(os.readlink(path)), path.lstat().st_mode
     if not path.is_file():
         return None, None
     return path.read_bytes(), path.stat().st_mode
+
+
+def _link_targets(root: Path, paths: Sequence[str]) -> list[str]:
+    """The files that links among `paths` lead to inside the repository (written through)."""
+    inside = os.path.realpath(root)
+    found = []
+    for path in paths:
+        if os.path.islink(root / path):
+            real = os.path.realpath(root / path)
+            if real.startswith(inside + os.sep):
+                found.append(os.path.relpath(real, inside).replace(os.sep, "/"))
+    return found
 
 
 def _files_in(root: Path, folders: Sequence[str]) -> list[str]:

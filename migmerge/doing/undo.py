@@ -10,6 +10,7 @@ the journal stays so `migmerge resolve --abort` can be run again.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def _files(journal: Journal, result: Undone) -> None:
 
 
 def _put(file: Path, content: bytes | None, mode: int | None) -> bool:
-    """Make one file as it was; True when something had to change."""
+    """Make one file (or link) as it was; True when something had to change."""
+    if content is not None and mode is not None and stat.S_ISLNK(mode):
+        return _put_link(file, os.fsdecode(content))
     if content is None:
         if file.is_file() or file.is_symlink():
             file.unlink()
@@ -117,6 +120,17 @@ def _put(file: Path, content: bytes | None, mode: int | None) -> bool:
     if mode is not None:
         temporary.chmod(mode)
     os.replace(temporary, file)
+    return True
+
+
+def _put_link(file: Path, target: str) -> bool:
+    """Make the symbolic link as it was (never writing through whatever is there now)."""
+    if file.is_symlink() and os.readlink(file) == target:
+        return False
+    if file.is_symlink() or file.is_file():
+        file.unlink()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, file)
     return True
 
 

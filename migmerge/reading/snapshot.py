@@ -148,7 +148,10 @@ def worktree(
             files.pop(path, None)
     for path in listing.untracked:
         files[path] = DISK
-    out = _follow_disk_links(root, files, listing.links)
+    # Untracked links are followed like tracked ones: inside the repository as
+    # Django would, out of it never (reported, not read).
+    untracked_links = {p for p in listing.untracked if os.path.islink(root / p)}
+    out = _follow_disk_links(root, files, {*listing.links, *untracked_links})
     twins: dict[str, tuple[str, str]] = {}
     both: list[str] = []
     for path, (base, ours, theirs) in listing.unmerged.items():

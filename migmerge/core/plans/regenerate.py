@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from migmerge.core import edit
 from migmerge.core.model import Action, Conflict, Leaf, Plan
+from migmerge.core.plans.merge import refuse_links_out
 from migmerge.core.strategy import merge_command, regenerate_rule
 from migmerge.errors import Refused, StepFailed
 from migmerge.reading.project import manage_command, manage_cwd
@@ -54,6 +55,7 @@ def plan_regenerate(
         _run(manage("migrate"), MIGRATE_WHY, database=True),
         _run(manage("makemigrations", conflict.app, "--check", "--dry-run"), CHECK_WHY),
     ]
+    refuse_links_out(analysis, conflict.app, actions)
     return Plan(
         "regenerate",
         conflict.app,
