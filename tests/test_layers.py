@@ -42,7 +42,6 @@ PENDING = {
     ("core/plans/steps.py", "migmerge.reading.project"),
     ("core/strategy.py", "migmerge.reading.config"),
     ("core/plans/merge.py", "migmerge.reading.analysis"),
-    ("core/plans/merge.py", "migmerge.reading.render"),
 }
 
 

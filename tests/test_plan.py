@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.model import Conflict, Leaf, Overlap
-from migmerge.core.plans.merge import plan_merge
+from migmerge.core.plans.merge import merge_request, plan_merge
 from migmerge.core.plans.renumber import (
     plan_renumber,
     plan_renumber_conflict,
@@ -23,6 +23,7 @@ from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_database
+from migmerge.reading.render import render_merges
 from tests.testing.projects import django_conflicts, manage, nothing_applied, renumber_project
 from tests.testing.repos import git, isolated_git_env, run_migmerge
 
@@ -346,7 +347,9 @@ def test_applied_record_refuses_when_the_new_dependency_is_not_applied(project: 
 
 def test_merge_plan_writes_djangos_merge_migration(project: Path) -> None:
     analysis = analyze(project)
-    plan = plan_merge(analysis, analysis.result.conflicts[0])
+    conflict = analysis.result.conflicts[0]
+    (rendered,) = render_merges(analysis.project_for(conflict.directory), [merge_request(conflict)])
+    plan = plan_merge(analysis, conflict, rendered)
     name = "0004_merge_0002_tag_0003_choice_votes"
     assert [(a.action, a.path) for a in plan.actions] == [
         ("write", f"{MIG}/{name}.py"),

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from migmerge.core.model import MergeRequest
 from migmerge.reading.config import Config
 from migmerge.reading.project import load_project
-from migmerge.reading.render import render_merge
+from migmerge.reading.render import render_merge, render_merges
 from tests.testing.projects import POLLS_V1, django_conflicts, parallel_branches
 from tests.testing.repos import PYTHON, isolated_git_env, run_migmerge
 
@@ -106,6 +107,27 @@ def test_the_project_interpreter_renders_with_its_own_django(
     assert header is not None and header[1].decode() == version
     django_wrote = makemigrations_merge(project, found.python)
     assert rendered.source.split(b"\n", 1)[1] == django_wrote.split(b"\n", 1)[1]
+
+
+def test_one_process_renders_a_list_in_order_each_as_alone(
+    project: Path, old_django: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    (project / ".venv").symlink_to(Path(old_django).parent.parent)
+    found = load_project(project, Config())
+    requests = [
+        MergeRequest("polls", ("0002_b", "0002_a"), 3, "polls/migrations/x.py"),
+        MergeRequest("other", ("0007_x", "0007_y", "0007_z"), 8, "other/migrations/y.py"),
+    ]
+    together = render_merges(found, requests)
+    alone = [render_merges(found, [request])[0] for request in requests]
+    names = ["0003_merge_0002_a_0002_b", "0008_merge_0007_x_0007_y_0007_z"]
+    assert [r.name for r in together] == names
+    assert [HEADER.sub(b"", r.source) for r in together] == [
+        HEADER.sub(b"", r.source) for r in alone
+    ]
+    assert b"other" in together[1].source and b"0007_z" in together[1].source
+    assert all(r.how == alone[0].how for r in together)
 
 
 def test_an_interpreter_without_django_falls_back_and_says_so(

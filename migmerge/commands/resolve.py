@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migmerge.core import strategy as rules
-from migmerge.core.model import Conflict, Plan, Strategy
-from migmerge.core.plans.merge import plan_merge
+from migmerge.core.model import Conflict, Plan, Rendered, Strategy
+from migmerge.core.plans.merge import merge_request, plan_merge
 from migmerge.core.plans.renumber import plan_renumber_conflict
 from migmerge.doing.apply import afterwards, combine, describe
 from migmerge.errors import Refused
@@ -22,7 +22,7 @@ from migmerge.reading.analysis import analyze
 
 if TYPE_CHECKING:
     from migmerge.commands.unfinished import Flags
-    from migmerge.core.model import Database
+    from migmerge.core.model import Database, Project
     from migmerge.core.questions import Questioner
     from migmerge.doing.apply import Transaction
     from migmerge.reading.analysis import Analysis
@@ -39,6 +39,8 @@ class _Options:
     force: bool
     questioner: Questioner | None
     applied: str | None = None  # --applied: rollback, record, refuse (None: ask, else refuse)
+    # The merge migrations rendered ahead, by app: every one of a run in one process.
+    rendered: dict[str, Rendered] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def _resolve(root: Path, flags: Flags, fmt: str, questioner: Questioner, out: Ou
         return 0
     keep = flags.keep_names or analysis.config.renumber == "keep-names"
     options = _Options(flags.strategy, keep, flags.force, questioner, flags.applied)
+    options.rendered.update(_render_ahead(analysis, conflicts, options, dry_run=flags.dry_run))
     plan = _dry_resolution if flags.dry_run else _resolution
     resolutions = [plan(analysis, c, options) for c in conflicts]
     if fmt != "json":
@@ -171,7 +174,8 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
     if conflict.directory in analysis.scan.kmigrator:
         return _kmigrator_plan(analysis, conflict, strategy, options)
     if strategy == "merge":
-        return plan_merge(analysis, conflict)
+        rendered = options.rendered.get(conflict.app) or _render(analysis, [conflict])[0]
+        return plan_merge(analysis, conflict, rendered)
     if strategy == "renumber":
         return plan_renumber_conflict(
             analysis,
@@ -186,6 +190,60 @@ def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _
     return regenerate.plan_regenerate(
         analysis, conflict, database=_database(analysis), force=options.force
     )
+
+
+def _render_ahead(
+    analysis: Analysis, conflicts: Sequence[Conflict], options: _Options, *, dry_run: bool
+) -> dict[str, Rendered]:
+    """Render, all at once, the merge migrations the plans will want, by app.
+
+    Those whose strategy is merge without asking anyone (with --dry-run, also
+    those a refusal would show as merge); one a person chooses later is
+    rendered then.
+    """
+    merging = []
+    for conflict in conflicts:
+        if conflict.directory in analysis.scan.kmigrator:
+            continue
+        chosen = _unasked_strategy(analysis, conflict, options, force=options.force)
+        if chosen is None and dry_run and not options.force:
+            chosen = _unasked_strategy(analysis, conflict, options, force=True)
+        if chosen == "merge":
+            merging.append(conflict)
+    return {c.app: rendered for c, rendered in zip(merging, _render(analysis, merging))}
+
+
+def _unasked_strategy(
+    analysis: Analysis, conflict: Conflict, options: _Options, *, force: bool
+) -> Strategy | None:
+    """The strategy the rules choose without a question; None when they refuse or would ask."""
+    try:
+        strategy, _ = rules.choose_strategy(
+            conflict, options.strategy, analysis.config, force=force, questioner=None
+        )
+    except Refused:
+        return None
+    return strategy
+
+
+def _render(analysis: Analysis, conflicts: Sequence[Conflict]) -> list[Rendered]:
+    """Each conflict's merge migration, rendered by its project's Django: one process a project."""
+    from migmerge.reading.render import render_merges
+
+    # By what rendering depends on, the interpreter and why it was chosen: each app folder
+    # has its own record (its manage.py named), most of them of one interpreter.
+    groups: dict[tuple[str, str], tuple[Project, list[int]]] = {}
+    for index, conflict in enumerate(conflicts):
+        project = analysis.project_for(conflict.directory)
+        key = (project.python, project.python_why)
+        groups.setdefault(key, (project, []))[1].append(index)
+    rendered: list[Rendered | None] = [None] * len(conflicts)
+    for project, indexes in groups.values():
+        requests = [merge_request(conflicts[i]) for i in indexes]
+        for index, one in zip(indexes, render_merges(project, requests)):
+            rendered[index] = one
+    assert all(one is not None for one in rendered)
+    return [one for one in rendered if one is not None]
 
 
 def _kmigrator_plan(

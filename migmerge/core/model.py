@@ -324,6 +324,23 @@ class Plan(NamedTuple):
     afterwards: tuple[str, ...] = ()
 
 
+class MergeRequest(NamedTuple):
+    """A merge migration to render: its app, the leaves it joins, its number, its future path."""
+
+    app: str
+    leaves: tuple[str, ...]
+    number: int
+    path: str  # where black looks for its config, as if the file were there
+
+
+class Rendered(NamedTuple):
+    """A rendered merge migration: its module name, its bytes, and who wrote it, in words."""
+
+    name: str
+    source: bytes
+    how: str
+
+
 class Database(NamedTuple):
     """Where the project's default database lives."""
 

@@ -292,11 +292,13 @@ def _analyze_tree(
     for packages in by_project(scan.packages).values():
         for package in packages:
             app_map.setdefault(package.label, _app(package))
-    conflicts = [
-        build_conflict(shape, scan.package(shape[0]), scan)
-        for shape in outcome[3]
-        if not only or shape[1] in only
-    ]
+    shapes = [shape for shape in outcome[3] if not only or shape[1] in only]
+    by_dir: dict[str, discover.Package] = {}
+    for package in scan.packages:
+        by_dir.setdefault(package.directory, package)  # the first, as scan.package finds it
+    if len(shapes) > 1:  # every conflicting branch's files in one reading, not one per app
+        scan.read(by_dir[s[0]].modules[n] for s in shapes for branch in s[4] for n in branch)
+    conflicts = [build_conflict(shape, by_dir[shape[0]], scan) for shape in shapes]
     if tree.twins:
         from migmerge.reading.same_name import same_name_conflicts
 

@@ -2,9 +2,11 @@
 
 `makemigrations --merge` names the file, writes a header with its Django's
 version and runs black on it when black is installed. The project's
-interpreter renders it (migmerge/resources/render_merge.py, leaf names passed
-as JSON data, never as code) when it has Django; otherwise migmerge's own
-Django does, and the result says so.
+interpreter renders them (migmerge/resources/render_merge.py, leaf names
+passed as JSON data, never as code) when it has Django; otherwise migmerge's
+own Django does, and the result says so. Every merge migration of a run is
+rendered in one process: one start of the interpreter, Django and black for
+all of them.
 """
 
 from __future__ import annotations
@@ -14,40 +16,49 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from migmerge.core.model import Project
+from migmerge.core.model import MergeRequest, Project, Rendered
 from migmerge.reading.git import clean_env
 
 SCRIPT = Path(__file__).resolve().parent.parent / "resources" / "render_merge.py"
-TIMEOUT = 120
-
-
-class Rendered(NamedTuple):
-    """A rendered merge migration: its module name, its bytes, and who wrote it, in words."""
-
-    name: str
-    source: bytes
-    how: str
+TIMEOUT = 120  # for the process, plus PER_MERGE for each merge migration it renders
+PER_MERGE = 10
 
 
 def render_merge(
     project: Project | None, app: str, leaves: Sequence[str], number: int, path: str
 ) -> Rendered:
     """Render the merge migration of `leaves` as the project's Django would write it at `path`."""
-    request = {"app": app, "leaves": list(leaves), "number": number, "path": path}
+    (rendered,) = render_merges(project, [MergeRequest(app, tuple(leaves), number, path)])
+    return rendered
+
+
+def render_merges(project: Project | None, requests: Sequence[MergeRequest]) -> list[Rendered]:
+    """Render every request as the project's Django would, in one process, in their order."""
+    if not requests:
+        return []
+    asked = [
+        {"app": r.app, "leaves": list(r.leaves), "number": r.number, "path": r.path}
+        for r in requests
+    ]
     if project is None or project.python_why.startswith("migmerge's own"):
-        answer = _in_process(request)
-        return _rendered(answer, f"migmerge's own Django {answer['django']}")
+        return [_rendered(a, f"migmerge's own Django {a['django']}") for a in _in_process(asked)]
     if _same_interpreter(project.python):
-        answer = _in_process(request)
-        return _rendered(answer, f"the project's Django {answer['django']} ({project.python_why})")
-    asked, failure = _with(project.python, request)
-    if asked is not None:
-        return _rendered(asked, f"the project's Django {asked['django']} ({project.python_why})")
-    answer = _in_process(request)
-    why = f"migmerge's own Django {answer['django']}, because the project's interpreter {failure}"
-    return _rendered(answer, why)
+        who = f"({project.python_why})"
+        return [
+            _rendered(a, f"the project's Django {a['django']} {who}") for a in _in_process(asked)
+        ]
+    answers, failure = _with(project.python, asked)
+    if answers is not None:
+        who = f"({project.python_why})"
+        return [_rendered(a, f"the project's Django {a['django']} {who}") for a in answers]
+    return [
+        _rendered(
+            a, f"migmerge's own Django {a['django']}, because the project's interpreter {failure}"
+        )
+        for a in _in_process(asked)
+    ]
 
 
 def _rendered(answer: dict[str, Any], who: str) -> Rendered:
@@ -60,29 +71,31 @@ def _same_interpreter(python: str) -> bool:
     return python == sys.executable
 
 
-def _with(python: str, request: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+def _with(python: str, requests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]] | None, str]:
     """Render with another interpreter; (None, why) when it cannot."""
     env = clean_env()
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the writer needs no project settings
     try:
         proc = subprocess.run(
             [python, "-I", str(SCRIPT)],
-            input=json.dumps(request),
+            input=json.dumps(requests),
             capture_output=True,
             text=True,
             env=env,
-            timeout=TIMEOUT,
+            timeout=TIMEOUT + PER_MERGE * len(requests),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{python} cannot run it ({exc})"
     if proc.returncode != 0:
         has_no_django = "No module named 'django'" in proc.stderr
         return None, f"{python} has no Django" if has_no_django else f"{python} failed"
-    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return answer, ""
+    answers: list[dict[str, Any]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if len(answers) != len(requests):
+        return None, f"{python} answered {len(answers)} of {len(requests)} requests"
+    return answers, ""
 
 
-def _in_process(request: dict[str, Any]) -> dict[str, Any]:
+def _in_process(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Render with the Django migmerge runs with (the same script, loaded as a module)."""
     import importlib.util
 
@@ -90,5 +103,5 @@ def _in_process(request: dict[str, Any]) -> dict[str, Any]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    answer: dict[str, Any] = module.render(request)
-    return answer
+    answers: list[dict[str, Any]] = module.render_all(requests)
+    return answers

@@ -1,16 +1,24 @@
-"""Render a merge migration as `makemigrations --merge` does, with the Django that runs this.
+"""Render merge migrations as `makemigrations --merge` does, with the Django that runs this.
 
-migmerge runs it with the project's interpreter (`python -I`, the request as
-JSON on stdin: app label, leaf names, number, the file's future path), or
-loads it to render with its own Django. Fixed code: names are data, never
-code. Like Django's makemigrations, it names the file NNNN_merge_<leaves>
-(a timestamp past 47 characters), writes the header with this Django's
-version, and runs black on the result when this Django runs formatters and
-black is installed. Prints {"name", "source", "django", "formatter"}.
+migmerge runs it with the project's interpreter (`python -I`, the requests as
+a JSON list on stdin: for each, app label, leaf names, number, the file's
+future path), or loads it to render with its own Django. Fixed code: names
+are data, never code. Like Django's makemigrations, it names each file
+NNNN_merge_<leaves> (a timestamp past 47 characters), writes the header with
+this Django's version, and runs black on the result when this Django runs
+formatters and black is installed. Prints a JSON list, one
+{"name", "source", "django", "formatter"} a request, in their order.
+
+One process renders every merge migration of a run: Django is set up once,
+and black, when the `black` found is the one this interpreter imports, runs
+in this process through its own command line (the same arguments, the text
+on a stand-in stdin), not as a process per file.
 """
 
 import importlib
+import io
 import json
+import locale
 import os
 import shutil
 import subprocess
@@ -20,7 +28,13 @@ from typing import Any
 MAX_LEAF_NAMES = 47
 
 
-def render(request: dict[str, Any]) -> dict[str, Any]:
+def render_all(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Render every merge migration `requests` ask for, in their order."""
+    black = _Black()
+    return [render(request, black) for request in requests]
+
+
+def render(request: dict[str, Any], black: "_Black | None" = None) -> dict[str, Any]:
     """Render the merge migration `request` asks for."""
     django = _module("django")
     settings = _module("django.conf").settings
@@ -38,7 +52,8 @@ def render(request: dict[str, Any]) -> dict[str, Any]:
     dependencies = [(app, leaf) for leaf in leaves]
     subclass = type("Migration", (migrations.Migration,), {"dependencies": dependencies})
     source = str(MigrationWriter(subclass(name, app), include_header=True).as_string())
-    formatted, formatter = _format(source, request.get("path") or f"{name}.py")
+    black = black or _Black()
+    formatted, formatter = black.format(source, request.get("path") or f"{name}.py")
     version = str(django.get_version())
     return {"name": name, "source": formatted, "django": version, "formatter": formatter}
 
@@ -48,29 +63,85 @@ def _module(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def _format(source: str, path: str) -> tuple[str, str | None]:
-    """Run black as Django's run_formatters would, on the text instead of the file."""
-    if not hasattr(_module("django.core.management.utils"), "run_formatters"):
-        return source, None  # this Django (before 4.1) runs no formatter
-    # As the activated environment would: its own bin/ first on PATH.
-    path_env = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    black = shutil.which("black", path=path_env)
-    if black is None:
-        return source, None
-    try:
-        proc = subprocess.run(
-            [black, "--fast", "--quiet", "--stdin-filename", path, "-"],
-            input=source,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return source, None
-    if proc.returncode != 0:
-        return source, None
-    return proc.stdout, "black"
+class _Black:
+    """black as Django's run_formatters would run it, on the text instead of the file."""
+
+    def __init__(self) -> None:
+        self.found = False
+        self.path: str | None = None
+        self.main: Any = None  # black's command, when it can run in this process
+
+    def format(self, source: str, path: str) -> tuple[str, str | None]:
+        """`source` as black formats it for `path` (its config), or unchanged without black."""
+        if not self.found:
+            self.found = True
+            self.path = self._find()
+            self.main = self._importable() if self.path else None
+        if self.path is None:
+            return source, None
+        args = ["--fast", "--quiet", "--stdin-filename", path, "-"]
+        if self.main is not None:
+            try:
+                return self._in_process(args, source)
+            except Exception:  # noqa: BLE001 - the separate process says it as black does
+                self.main = None
+        try:
+            proc = subprocess.run(
+                [self.path, *args], input=source, capture_output=True, text=True, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return source, None
+        if proc.returncode != 0:
+            return source, None
+        return proc.stdout, "black"
+
+    @staticmethod
+    def _find() -> str | None:
+        if not hasattr(_module("django.core.management.utils"), "run_formatters"):
+            return None  # this Django (before 4.1) runs no formatter
+        # As the activated environment would: its own bin/ first on PATH.
+        path_env = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        return shutil.which("black", path=path_env)
+
+    def _importable(self) -> Any:
+        """black's click command when the `black` found is this interpreter's own, else None."""
+        assert self.path is not None
+        try:
+            with open(self.path, "rb") as script:
+                first = script.readline(4096)
+        except OSError:
+            return None
+        if first.rstrip(b"\r\n") != b"#!" + os.fsencode(sys.executable):
+            return None  # another interpreter's black (pipx, a system package): its own process
+        try:
+            black = importlib.import_module("black")
+        except Exception:  # noqa: BLE001 - any failure: run the found one instead
+            return None
+        main = getattr(black, "main", None)
+        return main if hasattr(main, "main") else None
+
+    def _in_process(self, args: list[str], source: str) -> tuple[str, str | None]:
+        """Run black's command line here: the same arguments, `source` on a stand-in stdin."""
+        encoding = locale.getpreferredencoding(False)  # as subprocess's text mode encodes
+        stdin, stdout = sys.stdin, sys.stdout
+        written = io.BytesIO()
+        # Held here: a stand-in closes its buffer when collected.
+        given = io.TextIOWrapper(io.BytesIO(source.encode(encoding)), encoding=encoding)
+        taken = io.TextIOWrapper(written, encoding=encoding)
+        sys.stdin, sys.stdout = given, taken
+        try:
+            code = self.main.main(args=args, prog_name="black", standalone_mode=False)
+            taken.flush()
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            sys.stdin, sys.stdout = stdin, stdout
+        if code not in (0, None):
+            return source, None
+        # As subprocess's text mode decodes: universal newlines.
+        text = written.getvalue().decode(encoding)
+        return text.replace("\r\n", "\n").replace("\r", "\n"), "black"
 
 
 if __name__ == "__main__":
-    print(json.dumps(render(json.load(sys.stdin))))
+    print(json.dumps(render_all(json.load(sys.stdin))))

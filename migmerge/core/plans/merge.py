@@ -1,7 +1,8 @@
 """The merge strategy: the merge migration `makemigrations --merge` would write.
 
 Rendered as the project's own Django writes it (its version in the header,
-black run when it runs black): `reading.render` asks the project's interpreter.
+black run when it runs black): `resolve` asks `reading.render` for every merge
+of a run at once (one process), and hands each plan its rendering.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from migmerge.core.model import Action, Conflict, Plan
+from migmerge.core.model import Action, Conflict, MergeRequest, Plan, Rendered
 from migmerge.core.plans.steps import max_migration
 from migmerge.core.writer import merge_number
 from migmerge.errors import MigmergeError, Refused
@@ -18,14 +19,17 @@ if TYPE_CHECKING:
     from migmerge.reading.analysis import Analysis
 
 
-def plan_merge(analysis: Analysis, conflict: Conflict) -> Plan:
-    """Plan the merge migration makemigrations --merge would write, depending on every leaf."""
-    from migmerge.reading.render import render_merge
+def merge_request(conflict: Conflict) -> MergeRequest:
+    """What to render for the merge migration of `conflict`: one depending on every leaf."""
+    leaves = tuple(leaf.name for leaf in conflict.leaves)
+    number = merge_number(leaves)
+    future = f"{conflict.directory}/{number:04d}_merge.py"  # black reads its config there
+    return MergeRequest(conflict.app, leaves, number, future)
 
+
+def plan_merge(analysis: Analysis, conflict: Conflict, rendered: Rendered) -> Plan:
+    """Plan the merge migration makemigrations --merge would write (`rendered` for `conflict`)."""
     leaves = [leaf.name for leaf in conflict.leaves]
-    project = analysis.project_for(conflict.directory)
-    future = f"{conflict.directory}/{merge_number(leaves):04d}_merge.py"  # black reads its config
-    rendered = render_merge(project, conflict.app, leaves, merge_number(leaves), future)
     path = f"{conflict.directory}/{rendered.name}.py"
     if (analysis.root / path).exists():
         raise MigmergeError(f"{path} already exists", hint="remove it or rename it, then retry")
