@@ -83,42 +83,40 @@ def conflict(kind: str, *, local_shared: bool = False, sides: bool = True) -> Co
     ],
 )
 def test_auto_follows_the_contract_table(case: Conflict, expected: str) -> None:
-    strategy, why = choose_strategy(case, "auto", Config(), force=False)
+    strategy, why = choose_strategy(case, "auto", "auto", force=False)
     assert strategy == expected
     assert why and "\n" not in why
 
 
 def test_config_strategy_is_the_default() -> None:
-    assert choose_strategy(conflict("none"), None, Config(strategy="merge"), force=False)[0] == (
-        "merge"
-    )
+    assert choose_strategy(conflict("none"), None, "merge", force=False)[0] == "merge"
 
 
 def test_unknown_overlap_asks_or_refuses() -> None:
     questioner = ScriptedQuestioner(["regenerate"])
-    strategy, _ = choose_strategy(conflict("unknown"), "auto", Config(), force=False,
+    strategy, _ = choose_strategy(conflict("unknown"), "auto", "auto", force=False,
                                   questioner=questioner)  # fmt: skip
     assert strategy == "regenerate"
     assert "(merge, renumber, regenerate) regenerate" in questioner.transcript[0]
     with pytest.raises(Refused, match="needs a person"):
-        choose_strategy(conflict("unknown"), "auto", Config(), force=False,
+        choose_strategy(conflict("unknown"), "auto", "auto", force=False,
                         questioner=FlagQuestioner(yes=True))  # fmt: skip
     with pytest.raises(Refused, match="a person must choose"):
-        choose_strategy(conflict("unknown"), "auto", Config(), force=False)
+        choose_strategy(conflict("unknown"), "auto", "auto", force=False)
 
 
 @pytest.mark.parametrize("kind", ["field", "unknown"])
 @pytest.mark.parametrize("wanted", ["merge", "renumber"])
 def test_merge_or_renumber_over_an_overlap_needs_force(kind: str, wanted: str) -> None:
     with pytest.raises(Refused, match=f"refusing to {wanted}") as info:
-        choose_strategy(conflict(kind), wanted, Config(), force=False)
+        choose_strategy(conflict(kind), wanted, "auto", force=False)
     assert info.value.hint and "--force" in info.value.hint
-    assert choose_strategy(conflict(kind), wanted, Config(), force=True)[0] == wanted
+    assert choose_strategy(conflict(kind), wanted, "auto", force=True)[0] == wanted
 
 
 def test_unknown_strategy_is_bad_input() -> None:
     with pytest.raises(Exception, match="unknown strategy 'fast'") as info:
-        choose_strategy(conflict("none"), "fast", Config(), force=False)
+        choose_strategy(conflict("none"), "fast", "auto", force=False)
     assert getattr(info.value, "exit_code", None) == 2
 
 

@@ -14,7 +14,6 @@ import pytest
 from migmerge.core.model import Conflict, Leaf, Operation, Overlap
 from migmerge.core.strategy import Facts, decide, drops, record_gaps, renumber_rule
 from migmerge.errors import Refused
-from migmerge.reading.config import Config
 
 MIG = "polls/migrations"
 
@@ -52,7 +51,7 @@ def expected(overlap: str, shared: bool, applied: bool | None, strategy: str, fo
 
 def outcome(case: Conflict, strategy: str, force: bool) -> str:
     try:
-        chosen, database = decide(case, strategy, Config(), force=force)
+        chosen, database = decide(case, strategy, "auto", force=force)
     except Refused as exc:
         return "refused: " + _category(exc)
     return f"{chosen}, database {database}" if chosen == "renumber" else chosen
@@ -156,20 +155,20 @@ def test_an_overlap_refusal_suggests_only_what_the_same_facts_allow(
     if strategy == "auto" and overlap == "field":
         return  # auto regenerates
     with pytest.raises(Refused) as info:
-        decide(case, strategy, Config(), force=False)
+        decide(case, strategy, "auto", force=False)
     hint = info.value.hint or ""
     # regenerate refuses a shared local side (core/plans/regenerate.py): not suggested then.
     assert ("--strategy regenerate" in hint) == (not shared), hint
     wanted = "merge" if strategy == "auto" else strategy
     assert f"--strategy {wanted} --force if you checked the operations by hand" in hint
-    assert decide(case, wanted, Config(), force=True)[0] == wanted
+    assert decide(case, wanted, "auto", force=True)[0] == wanted
 
 
 @pytest.mark.parametrize("overlap", ["none", "model", "field", "unknown"])
 def test_a_shared_regenerate_is_refused_with_a_merge_the_same_facts_allow(overlap: str) -> None:
     case = conflict(overlap, shared=True, applied=False)
     with pytest.raises(Refused) as info:
-        decide(case, "regenerate", Config(), force=False)
+        decide(case, "regenerate", "auto", force=False)
     assert "refusing to regenerate 0002_a: they are shared" in info.value.message
     hint = info.value.hint or ""
     suggested = hint.split(" (or ")[0]
@@ -178,8 +177,8 @@ def test_a_shared_regenerate_is_refused_with_a_merge_the_same_facts_allow(overla
     assert suggested == "migmerge resolve --app polls --strategy merge" + (
         " --force" if overlap in ("field", "unknown") else ""
     )
-    assert decide(case, "merge", Config(), force="--force" in suggested)[0] == "merge"
-    assert decide(case, "regenerate", Config(), force=True)[0] == "regenerate"
+    assert decide(case, "merge", "auto", force="--force" in suggested)[0] == "merge"
+    assert decide(case, "regenerate", "auto", force=True)[0] == "regenerate"
 
 
 def test_the_regenerate_plans_ask_the_one_rule() -> None:

@@ -146,7 +146,7 @@ def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _R
     strategy, why = rules.choose_strategy(
         conflict,
         options.strategy,
-        analysis.config,
+        analysis.config.strategy,
         force=options.force,
         questioner=options.questioner,
     )

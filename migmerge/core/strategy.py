@@ -14,7 +14,6 @@ from migmerge.errors import MigmergeError, Refused
 
 if TYPE_CHECKING:
     from migmerge.core.questions import Questioner
-    from migmerge.reading.config import Config
 
 STRATEGIES: tuple[str, ...] = ("auto", "merge", "renumber", "regenerate")
 _CHOICES = (
@@ -27,14 +26,17 @@ _CHOICES = (
 def choose_strategy(
     conflict: Conflict,
     requested: str | None,
-    config: Config,
+    configured: str,
     *,
     force: bool,
     questioner: Questioner | None = None,
 ) -> tuple[Strategy, str]:
-    """Pick the strategy for a conflict (the contract's auto table) and say why in a sentence."""
+    """Pick the strategy for a conflict (the contract's auto table) and say why in a sentence.
+
+    `requested`: the --strategy flag; `configured`: the project's configured strategy.
+    """
     _refuse_cross_app(conflict)
-    wanted = requested or config.strategy
+    wanted = requested or configured
     if wanted not in STRATEGIES:
         raise MigmergeError(
             f"unknown strategy {wanted!r}", hint=f"use one of: {', '.join(STRATEGIES)}"
@@ -382,7 +384,7 @@ def drops(leaves: Sequence[Leaf]) -> str:
 def decide(
     conflict: Conflict,
     requested: str | None,
-    config: Config,
+    configured: str,
     *,
     force: bool,
     applied: str | None = None,
@@ -394,7 +396,7 @@ def decide(
     What `resolve` does when nobody can be asked: `choose_strategy`, then, for a
     renumber, `renumber_rule` over the local leaves ("n/a" for other strategies).
     """
-    strategy, _ = choose_strategy(conflict, requested, config, force=force)
+    strategy, _ = choose_strategy(conflict, requested, configured, force=force)
     if strategy == "regenerate":
         local = [leaf for leaf in conflict.leaves if leaf.side == "local"]
         if len(local) == 1:
