@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from migmerge.reading.parse import parse_migration
-from migmerge.reading.parse_names import module_paths
-from tests.testing.projects import add_field, app_files, migration_text
+from tests.testing.projects import FileModules, add_field, app_files, migration_text
 from tests.testing.repos import Files, conflict_leaves, diverged, replays
 
 INSTALL_SQL = '''\
@@ -54,23 +53,6 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER polls_count_trg AFTER INSERT ON polls_vote
   FOR EACH ROW EXECUTE PROCEDURE polls_count();
 """
-
-
-class FileModules:
-    """Repository files by path: modules by import name, data files by path."""
-
-    def __init__(self, files: dict[str, str]) -> None:
-        self.files = files
-        self.trees: dict[tuple[str, int], object] = {}
-
-    def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
-        for path in module_paths(importer, module, level):
-            if path in self.files:
-                return path, self.files[path].encode()
-        return None
-
-    def data(self, importer: str, path: str) -> bytes | None:
-        return self.files[path].encode() if path in self.files else None
 
 
 def _operations(migration: str, files: dict[str, str]):  # type: ignore[no-untyped-def]

@@ -8,12 +8,18 @@ string arguments bound to its parameters, its statements one by one
 `Path(...).read_text()`), until `super().__init__(sql, ...)`. The file is read
 from the same revision as the module defining the class. Anything else in
 the body (a loop, an `if`, a call of its own) and the class is not read.
+
+Also here: the model labels of a Django fixture file (`.json`, `.yaml`) that
+a RunPython passes by path to a loader (`call_command("loaddata", path)`, or
+a helper of the repository that takes each record's `model`).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import posixpath
+import re
 from collections.abc import Callable
 
 from migmerge.reading.parse_names import Context
@@ -290,3 +296,54 @@ _PATH_OPS: dict[str, Callable[[list[str]], str]] = {
     "os.path.realpath": _one,
     "os.path.normpath": lambda parts: posixpath.normpath(_one(parts)),
 }
+
+
+# Django fixtures: a list of records, each naming its model ("app_label.modelname").
+FIXTURE_SUFFIXES = (".json", ".yaml", ".yml")
+_YAML_ITEM = re.compile(r"^- ", re.MULTILINE)
+_YAML_MODEL = re.compile(
+    r"^(?:- |  )model:[ \t]*(['\"]?)([A-Za-z_]\w*\.[A-Za-z_]\w*)\1[ \t]*\r?$", re.MULTILINE
+)
+
+
+def path_value(node: ast.expr, ctx: Context) -> str | None:
+    """The repository path an expression builds from `__file__` and strings, else None."""
+    value = _Body(ctx, {"__file__": ctx.path}).value(node)
+    return value if isinstance(value, str) else None
+
+
+def fixture_labels(node: ast.expr, ctx: Context) -> list[str] | None:
+    """The model labels of the fixture file `node` is the path of; None: not one, or unread.
+
+    Read at the revision of the module asking. A file whose records cannot
+    all be matched with a model label is not read (None).
+    """
+    path = path_value(node, ctx)
+    if path is None or not path.endswith(FIXTURE_SUFFIXES):
+        return None
+    where = posixpath.normpath(path)
+    if where.startswith(("/", "../")) or ctx.modules is None:
+        return None
+    data = ctx.modules.data(ctx.path, where)
+    if data is None or len(data) > _MAX_SQL:
+        return None
+    text = data.decode("utf-8", "replace")
+    if where.endswith(".json"):
+        return _json_labels(text)
+    labels = [m.group(2) for m in _YAML_MODEL.finditer(text)]
+    if not labels or len(labels) != len(_YAML_ITEM.findall(text)):
+        return None
+    return labels
+
+
+def _json_labels(text: str) -> list[str] | None:
+    try:
+        records = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(records, list) or not records:
+        return None
+    labels = [r.get("model") if isinstance(r, dict) else None for r in records]
+    if not all(isinstance(label, str) and label.count(".") == 1 for label in labels):
+        return None
+    return [str(label) for label in labels]

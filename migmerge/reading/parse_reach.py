@@ -12,6 +12,7 @@ import ast
 from collections.abc import Mapping
 
 from migmerge.core.model import Operation
+from migmerge.reading.parse_files import FIXTURE_SUFFIXES, fixture_labels
 from migmerge.reading.parse_names import Context, lookup_expr
 from migmerge.reading.parse_nodes import last_name, snippet, unique
 from migmerge.reading.parse_strings import literal_items, string_value
@@ -72,12 +73,14 @@ def _uses_schema_editor(function: ast.FunctionDef) -> bool:
 
 
 class Reach:
-    __slots__ = ("models", "problems", "names")
+    __slots__ = ("models", "problems", "names", "fixtures")
 
     def __init__(self) -> None:
         self.models: list[str] = []
         self.problems: list[str] = []
         self.names: set[str] = set()
+        # Model labels of the fixture files the code passes by path (a loader's records).
+        self.fixtures: list[str] = []
 
 
 def reach_code(code: ast.expr, ctx: Context) -> Operation:
@@ -134,10 +137,11 @@ def walk_code(node: ast.AST, ctx: Context, reach: Reach) -> None:
     while stack:
         code, where, bound = stack.pop()
         loops = {**bound, **_loop_values(code, where)}
+        records = _record_names(code)
         for sub in ast.walk(code):
             _mention(sub, reach.names)
             if isinstance(sub, ast.Call):
-                stack += _called(sub, where, reach, loops, seen)
+                stack += _called(sub, where, reach, loops, seen, records)
 
 
 # A function walked, with the strings its parameters were bound to.
@@ -154,17 +158,27 @@ def _called(
     reach: Reach,
     loops: Loops,
     seen: set[_Visit],
+    records: frozenset[str] = frozenset(),
 ) -> list[tuple[ast.AST, Context, Loops]]:
     """Note what one call reaches; return the function it calls when it can be read.
 
     The function comes back with its parameters bound to the strings this call
     passes (or their defaults), so a helper's `get_model(app, model)` is read
-    once per distinct set of literal arguments it is called with.
+    once per distinct set of literal arguments it is called with. A fixture
+    file passed by path gives its records' models to a `get_model` on a
+    record's `model` (a loader of the repository's).
     """
     called = last_name(call.func)
     if called == "get_model":
-        _get_model(call, ctx, reach, loops)
+        _get_model(call, ctx, reach, loops, records)
         return []
+    if called == "call_command":
+        _call_command(call, ctx, reach)
+        return []
+    for arg in [*call.args, *(kw.value for kw in call.keywords)]:
+        if _may_be_a_path(arg):
+            labels = fixture_labels(arg, ctx)
+            reach.fixtures += labels or []
     if called in ("get_models", "get_app_config", "get_app_configs"):
         reach.problems.append(f"calls {called}(), which may reach any model")
         return []
@@ -287,18 +301,79 @@ def _item_string(item: ast.expr, index: int, width: int, ctx: Context) -> str | 
     return string_value(item, ctx)
 
 
-def _get_model(call: ast.Call, ctx: Context, reach: Reach, loops: Loops) -> None:
+def _get_model(
+    call: ast.Call, ctx: Context, reach: Reach, loops: Loops, records: frozenset[str]
+) -> None:
     """Record the models one get_model call names (each value a loop gives it, too)."""
     values = [_strings(arg, ctx, loops) for arg in call.args]
     if len(values) == 1 and values[0] and all("." in v for v in values[0]):
         pairs = [tuple(v.split(".", 1)) for v in values[0]]
     elif len(values) == 2 and values[0] and values[1]:
         pairs = _pairs_of(call.args, values[0], values[1], loops)
+    elif len(call.args) == 1 and reach.fixtures and _record_model(call.args[0], records):
+        pairs = [tuple(label.split(".", 1)) for label in reach.fixtures]
     else:
         reach.problems.append("calls get_model with a non-literal argument")
         return
+    _add_models(pairs, ctx, reach)
+
+
+def _add_models(pairs: list[tuple[str, ...]], ctx: Context, reach: Reach) -> None:
     for app, model in pairs:
         reach.models.append(model.lower() if app == ctx.app else f"{app}.{model.lower()}")
+
+
+def _call_command(call: ast.Call, ctx: Context, reach: Reach) -> None:
+    """`call_command("loaddata", path, ...)`: the fixtures' models; any other command, any."""
+    command = string_value(call.args[0], ctx) if call.args else None
+    if command != "loaddata" or len(call.args) < 2:
+        what = repr(command) if command else "..."
+        reach.problems.append(f"calls call_command({what}), which may reach any model")
+        return
+    for arg in call.args[1:]:
+        labels = fixture_labels(arg, ctx)
+        if labels is None:
+            reach.problems.append(f"loads a fixture that cannot be read (`{snippet(arg)}`)")
+            return
+        _add_models([tuple(label.split(".", 1)) for label in labels], ctx, reach)
+
+
+def _may_be_a_path(node: ast.expr) -> bool:
+    """A cheap look: does `node` use `__file__` or a string naming a fixture file?"""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id == "__file__":
+            return True
+        if (
+            isinstance(sub, ast.Constant)
+            and isinstance(sub.value, str)
+            and sub.value.endswith(FIXTURE_SUFFIXES)
+        ):
+            return True
+    return False
+
+
+def _record_names(code: ast.AST) -> frozenset[str]:
+    """Names `code` assigns a record's model to (`label = item["model"]`)."""
+    return frozenset(
+        target.id
+        for node in ast.walk(code)
+        if isinstance(node, ast.Assign) and _record_model(node.value, frozenset())
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    )
+
+
+def _record_model(node: ast.expr, records: frozenset[str]) -> bool:
+    """`x["model"]`, `x.get("model")`, or a name assigned one."""
+    if isinstance(node, ast.Name):
+        return node.id in records
+    if isinstance(node, ast.Subscript):
+        return isinstance(node.slice, ast.Constant) and node.slice.value == "model"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        first = node.args[0] if node.args else None
+        named = isinstance(first, ast.Constant) and first.value == "model"
+        return node.func.attr == "get" and named
+    return False
 
 
 def _pairs_of(

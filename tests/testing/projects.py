@@ -12,6 +12,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+from migmerge.reading.parse_names import module_paths
 from tests.testing.databases import use_database
 from tests.testing.repos import PYTHON, Files, commit_all, git, init_repo
 
@@ -374,3 +375,23 @@ def sqlite_rows(root: Path) -> list[tuple[str, str]]:
     """(app, name) of every row of django_migrations in the project's SQLite database, sorted."""
     with sqlite3.connect(root / "db.sqlite3") as conn:
         return sorted(conn.execute("SELECT app, name FROM django_migrations").fetchall())
+
+
+# Other files of a repository, as the parser asks for them
+
+
+class FileModules:
+    """Repository files by path: modules by import name, data files by path."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+        self.trees: dict[tuple[str, int], object] = {}
+
+    def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
+        for path in module_paths(importer, module, level):
+            if path in self.files:
+                return path, self.files[path].encode()
+        return None
+
+    def data(self, importer: str, path: str) -> bytes | None:
+        return self.files[path].encode() if path in self.files else None
