@@ -219,7 +219,7 @@ def _unasked_strategy(
     """The strategy the rules choose without a question; None when they refuse or would ask."""
     try:
         strategy, _ = rules.choose_strategy(
-            conflict, options.strategy, analysis.config, force=force, questioner=None
+            conflict, options.strategy, analysis.config.strategy, force=force, questioner=None
         )
     except Refused:
         return None
