@@ -40,7 +40,6 @@ PENDING = {
     ("core/plans/steps.py", "migmerge.reading"),
     ("core/plans/steps.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading.project"),
-    ("core/plans/merge.py", "migmerge.reading.analysis"),
 }
 
 

@@ -16,7 +16,7 @@ from migmerge.core.writer import merge_number
 from migmerge.errors import MigmergeError, Refused
 
 if TYPE_CHECKING:
-    from migmerge.reading.analysis import Analysis
+    from migmerge.core.plans.inputs import AnalysisView
 
 
 def merge_request(conflict: Conflict) -> MergeRequest:
@@ -27,7 +27,7 @@ def merge_request(conflict: Conflict) -> MergeRequest:
     return MergeRequest(conflict.app, leaves, number, future)
 
 
-def plan_merge(analysis: Analysis, conflict: Conflict, rendered: Rendered) -> Plan:
+def plan_merge(analysis: AnalysisView, conflict: Conflict, rendered: Rendered) -> Plan:
     """Plan the merge migration makemigrations --merge would write (`rendered` for `conflict`)."""
     leaves = [leaf.name for leaf in conflict.leaves]
     path = f"{conflict.directory}/{rendered.name}.py"
@@ -45,7 +45,7 @@ def plan_merge(analysis: Analysis, conflict: Conflict, rendered: Rendered) -> Pl
     return Plan("merge", conflict.app, actions, afterwards=(f"git add {path}",))
 
 
-def refuse_links_out(analysis: Analysis, app: str, actions: Sequence[Action]) -> None:
+def refuse_links_out(analysis: AnalysisView, app: str, actions: Sequence[Action]) -> None:
     """Refuse a plan that would write through a link leading out of the repository."""
     writes = []
     for action in actions:
