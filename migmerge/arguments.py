@@ -170,12 +170,14 @@ def _doctor_parser(commands: Any) -> None:
         action="store_true",
         help="plan, show and apply what is safe after a backup, all or nothing: rename the rows "
         "of renamed migrations, fake what the schema proves applied, roll ghosts back with "
-        "their files from git; exit 0 when consistent after it",
+        "their files from git, delete stale rows whose file no commit has; exit 0 when "
+        "consistent after it",
     )
     doctor.add_argument(
         "--yes",
         action="store_true",
-        help="with --fix: apply without asking (also the rollbacks that drop data)",
+        help="with --fix: apply without asking (also the rollbacks that drop data and the "
+        "stale rows' deletions)",
     )
     doctor.add_argument(
         "--dry-run",

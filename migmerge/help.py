@@ -45,9 +45,10 @@ interpreter and settings) what the schema should be; that answer is kept in
 
 doctor --fix changes the database, after a backup and all or nothing: it
 renames the rows of renamed migrations, runs `migrate --fake APP NAME` for
-exactly the migrations the schema proves, and rolls ghosts back with their
-files from git (put back, unapplied, removed again). A rollback that drops
-data says what and is asked with "no" as the default. Drift is never fixed
+exactly the migrations the schema proves, rolls exactly the ghosts back with
+their files from git (put back, unapplied, removed again), and deletes a
+stale row whose file no commit has. A rollback that drops data, and a row's
+deletion, say what and are asked with "no" as the default. Drift is never fixed
 automatically. Exit 0 when consistent afterwards, 1 when problems remain or
 it was refused (no terminal and no --yes).""",
     "install-hooks": """\

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from migmerge.core.doctor import Diagnosis
+from migmerge.core.doctor import Diagnosis, Finding
 from migmerge.core.model import (
     CheckResult,
     Conflict,
@@ -309,39 +309,64 @@ def push_report(
 
 # Doctor --------------------------------------------------------------------
 
-_FIXED_BY = {"rollback": "rolls it back", "rename-row": "renames the row", "fake": "fakes it"}
 
+def doctor_text(
+    found: Diagnosis,
+    fixes: tuple[Sequence[Finding], Sequence[tuple[Finding, str]]] | None = None,
+    *,
+    why_left: bool = True,
+) -> str:
+    """Say what doctor found, finding by finding, what it could not read, what --fix does.
 
-def doctor_text(found: Diagnosis) -> str:
-    """Say what doctor found, finding by finding, then what it could not read."""
+    `fixes`: the findings doctor --fix's plan fixes, and those it leaves with why
+    (counted from the plan); `why_left`: say each one's why here (doctor --fix
+    says it with its plan instead).
+    """
     where = found.database.describe() if found.database else "no database"
     django = f", Django {found.django}" if found.django else ""
     lines = [f"migmerge doctor: {where}{django}"]
     for finding in found.findings:
-        what = f"{finding.app}.{finding.migration}" if finding.migration else finding.app
-        lines.append(f"{finding.kind}: {what}")
+        lines.append(f"{finding.kind}: {_named(finding)}")
         lines += [f"    {line}" for line in finding.evidence]
         if finding.fix:
             lines.append(f"  fix: {finding.fix}")
     lines += [f"could not read {item}" for item in found.unread]
-    lines.append(_doctor_summary(found))
+    lines += _doctor_summary(found, fixes, why_left)
     return "\n".join(lines)
 
 
-def _doctor_summary(found: Diagnosis) -> str:
+def _named(finding: Finding) -> str:
+    return f"{finding.app}.{finding.migration}" if finding.migration else finding.app
+
+
+def _doctor_summary(
+    found: Diagnosis,
+    fixes: tuple[Sequence[Finding], Sequence[tuple[Finding, str]]] | None,
+    why_left: bool,
+) -> list[str]:
     if not found.findings:
         checked = "" if not found.unread else " in what could be read"
-        return f"The files, django_migrations and the schema agree{checked}."
-    fixable = [f for f in found.findings if f.action]
+        return [f"The files, django_migrations and the schema agree{checked}."]
     count = len(found.findings)
-    lines = f"{count} problem{'s' if count > 1 else ''} found"
-    if fixable:
-        kinds = ", ".join(dict.fromkeys(f.kind for f in fixable))
-        lines += (
-            f"; `migmerge doctor --fix` fixes {len(fixable)} of them ({kinds}) after a backup "
+    head = f"{count} problem{'s' if count > 1 else ''} found"
+    if fixes is None:
+        return [head + "."]
+    fixed, left = fixes
+    if fixed:
+        kinds = ", ".join(dict.fromkeys(f.kind for f in fixed))
+        head += (
+            f"; `migmerge doctor --fix` fixes {len(fixed)} of them ({kinds}) after a backup "
             "(`--dry-run` shows how)"
         )
-    return lines + "."
+    else:
+        head += "; `migmerge doctor --fix` fixes none of them"
+    if not left:
+        return [head + "."]
+    kinds = ", ".join(dict.fromkeys(f.kind for f, _ in left))
+    head += f"{', and' if fixed else ':'} it leaves {len(left)} ({kinds})"
+    if not why_left:
+        return [head + ", each with why below."]
+    return [head + ":", *(f"  {f.kind} {_named(f)}: {why}" for f, why in left)]
 
 
 def doctor_json(found: Diagnosis) -> str:

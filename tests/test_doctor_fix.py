@@ -26,6 +26,7 @@ from tests.testing.doctor import (
     checkout_at,
     doctor_document,
     finding_kinds,
+    run_sql,
 )
 from tests.testing.projects import (
     POLLS_CHOICE,
@@ -137,6 +138,32 @@ def table_made_by_hand(root: Path) -> None:
         )
 
 
+POLLS_EMAIL = POLLS_V1.replace(
+    "name = models.CharField(max_length=100)",
+    "name = models.CharField(max_length=100)\n"
+    "    email = models.CharField(max_length=50, null=True)",
+)
+
+
+def ghost_beside_an_applied_migration(root: Path) -> None:
+    """A ghost from a branch, and main's own migration on the same parent, both applied.
+
+    Both change polls_userprofile, and main's name sorts after the ghost's: the
+    order in which Django's own backwards plan builds the state. The ghost's
+    column is indexed, so SQLite drops it by remaking the table from that state.
+    """
+    checkout_at(root, "-b", "feature", seconds=-100)
+    write_app(root, "polls", POLLS_AGE.replace("default=0", "default=0, db_index=True"))
+    makemigrations(root, "polls", "age")
+    commit_all(root, "age")
+    manage(root, "migrate", "-v0")
+    checkout_at(root, "main", seconds=100)
+    write_app(root, "polls", POLLS_EMAIL)
+    makemigrations(root, "polls", "userprofile_email")
+    commit_all(root, "email")
+    manage(root, "migrate", "-v0")
+
+
 # SQLite, end to end ------------------------------------------------------------
 
 
@@ -148,8 +175,8 @@ def test_ghost_is_rolled_back_with_its_file_and_nothing_of_it_stays(project: Pat
     proc = fix(project, "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (
-        "why: roll back the ghost 0002_age of polls (back to 0001_initial): drops column "
-        "polls_userprofile.age (1 value)"
+        "why: roll back exactly the ghost polls.0002_age (no migration of this checkout is "
+        "unapplied): drops column polls_userprofile.age (1 value)"
     ) in proc.stdout
     assert proc.stdout.endswith("The files, django_migrations and the schema agree.\n")
     assert rows(project) == [("polls", "0001_initial")]
@@ -161,6 +188,86 @@ def test_ghost_is_rolled_back_with_its_file_and_nothing_of_it_stays(project: Pat
     assert doctor_document(project)[0] == 0
     backups = list((project / ".git" / "migmerge" / "backups").iterdir())
     assert len(backups) == 1  # the database as it was, ghost row and all
+
+
+def test_a_ghost_beside_an_applied_migration_is_rolled_back_alone(project: Path) -> None:
+    ghost_beside_an_applied_migration(project)
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        conn.execute(
+            "INSERT INTO polls_userprofile (name, age, email) VALUES ('ann', 41, 'a@example.org')"
+        )
+    dry = fix(project, "--dry-run")
+    assert (
+        '  3. run MIGMERGE_UNAPPLY=\'{"only": [["polls", "0002_age"]]}\' python manage.py shell -c '
+    ) in dry.stdout
+    assert "left: ghost" not in dry.stdout  # (the age column is drift until then)
+    before = tree_state(project)
+    proc = fix(project, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rows(project) == [("polls", "0001_initial"), ("polls", "0002_userprofile_email")]
+    # SQLite remade the table without age, and kept what main's migration added, data and all.
+    assert columns(project, "polls_userprofile") == ["id", "name", "email"]
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        assert conn.execute("SELECT name, email FROM polls_userprofile").fetchall() == [
+            ("ann", "a@example.org")
+        ]
+    assert tree_state(project) == before
+    assert "No migrations to apply." in manage(project, "migrate").stdout
+    assert doctor_document(project)[0] == 0
+
+
+def stale_row(root: Path, db: Database | None = None) -> None:
+    """A row of django_migrations whose file is nowhere: not here, not in any commit."""
+    sql = (
+        "INSERT INTO django_migrations (app, name, applied) "
+        "VALUES ('polls', '0009_gone', '2026-01-01 00:00:00')"
+    )
+    if db is None:
+        with sqlite3.connect(root / "db.sqlite3") as conn:
+            conn.execute(sql)
+    else:
+        run_sql(db, sql)
+
+
+def test_a_stale_row_is_deleted_exactly_after_the_backup(project: Path) -> None:
+    stale_row(project)
+    before = dump(project)
+    dry = fix(project, "--dry-run")
+    assert dry.returncode == 1
+    assert (
+        "  2. delete polls rows from django_migrations: 0009_gone\n"
+        "     why: no file of it exists anywhere (not in this checkout, not in any commit): the "
+        "row is stale; whatever it changed in the schema stays, and the backup keeps the row\n"
+    ) in dry.stdout
+    assert dump(project) == before
+    document = json.loads(fix(project, "--dry-run", "--format", "json").stdout)
+    assert document["actions"][1] == {
+        "action": "record",
+        "why": document["actions"][1]["why"],
+        "command": "DELETE FROM django_migrations WHERE app = 'polls' AND name = '0009_gone'",
+        "renames": {},
+        "deletes": ["0009_gone"],
+        "app": "polls",
+    }
+    proc = fix(project, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rows(project) == [("polls", "0001_initial")]
+    # Only that row went: every other row and the schema are as they were.
+    assert dump(project) == [line for line in before if "0009_gone" not in line]
+    assert len(list((project / ".git" / "migmerge" / "backups").iterdir())) == 1
+
+
+def test_a_stale_rows_deletion_is_asked_and_no_is_the_default(project: Path) -> None:
+    stale_row(project)
+    code, transcript, lines = _fix_asking(project, [False])
+    assert transcript == [
+        "? Delete the stale row polls.0009_gone from django_migrations? No file of it exists "
+        "anywhere; whatever it changed in the schema stays. [y/N] no",
+    ]
+    assert (
+        code == 1 and "  left: ghost polls.0009_gone: the deletion of its row was declined" in lines
+    )
+    assert ("polls", "0009_gone") in rows(project)
 
 
 def test_renamed_migration_gets_its_row_renamed(project: Path) -> None:
@@ -210,6 +317,14 @@ def test_an_unproven_ancestor_is_not_faked_along(project: Path) -> None:
         conn.execute(
             'CREATE TABLE "polls_choice" ("id" integer NOT NULL PRIMARY KEY, "label" varchar(10))'
         )
+    # doctor itself counts from the plan: it fixes none of them, and says why.
+    said = run_migmerge(project, "doctor").stdout
+    assert said.endswith(
+        "1 problem found; `migmerge doctor --fix` fixes none of them: it leaves 1 "
+        "(already-exists):\n"
+        "  already-exists polls.0003_choice: it depends on polls.0002_age, which is not "
+        "applied and not proven to be in the database: `migrate --fake` would record that too\n"
+    )
     proc = fix(project, "--yes")
     assert proc.returncode == 1
     assert (
@@ -259,11 +374,13 @@ def test_a_failing_step_restores_the_backup_and_the_files(tmp_path: Path) -> Non
     # A ghost whose rollback Django refuses (RunPython without reverse_code), after a step
     # that changed the database (faking shop's first migration).
     root = two_apps(tmp_path / "proj", ghost=IRREVERSIBLE)
+    stale_row(root)
     before = (tree_state(root), dump(root))
     proc = fix(root, "--yes")
     assert proc.returncode == 1
+    assert "  done: delete polls rows from django_migrations: 0009_gone\n" in proc.stdout
     assert "  done: run python manage.py migrate --fake shop 0001_initial\n" in proc.stdout
-    assert "step 4 (run " in proc.stderr and " manage.py shell -c " in proc.stderr
+    assert "step 5 (run " in proc.stderr and " manage.py shell -c " in proc.stderr
     assert "IrreversibleError" in proc.stderr
     # The database is restored first and on its own, then the files.
     assert "; restored: database " in proc.stderr
@@ -364,8 +481,9 @@ def _plan(
     def fake(app: str, name: str, why: str) -> Action:
         return Action("run", why, command=("migrate", "--fake", app, name))
 
-    def unapply(app: str, target: str | None, why: str) -> tuple[Action, ...]:
-        return (Action("run", why, command=("unapply", app, str(target))),)
+    def unapply(keys: object, why: str) -> tuple[Action, ...]:
+        assert isinstance(keys, list)
+        return (Action("run", why, command=("unapply", *(f"{a}.{n}" for a, n in keys))),)
 
     return planner.plan_fix(
         findings, facts, backup=Action("backup", "b", target="t"), fake=fake, unapply=unapply
@@ -388,22 +506,44 @@ def test_planner_rolls_a_chain_of_ghosts_back_newest_first() -> None:
         ("backup", None),
         ("write", "polls/migrations/0003_b.py"),
         ("write", "polls/migrations/0002_a.py"),
-        ("run", ("unapply", "polls", "0001_initial")),
+        ("run", ("unapply", "polls.0003_b", "polls.0002_a")),
         ("delete", "polls/migrations/0003_b.py"),
         ("delete", "polls/migrations/0002_a.py"),
     ]
 
 
-def test_planner_leaves_a_ghost_whose_rollback_would_undo_this_checkouts_migration() -> None:
+def test_planner_rolls_back_only_the_ghost_beside_this_checkouts_migration() -> None:
     ghosts = {("polls", "0002_a"): _ghost("0002_a", (("polls", "0001_initial"),))}
     finding = Finding("ghost", "polls", "0002_a", (), "f", "rollback", commit="c" * 40, path="p")
     applied = {("polls", "0001_initial"), ("polls", "0002_x"), ("polls", "0002_a")}
     fixes = _plan([finding], applied, ghosts)
+    assert [(a.action, a.path or a.command) for a in fixes.plan.actions] == [
+        ("backup", None),
+        ("write", "polls/migrations/0002_a.py"),
+        ("run", ("unapply", "polls.0002_a")),  # 0002_x, beside it, stays applied
+        ("delete", "polls/migrations/0002_a.py"),
+    ]
+    assert fixes.plan.actions[2].why == (
+        "roll back exactly the ghost polls.0002_a (no migration of this checkout is unapplied)"
+    )
+    assert (fixes.fixed, fixes.left) == ((finding,), ())
+
+
+def test_planner_leaves_a_ghost_an_applied_migration_of_this_checkout_depends_on() -> None:
+    ghosts = {("polls", "0002_a"): _ghost("0002_a", (("polls", "0001_initial"),))}
+    finding = Finding("ghost", "polls", "0002_a", (), "f", "rollback", commit="c" * 40, path="p")
+    parents = {
+        ("polls", "0001_initial"): (),
+        ("polls", "0003_y"): (("polls", "0001_initial"), ("polls", "0002_a")),
+    }
+    applied = frozenset({("polls", "0001_initial"), ("polls", "0002_a"), ("polls", "0003_y")})
+    fixes = planner.plan_fix(
+        [finding], planner.Facts(applied, parents, ghosts),
+        backup=Action("backup", "b"), fake=lambda *a: "x", unapply=lambda *a: "x",
+    )  # fmt: skip
     assert fixes.plan.actions == ()
     assert [item.why for item in fixes.left] == [
-        "migrating polls back to 0001_initial would also unapply polls.0002_x, which this "
-        "checkout has: roll the ghosts back on their branch instead (check it out, migrate polls "
-        "0001_initial, check this one out again)"
+        "polls.0003_y of this checkout depends on it and is applied"
     ]
 
 
@@ -421,7 +561,7 @@ def test_planner_never_renames_into_an_inconsistent_history() -> None:
 
 
 def _ghost_and_rename(root: Path, db: Database) -> None:
-    """A ghost and a renamed migration on one database: the row renamed, the ghost left."""
+    """A ghost and a renamed migration on one database: the row renamed, the ghost unapplied."""
     applied_on_a_branch(root)
     renumbered_after_it_ran(root)
     code, found = doctor_document(root)
@@ -434,14 +574,14 @@ def _ghost_and_rename(root: Path, db: Database) -> None:
     dry = fix(root, "--dry-run")
     assert dry.returncode == 1 and read_facts(db) == facts
     proc = fix(root, "--yes")
-    # The ghost's rollback would also undo 0003_choice (it follows 0001 too): left, and said.
-    assert (
-        "left: ghost polls.0002_age: migrating polls back to 0001_initial would also" in proc.stdout
-    )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    applied = {(r.app, r.name) for r in read_facts(db).rows or ()}
-    assert ("polls", "0003_choice") in applied and ("polls", "0002_choice") not in applied
-    assert manage(root, "migrate").returncode == 0
+    # 0003_choice follows 0001 too: the ghost is rolled back beside it, and it stays.
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = read_facts(db)
+    applied = {(r.app, r.name) for r in after.rows or () if r.app == "polls"}
+    assert applied == {("polls", "0001_initial"), ("polls", "0003_choice")}
+    assert after.schema is not None and "polls_choice" in after.schema.tables
+    assert "age" not in after.schema.tables["polls_userprofile"]
+    assert "No migrations to apply." in manage(root, "migrate").stdout
 
 
 def _ghost_fixed(root: Path, db: Database) -> None:
@@ -468,3 +608,20 @@ def test_ghost_rolled_back_and_rename_recorded_on_a_server(tmp_path: Path, vendo
         _ghost_fixed(project_at(tmp_path / "a", settings(db)), db)
     with throwaway() as db:
         _ghost_and_rename(project_at(tmp_path / "b", settings(db)), db)
+
+
+@pytest.mark.parametrize("vendor", SERVERS)
+def test_a_stale_row_is_deleted_on_a_server(tmp_path: Path, vendor: str) -> None:
+    from tests.testing.doctor import database_server
+
+    throwaway, settings = database_server(vendor)
+    with throwaway() as db:
+        root = project_at(tmp_path / "p", settings(db))
+        stale_row(root, db)
+        before = read_facts(db)
+        assert fix(root, "--dry-run").returncode == 1 and read_facts(db) == before
+        proc = fix(root, "--yes")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        after = read_facts(db)
+        assert set(after.rows or ()) == {r for r in before.rows or () if r.name != "0009_gone"}
+        assert after.schema == before.schema

@@ -109,7 +109,7 @@ def test_doctor_text_gives_evidence_fix_and_what_was_not_read() -> None:
         {"polls": ["0003_choice"]},
         "5.2",
     )
-    assert report.doctor_text(found) == "\n".join(
+    assert report.doctor_text(found, ([finding], [])) == "\n".join(
         [
             "migmerge doctor: /p/db.sqlite3, Django 5.2",
             "renamed: polls.0002_choice",
@@ -120,6 +120,19 @@ def test_doctor_text_gives_evidence_fix_and_what_was_not_read() -> None:
             "(`--dry-run` shows how).",
         ]
     )
+    # Counted from the plan: a finding --fix would act on but whose step the plan leaves.
+    left = [(finding, "recording 0003_choice as applied while polls.0002_x is not would ...")]
+    assert report.doctor_text(found, ([], left)).splitlines()[-2:] == [
+        "1 problem found; `migmerge doctor --fix` fixes none of them: it leaves 1 (renamed):",
+        "  renamed polls.0002_choice: recording 0003_choice as applied while polls.0002_x is "
+        "not would ...",
+    ]
+    two = found._replace(findings=(finding, finding._replace(kind="drift", migration=None)))
+    assert report.doctor_text(two, ([finding], [(two.findings[1], "no automatic fix")]),
+                              why_left=False).splitlines()[-1] == (
+        "2 problems found; `migmerge doctor --fix` fixes 1 of them (renamed) after a backup "
+        "(`--dry-run` shows how), and it leaves 1 (drift), each with why below."
+    )  # fmt: skip
     document = json.loads(report.doctor_json(found))
     assert document["findings"] == [finding.to_json()]
     assert document["mode"] == "doctor" and document["leaves"] == {"polls": ["0003_choice"]}

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Diagnosis, Finding, Row, Whereabouts
-from migmerge.core.model import Key, Migration, Project
+from migmerge.core.model import Action, Key, Migration, Project
 from migmerge.errors import MigmergeError
 from migmerge.reading import git, git_refs, history, probe
 from migmerge.reading.analysis import Analysis, analyze
 from migmerge.reading.schema import Facts, read_facts
+
+if TYPE_CHECKING:
+    from migmerge.core.plans.doctor import Fake, Fixes, Unapply
 
 Out = Callable[[str], None]
 
@@ -34,10 +37,17 @@ def run_doctor(
     out: Out,
 ) -> int:
     """Run `doctor` (reading only); exit 1 when a problem is found."""
-    found = diagnose(repo, apps=apps, alias=database, settings=settings)
     from migmerge import report as words
 
-    out(words.doctor_json(found) if fmt == "json" else words.doctor_text(found))
+    if fmt == "json":
+        found = diagnose(repo, apps=apps, alias=database, settings=settings)
+        out(words.doctor_json(found))
+        return 1 if found.findings else 0
+    seen = examine(repo, apps=apps, alias=database, settings=settings)
+    found = seen.diagnosis
+    fixes = plan_fixes(seen) if found.findings else None
+    counted = (fixes.fixed, [(i.finding, i.why) for i in fixes.left]) if fixes else None
+    out(words.doctor_text(found, counted))
     return 1 if found.findings else 0
 
 
@@ -192,3 +202,64 @@ def _all_leaves(analysis: Analysis, apps: Sequence[str]) -> dict[str, list[str]]
 
     graph = Graph(analysis.migrations)
     return {app: graph.leaves(app) for app in sorted(analysis.apps) if not apps or app in apps}
+
+
+# The plan doctor --fix would follow (planned by doctor too, to say what it fixes) ---
+
+
+def plan_fixes(seen: Examination, declined: frozenset[Key] = frozenset()) -> Fixes:
+    """Plan doctor --fix's steps for a diagnosis (reads only: nothing is done yet)."""
+    from migmerge.core.graph import Graph
+    from migmerge.core.plans import doctor as planner
+    from migmerge.core.plans import steps
+    from migmerge.reading.ghosts import ghost_files
+
+    analysis, answer = seen.analysis, seen.answer
+    graph = Graph(analysis.migrations)
+    facts = planner.Facts(
+        applied=frozenset((r.app, r.name) for r in seen.facts.rows or ()),
+        parents=graph.parents,
+        ghosts=ghost_files(
+            analysis.root,
+            seen.diagnosis.findings,
+            schema=seen.facts.schema,
+            expected=answer.expected.tables if answer and answer.expected else None,
+            database=seen.project.database,
+            cache_tag=answer.cache_tag if answer else None,
+        ),
+        forked=tuple(c.app for c in analysis.result.conflicts),
+    )
+    return planner.plan_fix(
+        seen.diagnosis.findings,
+        facts,
+        backup=steps.backup_action(analysis.root),
+        fake=_fake(seen),
+        unapply=_unapply(seen),
+        declined=declined,
+    )
+
+
+def _fake(seen: Examination) -> Fake:
+    project = seen.project
+
+    def fake(app: str, name: str, why: str) -> Action | str:
+        command = project.command("migrate", "--fake", app, name)
+        if not command:
+            return f"cannot run migrate --fake: {project.manage_why}"
+        return Action("run", why, command=command, cwd=project.cwd, touches_database=True)
+
+    return fake
+
+
+def _unapply(seen: Examination) -> Unapply:
+    from migmerge.core.plans import steps
+
+    analysis = seen.analysis
+
+    def unapply(keys: Sequence[Key], why: str) -> Sequence[Action] | str:
+        try:
+            return steps.unapply_only_actions(analysis, keys, why)
+        except MigmergeError as exc:  # no manage.py to run it with
+            return exc.message
+
+    return unapply

@@ -12,18 +12,15 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from migmerge.commands.doctor import Examination, examine
-from migmerge.core.graph import Graph
+from migmerge.commands.doctor import examine, plan_fixes
 from migmerge.core.model import Action, Key
 from migmerge.core.plans import doctor as planner
-from migmerge.core.plans import steps
 from migmerge.doing.apply import apply_plan, describe
 from migmerge.doing.prompts import FlagQuestioner
-from migmerge.errors import MigmergeError, Refused
-from migmerge.reading.ghosts import ghost_files
+from migmerge.errors import Refused
 
 if TYPE_CHECKING:
-    from migmerge.core.doctor import Diagnosis
+    from migmerge.core.doctor import Diagnosis, Finding
     from migmerge.core.questions import Questioner
 
 Out = Callable[[str], None]
@@ -46,9 +43,9 @@ def run_fix(
 
     seen = examine(repo, apps=apps, alias=database, settings=settings)
     found = seen.diagnosis
-    fixes = plan(seen)
+    fixes = plan_fixes(seen)
     text = out if fmt != "json" else _quiet
-    text(words.doctor_text(found))
+    text(words.doctor_text(found, _counted(fixes), why_left=False))
     _show(fixes, text)
     if dry_run or not fixes.plan.actions:
         text("dry run: nothing changed" if dry_run else "nothing doctor --fix can do")
@@ -63,12 +60,8 @@ def run_fix(
         )
     declined = _declined(fixes, yes, questioner)
     if declined:
-        fixes = plan(seen, declined)
-        text(
-            "the plan without the declined rollbacks:"
-            if fixes.plan.actions
-            else "nothing left to do"
-        )
+        fixes = plan_fixes(seen, declined)
+        text("the plan without what was declined:" if fixes.plan.actions else "nothing left to do")
         _show(fixes, text)
     if not fixes.plan.actions:
         _json(fmt, out, found, fixes, None)
@@ -79,66 +72,21 @@ def run_fix(
         )
     root = seen.analysis.root
     apply_plan(root, fixes.plan, out=text, database=seen.project.database)
-    after = examine(repo, apps=apps, alias=database, settings=settings).diagnosis
+    again_seen = examine(repo, apps=apps, alias=database, settings=settings)
+    after = again_seen.diagnosis
     text("after the fix:")
-    text(words.doctor_text(after))
+    text(words.doctor_text(after, _counted(plan_fixes(again_seen)) if after.findings else None))
     _json(fmt, out, found, fixes, after)
     return 1 if after.findings else 0
 
 
-def plan(seen: Examination, declined: frozenset[Key] = frozenset()) -> planner.Fixes:
-    """Plan the fixes of a diagnosis (nothing is done yet)."""
-    analysis, answer = seen.analysis, seen.answer
-    graph = Graph(analysis.migrations)
-    facts = planner.Facts(
-        applied=frozenset((r.app, r.name) for r in seen.facts.rows or ()),
-        parents=graph.parents,
-        ghosts=ghost_files(
-            analysis.root,
-            seen.diagnosis.findings,
-            schema=seen.facts.schema,
-            expected=answer.expected.tables if answer and answer.expected else None,
-            database=seen.project.database,
-            cache_tag=answer.cache_tag if answer else None,
-        ),
-        forked=tuple(c.app for c in analysis.result.conflicts),
-    )
-    return planner.plan_fix(
-        seen.diagnosis.findings,
-        facts,
-        backup=steps.backup_action(analysis.root),
-        fake=_fake(seen),
-        unapply=_unapply(seen),
-        declined=declined,
-    )
-
-
-def _fake(seen: Examination) -> planner.Fake:
-    project = seen.project
-
-    def fake(app: str, name: str, why: str) -> Action | str:
-        command = project.command("migrate", "--fake", app, name)
-        if not command:
-            return f"cannot run migrate --fake: {project.manage_why}"
-        return Action("run", why, command=command, cwd=project.cwd, touches_database=True)
-
-    return fake
-
-
-def _unapply(seen: Examination) -> planner.Unapply:
-    analysis = seen.analysis
-
-    def unapply(app: str, target: str | None, why: str) -> Sequence[Action] | str:
-        try:
-            return steps.unapply_actions(analysis, app, target, why=why)
-        except MigmergeError as exc:  # no manage.py to run it with
-            return exc.message
-
-    return unapply
+def _counted(fixes: planner.Fixes) -> tuple[tuple[Finding, ...], list[tuple[Finding, str]]]:
+    """What the plan fixes and what it leaves with why, for the summary line."""
+    return fixes.fixed, [(item.finding, item.why) for item in fixes.left]
 
 
 def _declined(fixes: planner.Fixes, yes: bool, questioner: Questioner) -> frozenset[Key]:
-    """Ask for each rollback that drops data (never yes by default); return those declined."""
+    """Ask for each rollback that drops data and each row deletion (never yes by default)."""
     if yes:
         return frozenset()
     declined = set()
@@ -147,6 +95,13 @@ def _declined(fixes: planner.Fixes, yes: bool, questioner: Questioner) -> frozen
         question = f"Roll back {app}.{name}? It drops {', '.join(ghost.drops)}."
         if not questioner.confirm(question, default=False):
             declined.add(ghost.key)
+    for app, name in fixes.forgetting:
+        question = (
+            f"Delete the stale row {app}.{name} from django_migrations? No file of it exists "
+            "anywhere; whatever it changed in the schema stays."
+        )
+        if not questioner.confirm(question, default=False):
+            declined.add((app, name))
     return frozenset(declined)
 
 

@@ -186,10 +186,11 @@ def _ghost(row: Row, found: Whereabouts | None) -> Finding:
     if found is None or found.commit is None:
         evidence.append("git has no commit with that file on any branch")
         fix = (
-            "none found by migmerge: if the change it made is gone from the database, delete "
-            f"the row; else find the branch that has {row.name} and roll it back there"
+            "if the change it made is gone from the database, delete the row (migmerge doctor "
+            f"--fix offers it, asked with no as the default); else find the branch that has "
+            f"{row.name} and roll it back there"
         )
-        return Finding("ghost", row.app, row.name, tuple(evidence), fix)
+        return Finding("ghost", row.app, row.name, tuple(evidence), fix, "delete-row")
     refs = ", ".join(found.refs) or "no branch (only an older commit)"
     evidence.append(f"the file is {found.path} in commit {found.commit[:12]} (on {refs})")
     if found.applied_on:

@@ -262,7 +262,8 @@ class Action(NamedTuple):
     (git mv when tracked); `edit`: replace `path`'s bytes with `content`;
     `delete`: remove `path`; `run`: run `command` (argv) in `cwd`;
     `backup`: back up the database to `target`; `record`: rename rows of
-    `django_migrations` (`renames`: old name -> new name, for `app`).
+    `django_migrations` (`renames`: old name -> new name, for `app`) or
+    delete them (`deletes`: names of `app`'s stale rows), in one transaction.
     A `run` step's `env` is data for the command (JSON for fixed code), never code.
     """
 
@@ -275,6 +276,7 @@ class Action(NamedTuple):
     cwd: str | None = None
     app: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
+    deletes: tuple[str, ...] = ()
     # For run steps: does it change the database (asked before in interactive mode)?
     touches_database: bool = False
     # For run steps: variables added to the environment (data for fixed code, never code).
@@ -288,11 +290,16 @@ class Action(NamedTuple):
 
     def record_sql(self) -> str:
         """The statements a `record` step runs, as a person would type them."""
-        return "; ".join(
+        updates = [
             f"UPDATE django_migrations SET name = '{new}' WHERE app = '{self.app}' "
             f"AND name = '{old}'"
             for old, new in self.renames
-        )
+        ]
+        deletes = [
+            f"DELETE FROM django_migrations WHERE app = '{self.app}' AND name = '{name}'"
+            for name in self.deletes
+        ]
+        return "; ".join(updates + deletes)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "why": self.why}
@@ -308,8 +315,9 @@ class Action(NamedTuple):
             out["command"] = " ".join(self.command)
         if self.env:
             out["env"] = dict(self.env)
-        if self.renames:
+        if self.action == "record":  # both keys on every record step: a reader needs no guess
             out["renames"] = dict(self.renames)
+            out["deletes"] = list(self.deletes)
         return out
 
 

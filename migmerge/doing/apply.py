@@ -229,6 +229,8 @@ def describe(action: Action) -> str:
         return f"run {shown_command(action)}"
     if action.action == "backup":
         return f"back up the database into {action.target}"
+    if action.action == "record" and action.deletes:
+        return f"delete {action.app} rows from django_migrations: {', '.join(action.deletes)}"
     if action.action == "record":
         pairs = ", ".join(f"{old} -> {new}" for old, new in action.renames)
         return f"rename {action.app} rows in django_migrations: {pairs}"
@@ -385,10 +387,13 @@ def _backup(tx: Transaction, action: Action) -> None:
 
 
 def _record(action: Action, database: Database | None) -> None:
-    """Rename rows of django_migrations."""
+    """Rename or delete rows of django_migrations."""
     if database is None:
-        raise StepFailed("no database found to rename the migration records in")
-    db_module.rename_records(database, _need(action.app), action.renames)
+        raise StepFailed("no database found to change the migration records in")
+    if action.renames:
+        db_module.rename_records(database, _need(action.app), action.renames)
+    if action.deletes:
+        db_module.delete_records(database, _need(action.app), action.deletes)
 
 
 def _raise_failure(where: str, exc: BaseException, undone: Undone) -> None:

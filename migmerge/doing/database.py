@@ -1,4 +1,4 @@
-"""Change the project's database: backups, restores, renamed migration records."""
+"""Change the project's database: backups, restores, renamed or deleted migration records."""
 
 from __future__ import annotations
 
@@ -277,3 +277,37 @@ def _updates(app: str, steps: list[tuple[str, str]]) -> str:
 def _rename_mysql(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
     script = f"START TRANSACTION;\n{_updates(app, steps)}COMMIT;\n"
     _run_client(db, ["mysql", *my_args(db), db.name], input=script)
+
+
+# Deleted records
+
+
+def delete_records(db: Database, app: str, names: Sequence[str]) -> None:
+    """Delete exactly these rows of django_migrations for `app`, in one transaction."""
+    for name in (app, *names):
+        if not SAFE_NAME.match(name):
+            raise MigmergeError(f"refusing to write the unexpected migration name {name!r}")
+    if db.vendor == "sqlite":
+        if not Path(db.name).is_file():
+            raise StepFailed(f"cannot delete migration records: {db.name} does not exist")
+        conn = sqlite3.connect(db.name)
+        try:
+            with conn:  # one transaction: committed on success, rolled back on error
+                for name in names:
+                    conn.execute(_DELETE.replace("%s", "?"), (app, name))
+        finally:
+            conn.close()
+        return
+    # The clients run the statements in one transaction (names checked above).
+    script = "".join(
+        f"DELETE FROM django_migrations WHERE app = '{app}' AND name = '{name}';\n"
+        for name in names
+    )
+    if db.vendor == "postgresql":
+        _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=script)
+    else:
+        script = f"START TRANSACTION;\n{script}COMMIT;\n"
+        _run_client(db, ["mysql", *my_args(db), db.name], input=script)
+
+
+_DELETE = "DELETE FROM django_migrations WHERE app = %s AND name = %s"

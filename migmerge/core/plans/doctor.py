@@ -12,9 +12,14 @@ the ghosts' rollback) and the findings it leaves, each with the reason, out.
   records those too): never a blanket `--fake`.
 - Ghosts are rolled back newest first with their files from git: written in
   place, unapplied, removed again (with the bytecode Python writes for them).
+  Exactly the ghosts are unapplied (Django's executor given the list), so a
+  ghost beside an applied migration of this checkout leaves that one applied.
   A ghost is left when its file depends on one that is neither here nor a
-  ghost rolled back with it, when a ghost depending on it stays, or when
-  migrating its app back would also undo a migration of this checkout.
+  ghost rolled back with it, or when a ghost or an applied migration of this
+  checkout depending on it stays.
+- A row whose file exists nowhere (not here, not in any commit) is deleted,
+  exactly that row, unless a migration depends on it; `doctor --fix` asks
+  about each with no as the default.
 - Drift, model changes and forks have no automatic fix: they are left, with
   the choices the finding names.
 """
@@ -27,8 +32,8 @@ from typing import NamedTuple
 from migmerge.core.doctor import Finding
 from migmerge.core.model import Action, Key, Plan
 
-# (app, target, why) -> the steps migrating `app` back to `target` (None: zero), or why not.
-Unapply = Callable[[str, "str | None", str], "Sequence[Action] | str"]
+# (keys newest first, why) -> the steps unapplying exactly those migrations, or why not.
+Unapply = Callable[[Sequence[Key], str], "Sequence[Action] | str"]
 # (app, name, why) -> the step running `migrate --fake APP NAME`, or why there is none.
 Fake = Callable[[str, str, str], "Action | str"]
 
@@ -62,6 +67,8 @@ class Fixes(NamedTuple):
     left: tuple[Left, ...]
     # Ghosts whose rollback drops data: asked one by one, never yes by default.
     dropping: tuple[GhostFile, ...] = ()
+    # Stale rows (no file anywhere) the plan deletes: asked one by one, never yes by default.
+    forgetting: tuple[Key, ...] = ()
 
 
 class Facts(NamedTuple):
@@ -82,28 +89,27 @@ def plan_fix(
     unapply: Unapply,
     declined: frozenset[Key] = frozenset(),
 ) -> Fixes:
-    """Plan what doctor --fix does about `findings`; `declined`: ghosts not to roll back."""
+    """Plan what doctor --fix does about `findings`; `declined`: ghosts and rows to leave."""
     left: list[Left] = []
     renames, applied = _renames(findings, facts, left)
+    stale = _stale(findings, facts, declined, left)
     fakes = _fakes(findings, facts, applied, renames, left)
     faked = _fake_steps(fakes, findings, fake, left)
     wanted = {_key(f): f for f in findings if f.action == "rollback"}
     ghosts = _ghosts(wanted, facts, declined, left)
-    # The rollback runs after the renames and fakes: what it must not undo includes theirs.
-    before = facts._replace(applied=applied | set(faked))
-    rollback = _rollback(ghosts, wanted, before, unapply, left)
+    rollback = _rollback(ghosts, wanted, unapply, left)
     rolled = [g for g in ghosts if g.key in _rolled_back(ghosts, left)]
-    fixed_keys = set(renames) | set(faked) | {g.key for g in rolled}
+    fixed_keys = set(renames) | set(stale) | set(faked) | {g.key for g in rolled}
     fixed = tuple(
         f for f in findings if (f.action and _key(f) in fixed_keys) or _renamed_target(f, renames)
     )
     left += [Left(f, _why_none(f, rolled)) for f in findings if f.action is None]
     order = {id(f): i for i, f in enumerate(findings)}
     left.sort(key=lambda item: order.get(id(item.finding), len(order)))
-    actions = (*_record(renames), *faked.values(), *rollback)
+    actions = (*_record(renames), *_delete(stale), *faked.values(), *rollback)
     plan = Plan("doctor", _apps(fixed), (backup, *actions) if actions else ())
     dropping = tuple(g for g in rolled if g.drops)
-    return Fixes(plan, fixed, tuple(left), dropping)
+    return Fixes(plan, fixed, tuple(left), dropping, tuple(stale))
 
 
 def _key(finding: Finding) -> Key:
@@ -195,6 +201,53 @@ def _renamed_target(finding: Finding, renames: Mapping[Key, str]) -> bool:
     return finding.kind == "already-exists" and (
         (finding.app, finding.migration) in {(a, n) for (a, _), n in renames.items()}
     )
+
+
+# Stale rows --------------------------------------------------------------------
+
+
+def _stale(
+    findings: Sequence[Finding], facts: Facts, declined: frozenset[Key], left: list[Left]
+) -> list[Key]:
+    """The rows whose file exists nowhere, to delete; the declined and the depended on stay."""
+    out = []
+    for finding in findings:
+        if finding.action != "delete-row":
+            continue
+        key = _key(finding)
+        why = _keep_row(key, facts, declined)
+        if why:
+            left.append(Left(finding, why))
+        else:
+            out.append(key)
+    return out
+
+
+def _keep_row(key: Key, facts: Facts, declined: frozenset[Key]) -> str | None:
+    if key in declined:
+        return "the deletion of its row was declined"
+    needs = [k for k, parents in facts.parents.items() if key in parents]
+    needs += [g.key for g in facts.ghosts.values() if key in g.dependencies]
+    if needs:
+        names = ", ".join(f"{a}.{n}" for a, n in sorted(needs))
+        return f"{names} depends on it: its row stays"
+    return None
+
+
+def _delete(stale: Sequence[Key]) -> list[Action]:
+    by_app: dict[str, list[str]] = {}
+    for app, name in stale:
+        by_app.setdefault(app, []).append(name)
+    return [Action("record", _DELETE_WHY[len(names) > 1], app=app, deletes=tuple(names))
+            for app, names in by_app.items()]  # fmt: skip
+
+
+_DELETE_WHY = (
+    "no file of it exists anywhere (not in this checkout, not in any commit): the row is "
+    "stale; whatever it changed in the schema stays, and the backup keeps the row",
+    "no file of them exists anywhere (not in this checkout, not in any commit): the rows are "
+    "stale; whatever they changed in the schema stays, and the backup keeps the rows",
+)
 
 
 # Fakes -------------------------------------------------------------------------
@@ -305,6 +358,9 @@ def _blocked(
     for other in wanted:
         if other in reasons and other != key and key in facts.ghosts[other].dependencies:
             return f"the ghost {other[0]}.{other[1]} depends on it and stays applied"
+    for mine, parents in facts.parents.items():
+        if key in parents and mine in facts.applied:
+            return f"{mine[0]}.{mine[1]} of this checkout depends on it and is applied"
     return None
 
 
@@ -330,31 +386,23 @@ def _newest_first(wanted: Mapping[Key, Finding], facts: Facts) -> list[Key]:
 def _rollback(
     ghosts: Sequence[GhostFile],
     wanted: Mapping[Key, Finding],
-    facts: Facts,
     unapply: Unapply,
     left: list[Left],
 ) -> list[Action]:
-    """Write the ghosts' files back, migrate their apps back, remove the files again."""
-    steps: list[Action] = []
-    chosen: list[GhostFile] = []
-    for app, group in _by_app(ghosts).items():
-        target, why = _target_of(app, group, facts)
-        found = why or unapply(app, target, _unapply_why(app, target, group))
-        if isinstance(found, str):
-            # All or none: ghosts of other apps may depend on this app's.
-            left += [Left(wanted[g.key], found) for g in ghosts]
-            return []
-        steps += found
-        chosen += group
-    if not chosen:
+    """Write the ghosts' files back, unapply exactly them, remove the files again."""
+    if not ghosts:
         return []
-    writes = [Action("write", _write_why(g), path=g.path, content=g.content) for g in chosen]
+    found = unapply([g.key for g in ghosts], _unapply_why(ghosts))
+    if isinstance(found, str):
+        left += [Left(wanted[g.key], found) for g in ghosts]
+        return []
+    writes = [Action("write", _write_why(g), path=g.path, content=g.content) for g in ghosts]
     removals = [
         Action("delete", why, path=path)
-        for g in chosen
+        for g in ghosts
         for path, why in ((g.path, _REMOVE_WHY), *((c, _CACHE_WHY) for c in g.caches))
     ]
-    return [*writes, *steps, *removals]
+    return [*writes, *found, *removals]
 
 
 def _write_why(ghost: GhostFile) -> str:
@@ -366,57 +414,15 @@ _REMOVE_WHY = "the ghost's file was only needed for its rollback: nothing of its
 _CACHE_WHY = "the bytecode Python wrote for the ghost's file goes with it"
 
 
-def _by_app(ghosts: Sequence[GhostFile]) -> dict[str, list[GhostFile]]:
-    out: dict[str, list[GhostFile]] = {}
-    for ghost in ghosts:
-        out.setdefault(ghost.key[0], []).append(ghost)
-    return out
-
-
-def _target_of(app: str, group: Sequence[GhostFile], facts: Facts) -> tuple[str | None, str]:
-    """The migration of this checkout to migrate `app` back to, or why there is none safe."""
-    names = {g.key for g in group}
-    bases = {
-        dep
-        for g in group
-        for dep in g.dependencies
-        if dep[0] == app and dep not in names and dep[1] != "__first__"
-    }
-    if len(bases) > 1:
-        shown = ", ".join(n for _, n in sorted(bases))
-        return None, f"the ghosts of {app} start from several migrations ({shown})"
-    target = next(iter(bases), None)
-    after = _applied_after(app, target, facts)
-    if after:
-        shown = ", ".join(f"{a}.{n}" for a, n in after)
-        where = target[1] if target else "zero"
-        return None, (
-            f"migrating {app} back to {where} would also unapply {shown}, which this checkout "
-            "has: roll the ghosts back on their branch instead (check it out, migrate "
-            f"{app} {where}, check this one out again)"
-        )
-    return (target[1] if target else None), ""
-
-
-def _applied_after(app: str, target: Key | None, facts: Facts) -> list[Key]:
-    """Applied migrations of this checkout that migrating `app` back to `target` would undo."""
-    start = {key for key in facts.parents if key[0] == app}
-    if target is not None:
-        start = {key for key in start if target in facts.parents.get(key, ())}
-    undone = set()
-    for key in facts.parents:
-        if key in facts.applied and _ancestors(key, facts.parents) & start:
-            undone.add(key)
-    return sorted(undone)
-
-
-def _unapply_why(app: str, target: str | None, group: Sequence[GhostFile]) -> str:
-    names = ", ".join(g.key[1] for g in group)
-    what = [f"drops {d}" for g in group for d in g.drops]
-    what += [f"undoes {u}" for g in group for u in g.undoes]
+def _unapply_why(ghosts: Sequence[GhostFile]) -> str:
+    names = ", ".join(f"{app}.{name}" for app, name in (g.key for g in ghosts))
+    what = [f"drops {d}" for g in ghosts for d in g.drops]
+    what += [f"undoes {u}" for g in ghosts for u in g.undoes]
     effect = f": {'; '.join(what)}" if what else ""
-    return f"roll back the ghost{'s' if len(group) > 1 else ''} {names} of {app} " + (
-        f"(back to {target or 'zero'}){effect}"
+    plural = "s" if len(ghosts) > 1 else ""
+    return (
+        f"roll back exactly the ghost{plural} {names}{', newest first' if plural else ''} "
+        f"(no migration of this checkout is unapplied){effect}"
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migmerge.core.model import Action
+from migmerge.core.model import Action, Key
 from migmerge.errors import MigmergeError
 from migmerge.reading import git
 
@@ -19,21 +20,46 @@ MAX_MIGRATION = "max_migration.txt"
 
 # `manage.py migrate APP TARGET` refuses while the app has two leaves (Django's
 # conflict check comes first), so the unapply drives Django's own executor,
-# which is what migrate runs after that check. The code is fixed: the targets
-# come as JSON in UNAPPLY_VARIABLE, never spliced into the code (issue 11).
+# which is what migrate runs after that check. The code is fixed: what to undo
+# comes as JSON in UNAPPLY_VARIABLE, never spliced into the code (issue 11):
+# - a list of [app, target] pairs (target null: zero): migrate back to them;
+# - {"only": [[app, name], ...]}: unapply exactly those migrations, in that
+#   order, and nothing else (doctor's ghosts, which sit beside migrations of
+#   this checkout: migrating their app back would undo those too). Each one is
+#   unapplied from the state of every other applied migration, so SQLite's
+#   table remake keeps the columns the checkout's migrations added (Django's
+#   own backwards plan would start from the graph's order and could drop them).
+# Top-level statements only: Django before 3.1's `shell -c` runs code with
+# separate locals, where a comprehension or function could not see them.
 UNAPPLY_VARIABLE = "MIGMERGE_UNAPPLY"
 UNAPPLY_CODE = (
     "import json, os; "
     "from django.db import connection; "
     "from django.db.migrations.executor import MigrationExecutor; "
-    "MigrationExecutor(connection).migrate("
-    f'[(app, name) for app, name in json.loads(os.environ["{UNAPPLY_VARIABLE}"])])'
+    "from django.db.migrations.state import ProjectState\n"
+    f'job = json.loads(os.environ["{UNAPPLY_VARIABLE}"]); '
+    "executor = MigrationExecutor(connection); loader = executor.loader; only = []\n"
+    "if isinstance(job, list): executor.migrate([(app, name) for app, name in job])\n"
+    "else:\n"
+    ' for key in job["only"]: only.append(loader.graph.nodes[tuple(key)])\n'
+    " state = ProjectState(real_apps=loader.unmigrated_apps); before = {}\n"
+    " for migration, _ in executor.migration_plan(loader.graph.leaf_nodes(), clean_start=True):\n"
+    "  if migration not in only and (migration.app_label, migration.name) in "
+    "loader.applied_migrations: state = migration.mutate_state(state, preserve=False)\n"
+    " for migration in reversed(only): "
+    "before[migration] = state; state = migration.mutate_state(state, preserve=True)\n"
+    " for migration in only: executor.unapply_migration(before[migration], migration)"
 )
 
 
 def unapply_env(app: str, target: str | None) -> tuple[tuple[str, str], ...]:
     """The environment naming the unapply's target (None: unapply the whole app)."""
     return ((UNAPPLY_VARIABLE, json.dumps([[app, target]])),)
+
+
+def unapply_only_env(keys: Sequence[Key]) -> tuple[tuple[str, str], ...]:
+    """The environment naming exactly the migrations to unapply, in the order to unapply them."""
+    return ((UNAPPLY_VARIABLE, json.dumps({"only": [list(key) for key in keys]})),)
 
 
 def unapply_command(analysis: Analysis, app: str) -> tuple[str, ...] | None:
@@ -82,6 +108,20 @@ def unapply_actions(
     return (
         Action("run", why, command=run, cwd=cwd, touches_database=True, env=env, drops_data=True),
     )
+
+
+def unapply_only_actions(analysis: Analysis, keys: Sequence[Key], why: str) -> tuple[Action, ...]:
+    """The one unapply, for exactly `keys` (newest first) and nothing else.
+
+    The files of `keys` must be in place when it runs. MigmergeError (what to
+    configure) without a manage.py.
+    """
+    from migmerge.reading import project
+
+    run = _unapply_argv(analysis, keys[0][0])
+    cwd = str(project.manage_cwd(run))
+    env = unapply_only_env(keys)
+    return (Action("run", why, command=run, cwd=cwd, touches_database=True, env=env),)
 
 
 def settings_args(command: tuple[str, ...]) -> tuple[str, ...]:
