@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.core.model import Action, Database, Plan
+from migmerge.core.model import Database
+from migmerge.core.plan import Action, Plan
 from migmerge.doing.apply import apply_plan, touched_paths
 from migmerge.doing.prompts import ScriptedQuestioner
 from migmerge.errors import Refused, StepFailed

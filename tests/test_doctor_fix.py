@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.doctor import Finding
-from migmerge.core.model import Action, Database, Key
+from migmerge.core.model import Database, Key
+from migmerge.core.plan import Action
 from migmerge.core.plans import doctor as planner
 from migmerge.reading.schema import read_facts
 from tests.testing.databases import use_database

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.core.model import Action, Plan
+from migmerge.core.plan import Action, Plan
 from migmerge.doing.apply import apply_plan
 from migmerge.errors import Refused
 from tests.testing.projects import add_field, app_files, migration_text

@@ -13,7 +13,8 @@ from datetime import datetime
 import pytest
 
 from migmerge.core import kmigrator
-from migmerge.core.model import Action, Conflict, Leaf, Overlap, Plan
+from migmerge.core.model import Conflict, Leaf, Overlap
+from migmerge.core.plan import Action, Plan
 from migmerge.core.plans import kmigrator as plans
 from migmerge.core.plans import kmigrator_regenerate as regenerate
 from migmerge.errors import Refused

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.core.model import MergeRequest
+from migmerge.core.plan import MergeRequest
 from migmerge.reading.config import Config
 from migmerge.reading.project import load_project
 from migmerge.reading.render import render_merge, render_merges

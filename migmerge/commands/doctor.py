@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Diagnosis, Finding, Row, Whereabouts
-from migmerge.core.model import Action, Key, Migration, Project
+from migmerge.core.model import Key, Migration, Project
+from migmerge.core.plan import Action
 from migmerge.errors import MigmergeError
 from migmerge.reading import git, git_refs, history, probe
 from migmerge.reading.analysis import Analysis, analyze

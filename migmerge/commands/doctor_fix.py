@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from migmerge.commands.doctor import examine, plan_fixes
-from migmerge.core.model import Action, Key
+from migmerge.core.model import Key
+from migmerge.core.plan import Action
 from migmerge.core.plans import doctor as planner
 from migmerge.doing.apply import apply_plan, describe
 from migmerge.doing.prompts import FlagQuestioner

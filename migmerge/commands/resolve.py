@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migmerge.core import strategy as rules
-from migmerge.core.model import Conflict, Plan, Rendered, Strategy
+from migmerge.core.model import Conflict, Strategy
+from migmerge.core.plan import Plan, Rendered
 from migmerge.core.plans.merge import merge_request, plan_merge
 from migmerge.core.plans.renumber import plan_renumber_conflict
 from migmerge.doing.apply import afterwards, combine, describe

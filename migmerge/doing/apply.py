@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migmerge.core.model import Action, Plan
+from migmerge.core.plan import Action, Plan
 from migmerge.doing import database as db_module
 from migmerge.doing.journal import Journal
 from migmerge.doing.links import refuse_link_out, write_inside

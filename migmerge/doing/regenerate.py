@@ -20,7 +20,8 @@ from migmerge.errors import StepFailed
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from migmerge.core.model import Conflict, Database, Plan
+    from migmerge.core.model import Conflict, Database
+    from migmerge.core.plan import Plan
     from migmerge.core.questions import Questioner
     from migmerge.reading.analysis import Analysis
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from migmerge.core.model import MergeRequest, Project, Rendered
+from migmerge.core.model import Project
+from migmerge.core.plan import MergeRequest, Rendered
 from migmerge.reading.git import clean_env
 
 SCRIPT = Path(__file__).resolve().parent.parent / "resources" / "render_merge.py"

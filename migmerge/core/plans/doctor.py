@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from migmerge.core.doctor import Finding
-from migmerge.core.model import Action, Key, Plan
+from migmerge.core.model import Key
+from migmerge.core.plan import Action, Plan
 
 # (keys newest first, why) -> the steps unapplying exactly those migrations, or why not.
 Unapply = Callable[[Sequence[Key], str], "Sequence[Action] | str"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 
-from migmerge.core.model import Action, Conflict, Plan
+from migmerge.core.model import Conflict
+from migmerge.core.plan import Action, Plan
 from migmerge.core.plans.kmigrator import Folder, base_name, refuse_mixed_files
 from migmerge.core.strategy import regenerate_rule
 from migmerge.errors import Refused

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from migmerge.core.model import Action, Conflict, MergeRequest, Plan, Rendered
+from migmerge.core.model import Conflict
+from migmerge.core.plan import Action, MergeRequest, Plan, Rendered
 from migmerge.core.plans.steps import max_migration
 from migmerge.core.writer import merge_number
 from migmerge.errors import MigmergeError, Refused

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migmerge.core import edit
-from migmerge.core.model import Action, Conflict, Leaf, Plan
+from migmerge.core.model import Conflict, Leaf
+from migmerge.core.plan import Action, Plan
 from migmerge.core.plans.merge import refuse_links_out
 from migmerge.core.strategy import merge_command, regenerate_rule
 from migmerge.errors import Refused, StepFailed

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from migmerge.core import strategy as rules
-from migmerge.core.model import Action, Conflict, Leaf, Plan, Strategy
+from migmerge.core.model import Conflict, Leaf, Strategy
+from migmerge.core.plan import Action, Plan
 from migmerge.core.plans.merge import refuse_links_out
 from migmerge.core.plans.renumber_files import edit_actions, outside_references, rename_actions
 from migmerge.core.plans.steps import (

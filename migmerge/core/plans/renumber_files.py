@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from migmerge.core import edit
-from migmerge.core.model import Action, Key, Migration
+from migmerge.core.model import Key, Migration
+from migmerge.core.plan import Action
 from migmerge.errors import Refused
 
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migmerge.core.model import Action, Key
+from migmerge.core.model import Key
+from migmerge.core.plan import Action
 from migmerge.errors import MigmergeError
 from migmerge.reading import git
 
