@@ -83,7 +83,7 @@ class Transaction:
         if exc is None:
             self.journal.finish()
         elif not self.undone:
-            self._fail(exc, f"after step {self.number}")
+            self._fail(exc, f"after step {self.number}" if self.number else "before the first step")
 
     def run(self, plan: Plan, *, folders: Sequence[str] = ()) -> None:
         """Journal the plan's paths (and whole `folders`), then run its steps."""

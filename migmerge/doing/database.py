@@ -56,7 +56,10 @@ def backup(db: Database, target_dir: Path) -> Path:
 def restore(db: Database, backup_file: Path) -> None:
     """Put the database back exactly as the backup has it (tables made since are dropped)."""
     restorers = {"sqlite": _restore_sqlite, "postgresql": _restore_pg, "mysql": _restore_mysql}
-    restorers[db.vendor](db, backup_file)
+    try:
+        restorers[db.vendor](db, backup_file)
+    except (OSError, sqlite3.Error) as exc:  # a read-only file or folder, a full disk
+        raise StepFailed(f"cannot write {db.describe()}: {exc}") from exc
 
 
 def restore_command(db: Database, backup_file: Path) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from migmerge.core.model import Database
-from migmerge.errors import Refused
+from migmerge.errors import Refused, StepFailed
 from migmerge.reading import git
 from migmerge.reading.unfinished import ABOUT, UNDO, find_unfinished, journal_dir
 
@@ -93,10 +93,17 @@ class Journal:
 
     def write(self) -> None:
         """Write undo.json and about.json durably (temporary file, fsync, rename, fsync folder)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         about = {"what": self.what, "started": self.started, "pid": os.getpid()}
-        _durable(self.folder / ABOUT, json.dumps(about).encode())
-        _durable(self.folder / UNDO, json.dumps(self._document()).encode())
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _durable(self.folder / ABOUT, json.dumps(about).encode())
+            _durable(self.folder / UNDO, json.dumps(self._document()).encode())
+        except OSError as exc:  # a full disk, a read-only git directory
+            raise StepFailed(
+                f"cannot write the undo journal in {self.folder} ({exc.strerror})",
+                hint=f"free some space or make {self.folder.parent} writable, then run "
+                "migmerge resolve again",
+            ) from exc
         self.written = True
 
     def note_backup(self, backup: Path) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from migmerge.errors import Refused
+from migmerge.errors import Refused, StepFailed
 from migmerge.reading import git
 
 WAIT_SECONDS = 5.0
@@ -28,8 +28,14 @@ def resolve_lock(root: Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
         yield
         return
     path = git.find_repo(root).git_dir / "migmerge" / "resolve.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:  # a full disk, a read-only git directory
+        raise StepFailed(
+            f"cannot take the resolve lock {path}: {exc.strerror}; nothing was changed",
+            hint=f"free some space or make {path.parent} writable, then run migmerge resolve again",
+        ) from exc
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -40,8 +46,9 @@ def resolve_lock(root: Path, wait: float = WAIT_SECONDS) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise Refused(_busy(fd, path, wait)) from None
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with suppress(OSError):  # who holds it, for the message: not needed to hold it
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)  # closing releases the lock

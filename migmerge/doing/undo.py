@@ -31,7 +31,7 @@ class Undone:
     def words(self) -> str:
         """ "restored: ..." and, when something failed, what is left to do by hand."""
         done = "restored: " + ", ".join(self.restored) if self.restored else ""
-        done = done or "nothing needed restoring"
+        done = done or ("nothing restored" if self.failed else "nothing needed restoring")
         if not self.failed:
             return done
         return f"{done}; NOT restored: {'; '.join(self.failed)}"

@@ -160,9 +160,20 @@ def _memory_file() -> int:
     return fd
 
 
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def checked(args: Sequence[str], code: int, out: bytes, err: bytes) -> bytes:
     if code != 0:
         message = err.decode("utf-8", "replace").strip()
+        if code < 0:  # killed: a file-size limit (SIGXFSZ), the OOM killer, a person
+            message = f"killed by {_signal_name(-code)}{': ' + message if message else ''}"
         raise GitFailed(f"git {' '.join(args)} failed: {message}")
     return out
 
