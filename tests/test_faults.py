@@ -6,30 +6,16 @@ MIGMERGE_FAULT (benchmarks/faults.py runs every point of every family).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.testing.benchmarks import faults
 from tests.testing.projects import applied_age_fork
 from tests.testing.repos import git, run_migmerge
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "faults.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("faults", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-faults = _load()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_faults import faults
+from tests.testing.benchmarks import faults
 from tests.testing.projects import applied_age_fork
 from tests.testing.repos import PYTHON, run_migmerge
 
