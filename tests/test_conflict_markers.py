@@ -124,7 +124,7 @@ def test_a_migration_both_sides_changed_is_read_as_upstream_has_it(tmp_path: Pat
         if merging:
             assert b"<<<<<<<" in (root / settings).read_bytes()
             assert [w["path"] for w in marked] == [settings]
-            upstreams = "migmerge reads upstream's version, as `--against` predicts"
+            upstreams = "migmerge reads upstream's side of each conflict"
             assert upstreams in marked[0]["message"]
         else:
             assert marked == []
@@ -134,6 +134,37 @@ def test_a_migration_both_sides_changed_is_read_as_upstream_has_it(tmp_path: Pat
     )
     code, doc, _ = replays_now(root)
     assert code == 0 and doc["conflicts"] == []
+
+
+def test_what_git_merged_cleanly_in_a_conflicted_migration_is_kept(tmp_path: Path) -> None:
+    # awx 5741b47c54: the branch rewired a migration both sides changed; git merged that
+    # part cleanly and left markers elsewhere in the file. Upstream's blob whole would
+    # drop the branch's dependency and make the branch's parent a leaf of its own.
+    base = app_files("models", "0001_initial")
+    settings = "models/migrations/0002_settings.py"
+    mine, theirs = add_field("graph", "mine"), add_field("graph", "theirs")
+    base[settings] = migration_text(_deps("0001_initial"), add_field("graph", "active"))
+    base["models/migrations/0003_publications.py"] = migration_text(_deps("0002_settings"))
+    local: Files = {
+        "models/migrations/0004_languages.py": migration_text(_deps("0001_initial")),
+        settings: migration_text(_deps("0004_languages"), mine),
+    }
+    upstream: Files = {
+        "models/migrations/0005_bulk_load.py": migration_text(_deps("0001_initial")),
+        settings: migration_text(_deps("0001_initial"), theirs),
+    }
+    root = diverged(tmp_path / "repo", base, local, upstream)
+    git(root, "merge", "--no-commit", "--no-ff", "-q", "main", check=False)
+    text = (root / settings).read_text()
+    assert "<<<<<<<" in text and "('models', '0004_languages')" in text.split("<<<<<<<")[0]
+    code, doc, stderr = replays_now(root)
+    assert code == 1, stderr
+    assert conflict_leaves(doc) == {"models": ["0003_publications", "0005_bulk_load"]}
+    (conflict,) = doc["conflicts"]  # type: ignore[misc]
+    # Upstream's side of the conflict: its AddField, not the branch's.
+    operations = [op for leaf in conflict["leaves"] for op in leaf["operations"]]
+    fields = {(op["model"], op["field"]) for op in operations}
+    assert ("graph", "theirs") in fields and ("graph", "mine") not in fields
 
 
 def replays_now(root: Path) -> tuple[int, dict[str, object], str]:

@@ -4,8 +4,8 @@
 each side; resolving migrations before the models are resolved builds on
 sand. Only the apps whose migrations are in the tree are looked at, only their
 `models.py` or `models/*.py`, and only where the working tree changed them.
-A migration both sides changed (git's modify/modify) is read as upstream's
-version, as `--against` predicts; the warning says so.
+A migration both sides changed (git's modify/modify) is read with upstream's
+side of each conflict; the warning says so.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def conflict_markers(tree: Snapshot, apps: Iterable[tuple[str, str]]) -> list[Wa
         if label is not None and path.endswith(".py"):
             message = (
                 f"{path}: both sides changed this migration and it still holds merge conflict "
-                "markers; migmerge reads upstream's version, as `--against` predicts; hint: "
+                "markers; migmerge reads upstream's side of each conflict (what git merged "
+                "cleanly stays); hint: "
                 f"resolve it (both sides' dependencies, if both are needed), then `git add {path}`"
             )
             out.append(Warning("conflict-markers", label, message, path))

@@ -20,6 +20,7 @@ from migmerge.reading.files import read_regular
 DISK = ""
 WORKING_TREE = "working tree"  # the label of a snapshot of the working tree
 NO_TWINS: Mapping[str, tuple[str, str]] = {}
+NO_SIDES: Mapping[str, str] = {}
 # Seven or more (git writes eight for a rename/rename conflict, more when nested).
 _OPEN = re.compile(rb"^<{7,}(?: |\r?$)", re.MULTILINE)
 _CLOSE = re.compile(rb"^>{7,}(?: |\r?$)", re.MULTILINE)
@@ -28,6 +29,31 @@ _CLOSE = re.compile(rb"^>{7,}(?: |\r?$)", re.MULTILINE)
 def has_markers(source: bytes) -> bool:
     """Tell whether `source` holds git's merge conflict markers (`<<<<<<<` ... `>>>>>>>`)."""
     return bool(_OPEN.search(source) and _CLOSE.search(source))
+
+
+_MARK = re.compile(rb"([<|=>])\1{6,}(?: |\r?\n|$)")
+
+
+def one_side(source: bytes, side: str) -> bytes:
+    """`source` with each conflict resolved to one side's lines ("ours" or "theirs").
+
+    The base of a diff3 conflict goes with the markers; what git merged
+    cleanly outside the conflicts stays as it is.
+    """
+    out: list[bytes] = []
+    section = ""
+    for line in source.splitlines(keepends=True):
+        mark = _MARK.match(line)
+        kind = mark.group(1) if mark else b""
+        if kind == b"<" and not section:
+            section = "ours"
+        elif kind in (b"|", b"=") and section in ("ours", "base"):
+            section = "base" if kind == b"|" else "theirs"
+        elif kind == b">" and section == "theirs":
+            section = ""
+        elif section in ("", side):
+            out.append(line)
+    return b"".join(out)
 
 
 class Origin(NamedTuple):
@@ -59,9 +85,10 @@ class Snapshot(NamedTuple):
     # Paths upstream deleted and the local side changed (git's modify/delete,
     # left on disk during the merge): read as deleted, as `--against` predicts.
     deleted_upstream: tuple[str, ...] = ()
-    # Paths both sides changed that git left with conflict markers (modify/modify):
-    # `files` holds upstream's blob, as `--against` predicts; the markers are on disk.
-    changed_both: tuple[str, ...] = ()
+    # Paths both sides changed that git left with conflict markers (modify/modify),
+    # read from disk with upstream's side of each conflict: path -> that side
+    # ("theirs" in a merge, "ours" in a rebase). What git merged cleanly stays.
+    changed_both: Mapping[str, str] = NO_SIDES
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths` (those that exist)."""
@@ -72,6 +99,8 @@ class Snapshot(NamedTuple):
         for path in wanted:
             if self.files[path] == DISK:
                 data = _read_disk(self.root / path, self.root)
+                if data is not None and path in self.changed_both:
+                    data = one_side(data, self.changed_both[path])
                 if data is not None:
                     out[path] = data
         return out
@@ -128,9 +157,9 @@ def worktree(
     and the local side changed (modify/delete) is read as deleted, though git
     leaves the local version on disk: the prediction of `--against` too.
     A path both sides changed (git's modify/modify, conflict markers on disk)
-    is read as upstream's blob, as `--against` predicts, and listed in
-    `changed_both`, while the markers are there: half of each side's lines is
-    neither side's migration.
+    is read, while the markers are there, with upstream's side of each
+    conflict and what git merged cleanly (`changed_both`): half of each
+    side's lines is neither side's migration.
     """
     listing = git.list_worktree(root, pathspecs, started)
     files = listing.entries
@@ -153,23 +182,20 @@ def worktree(
     untracked_links = {p for p in listing.untracked if os.path.islink(root / p)}
     out = _follow_disk_links(root, files, {*listing.links, *untracked_links})
     twins: dict[str, tuple[str, str]] = {}
-    both: list[str] = []
+    both: dict[str, str] = {}
     for path, (base, ours, theirs) in listing.unmerged.items():
-        upstream = ours if rebase else theirs
         if base is None and ours and theirs:
             twins[path] = (theirs, ours) if rebase else (ours, theirs)
         elif (
             base
             and ours
             and theirs
-            and upstream
             and files.get(path) == DISK
             and has_markers(_read_disk(root / path, root) or b"")  # else resolved on disk
         ):
-            files[path] = upstream
-            both.append(path)
+            both[path] = "ours" if rebase else "theirs"
     return Snapshot(
-        root, files, links_out=out, deleted_upstream=gone, changed_both=tuple(sorted(both))
+        root, files, links_out=out, deleted_upstream=gone, changed_both=both
     ).with_twins(twins)
 
 
