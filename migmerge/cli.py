@@ -180,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser("hook" if given[:1] == ["hook"] else None)
     args, extra = parser.parse_known_args(argv)
     if extra:  # say so with the command's usage, not the top parser's
         getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")

@@ -666,6 +666,36 @@ def test_fast_forward_pull_reports_only_what_it_brought(world: Path, work: Path)
     assert proc.returncode == 1 and "legacy" in proc.stdout
 
 
+# What a hook imports to find that a merge changed no migration: git, and no more.
+HOOK_PROBE = (
+    "import sys; from migmerge.cli import main; code = main(['hook', 'post-merge', '0']);"
+    "heavy = ('migmerge.reading.analysis', 'migmerge.reading.parse', 'migmerge.reading.discover',"
+    " 'migmerge.core.strategy', 'migmerge.report', 'migmerge.reading.pushed', 'shutil', 'json');"
+    "print(code, sorted(m for m in heavy if m in sys.modules))"
+)
+NOTHING_TO_READ = "no migration changed on either side: nothing to read"
+
+
+def test_a_merge_that_changes_no_migration_is_answered_by_git_alone(work: Path) -> None:
+    git(work, "checkout", "-q", "docs")
+    git(work, "checkout", "-q", "-b", "notes", "main")
+    (work / "NOTES.md").write_text("notes\n")
+    commit(work, "notes only")
+    git(work, "checkout", "-q", "docs")
+    git(work, "merge", "-q", "--no-ff", "--no-edit", "notes")  # neither side touched migrations
+    env = {**os.environ, "MIGMERGE_VERBOSE": "1"}
+    probe = [PYTHON, "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); {HOOK_PROBE}"]
+    proc = subprocess.run(probe, cwd=work, capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+    assert NOTHING_TO_READ in proc.stderr
+    # The local side changed a migration since the merge base: the changed folders are read.
+    git(work, "checkout", "-q", "feature")
+    git(work, "merge", "-q", "--no-ff", "--no-edit", "notes")
+    proc = subprocess.run(probe, cwd=work, capture_output=True, text=True, env=env)
+    assert proc.stdout.startswith("0 ") and "migmerge.reading.analysis" in proc.stdout, proc.stderr
+    assert NOTHING_TO_READ not in proc.stderr
+
+
 def test_post_merge_never_fails_git(world: Path, work: Path) -> None:
     other = world / "other"
     (other / "polls" / "migrations" / "0003_broken.py").write_text("class Migration(:\n")

@@ -22,17 +22,19 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from migmerge import trace
 from migmerge.commands.install import HOOK_NAMES
-from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_reason
 from migmerge.errors import ErrorPolicy, MigmergeError
 from migmerge.reading import git, git_diff, git_refs
 from migmerge.reading.config import Config, load_config
-from migmerge.reading.pushed import ZERO_SHA, PushedRef, pushed_refs
-from migmerge.report import clash_warnings, hook_summary, push_report
 
 if TYPE_CHECKING:
     from migmerge.core.model import Conflict
     from migmerge.core.questions import Questioner
     from migmerge.reading.analysis import Analysis
+    from migmerge.reading.pushed import PushedRef
+
+# Most merges, rebases and pushes change no migration: the hook finds that out with
+# git alone, and imports the analysis, the strategy rules and the report only when
+# one did (tests/test_hooks.py holds the no-op hook to that).
 
 # Paths whose change can create parallel migrations. Migration names only
 # follow the number convention, so a folder named `migrations` is the main
@@ -63,37 +65,38 @@ def run_hook(
     """
     if os.environ.get("MIGMERGE_SKIP") == "1":
         return 0
-    _report_unfinished(repo, err)
+    info = git.find_repo(repo)  # once: every hook below works in it
+    _report_unfinished(info, err)
     if name == "pre-push":
-        root = git.find_root(repo)
+        from migmerge.reading.pushed import pushed_refs
+
         remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
-        refs = pushed_refs(root, remote, stdin)
-        return check_push(root, remote, refs, out=out, err=err, brief=brief)
+        refs = pushed_refs(info.root, remote, stdin)
+        return check_push(info.root, remote, refs, out=out, err=err, brief=brief)
     if name == "post-merge":
-        _after(repo, rebase=False, out=out, brief=brief)
+        _after(info, rebase=False, out=out, brief=brief)
         return 0
     if name == "post-commit":
         from migmerge.reading.scope import merge_just_committed
 
-        info = git.find_repo(repo)
         if merge_just_committed(info):  # git runs no post-merge for a merge committed by hand
             _after(info, rebase=False, out=out, brief=brief)
         return 0
     if name == "post-rewrite":
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
         if command == "rebase":  # an amend rewrites one commit: it cannot create parallel branches
-            _after(repo, rebase=True, out=out, brief=brief)
+            _after(info, rebase=True, out=out, brief=brief)
         return 0
     raise MigmergeError(
         f"unknown hook {name!r}", hint=f"hooks migmerge provides: {', '.join(HOOK_NAMES)}"
     )
 
 
-def _report_unfinished(repo: str | None, err: Out) -> None:
+def _report_unfinished(info: git.RepoInfo, err: Out) -> None:
     """An interrupted resolve is said first: what the hook reports next is half-resolved."""
     from migmerge.reading.unfinished import find_unfinished
 
-    unfinished = find_unfinished(git.find_repo(repo).git_dir)
+    unfinished = find_unfinished(info.git_dir)
     if unfinished is not None:
         err(f"migmerge: {unfinished.sentence()}")
 
@@ -111,12 +114,16 @@ def error_policy(name: str) -> ErrorPolicy:
 # ------------------------------------------------------- post-merge, rebase
 
 
-def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out, brief: bool = False) -> None:
+def _after(info: git.RepoInfo, *, rebase: bool, out: Out, brief: bool = False) -> None:
     """Report the conflicts a merge or rebase left, then do what the config asks."""
+    if not _migrations_changed(info):
+        trace.note("no migration changed on either side: nothing to read")
+        return
     from migmerge.reading.analysis import analyze
+    from migmerge.report import clash_warnings, hook_summary
 
     # Only the folders the merge or rebase changed: a hook's cost follows the change.
-    analysis = analyze(repo, changed_only=True)
+    analysis = analyze(info, changed_only=True)
     conflicts = analysis.result.conflicts
     notes = clash_warnings(analysis.result.warnings)
     if notes:
@@ -128,8 +135,26 @@ def _after(repo: str | git.RepoInfo | None, *, rebase: bool, out: Out, brief: bo
     _follow_up(analysis, config.on_rebase if rebase else config.on_merge, rebase=rebase, out=out)
 
 
+def _migrations_changed(info: git.RepoInfo) -> bool:
+    """Tell whether a migration path changed on a side the hook's reading follows (git only).
+
+    Reading only what either side changed since the merge base (or what a
+    fast-forward brought in), the analysis can find a conflict only in a
+    folder where a migration changed: none changed, nothing to read. True
+    when there are no sides to follow (the whole working tree is read).
+    """
+    from migmerge.reading.scope import followed_sides
+
+    sides = followed_sides(info)
+    if sides is None:
+        return True
+    return git_diff.any_differs(info.root, sides, migration_pathspecs(load_config(info.root)))
+
+
 def _follow_up(analysis: Analysis, action: str, *, rebase: bool, out: Out) -> None:
     """Do what `on-merge` / `on-rebase` asks: report, ask, or renumber when safe."""
+    from migmerge.core.strategy import resolve_command, safe_to_renumber, unsafe_reason
+
     conflicts = analysis.result.conflicts
     if action == "renumber" and safe_to_renumber(analysis.result):
         _renumber_now(analysis.root, out)
@@ -240,6 +265,9 @@ def _blocks(
     err: Out,
     brief: bool,
 ) -> bool:
+    from migmerge.reading.pushed import ZERO_SHA
+    from migmerge.report import push_report
+
     if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
         return False  # a deletion or a tag cannot add parallel migrations to a branch
     targets = _targets(root, remote, ref, default, err)
@@ -259,6 +287,8 @@ def _targets(
     root: Path, remote: str, ref: PushedRef, default: Target | None, err: Out
 ) -> list[Target]:
     """What the pushed ref will meet: its remote branch (when fetched) and the default branch."""
+    from migmerge.reading.pushed import ZERO_SHA
+
     targets = []
     label = f"{remote}/{_short(ref.remote_ref)}"
     if ref.remote_sha == ZERO_SHA:
@@ -285,6 +315,7 @@ def _conflicts(
         trace.note(f"no migration changed since the merge base with {target.label}: skipped")
         return []
     from migmerge.reading.analysis import analyze_revisions
+    from migmerge.report import clash_warnings
 
     result = analyze_revisions(root, ref.local_sha, target.sha)
     notes.update(dict.fromkeys(filter(None, clash_warnings(result.warnings).splitlines())))
@@ -308,8 +339,12 @@ def remote_default_branch(
 
 def touches_migrations(root: Path, base: str, local: str, config: Config) -> bool:
     """Tell whether any migration path changed from `base` to `local` (git only, fast)."""
-    specs = [*_MIGRATION_PATHSPECS, *(f":(top,literal){p}" for p in config.migration_modules)]
-    return git_diff.differs(root, base, local, specs)
+    return git_diff.differs(root, base, local, migration_pathspecs(config))
+
+
+def migration_pathspecs(config: Config) -> list[str]:
+    """Where a migration may be: `migrations` folders, numbered modules, configured folders."""
+    return [*_MIGRATION_PATHSPECS, *(f":(top,literal){p}" for p in config.migration_modules)]
 
 
 def _short(ref: str) -> str:

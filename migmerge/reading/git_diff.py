@@ -106,6 +106,27 @@ def _changed(out: bytes) -> dict[str, str | None]:
     return result
 
 
+def any_differs(root: Path, pairs: Sequence[tuple[str, str]], pathspecs: Sequence[str]) -> bool:
+    """Tell whether anything under `pathspecs` changed in any (old, new) pair: one process.
+
+    `diff-tree --stdin` prints nothing for a pair whose diff is empty (no
+    `--always`), so any output is a change.
+    """
+    if not pairs:
+        return False
+    lines = "".join(f"{new} {old}\n" for old, new in pairs).encode()
+    proc = subprocess.run(
+        ["git", "diff-tree", "--stdin", "-r", "--name-only", "-z", "--no-renames",
+         "--", *pathspecs],
+        cwd=root,
+        input=lines,
+        capture_output=True,
+        env=git_env(),
+    )  # fmt: skip
+    # An error is no proof that nothing changed: look rather than guess.
+    return proc.returncode != 0 or bool(proc.stdout.strip(b"\0\n"))
+
+
 def differs(root: Path, old: str, new: str, pathspecs: Sequence[str]) -> bool:
     """Tell whether anything under `pathspecs` changed from `old` to `new` (no output read)."""
     proc = subprocess.run(

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from migmerge.core.model import Mode
 from migmerge.errors import GitFailed, MigmergeError
-from migmerge.reading import (
-    discover,
-    git,
-    git_diff,
-    git_objects,
-    git_refs,
-    settings_files,
-    snapshot,
-)
-from migmerge.reading.config import Config
+from migmerge.reading import git, git_diff, git_refs
+
+if TYPE_CHECKING:
+    from migmerge.core.model import Mode
+    from migmerge.reading import snapshot
+    from migmerge.reading.config import Config
+
+# What reads the tree (discovery, settings, snapshots) is imported where a part of
+# the tree is read: a hook whose merge changed no migration only asks git, and stops.
 
 
 class GitState(NamedTuple):
@@ -101,6 +99,23 @@ def decide_state(facts: StateFacts) -> tuple[Mode, str | None, str | None]:
     if onto and facts.orig_head:
         return "rebase", facts.orig_head, onto
     return "worktree", facts.head, None
+
+
+def followed_sides(info: git.RepoInfo) -> list[tuple[str, str]] | None:
+    """The (base, side) commit pairs whose changes `analyze(changed_only=True)` would follow.
+
+    A merge or rebase just made: each side since the merge base; a
+    fast-forward: what it brought in. None when there is none of them and
+    the hook reads the whole working tree. Git only: nothing of the tree is read.
+    """
+    mode, local, upstream = decide_state(read_state(info))
+    if mode in ("merge", "rebase"):
+        state = _state(info.root, mode, local, upstream)
+        if state.base and state.local and state.upstream:
+            return [(state.base, state.upstream), (state.base, state.local)]
+        return None
+    pulled = fast_forwarded_from(info)
+    return [(pulled, local)] if pulled and local else None
 
 
 def _head(root: Path) -> tuple[str | None, list[str]]:
@@ -238,6 +253,8 @@ def changed_part(
     changes over it, as merging would. Every git call here follows the
     change, not the repository's size. `diffs`: `side_diffs`, when run already.
     """
+    from migmerge.reading import discover, settings_files, snapshot
+
     assert state.upstream is not None
     rebase = state.mode == "rebase"
     diffs = diffs or side_diffs(root, state, local_rev)
@@ -307,12 +324,16 @@ def _added_on_both_sides(
     }
     if not both:
         return {}
+    from migmerge.reading import git_objects
+
     in_base = git_objects.existing_objects(root, [f"{base}:{p}" for p in both])
     return {p: pair for p, pair in both.items() if f"{base}:{p}" not in in_base}
 
 
 def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
     """Tell whether an upstream change falls inside the predicted part of the tree."""
+    from migmerge.reading import settings_files
+
     return (
         path.rpartition("/")[0] in dirs or path in around or settings_files.is_settings_file(path)
     )

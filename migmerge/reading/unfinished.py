@@ -9,10 +9,11 @@ small `about.json` beside the journal, so the check path stays fast.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from migmerge.core.model import Unfinished
+if TYPE_CHECKING:
+    from migmerge.core.model import Unfinished
 
 JOURNAL = ("migmerge", "journal")
 ABOUT = "about.json"
@@ -32,7 +33,11 @@ def find_unfinished(git_dir: Path) -> Unfinished | None:
     """
     folder = journal_dir(git_dir)
     if not (folder / UNDO).is_file():
-        return None
+        return None  # the common case: asked by every hook, it imports nothing more
+    import json
+
+    from migmerge.core.model import Unfinished
+
     try:
         about = json.loads((folder / ABOUT).read_text(encoding="utf-8"))
         what, started = str(about["what"]), str(about["started"])
