@@ -56,6 +56,9 @@ class Graph:
             names.sort()  # strings sort faster than (app, name) tuples
         self.missing: list[Missing] = []
         self._latest: dict[str, str | None] = {}
+        # Each node's ancestry once walked (a check asks for a leaf's several times:
+        # its common ancestor, its branch, the warnings); kept from the built graph only.
+        self._ancestry: dict[Key, set[Key]] = {}
         parents, children = self.parents, self.children
         for key, migration in migrations.items():
             # Inlined fast path (ten thousand nodes per check): a dependency on
@@ -81,6 +84,7 @@ class Graph:
                 if target is not None:
                     self._edge(migration.key, target, Missing(migration.key, target, "run_before"))
         self._apply_replacements(applied)
+        self._ancestry.clear()  # the graph is built: from here on it does not change
 
     # building -----------------------------------------------------------
 
@@ -263,6 +267,21 @@ class Graph:
 
     def ancestors(self, key: Key) -> set[Key]:
         """Return `key` and everything it depends on, transitively (dummies included)."""
+        known = self._ancestry.get(key)
+        return set(known) if known is not None else self._walked(key)  # the caller's to change
+
+    def ancestry(self, key: Key) -> set[Key]:
+        """`ancestors`, walked once per key and kept: the caller must not change it.
+
+        For the few keys asked again and again (leaves, their common ancestor,
+        migrations sharing a number): each walk covers the whole history below.
+        """
+        known = self._ancestry.get(key)
+        if known is None:
+            known = self._ancestry[key] = self._walked(key)
+        return known
+
+    def _walked(self, key: Key) -> set[Key]:
         seen = {key}
         stack = [key]
         while stack:
@@ -274,11 +293,10 @@ class Graph:
 
     def common_ancestor(self, app: str, leaves: Iterable[str]) -> str | None:
         """Return the newest migration of `app` every leaf descends from."""
-        sets = [
-            {k for k in self.ancestors((app, leaf)) if k[0] == app and self._real(k)}
-            for leaf in leaves
-        ]
-        common = set.intersection(*sets) if sets else set()
+        walks = [self.ancestry((app, leaf)) for leaf in leaves]
+        # What every leaf descends from, then only the app's migrations in use.
+        shared = set.intersection(*walks) if walks else set()
+        common = {k for k in shared if k[0] == app and self._real(k)}
         if not common:
             return None
         # The newest: no other common ancestor descends from it (in a cycle, which
@@ -296,8 +314,8 @@ class Graph:
         Linear in the part of the graph below each leaf: a long local branch
         over a long history costs the sum of the two, not their product.
         """
-        below = self.ancestors((app, ancestor)) if ancestor is not None else set()
-        return [self._ordered(app, self.ancestors((app, leaf)) - below) for leaf in leaves]
+        below = self.ancestry((app, ancestor)) if ancestor is not None else set()
+        return [self._ordered(app, self.ancestry((app, leaf)) - below) for leaf in leaves]
 
     def _ordered(self, app: str, members: set[Key]) -> list[str]:
         """`app`'s migrations among `members`, in dependency order, ties broken by name.

@@ -99,5 +99,5 @@ def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
 
 def _in_line(graph: Graph, app: str, names: list[str]) -> bool:
     """Tell whether each of `names` descends from the one before it."""
-    chain = sorted(names, key=lambda n: len(graph.ancestors((app, n))))
-    return all((app, a) in graph.ancestors((app, b)) for a, b in zip(chain, chain[1:]))
+    chain = sorted(names, key=lambda n: len(graph.ancestry((app, n))))
+    return all((app, a) in graph.ancestry((app, b)) for a, b in zip(chain, chain[1:]))

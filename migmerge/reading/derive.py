@@ -36,6 +36,7 @@ class Scan:
         "sources",
         "kmigrator",
         "modules",
+        "parsed",
     )
 
     def __init__(
@@ -57,6 +58,9 @@ class Scan:
         self.sources: dict[str, bytes] = {}
         # The repository's other modules, once a parse follows an import.
         self.modules: object | None = None
+        # Migrations read whole so far, by path: a conflict's branches are read once a run
+        # (the conflict reading parses them, the clash finders take its reading).
+        self.parsed: dict[str, Migration] = {}
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths`, reading what was not read yet in one go."""

@@ -73,6 +73,7 @@ def _full_parse(
 ) -> dict[str, Migration]:
     sources = scan.read(package.modules[name] for name in names)
     out = {name: parse_whole(scan, app, package, name, sources) for name in sorted(names)}
+    scan.parsed.update((migration.path, migration) for migration in out.values())
     warned = {w.path for w in scan.warnings if w.kind == "unreadable-migration"}
     for migration in out.values():
         if migration.unreadable and migration.path not in warned:

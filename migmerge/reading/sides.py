@@ -154,9 +154,17 @@ def _parse(scan: Scan, migrations: Iterable[Migration]) -> dict[str, Migration]:
     from migmerge.reading import parse  # only when a side changed migrations
 
     wanted = {m.path: m for m in migrations}
-    sources = scan.read(wanted)
+    known = {
+        path: scan.parsed[path]  # a conflict's branch, read whole already
+        for path, m in wanted.items()
+        if path in scan.parsed and (scan.parsed[path].app, scan.parsed[path].name) == m.key
+    }
+    sources = scan.read(p for p in wanted if p not in known)
     out = {}
     for path, migration in wanted.items():
+        if path in known:
+            out[path] = known[path]
+            continue
         try:
             out[path] = parse.parse_migration(
                 sources[path],
