@@ -19,6 +19,7 @@ from migmerge.core.doctor import Finding
 from migmerge.core.model import Database, Key
 from migmerge.core.plan import Action
 from migmerge.core.plans import doctor as planner
+from migmerge.core.plans.doctor_ghosts import GhostFile
 from migmerge.reading.schema import read_facts
 from tests.testing.databases import use_database
 from tests.testing.doctor import (
@@ -468,13 +469,11 @@ def test_no_to_the_plan_changes_nothing(tmp_path: Path) -> None:
 
 
 def _ghost(name: str, deps: tuple[tuple[str, str], ...], drops: tuple[str, ...] = ()) -> object:
-    return planner.GhostFile(
-        ("polls", name), f"polls/migrations/{name}.py", b"", "c" * 40, deps, drops
-    )
+    return GhostFile(("polls", name), f"polls/migrations/{name}.py", b"", "c" * 40, deps, drops)
 
 
 def _plan(
-    findings: list[Finding], applied: set[Key], ghosts: dict[Key, planner.GhostFile]
+    findings: list[Finding], applied: set[Key], ghosts: dict[Key, GhostFile]
 ) -> planner.Fixes:
     parents = {("polls", "0001_initial"): (), ("polls", "0002_x"): (("polls", "0001_initial"),)}
     facts = planner.Facts(frozenset(applied), parents, ghosts)

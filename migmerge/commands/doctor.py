@@ -23,7 +23,8 @@ from migmerge.reading.analysis import Analysis, analyze
 from migmerge.reading.schema import Facts, read_facts
 
 if TYPE_CHECKING:
-    from migmerge.core.plans.doctor import Fake, Fixes, Unapply
+    from migmerge.core.plans.doctor import Fake, Fixes
+    from migmerge.core.plans.doctor_ghosts import Unapply
 
 Out = Callable[[str], None]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from migmerge.core.doctor import Finding, Schema
 from migmerge.core.model import Database, Key, Migration, Operation
-from migmerge.core.plans.doctor import GhostFile
+from migmerge.core.plans.doctor_ghosts import GhostFile
 from migmerge.errors import MigmergeError
 from migmerge.reading import git, parse
 from migmerge.reading.schema import Counted, count_values
