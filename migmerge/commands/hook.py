@@ -251,8 +251,12 @@ def check_push(
     Return 1, blocking the push, when any of them would conflict.
     """
     config = load_config(root)
-    default = remote_default_branch(root, remote, config.default_branch, err)
-    blocked = [ref for ref in refs if _blocks(root, remote, ref, default, config, err, brief)]
+    listed = git_refs.list_refs(root)
+    default = remote_default_branch(root, remote, config.default_branch, err, listed)
+    known = frozenset(listed.shas.values())  # commits a ref names: in this clone for sure
+    blocked = [
+        ref for ref in refs if _blocks(root, remote, ref, default, config, err, brief, known)
+    ]
     return 1 if blocked else 0
 
 
@@ -264,13 +268,14 @@ def _blocks(
     config: Config,
     err: Out,
     brief: bool,
+    known: frozenset[str] = frozenset(),
 ) -> bool:
     from migmerge.reading.pushed import ZERO_SHA
     from migmerge.report import push_report
 
     if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
         return False  # a deletion or a tag cannot add parallel migrations to a branch
-    targets = _targets(root, remote, ref, default, err)
+    targets = _targets(root, remote, ref, default, err, known)
     trace.note(f"{ref.local_ref} -> {ref.remote_ref}: against {[t.label for t in targets]}")
     notes: dict[str, None] = {}  # warnings, said once however many targets show them
     found = [_conflicts(root, ref, target, config, notes) for target in targets]
@@ -284,7 +289,12 @@ def _blocks(
 
 
 def _targets(
-    root: Path, remote: str, ref: PushedRef, default: Target | None, err: Out
+    root: Path,
+    remote: str,
+    ref: PushedRef,
+    default: Target | None,
+    err: Out,
+    known: frozenset[str] = frozenset(),
 ) -> list[Target]:
     """What the pushed ref will meet: its remote branch (when fetched) and the default branch."""
     from migmerge.reading.pushed import ZERO_SHA
@@ -293,7 +303,7 @@ def _targets(
     label = f"{remote}/{_short(ref.remote_ref)}"
     if ref.remote_sha == ZERO_SHA:
         pass  # a new remote branch: only where it will land counts
-    elif git.has_object(root, ref.remote_sha):
+    elif ref.remote_sha in known or git.has_object(root, ref.remote_sha):
         targets.append(Target(label, ref.remote_sha, "its remote branch"))
     else:
         err(f"migmerge: {label} has commits you have not fetched; cannot check the merge with it")
@@ -324,10 +334,14 @@ def _conflicts(
 
 
 def remote_default_branch(
-    root: Path, remote: str, configured: str | None = None, err: Out | None = None
+    root: Path,
+    remote: str,
+    configured: str | None = None,
+    err: Out | None = None,
+    refs: git_refs.Refs | None = None,
 ) -> Target | None:
     """Return the remote's default branch as this clone last fetched it, or None."""
-    refs = git_refs.list_refs(root)
+    refs = refs or git_refs.list_refs(root)
     name = refs.default_branch(configured, remote)
     if name is None:
         if configured and err:
