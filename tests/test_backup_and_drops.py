@@ -173,3 +173,15 @@ def test_mariadb_names_the_dropped_column_with_its_rows(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "column polls_userprofile.age (2 rows)" in dropping_line(proc.stdout)
         assert django_conflicts(root) == {}
+
+
+def test_an_abort_after_a_forced_run_says_the_database_was_not_restored(blocked: Path) -> None:
+    files = migration_files(blocked)
+    proc = run_migmerge(blocked, *REGENERATE, "--force", env={"MIGMERGE_FAULT": "after:2"})
+    assert proc.returncode == -9  # killed after the rollback ran, without a backup
+    assert "NO BACKUP TAKEN (--force)" in proc.stdout
+    abort = run_migmerge(blocked, "resolve", "--abort")
+    assert abort.returncode == 0, abort.stderr
+    db = blocked / "db.sqlite3"
+    assert f"database {db} NOT restored (no backup was taken)" in abort.stdout
+    assert migration_files(blocked) == files
