@@ -16,7 +16,8 @@ from migmerge.commands.doctor import examine, plan_fixes
 from migmerge.core.model import Key
 from migmerge.core.plan import Action
 from migmerge.core.plans import doctor as planner
-from migmerge.doing.apply import apply_plan, describe
+from migmerge.doing.actions import describe
+from migmerge.doing.apply import apply_plan
 from migmerge.doing.prompts import FlagQuestioner
 from migmerge.errors import Refused
 

@@ -17,7 +17,8 @@ from migmerge.core.model import Conflict, Strategy
 from migmerge.core.plan import Plan, Rendered
 from migmerge.core.plans.merge import merge_request, plan_merge
 from migmerge.core.plans.renumber import plan_renumber_conflict
-from migmerge.doing.apply import afterwards, combine, describe
+from migmerge.doing.actions import describe
+from migmerge.doing.apply import afterwards, combine
 from migmerge.errors import Refused
 from migmerge.reading.analysis import analyze
 
