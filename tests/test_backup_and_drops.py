@@ -183,5 +183,7 @@ def test_an_abort_after_a_forced_run_says_the_database_was_not_restored(blocked:
     abort = run_migmerge(blocked, "resolve", "--abort")
     assert abort.returncode == 0, abort.stderr
     db = blocked / "db.sqlite3"
-    assert f"database {db} NOT restored (no backup was taken)" in abort.stdout
+    assert f"; database {db} NOT restored: no backup was taken, so what the steps changed" in (
+        abort.stdout
+    )
     assert migration_files(blocked) == files

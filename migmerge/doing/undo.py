@@ -27,11 +27,14 @@ class Undone:
 
     restored: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # What nothing can restore (no backup was taken): said, but no reason to keep the journal.
+    lost: list[str] = field(default_factory=list)
 
     def words(self) -> str:
         """ "restored: ..." and, when something failed, what is left to do by hand."""
         done = "restored: " + ", ".join(self.restored) if self.restored else ""
         done = done or ("nothing restored" if self.failed else "nothing needed restoring")
+        done += "".join(f"; {lost}" for lost in self.lost)
         if not self.failed:
             return done
         return f"{done}; NOT restored: {'; '.join(self.failed)}"
@@ -60,7 +63,10 @@ def _database(journal: Journal, database: Database | None, result: Undone) -> No
         result.failed.append("the database (migmerge could not tell which one it is)")
         return
     if journal.backup is None:
-        result.restored.append(f"database {database.describe()} NOT restored (no backup was taken)")
+        result.lost.append(
+            f"database {database.describe()} NOT restored: no backup was taken, so what the "
+            "steps changed in it stays"
+        )
         return
     backup = Path(journal.backup)
     try:
