@@ -354,6 +354,23 @@ def test_an_unreadable_file_is_a_warning_and_check_goes_on(
     assert code == 1 and len(doc["conflicts"]) == 1
 
 
+def test_an_edited_migration_python_refuses_below_its_header_is_a_warning(repo: Path) -> None:
+    # Its header reads (no conflict to show), its body does not compile: Django cannot
+    # import it. Found by benchmarks/fuzz.py's mutate family (duplicated or cut lines).
+    path = repo / "polls" / "migrations" / "0002_userprofile_age.py"
+    path.write_text(path.read_text() + "        ),\n    ]\n")
+    code, doc = check_json(repo)
+    assert code == 0 and doc["conflicts"] == []
+    (warning,) = [
+        w for w in doc["warnings"] if w["path"] == "polls/migrations/0002_userprofile_age.py"
+    ]
+    assert warning["kind"] == "unreadable-migration"
+    assert "Python refuses it (line " in warning["message"], warning["message"]
+    git(repo, "checkout", "--", ".")
+    code, doc = check_json(repo)
+    assert code == 0 and doc["warnings"] == []
+
+
 def test_crlf_and_coding_line_are_read(repo: Path) -> None:
     path = repo / "polls" / "migrations" / "0002_userprofile_age.py"
     text = path.read_text()

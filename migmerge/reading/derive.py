@@ -233,7 +233,23 @@ def _read_headers(scan: Scan) -> None:
                 scan.warnings.append(_not_a_migration(path, package.label))
         else:
             headers[path] = header
+            if files[path] == snapshot.DISK and not header.unreadable:
+                _compiles(scan, header, sources[path])
     cache.save()
+
+
+def _compiles(scan: Scan, header: Migration, source: bytes) -> None:
+    """Warn when Python refuses a migration being edited (the header read, the rest may not).
+
+    Only the working tree's own files, which no cache holds and every run reads:
+    compiling every committed migration would cost a fresh clone's check several
+    times over, and a committed one Django refuses fails every manage.py command.
+    """
+    from migmerge.reading.parse_source import refused
+
+    why = refused(source, header.path)
+    if why is not None:
+        scan.warnings.append(unreadable_warning(header._replace(unreadable=why)))
 
 
 def header_from(

@@ -32,6 +32,18 @@ def parse_tree(source: bytes, path: str) -> tuple[ast.Module, str | None]:
     return tree, refusal
 
 
+def refused(source: bytes, path: str) -> str | None:
+    """Why Python would not import `source` (syntax included), in words; None when it would.
+
+    For a migration read by its header only: the header reads, the rest may not.
+    """
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return f"Python refuses it ({why_not_taken(exc)}), so Django cannot import it either"
+    return None
+
+
 def _refusal(tree: ast.Module, source: bytes, path: str) -> str | None:
     """What Python's compiler refuses beyond syntax (`from __future__ import braces`).
 
