@@ -36,9 +36,7 @@ FLOORS = {
 PENDING = {
     ("core/plans/regenerate.py", "migmerge.reading.analysis"),
     ("core/plans/regenerate.py", "migmerge.reading.project"),
-    ("core/plans/renumber.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading"),
-    ("core/plans/steps.py", "migmerge.reading.analysis"),
     ("core/plans/steps.py", "migmerge.reading.project"),
 }
 

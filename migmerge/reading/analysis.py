@@ -147,6 +147,12 @@ class Analysis:
                 self._mentions.setdefault(word, set()).add(path)
         return {name: self._mentions.get(name, set()) for name in names}
 
+    def manage_command(self, *args: str, app_dir: str | None = None) -> tuple[str, ...]:
+        """The argv running the project's manage command with `args` (project.manage_command)."""
+        from migmerge.reading.project import manage_command
+
+        return manage_command(self.root, self.config, *args, app_dir=app_dir)
+
     def links_out(self, writes: Iterable[tuple[str, bool]]) -> list[str]:
         """The links out of the repository these writes would follow (see files.link_out)."""
         from migmerge.reading.files import links_out

@@ -3,7 +3,7 @@
 Plans are core and import nothing from reading/: the coordinator hands them
 `reading.analysis.Analysis`, which fulfils this protocol, and a plan sees only
 what is named here (the tree's migrations and apps, the check's result, the
-project that runs a folder, the files that mention a name, the writes that
+project that runs a folder and its manage command, the files that mention a name, the writes that
 would follow a link out of the repository).
 """
 
@@ -45,6 +45,10 @@ class AnalysisView(Protocol):
 
     def mentions(self, names: Iterable[str]) -> dict[str, set[str]]:
         """The tracked text files that name each of `names` as a word."""
+        ...
+
+    def manage_command(self, *args: str, app_dir: str | None = None) -> tuple[str, ...]:
+        """The argv running the project's manage command; MigmergeError without one."""
         ...
 
     def links_out(self, writes: Iterable[tuple[str, bool]]) -> list[str]:

@@ -27,8 +27,8 @@ from migmerge.core.writer import parse_number
 from migmerge.errors import MigmergeError, Refused
 
 if TYPE_CHECKING:
+    from migmerge.core.plans.inputs import AnalysisView
     from migmerge.core.questions import Questioner
-    from migmerge.reading.analysis import Analysis
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class _Segment:
 
 
 def plan_renumber(
-    analysis: Analysis,
+    analysis: AnalysisView,
     app: str,
     moving: Sequence[str],
     onto: str,
@@ -66,7 +66,7 @@ def plan_renumber(
 
 
 def plan_renumber_conflict(
-    analysis: Analysis,
+    analysis: AnalysisView,
     conflict: Conflict,
     *,
     keep_names: bool = False,
@@ -113,7 +113,7 @@ def _describe_sides(conflict: Conflict) -> str:
 
 
 def _plan_segments(
-    analysis: Analysis,
+    analysis: AnalysisView,
     app: str,
     segments: Sequence[_Segment],
     options: _Options,
@@ -141,7 +141,7 @@ def _plan_segments(
     return Plan(strategy, app, tuple(actions), tuple(warnings))
 
 
-def _check_names(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> None:
+def _check_names(analysis: AnalysisView, app: str, segments: Sequence[_Segment]) -> None:
     """Fail when a migration to move or to move onto is unknown."""
     for seg in segments:
         for name in (*seg.names, seg.onto):
@@ -157,7 +157,7 @@ def _suffix(name: str) -> str:
     return match[1] if match else name
 
 
-def _new_names(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> dict[str, str]:
+def _new_names(analysis: AnalysisView, app: str, segments: Sequence[_Segment]) -> dict[str, str]:
     """Number the moving migrations after the first segment's `onto`, keeping name suffixes."""
     number = parse_number(segments[0].onto)
     if number is None:
@@ -175,7 +175,7 @@ def _new_names(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> di
     return renames
 
 
-def _refuse_taken(analysis: Analysis, app: str, renames: Mapping[str, str]) -> None:
+def _refuse_taken(analysis: AnalysisView, app: str, renames: Mapping[str, str]) -> None:
     """Refuse new names that another migration of the app already has."""
     existing = {name for a, name in analysis.migrations if a == app} - set(renames)
     taken = sorted(set(renames.values()) & existing)
@@ -186,7 +186,7 @@ def _refuse_taken(analysis: Analysis, app: str, renames: Mapping[str, str]) -> N
         )
 
 
-def _head_dependency(analysis: Analysis, app: str, seg: _Segment) -> str:
+def _head_dependency(analysis: AnalysisView, app: str, seg: _Segment) -> str:
     """The one same-app dependency of a segment's first migration (the ancestor)."""
     head = analysis.migrations[(app, seg.names[0])]
     deps = [n for a, n in head.dependencies if a == app and n not in seg.names]
@@ -225,7 +225,7 @@ class _Fix:
 
 
 def _applied_or_shared(
-    analysis: Analysis,
+    analysis: AnalysisView,
     app: str,
     segments: Sequence[_Segment],
     options: _Options,
@@ -254,7 +254,7 @@ def _applied_or_shared(
     return fix
 
 
-def _app_leaves(analysis: Analysis, app: str) -> tuple[Leaf, ...]:
+def _app_leaves(analysis: AnalysisView, app: str) -> tuple[Leaf, ...]:
     """The conflict leaves of `app` in the analysis (none when it has no conflict)."""
     for conflict in analysis.result.conflicts:
         if conflict.app == app:
@@ -262,7 +262,7 @@ def _app_leaves(analysis: Analysis, app: str) -> tuple[Leaf, ...]:
     return ()
 
 
-def _facts(analysis: Analysis, app: str, segments: Sequence[_Segment]) -> rules.Facts:
+def _facts(analysis: AnalysisView, app: str, segments: Sequence[_Segment]) -> rules.Facts:
     """What the rule needs beyond the leaves: the applied state's story, the ways out."""
     project = analysis.project_for(analysis.apps[app].directory)
     applied = project.applied or frozenset()
@@ -311,12 +311,12 @@ def _ask_applied(
     return answer
 
 
-def _record_fix(analysis: Analysis, app: str, fix: _Fix, force: bool) -> _Fix:
+def _record_fix(analysis: AnalysisView, app: str, fix: _Fix, force: bool) -> _Fix:
     """Back up, then rename the rows after the files (every new dependency is applied)."""
     return replace(fix, before=(backup_action(analysis.root, optional=force),), record_app=app)
 
 
-def _rollback_fix(analysis: Analysis, app: str, ancestor: str, fix: _Fix, force: bool) -> _Fix:
+def _rollback_fix(analysis: AnalysisView, app: str, ancestor: str, fix: _Fix, force: bool) -> _Fix:
     """Back up and unapply the app back to the ancestor first; migrate forward at the end."""
     why = (
         f"unapply {app} back to {ancestor} before the renames (migrate {app} {ancestor} "

@@ -14,7 +14,7 @@ from migmerge.errors import MigmergeError
 from migmerge.reading import git
 
 if TYPE_CHECKING:
-    from migmerge.reading.analysis import Analysis
+    from migmerge.core.plans.inputs import AnalysisView
 
 MAX_MIGRATION = "max_migration.txt"
 
@@ -63,7 +63,7 @@ def unapply_only_env(keys: Sequence[Key]) -> tuple[tuple[str, str], ...]:
     return ((UNAPPLY_VARIABLE, json.dumps({"only": [list(key) for key in keys]})),)
 
 
-def unapply_command(analysis: Analysis, app: str) -> tuple[str, ...] | None:
+def unapply_command(analysis: AnalysisView, app: str) -> tuple[str, ...] | None:
     """The project's manage.py running the fixed unapply code, or None without manage.py."""
     try:
         return _unapply_argv(analysis, app)
@@ -71,14 +71,10 @@ def unapply_command(analysis: Analysis, app: str) -> tuple[str, ...] | None:
         return None
 
 
-def _unapply_argv(analysis: Analysis, app: str) -> tuple[str, ...]:
+def _unapply_argv(analysis: AnalysisView, app: str) -> tuple[str, ...]:
     """The unapply's argv; the project reader's MigmergeError when there is no manage.py."""
-    from migmerge.reading import project
-
     directory = analysis.apps[app].directory
-    return project.manage_command(
-        analysis.root, analysis.config, "shell", "-c", UNAPPLY_CODE, app_dir=directory
-    )
+    return analysis.manage_command("shell", "-c", UNAPPLY_CODE, app_dir=directory)
 
 
 def unapply_display(command: tuple[str, ...] | None, app: str, target: str | None) -> str:
@@ -93,7 +89,7 @@ def unapply_display(command: tuple[str, ...] | None, app: str, target: str | Non
 
 
 def unapply_actions(
-    analysis: Analysis, app: str, target: str | None, *, why: str | None = None
+    analysis: AnalysisView, app: str, target: str | None, *, why: str | None = None
 ) -> tuple[Action, ...]:
     """The one unapply: migrate `app` back to `target` (None: zero) through Django's executor.
 
@@ -111,7 +107,9 @@ def unapply_actions(
     )
 
 
-def unapply_only_actions(analysis: Analysis, keys: Sequence[Key], why: str) -> tuple[Action, ...]:
+def unapply_only_actions(
+    analysis: AnalysisView, keys: Sequence[Key], why: str
+) -> tuple[Action, ...]:
     """The one unapply, for exactly `keys` (newest first) and nothing else.
 
     The files of `keys` must be in place when it runs. MigmergeError (what to
