@@ -218,6 +218,47 @@ def test_a_ghost_beside_an_applied_migration_is_rolled_back_alone(project: Path)
     assert doctor_document(project)[0] == 0
 
 
+def ghost_that_must_run_before(root: Path) -> None:
+    """A ghost whose run_before names shop's 0002_label, applied after it on the branch.
+
+    shop.0002_label is main's too, so it stays in the checkout and applied: by the
+    ghost's run_before it depends on the ghost, though neither of main's files says so.
+    """
+    make_django_project(root, {"polls": POLLS_V1, "shop": SHOP})
+    makemigrations(root, "polls")
+    makemigrations(root, "shop")
+    commit_all(root, "initial")
+    manage(root, "migrate", "-v0")
+    write_app(root, "shop", SHOP + "    label = models.CharField(max_length=20, null=True)\n")
+    makemigrations(root, "shop", "label")
+    commit_all(root, "label")
+    checkout_at(root, "-b", "feature", seconds=-100)
+    write_app(root, "polls", POLLS_AGE)
+    makemigrations(root, "polls", "age")
+    path = root / "polls" / "migrations" / "0002_age.py"
+    run_before = '    run_before = [("shop", "0002_label")]\n\n'
+    path.write_text(
+        path.read_text().replace("    dependencies = [", run_before + "    dependencies = [", 1)
+    )
+    commit_all(root, "age")
+    manage(root, "migrate", "-v0")
+    checkout_at(root, "main", seconds=100)
+
+
+def test_a_ghost_a_checkout_migration_must_run_after_is_left(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    ghost_that_must_run_before(root)
+    before = dump(root)
+    proc = fix(root, "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (
+        "  left: ghost polls.0002_age: shop.0002_label of this checkout must run after it "
+        "(the ghost's run_before) and is applied\n"
+    ) in proc.stdout
+    assert "MIGMERGE_UNAPPLY" not in proc.stdout
+    assert dump(root) == before  # neither unapplied: shop.0002_label keeps what it built on
+
+
 def stale_row(root: Path, db: Database | None = None) -> None:
     """A row of django_migrations whose file is nowhere: not here, not in any commit."""
     sql = (
@@ -509,6 +550,34 @@ def test_planner_rolls_a_chain_of_ghosts_back_newest_first() -> None:
         ("run", ("unapply", "polls.0003_b", "polls.0002_a")),
         ("delete", "polls/migrations/0003_b.py"),
         ("delete", "polls/migrations/0002_a.py"),
+    ]
+
+
+def test_planner_unapplies_a_ghost_before_the_one_whose_run_before_names_it() -> None:
+    # 0002_b must run before 0002_a (its run_before): 0002_a goes first, then 0002_b.
+    ghosts = {
+        ("polls", "0002_a"): _ghost("0002_a", (("polls", "0001_initial"),)),
+        ("polls", "0002_b"): _ghost("0002_b", (("polls", "0001_initial"),))._replace(
+            run_before=(("polls", "0002_a"),)
+        ),
+    }
+    findings = [
+        Finding("ghost", "polls", name, (), "f", "rollback", commit="c" * 40, path="p")
+        for name in ("0002_a", "0002_b")
+    ]
+    applied = {("polls", "0001_initial"), ("polls", "0002_a"), ("polls", "0002_b")}
+    fixes = _plan(findings, applied, ghosts)
+    assert fixes.plan.actions[3].command == ("unapply", "polls.0002_a", "polls.0002_b")
+    # 0002_a declined: it stays applied, so 0002_b, which it depends on, stays too.
+    fixes = planner.plan_fix(
+        findings, planner.Facts(frozenset(applied), {("polls", "0001_initial"): ()}, ghosts),
+        backup=Action("backup", "b"), fake=lambda *a: "x",
+        unapply=lambda keys, why: (Action("run", why, command=tuple(n for _, n in keys)),),
+        declined=frozenset({("polls", "0002_a")}),
+    )  # fmt: skip
+    assert [(item.finding.migration, item.why) for item in fixes.left] == [
+        ("0002_a", "its rollback was declined"),
+        ("0002_b", "the ghost polls.0002_a depends on it and stays applied"),
     ]
 
 

@@ -1,7 +1,7 @@
 """The ghosts' files as git has them, and what rolling each back would drop (doctor --fix).
 
 Reads only: the file's bytes from the commit doctor found it in, its
-dependencies and operations read statically (never imported), and, for the
+dependencies, run_before and operations read statically (never imported), and, for the
 tables and columns its operations made that are in the database and in no
 applied migration of this checkout, how many rows or values they hold.
 """
@@ -78,7 +78,10 @@ def _ghost(
     if isinstance(migration, str):
         return GhostFile(key, path, content, commit, (), problem=migration)
     drops, undoes = effects
-    return GhostFile(key, path, content, commit, migration.dependencies, drops, undoes, caches)
+    return GhostFile(
+        key, path, content, commit, migration.dependencies, drops, undoes, caches,
+        run_before=migration.run_before,
+    )  # fmt: skip
 
 
 def _effects(

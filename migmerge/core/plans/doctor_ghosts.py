@@ -6,8 +6,9 @@ place, unapplied (exactly the ghosts: Django's executor is given the list),
 removed again with the bytecode Python writes for it. A ghost stays when its
 file depends on one that is neither here nor a ghost rolled back with it,
 or when a ghost or an applied migration of this checkout depending on it
-stays; each stays with the reason. Pure, like the rest of the doctor plan
-(core/plans/doctor.py).
+stays; each stays with the reason. A ghost's `run_before` counts as the
+dependencies it names would: a migration it must run before depends on it.
+Pure, like the rest of the doctor plan (core/plans/doctor.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class GhostFile(NamedTuple):
     undoes: tuple[str, ...] = ()  # its other operations, in words
     caches: tuple[str, ...] = ()  # bytecode files Python may write for it, removed after
     problem: str | None = None  # why it cannot be rolled back (the file does not read)
+    run_before: tuple[Key, ...] = ()  # the migrations its file says depend on it
 
 
 class Left(NamedTuple):
@@ -91,13 +93,38 @@ def _blocked(
             return f"it depends on {dep[0]}.{dep[1]}, which is neither here nor a ghost"
         if dep in reasons:
             return f"it depends on the ghost {dep[0]}.{dep[1]}, which cannot be rolled back"
-    for other in wanted:
-        if other in reasons and other != key and key in facts.ghosts[other].dependencies:
+    for later in ghost.run_before:
+        if later[0] in ours and later not in facts.parents and later not in wanted:
+            # Django cannot load its file: run_before names a migration it does not have.
+            return (
+                f"it must run before {later[0]}.{later[1]} (its run_before), which is neither "
+                "here nor a ghost"
+            )
+    for other in _dependents(key, wanted, facts):
+        if other in reasons:
             return f"the ghost {other[0]}.{other[1]} depends on it and stays applied"
     for mine, parents in facts.parents.items():
         if key in parents and mine in facts.applied:
             return f"{mine[0]}.{mine[1]} of this checkout depends on it and is applied"
+    for later in ghost.run_before:
+        if later in facts.parents and later in facts.applied:
+            return (
+                f"{later[0]}.{later[1]} of this checkout must run after it (the ghost's "
+                "run_before) and is applied"
+            )
     return None
+
+
+def _dependents(key: Key, wanted: Mapping[Key, Finding], facts: Facts) -> list[Key]:
+    """The other ghosts depending on `key`: by their dependencies or by its run_before."""
+    ghost = facts.ghosts.get(key)
+    after = set(ghost.run_before) if ghost else set()
+    return [
+        other
+        for other in wanted
+        if other != key
+        and (other in after or key in getattr(facts.ghosts.get(other), "dependencies", ()))
+    ]
 
 
 def _newest_first(wanted: Mapping[Key, Finding], facts: Facts) -> list[Key]:
@@ -109,14 +136,23 @@ def _newest_first(wanted: Mapping[Key, Finding], facts: Facts) -> list[Key]:
         if key in seen:
             return
         seen.add(key)
-        for dep in facts.ghosts[key].dependencies if key in facts.ghosts else ():
-            if dep in wanted:
-                visit(dep)
+        for dep in _before(key, wanted, facts):
+            visit(dep)
         order.append(key)
 
     for key in sorted(wanted):
         visit(key)
     return list(reversed(order))
+
+
+def _before(key: Key, wanted: Mapping[Key, Finding], facts: Facts) -> list[Key]:
+    """The ghosts `key` depends on: its dependencies, and those whose run_before names it."""
+    ghost = facts.ghosts.get(key)
+    mine = [dep for dep in ghost.dependencies if dep in wanted] if ghost else []
+    by_run_before = sorted(
+        other for other in wanted if key in getattr(facts.ghosts.get(other), "run_before", ())
+    )
+    return [*mine, *by_run_before]
 
 
 def rollback_steps(
