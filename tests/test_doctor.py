@@ -157,10 +157,10 @@ def test_rules_ghost_with_a_rename_whose_new_name_is_applied_stays_a_ghost() -> 
     where = {("polls", "0002_a"): Whereabouts("c" * 40, "p", ("main",), "0003_a", None)}
     found = rules.ghost_findings(ghosts, where, {(r.app, r.name) for r in rows})
     # Not rolled back: that would undo what 0003_a (the same migration, renamed) did.
-    assert [(f.kind, f.action) for f in found] == [("ghost", None)]
+    assert [(f.kind, f.action, f.target) for f in found] == [("ghost", "delete-row", "0003_a")]
     assert found[0].fix == (
-        "delete the stale row polls.0002_a from django_migrations by hand (rolling it back "
-        "would undo what 0003_a did)"
+        "delete the stale row polls.0002_a from django_migrations (migmerge doctor --fix "
+        "offers it, asked with no as the default; rolling it back would undo what 0003_a did)"
     )
 
 

@@ -337,6 +337,56 @@ def test_renamed_migration_gets_its_row_renamed(project: Path) -> None:
     assert "No migrations to apply." in manage(project, "migrate").stdout
 
 
+def recorded_twice(root: Path) -> None:
+    """A renumbered migration recorded under its new name too: two rows for one migration."""
+    renumbered_after_it_ran(root)
+    manage(root, "migrate", "-v0", "--fake", "polls", "0003_choice")
+
+
+TWICE_STEP = (
+    "  2. delete polls rows from django_migrations: 0002_choice\n"
+    "     why: it was renamed to 0003_choice, which is recorded as applied too: the row under "
+    "the old name is stale (rolling it back would undo what 0003_choice did); the schema "
+    "stays as it is, and the backup keeps the row\n"
+)
+
+
+def test_a_renamed_migration_recorded_twice_loses_its_old_row(project: Path) -> None:
+    recorded_twice(project)
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [("ghost", "polls", "0002_choice")]
+    before = dump(project)
+    dry = fix(project, "--dry-run")
+    assert dry.returncode == 1 and TWICE_STEP in dry.stdout
+    assert "left:" not in dry.stdout and dump(project) == before
+    document = json.loads(fix(project, "--dry-run", "--format", "json").stdout)
+    assert document["actions"][1]["command"] == (
+        "DELETE FROM django_migrations WHERE app = 'polls' AND name = '0002_choice'"
+    )
+    proc = fix(project, "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rows(project) == [("polls", "0001_initial"), ("polls", "0003_choice")]
+    assert dump(project) == [line for line in before if "'0002_choice'" not in line]
+    assert len(list((project / ".git" / "migmerge" / "backups").iterdir())) == 1
+    assert "No migrations to apply." in manage(project, "migrate").stdout
+
+
+def test_a_row_recorded_twice_is_asked_about_and_no_is_the_default(project: Path) -> None:
+    recorded_twice(project)
+    before = dump(project)
+    code, transcript, lines = _fix_asking(project, [False])
+    assert transcript == [
+        "? Delete the stale row polls.0002_choice from django_migrations? It was renamed to "
+        "0003_choice, which is recorded as applied too; the schema stays as it is. [y/N] no",
+    ]
+    assert code == 1
+    assert "  left: ghost polls.0002_choice: the deletion of its row was declined" in lines
+    assert dump(project) == before
+    code, transcript, _ = _fix_asking(project, [True, True])
+    assert code == 0 and transcript[-1] == "? Apply this plan? [Y/n] yes"
+    assert rows(project) == [("polls", "0001_initial"), ("polls", "0003_choice")]
+
+
 def test_table_made_by_hand_is_faked_for_exactly_that_migration(project: Path) -> None:
     table_made_by_hand(project)
     proc = fix(project, "--yes")
@@ -694,3 +744,22 @@ def test_a_stale_row_is_deleted_on_a_server(tmp_path: Path, vendor: str) -> None
         after = read_facts(db)
         assert set(after.rows or ()) == {r for r in before.rows or () if r.name != "0009_gone"}
         assert after.schema == before.schema
+
+
+@pytest.mark.parametrize("vendor", SERVERS)
+def test_a_row_recorded_twice_is_deleted_on_a_server(tmp_path: Path, vendor: str) -> None:
+    from tests.testing.doctor import database_server
+
+    throwaway, settings = database_server(vendor)
+    with throwaway() as db:
+        root = project_at(tmp_path / "p", settings(db))
+        recorded_twice(root)
+        before = read_facts(db)
+        dry = fix(root, "--dry-run")
+        assert dry.returncode == 1 and TWICE_STEP in dry.stdout and read_facts(db) == before
+        proc = fix(root, "--yes")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        after = read_facts(db)
+        assert set(after.rows or ()) == {r for r in before.rows or () if r.name != "0002_choice"}
+        assert after.schema == before.schema
+        assert "No migrations to apply." in manage(root, "migrate").stdout

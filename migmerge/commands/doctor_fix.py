@@ -97,11 +97,15 @@ def _declined(fixes: planner.Fixes, yes: bool, questioner: Questioner) -> frozen
         question = f"Roll back {app}.{name}? It drops {', '.join(ghost.drops)}."
         if not questioner.confirm(question, default=False):
             declined.add(ghost.key)
-    for app, name in fixes.forgetting:
-        question = (
-            f"Delete the stale row {app}.{name} from django_migrations? No file of it exists "
-            "anywhere; whatever it changed in the schema stays."
+    for row in fixes.forgetting:
+        app, name = row.app, row.migration or ""
+        since = (
+            f"It was renamed to {row.target}, which is recorded as applied too; the schema "
+            "stays as it is."
+            if row.target
+            else "No file of it exists anywhere; whatever it changed in the schema stays."
         )
+        question = f"Delete the stale row {app}.{name} from django_migrations? {since}"
         if not questioner.confirm(question, default=False):
             declined.add((app, name))
     return frozenset(declined)

@@ -26,9 +26,10 @@ class Finding(NamedTuple):
     evidence: tuple[str, ...]
     # What to do, in words a person reads (a command where there is one); None: no safe fix.
     fix: str | None
-    # What --fix does about it: "rollback", "rename-row", "fake", or None (nothing).
+    # What --fix does about it: "rollback", "rename-row", "delete-row", "fake", or None.
     action: str | None = None
-    # rename-row: the name the row should have.
+    # rename-row: the name the row should have; delete-row: the name it is recorded under
+    # too (a renamed migration recorded twice), None when no file of it exists anywhere.
     target: str | None = None
     # rollback: the commit that has the ghost's file, and its path there.
     commit: str | None = None
@@ -149,10 +150,11 @@ def _twice(row: Row, new: str) -> Finding:
         "which is recorded as applied too",
     )
     fix = (
-        f"delete the stale row {row.app}.{row.name} from django_migrations by hand (rolling it "
-        f"back would undo what {new} did)"
+        f"delete the stale row {row.app}.{row.name} from django_migrations (migmerge doctor "
+        f"--fix offers it, asked with no as the default; rolling it back would undo what {new} "
+        "did)"
     )
-    return Finding("ghost", row.app, row.name, evidence, fix)
+    return Finding("ghost", row.app, row.name, evidence, fix, "delete-row", new)
 
 
 def _new_name(found: Whereabouts | None) -> str | None:

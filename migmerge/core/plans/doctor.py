@@ -18,7 +18,8 @@ the ghosts' rollback) and the findings it leaves, each with the reason, out.
   A ghost is left when its file depends on one that is neither here nor a
   ghost rolled back with it, or when a ghost or an applied migration of this
   checkout depending on it stays.
-- A row whose file exists nowhere (not here, not in any commit) is deleted,
+- A row whose file exists nowhere (not here, not in any commit), or whose
+  migration was renamed and is recorded under its new name too, is deleted,
   exactly that row, unless a migration depends on it; `doctor --fix` asks
   about each with no as the default.
 - Drift, model changes and forks have no automatic fix: they are left, with
@@ -54,8 +55,9 @@ class Fixes(NamedTuple):
     left: tuple[Left, ...]
     # Ghosts whose rollback drops data: asked one by one, never yes by default.
     dropping: tuple[GhostFile, ...] = ()
-    # Stale rows (no file anywhere) the plan deletes: asked one by one, never yes by default.
-    forgetting: tuple[Key, ...] = ()
+    # Stale rows the plan deletes (no file anywhere, or recorded under a new name too):
+    # asked one by one, never yes by default.
+    forgetting: tuple[Finding, ...] = ()
 
 
 class Facts(NamedTuple):
@@ -86,7 +88,7 @@ def plan_fix(
     ghosts = ghosts_to_roll_back(wanted, facts, declined, left)
     rollback = rollback_steps(ghosts, wanted, unapply, left)
     rolled = [g for g in ghosts if g.key in rolled_back(ghosts, left)]
-    fixed_keys = set(renames) | set(stale) | set(faked) | {g.key for g in rolled}
+    fixed_keys = set(renames) | {_key(f) for f in stale} | set(faked) | {g.key for g in rolled}
     fixed = tuple(
         f for f in findings if (f.action and _key(f) in fixed_keys) or _renamed_target(f, renames)
     )
@@ -195,18 +197,17 @@ def _renamed_target(finding: Finding, renames: Mapping[Key, str]) -> bool:
 
 def _stale(
     findings: Sequence[Finding], facts: Facts, declined: frozenset[Key], left: list[Left]
-) -> list[Key]:
-    """The rows whose file exists nowhere, to delete; the declined and the depended on stay."""
+) -> list[Finding]:
+    """The stale rows to delete; the declined and the depended on stay."""
     out = []
     for finding in findings:
         if finding.action != "delete-row":
             continue
-        key = _key(finding)
-        why = _keep_row(key, facts, declined)
+        why = _keep_row(_key(finding), facts, declined)
         if why:
             left.append(Left(finding, why))
         else:
-            out.append(key)
+            out.append(finding)
     return out
 
 
@@ -221,12 +222,20 @@ def _keep_row(key: Key, facts: Facts, declined: frozenset[Key]) -> str | None:
     return None
 
 
-def _delete(stale: Sequence[Key]) -> list[Action]:
+def _delete(stale: Sequence[Finding]) -> list[Action]:
+    """A step per app for the rows of no file; one per row recorded under a new name too."""
     by_app: dict[str, list[str]] = {}
-    for app, name in stale:
-        by_app.setdefault(app, []).append(name)
-    return [Action("record", _DELETE_WHY[len(names) > 1], app=app, deletes=tuple(names))
-            for app, names in by_app.items()]  # fmt: skip
+    twice: list[Action] = []
+    for finding in stale:
+        name = finding.migration or ""
+        if finding.target:
+            why = _TWICE_WHY.format(new=finding.target)
+            twice.append(Action("record", why, app=finding.app, deletes=(name,)))
+        else:
+            by_app.setdefault(finding.app, []).append(name)
+    nowhere = [Action("record", _DELETE_WHY[len(names) > 1], app=app, deletes=tuple(names))
+               for app, names in by_app.items()]  # fmt: skip
+    return [*nowhere, *twice]
 
 
 _DELETE_WHY = (
@@ -234,6 +243,11 @@ _DELETE_WHY = (
     "stale; whatever it changed in the schema stays, and the backup keeps the row",
     "no file of them exists anywhere (not in this checkout, not in any commit): the rows are "
     "stale; whatever they changed in the schema stays, and the backup keeps the rows",
+)
+_TWICE_WHY = (
+    "it was renamed to {new}, which is recorded as applied too: the row under the old name "
+    "is stale (rolling it back would undo what {new} did); the schema stays as it is, and "
+    "the backup keeps the row"
 )
 
 
