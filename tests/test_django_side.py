@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from migmerge.core.argv import display_command
 from migmerge.doing.apply import run_manage
 from migmerge.errors import ConfigError, MigmergeError, StepFailed
 from migmerge.reading.config import Config
-from migmerge.reading.project import display_command, find_manage_py, manage_command
+from migmerge.reading.project import find_manage_py, manage_command
 from tests.testing.projects import make_django_project
 
 

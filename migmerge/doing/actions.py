@@ -17,13 +17,13 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migmerge.core.argv import display_argv, display_command
 from migmerge.core.plan import Action
 from migmerge.doing import database as db_module
 from migmerge.doing.links import refuse_link_out, write_inside
 from migmerge.errors import MigmergeError, Refused, StepFailed
 from migmerge.reading import git
 from migmerge.reading.git import clean_env
-from migmerge.reading.project import display_argv, display_command
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database

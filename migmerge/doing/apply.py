@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migmerge.core.argv import display_command
 from migmerge.core.plan import Action, Plan
 from migmerge.doing.actions import confirm_run, describe, run_step
 from migmerge.doing.journal import Journal
@@ -32,7 +33,6 @@ from migmerge.doing.undo import Undone, undo
 from migmerge.errors import Interrupted, MigmergeError, Refused, StepFailed
 from migmerge.reading import git
 from migmerge.reading.git import clean_env
-from migmerge.reading.project import display_command
 
 if TYPE_CHECKING:
     from types import TracebackType

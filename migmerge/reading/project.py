@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from migmerge.core.model import Database, Project
@@ -307,25 +307,6 @@ def no_manage_error(project: Project) -> MigmergeError:
         hint='set [tool.migmerge] manage-py = "path/to/manage.py", or manage = "command" '
         "for a project whose own command stands for `python manage.py` (e.g. karrio)",
     )
-
-
-def manage_cwd(argv: Sequence[str]) -> Path:
-    """Return the folder a manage.py argv runs in: manage.py's (prefer Project.cwd)."""
-    if len(argv) >= 2 and Path(argv[1]).name == "manage.py":
-        return Path(argv[1]).parent
-    return Path.cwd()
-
-
-def display_command(argv: Sequence[str]) -> str:
-    """Render a manage.py argv the way a person types it (no interpreter path)."""
-    return " ".join(display_argv(argv))
-
-
-def display_argv(argv: Sequence[str]) -> list[str]:
-    """A manage.py argv as a person types it: `python manage.py ...`, no interpreter path."""
-    if len(argv) >= 2 and Path(argv[1]).name == "manage.py":
-        return ["python", "manage.py", *argv[2:]]
-    return list(argv)
 
 
 def find_database(

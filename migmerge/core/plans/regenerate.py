@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migmerge.core import edit
+from migmerge.core.argv import manage_cwd
 from migmerge.core.model import Conflict, Leaf
 from migmerge.core.plan import Action, Plan
 from migmerge.core.plans.merge import refuse_links_out
 from migmerge.core.strategy import merge_command, regenerate_rule
 from migmerge.errors import Refused, StepFailed
-from migmerge.reading.project import manage_command, manage_cwd
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database
@@ -45,7 +45,7 @@ def plan_regenerate(
     kept = kept_migrations(analysis, conflict)
     removed = [n for n in local.branch if n not in kept]
     _refuse_outside_references(analysis, conflict, local.branch, removed)
-    manage = partial(manage_command, analysis.root, analysis.config, app_dir=conflict.directory)
+    manage = partial(analysis.manage_command, app_dir=conflict.directory)
     actions = [
         *_backup(analysis.root, database, force),
         *_rollback(analysis, conflict, ancestor, local),
@@ -253,7 +253,7 @@ def plan_finish(analysis: Analysis, app: str, directory: str, kept: Sequence[str
     """The second plan, from a fresh analysis after makemigrations: renumber, migrate, verify."""
     from migmerge.core.plans.renumber import plan_renumber
 
-    manage = partial(manage_command, analysis.root, analysis.config, app_dir=directory)
+    manage = partial(analysis.manage_command, app_dir=directory)
     actions: list[Action] = []
     if kept:
         onto = _new_leaf(analysis, app, kept)

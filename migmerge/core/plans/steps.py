@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migmerge.core.argv import display_argv, manage_cwd
 from migmerge.core.model import Key
 from migmerge.core.plan import Action
 from migmerge.errors import MigmergeError
@@ -79,8 +80,6 @@ def _unapply_argv(analysis: AnalysisView, app: str) -> tuple[str, ...]:
 
 def unapply_display(command: tuple[str, ...] | None, app: str, target: str | None) -> str:
     """The unapply as a person types it in a shell: the variable, then the command, quoted."""
-    from migmerge.reading.project import display_argv
-
     argv = (
         display_argv(command) if command else ["python", "manage.py", "shell", "-c", UNAPPLY_CODE]
     )
@@ -96,11 +95,9 @@ def unapply_actions(
     Works while the app has two leaves; carries no name in code. Take a
     backup_action first. MigmergeError (what to configure) without a manage.py.
     """
-    from migmerge.reading import project
-
     run = _unapply_argv(analysis, app)
     why = why or f"unapply {app} back to {target or 'zero'} through Django's executor"
-    cwd = str(project.manage_cwd(run))
+    cwd = str(manage_cwd(run))
     env = unapply_env(app, target)
     return (
         Action("run", why, command=run, cwd=cwd, touches_database=True, env=env, drops_data=True),
@@ -115,10 +112,8 @@ def unapply_only_actions(
     The files of `keys` must be in place when it runs. MigmergeError (what to
     configure) without a manage.py.
     """
-    from migmerge.reading import project
-
     run = _unapply_argv(analysis, keys[0][0])
-    cwd = str(project.manage_cwd(run))
+    cwd = str(manage_cwd(run))
     env = unapply_only_env(keys)
     return (Action("run", why, command=run, cwd=cwd, touches_database=True, env=env),)
 
