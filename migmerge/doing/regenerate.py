@@ -54,7 +54,8 @@ def _run(tx: Transaction, analysis: Analysis, conflict: Conflict, plan: Plan) ->
     kept = plans.kept_migrations(analysis, conflict)
     tx.run(plans.first_plan(plan), folders=[conflict.directory])
     fresh = analyze(analysis.root, apps=[conflict.app])
-    tx.run(plans.plan_finish(fresh, conflict.app, conflict.directory, kept))
+    keep_names = fresh.config.renumber == "keep-names"
+    tx.run(plans.plan_finish(fresh, conflict.app, conflict.directory, kept, keep_names=keep_names))
     _verify(analysis.root, conflict.app)
     tx.stage_new(conflict.directory)
     _say_done(tx, conflict.app)

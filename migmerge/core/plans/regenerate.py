@@ -26,7 +26,7 @@ from migmerge.errors import Refused, StepFailed
 
 if TYPE_CHECKING:
     from migmerge.core.model import Database
-    from migmerge.reading.analysis import Analysis
+    from migmerge.core.plans.inputs import AnalysisView
 
 HIDDEN = "~"  # Django's loader skips modules whose name starts with "~" (or "_")
 
@@ -35,7 +35,7 @@ HIDDEN = "~"  # Django's loader skips modules whose name starts with "~" (or "_"
 
 
 def plan_regenerate(
-    analysis: Analysis, conflict: Conflict, *, database: Database | None, force: bool = False
+    analysis: AnalysisView, conflict: Conflict, *, database: Database | None, force: bool = False
 ) -> Plan:
     """Plan the rollback-and-regenerate of the conflict's local side (nothing is done yet)."""
     local = _local_leaf(conflict)
@@ -97,7 +97,7 @@ def _ancestor(conflict: Conflict) -> str:
     return conflict.ancestor
 
 
-def _refuse_other_conflicts(analysis: Analysis, app: str) -> None:
+def _refuse_other_conflicts(analysis: AnalysisView, app: str) -> None:
     others = sorted(c.app for c in analysis.result.conflicts if c.app != app)
     if others:
         raise Refused(
@@ -108,7 +108,7 @@ def _refuse_other_conflicts(analysis: Analysis, app: str) -> None:
 
 
 def _refuse_outside_references(
-    analysis: Analysis, conflict: Conflict, branch: Sequence[str], removed: Sequence[str]
+    analysis: AnalysisView, conflict: Conflict, branch: Sequence[str], removed: Sequence[str]
 ) -> None:
     app = conflict.app
     gone = {(app, name) for name in removed}
@@ -134,7 +134,9 @@ def _backup(root: Path, database: Database | None, force: bool) -> list[Action]:
     return [backup_action(root, optional=force, what=database.describe())]
 
 
-def _rollback(analysis: Analysis, conflict: Conflict, ancestor: str, local: Leaf) -> list[Action]:
+def _rollback(
+    analysis: AnalysisView, conflict: Conflict, ancestor: str, local: Leaf
+) -> list[Action]:
     if local.applied is False:
         return []  # nothing local is applied: there is nothing to unapply
     from migmerge.core.plans.steps import unapply_actions
@@ -143,13 +145,13 @@ def _rollback(analysis: Analysis, conflict: Conflict, ancestor: str, local: Leaf
     return list(unapply_actions(analysis, conflict.app, ancestor, why=why))
 
 
-def _removals(analysis: Analysis, app: str, removed: Sequence[str]) -> list[Action]:
+def _removals(analysis: AnalysisView, app: str, removed: Sequence[str]) -> list[Action]:
     why = "generated from the local models: makemigrations writes it again below"
     return [Action("delete", why, _path(analysis, app, name)) for name in removed]
 
 
 def _set_aside(
-    analysis: Analysis, app: str, kept: Sequence[str], removed: Sequence[str], ancestor: str
+    analysis: AnalysisView, app: str, kept: Sequence[str], removed: Sequence[str], ancestor: str
 ) -> list[Action]:
     """Re-point kept migrations past the removed ones, then hide them from makemigrations."""
     actions: list[Action] = []
@@ -170,7 +172,7 @@ def _set_aside(
     return actions
 
 
-def _bring_back(analysis: Analysis, app: str, kept: Sequence[str]) -> list[Action]:
+def _bring_back(analysis: AnalysisView, app: str, kept: Sequence[str]) -> list[Action]:
     why = "bring the data migration back; it is renumbered onto the new leaf next"
     return [
         Action("rename", why, _hidden(path), target=path)
@@ -184,7 +186,7 @@ def _run(command: tuple[str, ...], why: str, *, database: bool = False) -> Actio
     )
 
 
-def _path(analysis: Analysis, app: str, name: str) -> str:
+def _path(analysis: AnalysisView, app: str, name: str) -> str:
     return analysis.migrations[(app, name)].path
 
 
@@ -207,7 +209,7 @@ def _warnings(
     return tuple(found)
 
 
-def dropped_data(analysis: Analysis, conflict: Conflict) -> list[tuple[str, str | None]]:
+def dropped_data(analysis: AnalysisView, conflict: Conflict) -> list[tuple[str, str | None]]:
     """What rolling the local side back drops: (table, column) pairs; column None: a table.
 
     Read from the applied local migrations' AddField and CreateModel (Django's
@@ -243,21 +245,25 @@ def first_plan(plan: Plan) -> Plan:
     return plan._replace(actions=actions)
 
 
-def kept_migrations(analysis: Analysis, conflict: Conflict) -> list[str]:
+def kept_migrations(analysis: AnalysisView, conflict: Conflict) -> list[str]:
     """The local side's data migrations, which regenerate keeps and renumbers."""
     local = _local_leaf(conflict)
     return [n for n in local.branch if analysis.migration(conflict.app, n).is_data_migration]
 
 
-def plan_finish(analysis: Analysis, app: str, directory: str, kept: Sequence[str]) -> Plan:
-    """The second plan, from a fresh analysis after makemigrations: renumber, migrate, verify."""
+def plan_finish(
+    analysis: AnalysisView, app: str, directory: str, kept: Sequence[str], *, keep_names: bool
+) -> Plan:
+    """The second plan, from a fresh analysis after makemigrations: renumber, migrate, verify.
+
+    `keep_names`: the configuration's `renumber = "keep-names"`.
+    """
     from migmerge.core.plans.renumber import plan_renumber
 
     manage = partial(analysis.manage_command, app_dir=directory)
     actions: list[Action] = []
     if kept:
         onto = _new_leaf(analysis, app, kept)
-        keep_names = analysis.config.renumber == "keep-names"
         # Shared-ness was vetted when the regenerate was planned; the rollback unapplied them.
         moved = plan_renumber(analysis, app, kept, onto, keep_names=keep_names, force=True)
         actions += moved.actions
@@ -266,7 +272,7 @@ def plan_finish(analysis: Analysis, app: str, directory: str, kept: Sequence[str
     return Plan("regenerate", app, tuple(actions))
 
 
-def _new_leaf(analysis: Analysis, app: str, kept: Sequence[str]) -> str:
+def _new_leaf(analysis: AnalysisView, app: str, kept: Sequence[str]) -> str:
     for conflict in analysis.result.conflicts:
         if conflict.app == app:
             others = [leaf.name for leaf in conflict.leaves if leaf.name != kept[-1]]
