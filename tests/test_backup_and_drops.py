@@ -6,8 +6,6 @@ Real git, real Django, real databases, the real command line.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.model import Database
-from tests.testing.databases import maria_database, maria_settings, pg_database, pg_settings
+from tests.testing.databases import (
+    maria_database,
+    maria_settings,
+    path_without,
+    pg_database,
+    pg_settings,
+)
 from tests.testing.projects import applied_age_fork, django_conflicts, sqlite_rows
 from tests.testing.repos import git, run_migmerge
 
@@ -24,21 +28,6 @@ REGENERATE = ("resolve", "--strategy", "regenerate", "--yes")
 
 def migration_files(root: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((root / "polls/migrations").glob("*.py"))}
-
-
-def path_without(tmp_path: Path, program: str) -> str:
-    """A PATH with every program of this one but `program` (links in a folder of their own)."""
-    folder = tmp_path / f"path-without-{program}"
-    folder.mkdir()
-    for directory in os.environ["PATH"].split(os.pathsep):
-        if not os.path.isdir(directory):
-            continue
-        for entry in os.scandir(directory):
-            link = folder / entry.name
-            if entry.name != program and not link.exists() and os.access(entry.path, os.X_OK):
-                link.symlink_to(entry.path)
-    assert shutil.which(program, path=str(folder)) is None
-    return str(folder)
 
 
 # SQLite: the backup folder cannot be written

@@ -57,18 +57,29 @@ def restore(db: Database, backup_file: Path) -> None:
     """Put the database back exactly as the backup has it (tables made since are dropped)."""
     restorers = {"sqlite": _restore_sqlite, "postgresql": _restore_pg, "mysql": _restore_mysql}
     try:
+        with open(backup_file, "rb") as handle:  # before anything changes
+            handle.read(1)
+    except OSError as exc:
+        raise StepFailed(f"cannot read the backup {backup_file}: {exc.strerror}") from exc
+    try:
         restorers[db.vendor](db, backup_file)
     except (OSError, sqlite3.Error) as exc:  # a read-only file or folder, a full disk
         raise StepFailed(f"cannot write {db.describe()}: {exc}") from exc
 
 
 def restore_command(db: Database, backup_file: Path) -> str:
-    """Say how a person restores the backup by hand."""
+    """Say how a person restores the backup by hand: the whole command, connection included."""
+    import shlex
+
     if db.vendor == "sqlite":
-        return f"cp {backup_file} {db.name}"
+        return shlex.join(["cp", str(backup_file), db.name])
+    # Unlike migmerge's own restore, the clients leave tables the backup does not have.
+    since = " (then drop any table made since the backup, which it leaves)"
     if db.vendor == "postgresql":
-        return f"pg_restore --clean --if-exists --dbname {db.name} {backup_file}"
-    return f"mysql {db.name} < {backup_file}"
+        argv = ["pg_restore", "--clean", "--if-exists", "--single-transaction", *pg_args(db)]
+        return shlex.join([*argv, f"--dbname={db.name}", str(backup_file)]) + since
+    mysql = shlex.join(["mysql", *my_args(db), db.name])
+    return f"{mysql} < {shlex.quote(str(backup_file))}{since}"
 
 
 def _fresh(path: Path) -> Path:
@@ -177,7 +188,14 @@ def _restore_mysql(db: Database, backup_file: Path) -> None:
     ).stdout.split()
     drop = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(f"DROP TABLE IF EXISTS `{t}`;\n" for t in tables)
     script = drop + backup_file.read_text()
-    _run_client(db, ["mysql", *my_args(db), db.name], input=script)
+    try:
+        _run_client(db, ["mysql", *my_args(db), db.name], input=script)
+    except StepFailed as exc:
+        # MySQL commits each DROP and CREATE at once: a script stopped midway leaves part of it.
+        raise StepFailed(
+            f"{exc.message}\nMySQL cannot roll a schema change back: {db.describe()} may now "
+            "hold part of the backup only"
+        ) from exc
 
 
 def _run_client(
@@ -196,8 +214,14 @@ def _run_client(
         argv = [argv[0], f"--connect-timeout={TIMEOUT}", *argv[1:]]
     proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, env=env)
     if proc.returncode != 0:
-        raise StepFailed(f"{' '.join(argv[:1])} failed on {db.describe()}:\n{proc.stderr.strip()}")
+        raise StepFailed(f"{argv[0]} failed on {db.describe()}:\n{_errors(proc.stderr)}")
     return proc
+
+
+def _errors(stderr: str) -> str:
+    """The client's error lines (mysql echoes the whole failing statement before its ERROR)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("ERROR")]
+    return "\n".join(lines) if lines else stderr.strip()
 
 
 # What a rollback drops

@@ -6,6 +6,7 @@ Each skips when its server is unreachable, and fails instead under CI=true.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 # PostgreSQL
@@ -115,3 +116,21 @@ def maria_settings(db: object) -> str:
     entry = {"ENGINE": "django.db.backends.mysql", "NAME": name, "HOST": host}
     entry.update({"PORT": str(port), "USER": user})
     return f"import pymysql\n\npymysql.install_as_MySQLdb()\nDATABASES = {{'default': {entry!r}}}\n"
+
+
+# Client programs
+
+
+def path_without(tmp_path: Path, *programs: str) -> str:
+    """A PATH with every program of this one but `programs` (links in a folder of their own)."""
+    folder = tmp_path / f"path-without-{'-'.join(programs)}"
+    folder.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            link = folder / entry.name
+            if entry.name not in programs and not link.exists() and os.access(entry.path, os.X_OK):
+                link.symlink_to(entry.path)
+    assert all(shutil.which(program, path=str(folder)) is None for program in programs)
+    return str(folder)
