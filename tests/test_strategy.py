@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.model import Conflict, Leaf, Operation, Overlap
-from migmerge.core.strategy import Facts, decide, drops, record_gaps, renumber_rule
+from migmerge.core.renumber_safety import Facts, drops, record_gaps, renumber_rule
+from migmerge.core.strategy import decide
 from migmerge.errors import Refused
 
 MIG = "polls/migrations"

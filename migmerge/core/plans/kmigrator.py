@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from migmerge.core import edit, kmigrator, kmigrator_write
 from migmerge.core.model import Conflict, Leaf
 from migmerge.core.plan import Action, Plan
-from migmerge.core.strategy import shared_rule
+from migmerge.core.renumber_safety import shared_rule
 from migmerge.core.writer import merge_number, parse_number, render_merge_migration
 from migmerge.errors import Refused
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from migmerge.core import strategy as rules
+from migmerge.core import renumber_safety as rules
 from migmerge.core.model import Conflict, Leaf, Strategy
 from migmerge.core.plan import Action, Plan
 from migmerge.core.plans.merge import refuse_links_out
