@@ -10,12 +10,14 @@ after the suggested fix.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from migmerge.core import doctor as rules
 from migmerge.core.doctor import Created, Pending, Row, Schema, Whereabouts
+from migmerge.reading.probe import PROBE
 from tests.testing.doctor import (
     POLLS_AGE,
     SERVERS,
@@ -31,7 +33,7 @@ from tests.testing.projects import (
     manage,
     write_app,
 )
-from tests.testing.repos import commit_all, git
+from tests.testing.repos import PYTHON, commit_all, git
 
 
 @pytest.fixture
@@ -116,6 +118,38 @@ def test_model_changes_no_migration_holds(project: Path) -> None:
     code, found = doctor_document(project)
     assert code == 1 and finding_kinds(found) == [("unmigrated-changes", "polls", None)]
     assert found["findings"][0]["fix"] == "python manage.py makemigrations polls"
+
+
+SAME_STATE = """\
+import os, runpy, sys
+sys.path.insert(0, os.getcwd())
+os.environ["DJANGO_SETTINGS_MODULE"] = "proj.settings"
+import django
+django.setup()
+from django.db.migrations.loader import MigrationLoader
+probe = runpy.run_path(sys.argv[1])
+loader = MigrationLoader(None, ignore_no_migrations=True)
+state = probe["_state_at_leaves"](loader)
+print(state == loader.project_state(), sorted(k for k in state.models if k[0] in ("polls", "shop")))
+"""
+
+
+def test_the_probes_state_at_the_leaves_is_djangos(project: Path) -> None:
+    # A squash that replaces two migrations, and a second app whose leaf depends on it.
+    write_app(project, "polls", POLLS_AGE)
+    makemigrations(project, "polls", "age")
+    manage(project, "squashmigrations", "polls", "0002", "--noinput", "-v0")
+    write_app(project, "shop", "from django.db import models\n\n\nclass Item(models.Model):\n"
+              "    owner = models.ForeignKey('polls.UserProfile', models.CASCADE)\n")  # fmt: skip
+    settings = project / "proj" / "settings.py"
+    settings.write_text(settings.read_text().replace('    "polls",', '    "polls",\n    "shop",'))
+    makemigrations(project, "shop")
+    proc = subprocess.run(
+        [PYTHON, "-c", SAME_STATE, str(PROBE)], cwd=project, capture_output=True, text=True
+    )
+    assert proc.stdout == (
+        "True [('polls', 'question'), ('polls', 'userprofile'), ('shop', 'item')]\n"
+    ), proc.stderr
 
 
 def test_without_a_database_says_what_it_could_not_read(tmp_path: Path) -> None:

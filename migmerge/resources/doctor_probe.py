@@ -196,13 +196,36 @@ def _changes(loader):
         return None  # makemigrations refuses a forked graph; check reports the fork itself
     questioner = NonInteractiveMigrationQuestioner(dry_run=True)
     autodetector = MigrationAutodetector(
-        loader.project_state(), ProjectState.from_apps(apps), questioner
+        _state_at_leaves(loader), ProjectState.from_apps(apps), questioner
     )
     changes = autodetector.changes(graph=loader.graph)
     return {
         app: [op.describe() for migration in migrations for op in migration.operations]
         for app, migrations in changes.items()
     }
+
+
+def _state_at_leaves(loader):
+    """loader.project_state(): the same plan in the same order, without its quadratic cost.
+
+    Django's graph.make_state() keeps the plan in a list and asks `in` of it for
+    each node of each leaf's forwards plan: 7 s of a 10,000-migration project's
+    probe. A set beside the plan makes that linear; what is built is the same.
+    """
+    from django.db.migrations.state import ProjectState
+
+    graph = loader.graph
+    leaves = list(graph.leaf_nodes())
+    if not leaves:
+        return ProjectState()
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    planned = set()
+    for leaf in leaves:
+        for node in graph.forwards_plan(leaf):
+            if node not in planned:
+                planned.add(node)
+                state = graph.nodes[node].mutate_state(state, preserve=False)
+    return state
 
 
 if __name__ == "__main__":
