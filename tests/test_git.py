@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from migmerge.reading import git, git_diff, git_objects, git_refs
+from migmerge.reading import git, git_diff, git_objects, git_refs, git_worktree
 from tests.testing.repos import commit_all, init_repo
 
 REDIRECTING = {
@@ -56,7 +56,7 @@ def test_git_commands_ignore_a_literal_pathspec_setting(
     second = commit_all(root, "two")
     monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")  # would turn :(glob) specs into names
     spec = [":(glob)**/migrations/**"]
-    index, _ = git.index_entries(root, spec)
+    index, _ = git_worktree.index_entries(root, spec)
     assert sorted(index) == ["polls/migrations/0001_initial.py", "polls/migrations/0002_more.py"]
     assert git_diff.differs(root, first, second, spec)
 

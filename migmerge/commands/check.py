@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from migmerge.reading import git
+from migmerge.reading import git, git_worktree
 
 Out = Callable[[str], None]
 
@@ -28,7 +28,7 @@ def run_check(
         out(f"migmerge: {unfinished.sentence()}")  # first: the state below is half-resolved
     # Listing the working tree is the slowest git work of a check: started
     # now, git lists the files while Python imports the rest of migmerge.
-    listing = git.start_worktree_listing(info.root) if against is None else None
+    listing = git_worktree.start_worktree_listing(info.root) if against is None else None
     from migmerge import report
     from migmerge.reading.analysis import analyze
 

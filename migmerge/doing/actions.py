@@ -22,7 +22,7 @@ from migmerge.core.plan import Action
 from migmerge.doing import database as db_module
 from migmerge.doing.links import refuse_link_out, write_inside
 from migmerge.errors import MigmergeError, Refused, StepFailed
-from migmerge.reading import git
+from migmerge.reading import git, git_worktree
 from migmerge.reading.git import clean_env
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _stage(root: Path, path: str) -> None:
     folder stays untracked (the journal puts the index back on an undo).
     """
     folder = path.rpartition("/")[0]
-    tracked, _ = git.index_entries(root, [path, folder] if folder else [path])
+    tracked, _ = git_worktree.index_entries(root, [path, folder] if folder else [path])
     if tracked:
         git.git_run(root, "add", "--", path)
 
@@ -112,7 +112,7 @@ def _rename(root: Path, source: str, target: str) -> None:
         raise StepFailed(f"{source} does not exist")
     for path in (source, target):
         refuse_link_out(root, path, follow_last=False)
-    tracked, _ = git.index_entries(root, [source])
+    tracked, _ = git_worktree.index_entries(root, [source])
     if source in tracked:
         git.git_run(root, "mv", "--", source, target)
     else:
@@ -123,7 +123,7 @@ def _rename(root: Path, source: str, target: str) -> None:
 def _delete(root: Path, path: str) -> None:
     """Remove a file: `git rm` when it is tracked, so the deletion is staged like the renames."""
     refuse_link_out(root, path, follow_last=False)
-    tracked, _ = git.index_entries(root, [path])
+    tracked, _ = git_worktree.index_entries(root, [path])
     if path in tracked:
         git.git_run(root, "rm", "-q", "-f", "--", path)
     elif (root / path).exists():

@@ -31,7 +31,7 @@ from migmerge.doing.actions import confirm_run, describe, run_step
 from migmerge.doing.journal import Journal
 from migmerge.doing.undo import Undone, undo
 from migmerge.errors import Interrupted, MigmergeError, Refused, StepFailed
-from migmerge.reading import git
+from migmerge.reading import git, git_worktree
 from migmerge.reading.git import clean_env
 
 if TYPE_CHECKING:
@@ -95,12 +95,12 @@ class Transaction:
 
     def stage_new(self, folder: str) -> None:
         """Stage the migrations this transaction made in a tracked folder (not a person's edits)."""
-        tracked, _ = git.index_entries(self.root, [folder])
+        tracked, _ = git_worktree.index_entries(self.root, [folder])
         if not tracked:
             return
         changed = {
-            *git.untracked_files(self.root, [folder]),
-            *git.modified_files(self.root, [folder]),
+            *git_worktree.untracked_files(self.root, [folder]),
+            *git_worktree.modified_files(self.root, [folder]),
         }
         ours = [p for p in self.journal.new_files() if p.endswith(".py") and p in changed]
         if not ours:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from migmerge.reading import git, git_objects
+from migmerge.reading import git, git_objects, git_worktree
 from migmerge.reading.files import read_regular
 
 DISK = ""
@@ -150,7 +150,7 @@ def worktree(
 ) -> Snapshot:
     """Return the working tree as it is now, tracked and untracked files alike.
 
-    `started`: its listing, begun early with `git.start_worktree_listing`.
+    `started`: its listing, begun early with `git_worktree.start_worktree_listing`.
     A path both sides added (unmerged, no base stage) is read as upstream's
     blob, local's kept as its twin: stage 2 is ours in a merge, but the
     branch being rebased onto in a rebase (`rebase`). A path upstream deleted
@@ -161,7 +161,7 @@ def worktree(
     conflict and what git merged cleanly (`changed_both`): half of each
     side's lines is neither side's migration.
     """
-    listing = git.list_worktree(root, pathspecs, started)
+    listing = git_worktree.list_worktree(root, pathspecs, started)
     files = listing.entries
     gone = tuple(
         sorted(
