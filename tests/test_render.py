@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +171,83 @@ def test_resolve_merge_writes_the_migration_with_the_project_django(
     header = HEADER.search(written.read_bytes())
     assert header is not None and header[1].decode() == version  # not migmerge's own Django
     assert django_conflicts(project) == {}
+
+
+LONG_LEAVES = ["0002_add_a_rather_long_field_name", "0002_alter_the_other_long_field"]
+WITH_CONFIG = "[tool.black]\nline-length = 40\nskip-string-normalization = true\n"
+INFERRED = "[project]\nname = 'x'\nrequires-python = '>=3.11'\n\n[tool.black]\n"
+
+
+def _render_script() -> object:
+    """The render script, loaded as `reading.render` loads it to render in process."""
+    from migmerge.reading.render import SCRIPT
+
+    spec = importlib.util.spec_from_file_location("migmerge_render_merge_test", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Unformatted:
+    def format(self, source: str, path: str) -> tuple[str, None]:
+        return source, None
+
+
+@pytest.mark.parametrize(
+    "pyproject",
+    [None, WITH_CONFIG, INFERRED, WITH_CONFIG + "force-exclude = 'nothing'\n"],
+    ids=["no-pyproject", "line-length-and-quotes", "requires-python", "force-exclude"],
+)
+def test_black_in_process_writes_the_bytes_its_command_line_writes(
+    tmp_path: Path, pyproject: str | None
+) -> None:
+    black_bin = shutil.which("black", path=str(Path(sys.executable).parent))
+    if black_bin is None:
+        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    (tmp_path / ".git").mkdir()  # the project root black finds without a pyproject
+    if pyproject is not None:
+        (tmp_path / "pyproject.toml").write_text(pyproject)
+    folder = tmp_path / "polls" / "migrations"
+    folder.mkdir(parents=True)
+    path = str(folder / "0003_merge.py")
+    script: Any = _render_script()
+    request = {"app": "polls", "leaves": LONG_LEAVES, "number": 3, "path": path}
+    raw = script.render(request, _Unformatted())["source"]
+    black = script._Black()
+    formatted, formatter = black.format(raw, path)
+    assert formatter == "black"
+    # Formatted here with black's functions, unless a setting asks its command line.
+    assert (black._mode(raw, path) is None) == (pyproject is not None and "force" in pyproject)
+    stdin_cli = subprocess.run(
+        [black_bin, "--fast", "--quiet", "--stdin-filename", path, "-"],
+        input=raw,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    (folder / "0003_merge.py").write_text(raw)
+    subprocess.run([black_bin, "--fast", "--", path], capture_output=True, cwd=tmp_path, check=True)
+    assert formatted == stdin_cli == (folder / "0003_merge.py").read_text()  # as Django runs it
+    assert formatted != raw
+    if pyproject is not None and pyproject.startswith(WITH_CONFIG):
+        assert "\n            'polls',\n" in formatted  # split at 40 columns, quotes kept
+    else:
+        assert '("polls", "0002_add_a_rather_long_field_name"),' in formatted
+
+
+def test_black_config_is_read_once_for_the_files_sharing_it(tmp_path: Path) -> None:
+    if shutil.which("black", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text(WITH_CONFIG)
+    script: Any = _render_script()
+    black = script._Black()
+    for app in ("polls", "shop", "blog"):
+        (tmp_path / app / "migrations").mkdir(parents=True)
+        request = {"app": app, "leaves": LONG_LEAVES, "number": 3}
+        request["path"] = str(tmp_path / app / "migrations" / "0003_merge.py")
+        answer = script.render(request, black)
+        assert answer["formatter"] == "black" and f"'{app}'," in answer["source"]
+    assert list(black.modes) == [str(tmp_path / "pyproject.toml")]

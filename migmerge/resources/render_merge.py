@@ -11,8 +11,14 @@ formatters and black is installed. Prints a JSON list, one
 
 One process renders every merge migration of a run: Django is set up once,
 and black, when the `black` found is the one this interpreter imports, runs
-in this process through its own command line (the same arguments, the text
-on a stand-in stdin), not as a process per file.
+in this process, not as a process per file: its configuration is found once
+for every file that shares it, as its command line finds it (black's own
+find_project_root, find_pyproject_toml, parse_pyproject_toml, Mode), and
+each file is formatted with format_file_contents, as `black --fast
+--stdin-filename <path> -` formats it. A configuration whose effect on the
+bytes this script cannot promise (force-exclude, required-version, diff, a
+value the command line would refuse, ...) goes through black's command line
+instead, here, with the same arguments and the text on a stand-in stdin.
 """
 
 import importlib
@@ -23,9 +29,17 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 MAX_LEAF_NAMES = 47
+UTF8 = {"utf-8", "utf8"}
+# Configuration keys whose values this script turns into black's Mode as its command line does.
+MODE_KEYS = {"line_length", "skip_string_normalization", "skip_magic_trailing_comma"}
+MODE_KEYS |= {"target_version", "preview"}
+# Keys that cannot change what `black --fast --quiet --stdin-filename <path> -` prints.
+INERT_KEYS = {"include", "exclude", "extend_exclude", "quiet", "verbose", "fast", "color"}
+INERT_KEYS |= {"cache_dir", "no_cache", "workers"}
 
 
 def render_all(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,6 +84,10 @@ class _Black:
         self.found = False
         self.path: str | None = None
         self.main: Any = None  # black's command, when it can run in this process
+        self.black: Any = None  # black's module, then
+        self.modes: dict[str | None, Any] = {}  # by configuration file: its Mode, or None
+        self.roots: dict[Path, bool] = {}  # by project root: whether black can read it here
+        self.configs: dict[Path, str | None] = {}  # by project root: the configuration file
 
     def format(self, source: str, path: str) -> tuple[str, str | None]:
         """`source` as black formats it for `path` (its config), or unchanged without black."""
@@ -81,6 +99,9 @@ class _Black:
             return source, None
         args = ["--fast", "--quiet", "--stdin-filename", path, "-"]
         if self.main is not None:
+            mode = self._mode(source, path)
+            if mode is not None:
+                return self._format_here(source, mode)
             try:
                 return self._in_process(args, source)
             except Exception:  # noqa: BLE001 - the separate process says it as black does
@@ -118,7 +139,79 @@ class _Black:
         except Exception:  # noqa: BLE001 - any failure: run the found one instead
             return None
         main = getattr(black, "main", None)
+        self.black = black
         return main if hasattr(main, "main") else None
+
+    def _mode(self, source: str, path: str) -> Any:
+        """black's Mode for `path` as its command line builds it, or None where it cannot say."""
+        if not path.endswith(".py") or "\r" in source:
+            return None  # a .pyi or another newline: the command line decides
+        if not source.isascii() and locale.getpreferredencoding(False).lower() not in UTF8:
+            return None
+        black = self.black
+        try:
+            # As `black --stdin-filename <path> -` looks: from the file's folder up.
+            root, _ = black.find_project_root(("-",), path)
+            if root is None or not self._readable(root):
+                return None
+            resolved = Path(path).resolve()
+            if resolved != root and root not in resolved.parents:
+                return None  # outside the root: black would print it unchanged
+            if root not in self.configs:  # the same for every path under this root
+                self.configs[root] = black.find_pyproject_toml(("-",), path)
+            config = self.configs[root]
+            if config not in self.modes:
+                self.modes[config] = self._mode_of(config)
+            return self.modes[config]
+        except Exception:  # noqa: BLE001 - another black: its command line decides
+            return None
+
+    def _readable(self, root: Path) -> bool:
+        """Whether black's command line reads `root`'s .gitignore without failing."""
+        if root not in self.roots:
+            try:
+                _module("black.files").get_gitignore(root)
+                self.roots[root] = True
+            except Exception:  # noqa: BLE001 - the command line says it, as black does
+                self.roots[root] = False
+        return self.roots[root]
+
+    def _mode_of(self, config: str | None) -> Any:
+        """The Mode black's command line builds from `config`, None if this cannot promise it."""
+        black = self.black
+        values = black.parse_pyproject_toml(config) if config else {}
+        if set(values) - MODE_KEYS - INERT_KEYS:
+            return None
+        length = values.get("line_length", black.DEFAULT_LINE_LENGTH)
+        flags = [values.get(k, False) for k in MODE_KEYS - {"line_length", "target_version"}]
+        if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
+            return None
+        if not all(isinstance(flag, bool) for flag in flags):
+            return None
+        names = values.get("target_version", [])
+        known = {v.name.lower(): v for v in black.TargetVersion}
+        if not isinstance(names, list) or not all(n in known for n in names):
+            return None
+        return black.Mode(
+            target_versions={known[n] for n in names},
+            line_length=length,
+            string_normalization=not values.get("skip_string_normalization", False),
+            magic_trailing_comma=not values.get("skip_magic_trailing_comma", False),
+            preview=values.get("preview", False),
+        )
+
+    def _format_here(self, source: str, mode: Any) -> tuple[str, str | None]:
+        """`source` as `black --fast --stdin-filename <path> -` prints it under `mode`."""
+        black = self.black
+        try:
+            formatted = black.format_file_contents(source, fast=True, mode=mode)
+        except black.NothingChanged:
+            formatted = source
+        except Exception:  # noqa: BLE001 - black's command line fails on it too
+            return source, None
+        if formatted and formatted[-1] != "\n":
+            formatted += "\n"  # as black writes to stdout
+        return formatted, "black"
 
     def _in_process(self, args: list[str], source: str) -> tuple[str, str | None]:
         """Run black's command line here: the same arguments, `source` on a stand-in stdin."""
