@@ -1,22 +1,27 @@
 """`resolve`: analyze, choose a strategy per conflict, plan, show, confirm, apply, verify.
 
-This module only coordinates; the planner decides what changes, `apply` changes
-it, and the CLI turns the exceptions raised here into exit codes.
+This module only coordinates; the planner decides what changes (the strategy
+and plan of each conflict are chosen in resolve_plans), `apply` changes it,
+and the CLI turns the exceptions raised here into exit codes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migmerge.core import strategy as rules
-from migmerge.core.model import Conflict, Strategy
-from migmerge.core.plan import Plan, Rendered
-from migmerge.core.plans.merge import merge_request, plan_merge
-from migmerge.core.plans.renumber import plan_renumber_conflict
+from migmerge.commands.resolve_plans import (
+    Options,
+    Resolution,
+    dry_resolution,
+    project_database,
+    render_ahead,
+    resolution,
+)
+from migmerge.core.model import Conflict
+from migmerge.core.plan import Plan
 from migmerge.doing.actions import describe
 from migmerge.doing.apply import afterwards, combine
 from migmerge.errors import Refused
@@ -24,37 +29,11 @@ from migmerge.reading.analysis import analyze
 
 if TYPE_CHECKING:
     from migmerge.commands.unfinished import Flags
-    from migmerge.core.model import Database, Project
     from migmerge.core.questions import Questioner
     from migmerge.doing.apply import Transaction
     from migmerge.reading.analysis import Analysis
 
 Out = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class _Options:
-    """The flags that shape the plans."""
-
-    strategy: str | None
-    keep_names: bool
-    force: bool
-    questioner: Questioner | None
-    applied: str | None = None  # --applied: rollback, record, refuse (None: ask, else refuse)
-    # The merge migrations rendered ahead, by app: every one of a run in one process.
-    rendered: dict[str, Rendered] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Resolution:
-    """One conflict, the strategy chosen for it, why, and its plan."""
-
-    conflict: Conflict
-    strategy: Strategy
-    why: str
-    plan: Plan
-    # --dry-run: why it would be refused (the plan, if any, is what it would do once allowed).
-    refused: Refused | None = None
 
 
 def resolve(
@@ -105,9 +84,9 @@ def _resolve(root: Path, flags: Flags, fmt: str, questioner: Questioner, out: Ou
         _say_nothing(fmt, out)
         return 0
     keep = flags.keep_names or analysis.config.renumber == "keep-names"
-    options = _Options(flags.strategy, keep, flags.force, questioner, flags.applied)
-    options.rendered.update(_render_ahead(analysis, conflicts, options, dry_run=flags.dry_run))
-    plan = _dry_resolution if flags.dry_run else _resolution
+    options = Options(flags.strategy, keep, flags.force, questioner, flags.applied)
+    options.rendered.update(render_ahead(analysis, conflicts, options, dry_run=flags.dry_run))
+    plan = dry_resolution if flags.dry_run else resolution
     resolutions = [plan(analysis, c, options) for c in conflicts]
     if fmt != "json":
         _show(resolutions, out)
@@ -121,7 +100,7 @@ def _resolve(root: Path, flags: Flags, fmt: str, questioner: Questioner, out: Ou
     if guided:
         from migmerge.commands.drops import confirm_drops
 
-        confirm_drops(analysis, guided, _database(analysis), flags.yes, questioner, out)
+        confirm_drops(analysis, guided, project_database(analysis), flags.yes, questioner, out)
     quiet = out if fmt != "json" else _quiet
     _apply(analysis, resolutions, questioner, quiet, flags.again())
     code = _verify(analysis, resolutions, quiet)
@@ -143,143 +122,10 @@ def _say_nothing(fmt: str, out: Out) -> None:
         out("no migration conflicts to resolve")
 
 
-def _resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _Resolution:
-    """Choose the strategy for one conflict and plan it."""
-    strategy, why = rules.choose_strategy(
-        conflict,
-        options.strategy,
-        analysis.config.strategy,
-        force=options.force,
-        questioner=options.questioner,
-    )
-    return _Resolution(conflict, strategy, why, _plan(analysis, conflict, strategy, options))
-
-
-def _dry_resolution(analysis: Analysis, conflict: Conflict, options: _Options) -> _Resolution:
-    """Plan for --dry-run: a refusal is shown, with the plan it refuses when one can be made."""
-    try:
-        return _resolution(analysis, conflict, options)
-    except Refused as exc:
-        refused = exc
-    forced = replace(options, force=True, questioner=None, applied=None)
-    try:
-        res = _resolution(analysis, conflict, forced)
-    except Refused:
-        wanted = options.strategy if options.strategy in rules.STRATEGIES[1:] else "merge"
-        strategy = rules.as_strategy(wanted or "merge")
-        return _Resolution(conflict, strategy, "", Plan(strategy, conflict.app, ()), refused)
-    return replace(res, refused=refused)
-
-
-def _plan(analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options) -> Plan:
-    """Build the plan of the chosen strategy."""
-    if conflict.directory in analysis.scan.kmigrator:
-        return _kmigrator_plan(analysis, conflict, strategy, options)
-    if strategy == "merge":
-        rendered = options.rendered.get(conflict.app) or _render(analysis, [conflict])[0]
-        return plan_merge(analysis, conflict, rendered)
-    if strategy == "renumber":
-        return plan_renumber_conflict(
-            analysis,
-            conflict,
-            keep_names=options.keep_names,
-            force=options.force,
-            applied=options.applied,
-            questioner=options.questioner,
-        )
-    from migmerge.core.plans import regenerate
-
-    return regenerate.plan_regenerate(
-        analysis, conflict, database=_database(analysis), force=options.force
-    )
-
-
-def _render_ahead(
-    analysis: Analysis, conflicts: Sequence[Conflict], options: _Options, *, dry_run: bool
-) -> dict[str, Rendered]:
-    """Render, all at once, the merge migrations the plans will want, by app.
-
-    Those whose strategy is merge without asking anyone (with --dry-run, also
-    those a refusal would show as merge); one a person chooses later is
-    rendered then.
-    """
-    merging = []
-    for conflict in conflicts:
-        if conflict.directory in analysis.scan.kmigrator:
-            continue
-        chosen = _unasked_strategy(analysis, conflict, options, force=options.force)
-        if chosen is None and dry_run and not options.force:
-            chosen = _unasked_strategy(analysis, conflict, options, force=True)
-        if chosen == "merge":
-            merging.append(conflict)
-    return {c.app: rendered for c, rendered in zip(merging, _render(analysis, merging))}
-
-
-def _unasked_strategy(
-    analysis: Analysis, conflict: Conflict, options: _Options, *, force: bool
-) -> Strategy | None:
-    """The strategy the rules choose without a question; None when they refuse or would ask."""
-    try:
-        strategy, _ = rules.choose_strategy(
-            conflict, options.strategy, analysis.config.strategy, force=force, questioner=None
-        )
-    except Refused:
-        return None
-    return strategy
-
-
-def _render(analysis: Analysis, conflicts: Sequence[Conflict]) -> list[Rendered]:
-    """Each conflict's merge migration, rendered by its project's Django: one process a project."""
-    from migmerge.reading.render import render_merges
-
-    # By what rendering depends on, the interpreter and why it was chosen: each app folder
-    # has its own record (its manage.py named), most of them of one interpreter.
-    groups: dict[tuple[str, str], tuple[Project, list[int]]] = {}
-    for index, conflict in enumerate(conflicts):
-        project = analysis.project_for(conflict.directory)
-        key = (project.python, project.python_why)
-        groups.setdefault(key, (project, []))[1].append(index)
-    rendered: list[Rendered | None] = [None] * len(conflicts)
-    for project, indexes in groups.values():
-        requests = [merge_request(conflicts[i]) for i in indexes]
-        for index, one in zip(indexes, render_merges(project, requests)):
-            rendered[index] = one
-    assert all(one is not None for one in rendered)
-    return [one for one in rendered if one is not None]
-
-
-def _kmigrator_plan(
-    analysis: Analysis, conflict: Conflict, strategy: Strategy, options: _Options
-) -> Plan:
-    """condo's .js migrations: renamed and re-encoded, merged in kmigrator's format, or remade."""
-    from datetime import datetime
-
-    from migmerge.core.plans import kmigrator, kmigrator_regenerate
-    from migmerge.reading.kmigrator_apps import plan_folder
-
-    files = dict(analysis.apps[conflict.app].files)
-    folder = plan_folder(analysis.root, conflict.app, conflict.directory, files, analysis.config)
-    now = datetime.now()  # kmigrator names the files it writes by the local time
-    if strategy == "merge":
-        return kmigrator.plan_merge(folder, conflict, now=now)
-    if strategy == "renumber":
-        keep, force = options.keep_names, options.force
-        return kmigrator.plan_renumber(folder, conflict, keep_names=keep, force=force, now=now)
-    commands = analysis.config.commands
-    return kmigrator_regenerate.plan_regenerate(
-        folder, conflict, commands, ".", force=options.force
-    )
-
-
-def _database(analysis: Analysis) -> Database | None:
-    """The project's database (asking its own settings when they do not read statically)."""
-    return analysis.project.database
-
-
 # Showing -----------------------------------------------------------------------
 
 
-def _show(resolutions: Sequence[_Resolution], out: Out) -> None:
+def _show(resolutions: Sequence[Resolution], out: Out) -> None:
     """Print each plan: numbered actions with why, then its warnings."""
     number = 0
     for res in resolutions:
@@ -295,7 +141,7 @@ def _show(resolutions: Sequence[_Resolution], out: Out) -> None:
             out(f"  warning: {warning}")
 
 
-def _show_refused(res: _Resolution, out: Out) -> None:
+def _show_refused(res: Resolution, out: Out) -> None:
     """Say what would be refused and why, then the plan it refuses (when one could be made)."""
     assert res.refused is not None
     out(f"{res.conflict.app}: {res.strategy} would be refused")
@@ -310,7 +156,7 @@ def _show_refused(res: _Resolution, out: Out) -> None:
 
 
 def _finish(
-    resolutions: Sequence[_Resolution], fmt: str, out: Out, *, applied: bool, note: str | None
+    resolutions: Sequence[Resolution], fmt: str, out: Out, *, applied: bool, note: str | None
 ) -> None:
     """Print the JSON document (json) or the closing note (text)."""
     if fmt == "json":
@@ -319,7 +165,7 @@ def _finish(
         out(note)
 
 
-def _json(resolutions: Sequence[_Resolution], applied: bool) -> dict[str, object]:
+def _json(resolutions: Sequence[Resolution], applied: bool) -> dict[str, object]:
     """The contract's resolve document, plus a summary of each plan."""
     return {
         "version": 1,
@@ -331,7 +177,7 @@ def _json(resolutions: Sequence[_Resolution], applied: bool) -> dict[str, object
     }
 
 
-def _plan_json(res: _Resolution) -> dict[str, object]:
+def _plan_json(res: Resolution) -> dict[str, object]:
     """One plan's summary; a refused one (--dry-run) says why and holds what it refuses."""
     shown = res.refused is None
     doc: dict[str, object] = {
@@ -354,7 +200,7 @@ def _quiet(_: str) -> None:
 # Applying ----------------------------------------------------------------------
 
 
-def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Questioner) -> None:
+def _confirm(resolutions: Sequence[Resolution], yes: bool, questioner: Questioner) -> None:
     """Ask before changing anything; refuse when the answer is no.
 
     The default loses nothing: yes only when no step changes the database or deletes a file.
@@ -370,7 +216,7 @@ def _confirm(resolutions: Sequence[_Resolution], yes: bool, questioner: Question
 
 def _apply(
     analysis: Analysis,
-    resolutions: Sequence[_Resolution],
+    resolutions: Sequence[Resolution],
     questioner: Questioner,
     out: Out,
     again: dict[str, Any],
@@ -382,7 +228,9 @@ def _apply(
     files = [res for res in resolutions if not _guided(analysis, res)]
     combined = combine([res.plan for res in files]) if files else None
     guided = [res for res in resolutions if _guided(analysis, res)]
-    database = _database(analysis) if guided or (combined and _needs_database(combined)) else None
+    database = (
+        project_database(analysis) if guided or (combined and _needs_database(combined)) else None
+    )
     what = "; ".join(what_of(res.plan) for res in resolutions)
     with Transaction(
         analysis.root, out=out, questioner=questioner, database=database, what=what, again=again
@@ -393,7 +241,7 @@ def _apply(
             _regenerate(analysis, res, questioner, out, transaction)
 
 
-def _guided(analysis: Analysis, res: _Resolution) -> bool:
+def _guided(analysis: Analysis, res: Resolution) -> bool:
     """A Django regeneration: two plans, the second built after makemigrations ran."""
     return res.strategy == "regenerate" and res.conflict.directory not in analysis.scan.kmigrator
 
@@ -413,7 +261,7 @@ def _deletes(item: Plan) -> bool:
 
 def _regenerate(
     analysis: Analysis,
-    res: _Resolution,
+    res: Resolution,
     questioner: Questioner,
     out: Out,
     transaction: Transaction,
@@ -427,12 +275,12 @@ def _regenerate(
         res.plan,
         questioner=questioner,
         out=out,
-        database=_database(analysis),
+        database=project_database(analysis),
         transaction=transaction,
     )
 
 
-def _verify(analysis: Analysis, resolutions: Sequence[_Resolution], out: Out) -> int:
+def _verify(analysis: Analysis, resolutions: Sequence[Resolution], out: Out) -> int:
     """Check again: each resolved app must have one leaf now; return 1 when one does not."""
     apps = [res.conflict.app for res in resolutions]
     settings, ask = analysis.options
