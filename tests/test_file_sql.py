@@ -11,7 +11,7 @@ from pathlib import Path
 
 from migmerge.reading.parse import parse_migration
 from tests.testing.projects import FileModules, add_field, app_files, migration_text
-from tests.testing.repos import Files, conflict_leaves, diverged, replays
+from tests.testing.repos import Files, assert_one_conflict, diverged
 
 INSTALL_SQL = '''\
 import os
@@ -139,8 +139,4 @@ def test_a_conflict_whose_sql_comes_from_files_has_a_known_overlap(tmp_path: Pat
         ),
     }
     root = diverged(tmp_path / "repo", base, local, upstream)
-    for code, doc, stderr in replays(root):
-        assert code == 1, stderr
-        assert conflict_leaves(doc) == {"polls": ["0002_owner", "0002_triggers"]}
-        (conflict,) = doc["conflicts"]  # type: ignore[misc]
-        assert conflict["overlap"] == "none", conflict.get("reasons")
+    assert_one_conflict(root, "polls", ["0002_owner", "0002_triggers"], "none")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migmerge.reading.parse import parse_migration
-from tests.testing.projects import FileModules, add_field, app_files, migration_text
-from tests.testing.repos import Files, conflict_leaves, diverged, replays
+from migmerge.core.model import Operation
+from tests.testing.projects import add_field, app_files, migration_text, only_operation
+from tests.testing.repos import Files, assert_one_conflict, diverged
 
 LOADER = """\
 import yaml
@@ -57,17 +57,8 @@ def load_tiers(apps, schema_editor):
 """
 
 
-def _reach(migration: str, files: dict[str, str]):  # type: ignore[no-untyped-def]
-    parsed = parse_migration(
-        migration.encode(),
-        app="company",
-        name="0002_tiers",
-        path="company/migrations/0002_tiers.py",
-        modules=FileModules(files),  # type: ignore[arg-type]
-    )
-    assert parsed.operations is not None
-    (op,) = parsed.operations
-    return op
+def _reach(migration: str, files: dict[str, str]) -> Operation:
+    return only_operation(migration, "company", "0002_tiers", files)
 
 
 def _loading(body: str, prelude: str) -> str:
@@ -130,8 +121,4 @@ def test_a_conflict_loading_fixtures_has_a_known_overlap(tmp_path: Path) -> None
         ),
     }
     root = diverged(tmp_path / "repo", base, local, upstream)
-    for code, doc, stderr in replays(root):
-        assert code == 1, stderr
-        assert conflict_leaves(doc) == {"company": ["0002_owner", "0002_tiers"]}
-        (conflict,) = doc["conflicts"]  # type: ignore[misc]
-        assert conflict["overlap"] == "none", conflict.get("reasons")
+    assert_one_conflict(root, "company", ["0002_owner", "0002_tiers"], "none")

@@ -185,21 +185,74 @@ def _called(
     if not isinstance(call.func, (ast.Name, ast.Attribute)):
         return []
     found = lookup_expr(call.func, ctx)
+    skip = 0
+    if found is None:
+        method = _method(call.func, ctx)
+        if method is not None:
+            found, skip = (method[0], method[1]), method[2]
     if found is not None and isinstance(found[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
         function, where = found[0], found[1]
         path = where.path or ""
-        bound = _bound_strings(function, where, call, ctx, loops)
+        bound = _bound_strings(function, where, call, ctx, loops, skip)
         if sum(1 for v in seen if v[:2] == (path, function.lineno)) >= _MAX_BINDINGS:
             bound = {}
         key = (path, function.lineno, tuple(sorted((n, tuple(v)) for n, (_, v) in bound.items())))
         if key not in seen:
             seen.add(key)
             return [(function, where, bound)]
-    elif found is None and is_imported(call.func, ctx) and _passes_apps(call):
-        reach.problems.append(
-            f"passes apps to {snippet(call.func)}(), imported from a module that cannot be read"
-        )
+    elif found is None and _passes_apps(call):
+        if is_imported(call.func, ctx):
+            reach.problems.append(
+                f"passes apps to {snippet(call.func)}(), imported from a module that cannot be read"
+            )
+        elif _class_of(call.func, ctx) is not None:
+            reach.problems.append(f"passes apps to {snippet(call.func)}(), which cannot be read")
     return []
+
+
+def _class_of(func: ast.expr, ctx: Context) -> tuple[ast.ClassDef, Context] | None:
+    """The repository class `func` is an attribute of (`CredentialType.setup`), or None."""
+    if not isinstance(func, ast.Attribute):
+        return None
+    base = lookup_expr(func.value, ctx)
+    if base is None or not isinstance(base[0], ast.ClassDef):
+        return None
+    return base[0], base[1]
+
+
+def _method(
+    func: ast.expr, ctx: Context
+) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Context, int] | None:
+    """A method called on its class (`Model.setup_defaults(apps)`), as a function to walk.
+
+    Only a method the class itself defines (not one it inherits), plain,
+    `@classmethod` or `@staticmethod`; with how many leading parameters the
+    call does not pass (1 for a classmethod's `cls`). In a classmethod, `cls`
+    stands for the class, so its calls to the class's other methods are
+    followed too. Anything else: None (what it reaches stays unknown).
+    """
+    owner = _class_of(func, ctx)
+    if owner is None or not isinstance(func, ast.Attribute):
+        return None
+    cls, where = owner
+    methods = [
+        n
+        for n in cls.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == func.attr
+    ]
+    if len(methods) != 1:
+        return None
+    (method,) = methods
+    decorators = [last_name(d) for d in method.decorator_list]
+    if decorators == ["classmethod"]:
+        params = [*method.args.posonlyargs, *method.args.args]
+        if not params:
+            return None
+        where = where._replace(classes={**where.classes, params[0].arg: cls})
+        return method, where, 1
+    if decorators in ([], ["staticmethod"]):
+        return method, where, 0
+    return None
 
 
 def _bound_strings(
@@ -208,6 +261,7 @@ def _bound_strings(
     call: ast.Call,
     ctx: Context,
     loops: Loops,
+    skip: int = 0,
 ) -> dict[str, tuple[int, list[str]]]:
     """The parameters of `function` that `call` gives known strings (or that default to one).
 
@@ -221,7 +275,7 @@ def _bound_strings(
     ):
         return {}
     args = function.args
-    positional = [*args.posonlyargs, *args.args]
+    positional = [*args.posonlyargs, *args.args][skip:]
     given: dict[str, tuple[ast.expr, Context]] = {}
     for param, default in zip(positional[len(positional) - len(args.defaults) :], args.defaults):
         given[param.arg] = (default, where)

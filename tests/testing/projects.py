@@ -12,6 +12,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+from migmerge.core.model import Operation
+from migmerge.reading.parse import parse_migration
 from migmerge.reading.parse_names import module_paths
 from tests.testing.databases import use_database
 from tests.testing.repos import PYTHON, Files, commit_all, git, init_repo
@@ -395,3 +397,17 @@ class FileModules:
 
     def data(self, importer: str, path: str) -> bytes | None:
         return self.files[path].encode() if path in self.files else None
+
+
+def only_operation(migration: str, app: str, name: str, files: dict[str, str]) -> Operation:
+    """The one operation of `app`'s migration `name` (source given), other modules from `files`."""
+    parsed = parse_migration(
+        migration.encode(),
+        app=app,
+        name=name,
+        path=f"{app}/migrations/{name}.py",
+        modules=FileModules(files),  # type: ignore[arg-type]
+    )
+    assert parsed.operations is not None
+    (op,) = parsed.operations
+    return op

@@ -156,6 +156,15 @@ def conflict_leaves(doc: dict[str, object]) -> dict[str, list[str]]:
     return {c["app"]: sorted(leaf["name"] for leaf in c["leaves"]) for c in conflicts}
 
 
+def assert_one_conflict(root: Path, app: str, leaves: list[str], overlap: str) -> None:
+    """Both replays (`--against`, then a merge) find one conflict: these leaves, this overlap."""
+    for code, doc, stderr in replays(root):
+        assert code == 1, stderr
+        assert conflict_leaves(doc) == {app: leaves}
+        (conflict,) = doc["conflicts"]  # type: ignore[misc]
+        assert conflict["overlap"] == overlap, conflict.get("reasons")
+
+
 # GitHub Actions workflow commands, read as the runner reads them
 
 
