@@ -182,6 +182,49 @@ def test_the_answer_of_the_projects_django_is_remembered_until_a_file_changes(
     assert len(marker.read_text()) > len(asked)
 
 
+COUNTED_FIELD = """\
+
+
+class CountedField(models.IntegerField):
+    \"\"\"Logs each deconstruct(): Django's autodetector calls it, nothing else in doctor.\"\"\"
+
+    def deconstruct(self):
+        with open(LOG, "a") as log:
+            log.write("x")
+        return super().deconstruct()
+
+
+class Tally(models.Model):
+    count = CountedField(default=0)
+"""
+
+
+def test_model_changes_are_not_asked_again_when_only_the_rows_changed(project: Path) -> None:
+    log = project / "deconstruct.log"
+    models = f"LOG = {str(log)!r}\n" + POLLS_V1 + COUNTED_FIELD
+    write_app(project, "polls", models)
+    commit_all(project, "a model no migration holds, whose field logs its deconstruct()")
+    code, found = doctor_document(project)
+    assert code == 1 and finding_kinds(found) == [("unmigrated-changes", "polls", None)]
+    asked = log.read_text()
+    assert asked
+    with sqlite3.connect(project / "db.sqlite3") as conn:
+        conn.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('polls', '0009_gone', '2026-01-01 00:00:00')"
+        )
+    code, found = doctor_document(project)
+    # Django is asked again (a new row) but not for the model changes: still reported.
+    assert finding_kinds(found) == [
+        ("ghost", "polls", "0009_gone"),
+        ("unmigrated-changes", "polls", None),
+    ]
+    assert log.read_text() == asked
+    write_app(project, "polls", models.replace("default=0", "default=1"))
+    doctor_document(project)
+    assert len(log.read_text()) > len(asked)  # a file changed: asked again
+
+
 # The pure rules ----------------------------------------------------------------
 
 

@@ -7,6 +7,9 @@ project (Django imports every migration), so the answer is remembered, keyed
 by everything it depends on: every Python file of the work tree (by blob id,
 or by its bytes when git does not hold it), the rows of django_migrations,
 the interpreter, the settings module and the alias, and the probe itself.
+The model changes (what `makemigrations --check` says) do not depend on the
+rows: they are remembered apart, keyed without them, and not asked for again
+when only django_migrations changed.
 `check` and the hooks never run this: like resolve's settings lookup, it
 runs project code, on purpose.
 """
@@ -57,21 +60,32 @@ def ask(
     stored = memo.get(key) if key is not None else None
     if isinstance(stored, str):
         return _answer(json.loads(stored), remembered=True)
-    raw = _run(python, cwd, settings, alias, connect=rows is not None)
+    # The model changes depend on the files only: when just the rows changed, they are had
+    # from the memo and the project's Django is not asked for them again.
+    files_key = _signature(tree, python, settings, "", ()) if key is not None else None
+    changes_memo = ResultMemo.open(root, kind="doctor-changes")
+    known = changes_memo.get(files_key) if files_key is not None else None
+    connect = rows is not None
+    raw = _run(python, cwd, settings, alias, connect=connect, changes=not isinstance(known, str))
+    if isinstance(known, str) and not raw.get("errors"):
+        raw["changes"] = json.loads(known)
     if key is not None and not raw.get("errors"):
         memo.put(key, json.dumps(raw))
+    if files_key is not None and not isinstance(known, str) and "changes" in raw:
+        changes_memo.put(files_key, json.dumps(raw["changes"]))
     return _answer(raw)
 
 
 def _run(
-    python: str, cwd: str, settings: str | None, alias: str, *, connect: bool
+    python: str, cwd: str, settings: str | None, alias: str, *, connect: bool, changes: bool
 ) -> dict[str, Any]:
     env = git.clean_env({"DJANGO_SETTINGS_MODULE": settings} if settings else None)
+    request = {"database": alias, "connect": connect, "changes": changes}
     try:
         proc = subprocess.run(
             [python, str(PROBE)],
             cwd=cwd,
-            input=json.dumps({"database": alias, "connect": connect}),
+            input=json.dumps(request),
             capture_output=True,
             text=True,
             env=env,

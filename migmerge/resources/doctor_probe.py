@@ -2,17 +2,19 @@
 
 This file is run with the project's interpreter, its settings module named by
 DJANGO_SETTINGS_MODULE, in the folder manage.py runs in. It reads one JSON
-object on stdin ({"database": alias}) and prints one line "MIGMERGE-DOCTOR:"
-followed by a JSON object. It never builds code from names, never migrates and
-never writes to the database: it loads the migration graph, reads which
-migrations are applied, and works out from Django's own migration state
+object on stdin ({"database": alias, "connect": bool, "changes": bool}) and
+prints one line "MIGMERGE-DOCTOR:" followed by a JSON object. It never
+builds code from names, never migrates and never writes to the database:
+it loads the migration graph, reads which migrations are applied, and works
+out from Django's own migration state
 
 - `expected`: the tables and columns the applied migrations describe;
 - `unapplied`: for each unapplied migration, in plan order, the tables,
   columns, indexes and constraints it would create (the evidence that it is
   already in the schema, if they exist);
 - `changes`: the model changes no migration holds (what `makemigrations
-  --check` reports).
+  --check` reports), unless the request says "changes": false (migmerge
+  remembers them from the same files).
 
 It runs with whatever Python the project uses, so it keeps to the standard
 library and Django, and to syntax every supported Python reads.
@@ -63,7 +65,8 @@ def main():
     out["applied"] = sorted(list(key) for key in loader.applied_migrations)
     _guard(out, "expected", lambda: _expected(executor))
     _guard(out, "unapplied", lambda: _unapplied(executor, connection))
-    _guard(out, "changes", lambda: _changes(loader))
+    if request.get("changes", True):  # False: migmerge remembers them from these files
+        _guard(out, "changes", lambda: _changes(loader))
     return out
 
 
