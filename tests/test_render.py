@@ -251,3 +251,35 @@ def test_black_config_is_read_once_for_the_files_sharing_it(tmp_path: Path) -> N
         answer = script.render(request, black)
         assert answer["formatter"] == "black" and f"'{app}'," in answer["source"]
     assert list(black.modes) == [str(tmp_path / "pyproject.toml")]
+
+
+@pytest.mark.parametrize("pyproject", [None, WITH_CONFIG], ids=["default", "line-length-40"])
+def test_files_of_one_shape_are_laid_out_once_each_as_black_formats_it(
+    tmp_path: Path, pyproject: str | None
+) -> None:
+    if shutil.which("black", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    import black as black_module
+
+    (tmp_path / ".git").mkdir()
+    if pyproject is not None:
+        (tmp_path / "pyproject.toml").write_text(pyproject)
+    script: Any = _render_script()
+    black = script._Black()
+    requests = []
+    # Widths either side of where black splits a tuple, names too short for a stand-in,
+    # one that is not a plain name.
+    for app in ("a", "polls", "x" * 30, "café"):
+        for width in range(1, 60, 4):
+            leaves = [f"0002_{'n' * width}", f"0002_{'m' * (60 - width)}", "0002_b"]
+            leaves = leaves[: 2 + (width // 4) % 2]
+            (tmp_path / app / "migrations").mkdir(parents=True, exist_ok=True)
+            path = str(tmp_path / app / "migrations" / "0003_merge.py")
+            requests.append({"app": app, "leaves": leaves, "number": 3, "path": path})
+    for request in requests:
+        raw = script.render(request, _Unformatted())["source"]
+        formatted, formatter = black.format(raw, request["path"])
+        mode = black._mode(raw, request["path"])
+        assert formatter == "black" and mode is not None
+        assert formatted == black_module.format_file_contents(raw, fast=True, mode=mode), request
+    assert 0 < len(black.shapes) < len(requests)  # laid out once per shape, not per file

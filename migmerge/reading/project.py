@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
 
 from migmerge.core.model import Database, Project
@@ -162,9 +162,7 @@ def _find_manage(
         return None, "[tool.migmerge] manage"
     if config.manage_py:
         return _configured(root, config.manage_py), "[tool.migmerge] manage-py"
-    listed = (
-        None if files is None else sorted(f for f in files if "manage.py" in f and _is_manage(f))
-    )
+    listed = None if files is None else _manage_files(files)
     if near is not None:
         found = _nearest_above(root, near, listed)
         if found is not None:
@@ -175,6 +173,21 @@ def _find_manage(
     if candidates:
         return None, f"{len(candidates)} manage.py files and none chosen"
     return None, "no manage.py in the repository"
+
+
+# The last listing's manage.py files: resolve asks once per conflicting app (1,000 apps
+# filtered a 5,000-file listing 1,000 times). Held by the listing itself, not its id.
+_LISTED: list[tuple[Iterable[str], int, list[str]]] = []
+
+
+def _manage_files(files: Iterable[str]) -> list[str]:
+    """The manage.py paths of the listing `files`, sorted."""
+    sized = len(files) if isinstance(files, Sized) else -1
+    if _LISTED and _LISTED[0][0] is files and _LISTED[0][1] == sized >= 0:
+        return _LISTED[0][2]
+    listed = sorted(f for f in files if "manage.py" in f and _is_manage(f))
+    _LISTED[:] = [(files, sized, listed)]
+    return listed
 
 
 def _is_manage(path: str) -> bool:

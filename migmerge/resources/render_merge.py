@@ -14,11 +14,12 @@ and black, when the `black` found is the one this interpreter imports, runs
 in this process, not as a process per file: its configuration is found once
 for every file that shares it, as its command line finds it (black's own
 find_project_root, find_pyproject_toml, parse_pyproject_toml, Mode), and
-each file is formatted with format_file_contents, as `black --fast
---stdin-filename <path> -` formats it. A configuration whose effect on the
-bytes this script cannot promise (force-exclude, required-version, diff, a
-value the command line would refuse, ...) goes through black's command line
-instead, here, with the same arguments and the text on a stand-in stdin.
+each file is formatted with format_file_contents (once per shape: see
+_Black._format_here), as `black --fast --stdin-filename <path> -` formats
+it. A configuration whose effect on the bytes this script cannot promise
+(force-exclude, required-version, diff, a value the command line would
+refuse, ...) goes through black's command line instead, here, with the same
+arguments and the text on a stand-in stdin.
 """
 
 import importlib
@@ -26,6 +27,7 @@ import io
 import json
 import locale
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,8 @@ from typing import Any
 
 MAX_LEAF_NAMES = 47
 UTF8 = {"utf-8", "utf8"}
+NAME = re.compile(r"'([A-Za-z0-9_]+)'")  # a name as Django's writer quotes it
+PLACED = re.compile(r"""(["'])(Q[0-9a-f]+Z*)\1""")  # a stand-in as black quotes it
 # Configuration keys whose values this script turns into black's Mode as its command line does.
 MODE_KEYS = {"line_length", "skip_string_normalization", "skip_magic_trailing_comma"}
 MODE_KEYS |= {"target_version", "preview"}
@@ -72,6 +76,22 @@ def render(request: dict[str, Any], black: "_Black | None" = None) -> dict[str, 
     return {"name": name, "source": formatted, "django": version, "formatter": formatter}
 
 
+def _shape(source: str) -> tuple[str, list[str]] | None:
+    """`source` with each 'name' string swapped for a same-width stand-in, and the names."""
+    if '"' in source or any(line.lstrip().startswith("'") for line in source.splitlines()):
+        return None  # a string that could be a docstring, or one of another kind
+    names: list[str] = []
+
+    def stand_in(match: re.Match[str]) -> str:
+        names.append(match[1])
+        return "'" + f"Q{len(names) - 1:x}".ljust(len(match[1]), "Z") + "'"
+
+    shaped = NAME.sub(stand_in, source)
+    if "'" in NAME.sub("", source) or any(len(f"Q{i:x}") > len(n) for i, n in enumerate(names)):
+        return None  # another string, or a name too short for its stand-in
+    return shaped, names
+
+
 def _module(name: str) -> Any:
     """Import a Django module (Django ships no type information)."""
     return importlib.import_module(name)
@@ -88,6 +108,7 @@ class _Black:
         self.modes: dict[str | None, Any] = {}  # by configuration file: its Mode, or None
         self.roots: dict[Path, bool] = {}  # by project root: whether black can read it here
         self.configs: dict[Path, str | None] = {}  # by project root: the configuration file
+        self.shapes: dict[tuple[str, Any], tuple[str, str | None]] = {}  # formatted stand-ins
 
     def format(self, source: str, path: str) -> tuple[str, str | None]:
         """`source` as black formats it for `path` (its config), or unchanged without black."""
@@ -201,7 +222,29 @@ class _Black:
         )
 
     def _format_here(self, source: str, mode: Any) -> tuple[str, str | None]:
-        """`source` as `black --fast --stdin-filename <path> -` prints it under `mode`."""
+        """`source` as `black --fast --stdin-filename <path> -` prints it under `mode`.
+
+        Merge migrations of one run differ only in their names (app labels,
+        leaves), which Django writes as plain 'name' strings. Black's stable
+        style decides a file's layout from its tokens and their widths, never
+        from what such a string holds (its quotes: the string has none), so a
+        file whose names are swapped for same-width stand-ins is laid out as
+        the file is: it is formatted once per shape and mode, the names put
+        back. Anything else (preview style, a name with other characters, a
+        string that could be a docstring) is formatted as itself.
+        """
+        shape = None if mode.preview else _shape(source)
+        if shape is not None:
+            key = (shape[0], mode)
+            if key not in self.shapes:
+                self.shapes[key] = self._format_one(shape[0], mode)
+            laid_out, formatter = self.shapes[key]
+            if formatter is not None and len(PLACED.findall(laid_out)) == len(shape[1]):
+                names = iter(shape[1])
+                return PLACED.sub(lambda m: m[1] + next(names) + m[1], laid_out), formatter
+        return self._format_one(source, mode)
+
+    def _format_one(self, source: str, mode: Any) -> tuple[str, str | None]:
         black = self.black
         try:
             formatted = black.format_file_contents(source, fast=True, mode=mode)
