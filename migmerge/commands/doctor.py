@@ -234,7 +234,7 @@ def plan_fixes(seen: Examination, declined: frozenset[Key] = frozenset()) -> Fix
     return planner.plan_fix(
         seen.diagnosis.findings,
         facts,
-        backup=steps.backup_action(analysis.root),
+        backup=steps.backup_action(analysis.backups),
         fake=_fake(seen),
         unapply=_unapply(seen),
         declined=declined,

@@ -46,11 +46,9 @@ def confirm_drops(
     out: Out,
 ) -> None:
     """Name what the rollbacks drop; ask (default No) unless --yes; Refused on no."""
-    from migmerge.core.plans.steps import backup_dir
-
     dropped = data_dropped(analysis, conflicts, database)
     if dropped:
-        ask_to_drop(dropped, str(backup_dir(analysis.root)), yes, questioner, out)
+        ask_to_drop(dropped, str(analysis.backups), yes, questioner, out)
 
 
 def ask_to_drop(

@@ -123,6 +123,11 @@ class Analysis:
         return self.scan.settings.swappable
 
     @property
+    def backups(self) -> Path:
+        """Where database backups go: inside the git folder, never in the work tree."""
+        return git.find_repo(self.root).git_dir / "migmerge" / "backups"
+
+    @property
     def migrations(self) -> Mapping[Key, Migration]:
         """Every migration of the tree, header only, by key."""
         if not self._migrations:
@@ -170,11 +175,6 @@ class Analysis:
             package = self.scan.package(self.apps[app].directory)
             self._parsed[key] = parse_whole(self.scan, app, package, name, {path: source})
         return self._parsed[key]
-
-
-def find_root(start: str | Path | None) -> Path:
-    """Return the root of the repository holding `start`."""
-    return git.find_root(start)
 
 
 def analyze(

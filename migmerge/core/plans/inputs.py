@@ -35,6 +35,11 @@ class AnalysisView(Protocol):
         ...
 
     @property
+    def backups(self) -> Path:
+        """Where database backups go (inside the git folder)."""
+        ...
+
+    @property
     def migrations(self) -> Mapping[Key, Migration]:
         """Every migration of the tree, header only, by key."""
         ...

@@ -47,7 +47,7 @@ def plan_regenerate(
     _refuse_outside_references(analysis, conflict, local.branch, removed)
     manage = partial(analysis.manage_command, app_dir=conflict.directory)
     actions = [
-        *_backup(analysis.root, database, force),
+        *_backup(analysis.backups, database, force),
         *_rollback(analysis, conflict, ancestor, local),
         *_removals(analysis, conflict.app, removed),
         *_set_aside(analysis, conflict.app, kept, removed, ancestor),
@@ -126,12 +126,12 @@ def _refuse_outside_references(
         )
 
 
-def _backup(root: Path, database: Database | None, force: bool) -> list[Action]:
+def _backup(backups: Path, database: Database | None, force: bool) -> list[Action]:
     if database is None:
         return []
     from migmerge.core.plans.steps import backup_action
 
-    return [backup_action(root, optional=force, what=database.describe())]
+    return [backup_action(backups, optional=force, what=database.describe())]
 
 
 def _rollback(

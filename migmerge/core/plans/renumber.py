@@ -313,7 +313,7 @@ def _ask_applied(
 
 def _record_fix(analysis: AnalysisView, app: str, fix: _Fix, force: bool) -> _Fix:
     """Back up, then rename the rows after the files (every new dependency is applied)."""
-    return replace(fix, before=(backup_action(analysis.root, optional=force),), record_app=app)
+    return replace(fix, before=(backup_action(analysis.backups, optional=force),), record_app=app)
 
 
 def _rollback_fix(analysis: AnalysisView, app: str, ancestor: str, fix: _Fix, force: bool) -> _Fix:
@@ -331,5 +331,5 @@ def _rollback_fix(analysis: AnalysisView, app: str, ancestor: str, fix: _Fix, fo
         cwd=run[0].cwd,
         touches_database=True,
     )
-    backup = backup_action(analysis.root, optional=force)
+    backup = backup_action(analysis.backups, optional=force)
     return replace(fix, before=(backup, *run), last=(forward,))

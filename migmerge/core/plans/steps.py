@@ -12,7 +12,6 @@ from migmerge.core.argv import display_argv, manage_cwd
 from migmerge.core.model import Key
 from migmerge.core.plan import Action
 from migmerge.errors import MigmergeError
-from migmerge.reading import git
 
 if TYPE_CHECKING:
     from migmerge.core.plans.inputs import AnalysisView
@@ -123,20 +122,15 @@ def settings_args(command: tuple[str, ...]) -> tuple[str, ...]:
     return command[command.index(UNAPPLY_CODE) + 1 :] if UNAPPLY_CODE in command else ()
 
 
-def backup_action(root: Path, *, optional: bool = False, what: str = "the database") -> Action:
-    """Back up the database before the plan changes it.
+def backup_action(backups: Path, *, optional: bool = False, what: str = "the database") -> Action:
+    """Back up the database before the plan changes it, into the folder `backups`.
 
     `optional` (--force): when it cannot be backed up, the plan goes on without a backup.
     """
     why = f"keep a copy of {what} to restore if a step fails"
     if optional:
         why += " (--force: if it cannot be backed up, go on without a backup)"
-    return Action("backup", why, target=str(backup_dir(root)), optional=optional)
-
-
-def backup_dir(root: Path) -> Path:
-    """Where database backups go: inside the git directory, never in the work tree."""
-    return git.find_repo(root).git_dir / "migmerge" / "backups"
+    return Action("backup", why, target=str(backups), optional=optional)
 
 
 def max_migration(root: Path, directory: str, leaf: str) -> tuple[Action, ...]:
