@@ -347,3 +347,41 @@ def _json_labels(text: str) -> list[str] | None:
     if not all(isinstance(label, str) and label.count(".") == 1 for label in labels):
         return None
     return [str(label) for label in labels]
+
+
+def may_be_a_path(node: ast.expr) -> bool:
+    """A cheap look: does `node` use `__file__` or a string naming a fixture file?"""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id == "__file__":
+            return True
+        if (
+            isinstance(sub, ast.Constant)
+            and isinstance(sub.value, str)
+            and sub.value.endswith(FIXTURE_SUFFIXES)
+        ):
+            return True
+    return False
+
+
+def record_names(code: ast.AST) -> frozenset[str]:
+    """Names `code` assigns a record's model to (`label = item["model"]`)."""
+    return frozenset(
+        target.id
+        for node in ast.walk(code)
+        if isinstance(node, ast.Assign) and record_model(node.value, frozenset())
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    )
+
+
+def record_model(node: ast.expr, records: frozenset[str]) -> bool:
+    """`x["model"]`, `x.get("model")`, or a name assigned one."""
+    if isinstance(node, ast.Name):
+        return node.id in records
+    if isinstance(node, ast.Subscript):
+        return isinstance(node.slice, ast.Constant) and node.slice.value == "model"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        first = node.args[0] if node.args else None
+        named = isinstance(first, ast.Constant) and first.value == "model"
+        return node.func.attr == "get" and named
+    return False

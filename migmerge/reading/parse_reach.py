@@ -12,7 +12,8 @@ import ast
 from collections.abc import Mapping
 
 from migmerge.core.model import Operation
-from migmerge.reading.parse_files import FIXTURE_SUFFIXES, fixture_labels
+from migmerge.reading.parse_files import fixture_labels, may_be_a_path, record_model, record_names
+from migmerge.reading.parse_methods import class_of, method_of
 from migmerge.reading.parse_names import Context, lookup_expr
 from migmerge.reading.parse_nodes import last_name, snippet, unique
 from migmerge.reading.parse_strings import literal_items, string_value
@@ -137,7 +138,7 @@ def walk_code(node: ast.AST, ctx: Context, reach: Reach) -> None:
     while stack:
         code, where, bound = stack.pop()
         loops = {**bound, **_loop_values(code, where)}
-        records = _record_names(code)
+        records = record_names(code)
         for sub in ast.walk(code):
             _mention(sub, reach.names)
             if isinstance(sub, ast.Call):
@@ -176,7 +177,7 @@ def _called(
         _call_command(call, ctx, reach)
         return []
     for arg in [*call.args, *(kw.value for kw in call.keywords)]:
-        if _may_be_a_path(arg):
+        if may_be_a_path(arg):
             labels = fixture_labels(arg, ctx)
             reach.fixtures += labels or []
     if called in ("get_models", "get_app_config", "get_app_configs"):
@@ -187,7 +188,7 @@ def _called(
     found = lookup_expr(call.func, ctx)
     skip = 0
     if found is None:
-        method = _method(call.func, ctx)
+        method = method_of(call.func, ctx)
         if method is not None:
             found, skip = (method[0], method[1]), method[2]
     if found is not None and isinstance(found[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -205,54 +206,9 @@ def _called(
             reach.problems.append(
                 f"passes apps to {snippet(call.func)}(), imported from a module that cannot be read"
             )
-        elif _class_of(call.func, ctx) is not None:
+        elif class_of(call.func, ctx) is not None:
             reach.problems.append(f"passes apps to {snippet(call.func)}(), which cannot be read")
     return []
-
-
-def _class_of(func: ast.expr, ctx: Context) -> tuple[ast.ClassDef, Context] | None:
-    """The repository class `func` is an attribute of (`CredentialType.setup`), or None."""
-    if not isinstance(func, ast.Attribute):
-        return None
-    base = lookup_expr(func.value, ctx)
-    if base is None or not isinstance(base[0], ast.ClassDef):
-        return None
-    return base[0], base[1]
-
-
-def _method(
-    func: ast.expr, ctx: Context
-) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, Context, int] | None:
-    """A method called on its class (`Model.setup_defaults(apps)`), as a function to walk.
-
-    Only a method the class itself defines (not one it inherits), plain,
-    `@classmethod` or `@staticmethod`; with how many leading parameters the
-    call does not pass (1 for a classmethod's `cls`). In a classmethod, `cls`
-    stands for the class, so its calls to the class's other methods are
-    followed too. Anything else: None (what it reaches stays unknown).
-    """
-    owner = _class_of(func, ctx)
-    if owner is None or not isinstance(func, ast.Attribute):
-        return None
-    cls, where = owner
-    methods = [
-        n
-        for n in cls.body
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == func.attr
-    ]
-    if len(methods) != 1:
-        return None
-    (method,) = methods
-    decorators = [last_name(d) for d in method.decorator_list]
-    if decorators == ["classmethod"]:
-        params = [*method.args.posonlyargs, *method.args.args]
-        if not params:
-            return None
-        where = where._replace(classes={**where.classes, params[0].arg: cls})
-        return method, where, 1
-    if decorators in ([], ["staticmethod"]):
-        return method, where, 0
-    return None
 
 
 def _bound_strings(
@@ -364,7 +320,7 @@ def _get_model(
         pairs = [tuple(v.split(".", 1)) for v in values[0]]
     elif len(values) == 2 and values[0] and values[1]:
         pairs = _pairs_of(call.args, values[0], values[1], loops)
-    elif len(call.args) == 1 and reach.fixtures and _record_model(call.args[0], records):
+    elif len(call.args) == 1 and reach.fixtures and record_model(call.args[0], records):
         pairs = [tuple(label.split(".", 1)) for label in reach.fixtures]
     else:
         reach.problems.append("calls get_model with a non-literal argument")
@@ -390,44 +346,6 @@ def _call_command(call: ast.Call, ctx: Context, reach: Reach) -> None:
             reach.problems.append(f"loads a fixture that cannot be read (`{snippet(arg)}`)")
             return
         _add_models([tuple(label.split(".", 1)) for label in labels], ctx, reach)
-
-
-def _may_be_a_path(node: ast.expr) -> bool:
-    """A cheap look: does `node` use `__file__` or a string naming a fixture file?"""
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and sub.id == "__file__":
-            return True
-        if (
-            isinstance(sub, ast.Constant)
-            and isinstance(sub.value, str)
-            and sub.value.endswith(FIXTURE_SUFFIXES)
-        ):
-            return True
-    return False
-
-
-def _record_names(code: ast.AST) -> frozenset[str]:
-    """Names `code` assigns a record's model to (`label = item["model"]`)."""
-    return frozenset(
-        target.id
-        for node in ast.walk(code)
-        if isinstance(node, ast.Assign) and _record_model(node.value, frozenset())
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    )
-
-
-def _record_model(node: ast.expr, records: frozenset[str]) -> bool:
-    """`x["model"]`, `x.get("model")`, or a name assigned one."""
-    if isinstance(node, ast.Name):
-        return node.id in records
-    if isinstance(node, ast.Subscript):
-        return isinstance(node.slice, ast.Constant) and node.slice.value == "model"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        first = node.args[0] if node.args else None
-        named = isinstance(first, ast.Constant) and first.value == "model"
-        return node.func.attr == "get" and named
-    return False
 
 
 def _pairs_of(
