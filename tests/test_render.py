@@ -173,6 +173,25 @@ def test_resolve_merge_writes_the_migration_with_the_project_django(
     assert django_conflicts(project) == {}
 
 
+def test_black_reads_the_configuration_above_the_file_not_the_current_folder(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("black", path=str(Path(PYTHON).parent)) is None:
+        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    monkeypatch.setenv("VIRTUAL_ENV", str(Path(PYTHON).parent.parent))
+    # A folder of the repository with a black configuration of its own, where migmerge runs.
+    tools = project / "tools"
+    tools.mkdir()
+    (tools / "pyproject.toml").write_text(WITH_CONFIG)
+    django_side = Path(shutil.copytree(project, tmp_path / "django", symlinks=True))
+    proc = run_migmerge(tools, "resolve", "--strategy", "merge", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (written,) = (project / "polls" / "migrations").glob("0003_merge_*.py")
+    django_wrote = makemigrations_merge(django_side, PYTHON)
+    assert b'("polls", "0002_choice")' in django_wrote  # black's defaults: the file's own
+    assert HEADER.sub(b"", written.read_bytes()) == HEADER.sub(b"", django_wrote)
+
+
 LONG_LEAVES = ["0002_add_a_rather_long_field_name", "0002_alter_the_other_long_field"]
 WITH_CONFIG = "[tool.black]\nline-length = 40\nskip-string-normalization = true\n"
 INFERRED = "[project]\nname = 'x'\nrequires-python = '>=3.11'\n\n[tool.black]\n"

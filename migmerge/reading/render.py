@@ -39,8 +39,11 @@ def render_merges(project: Project | None, requests: Sequence[MergeRequest]) -> 
     """Render every request as the project's Django would, in one process, in their order."""
     if not requests:
         return []
+    # black finds its configuration from the file's folder up, as Django runs it on the file:
+    # the repository-relative path is made whole, not left to the current directory.
+    root = Path(project.root) if project is not None else Path()
     asked = [
-        {"app": r.app, "leaves": list(r.leaves), "number": r.number, "path": r.path}
+        {"app": r.app, "leaves": list(r.leaves), "number": r.number, "path": str(root / r.path)}
         for r in requests
     ]
     if project is None or project.python_why.startswith("migmerge's own"):
