@@ -95,6 +95,20 @@ def test_auto_renumbers_and_django_agrees(built: dict[str, Path], tmp_path: Path
     assert run_migmerge(root, "check").returncode == 0
 
 
+def test_the_summary_names_what_is_staged(built: dict[str, Path], tmp_path: Path) -> None:
+    # Issue 10 item 1: every path the resolution changed is staged, and the summary says so.
+    root = copy(built, "chain", tmp_path)
+    proc = run_migmerge(root, "resolve", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("staged: ")]
+    named = line.removeprefix("staged: ").split(" (review")[0].split(", ")
+    assert f"{MIG}/0004_choice_votes.py" in named and f"{MIG}/0003_choice_votes.py" in named
+    assert "not staged" not in proc.stdout
+    assert git(root, "diff", "--name-only", "--", *named) == ""  # each as the index holds it
+    cached = git(root, "diff", "--cached", "--name-only", "--no-renames", "--", *named)
+    assert set(cached.split()) == set(named)
+
+
 def test_merge_json_reports_the_applied_plan(built: dict[str, Path], tmp_path: Path) -> None:
     root = copy(built, "chain", tmp_path)
     proc = run_migmerge(root, "resolve", "--strategy", "merge", "--yes", "--format", "json")

@@ -293,6 +293,25 @@ def _verify(analysis: Analysis, resolutions: Sequence[Resolution], out: Out) -> 
         else:
             leaves = ", ".join(leaf.name for leaf in remaining.leaves)
             out(f"{res.conflict.app}: still has several leaves after {res.strategy}: {leaves}")
+    for line in _staged(analysis.root, resolutions):
+        out(line)
     for note in afterwards([res.plan for res in resolutions]):
         out(f"next: {note}")
     return 1 if left else 0
+
+
+def _staged(root: Path, resolutions: Sequence[Resolution]) -> list[str]:
+    """Say which of the resolution's paths are staged, and which are not (an untracked folder)."""
+    from migmerge.doing.apply import touched_paths
+    from migmerge.reading.git_worktree import unstaged_files
+
+    touched = touched_paths(a for res in resolutions for a in res.plan.actions)
+    where = [*touched, *dict.fromkeys(res.conflict.directory for res in resolutions)]
+    left = sorted(unstaged_files(root, where))
+    staged = [path for path in touched if path not in left]
+    lines = []
+    if staged:
+        lines.append(f"staged: {', '.join(staged)} (review with `git diff --cached`, then commit)")
+    if left:
+        lines.append(f"not staged (an untracked folder, or edits of your own): {', '.join(left)}")
+    return lines

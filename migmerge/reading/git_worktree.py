@@ -110,3 +110,18 @@ def modified_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
 def untracked_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
     """Return untracked, not ignored paths."""
     return _split_z(git_bytes(root, "ls-files", "-o", *UNTRACKED_OPTIONS, "--", *pathspecs))
+
+
+def unstaged_files(root: Path, pathspecs: Iterable[str] = ()) -> list[str]:
+    """Paths whose working-tree file is not what the index holds, by content, or untracked.
+
+    `git status` compares contents where the index's stat data is stale (a
+    copied checkout), which `diff-files` does not; it never writes the index here.
+    """
+    args = ("--no-optional-locks", "status", "--porcelain", "-z", "--no-renames")
+    out = git_bytes(
+        root, *args, "--untracked-files=all", "--ignore-submodules=all", "--", *pathspecs
+    )
+    return [
+        record[3:] for record in _split_z(out) if record[1] != " " and "__pycache__/" not in record
+    ]
