@@ -119,9 +119,10 @@ class Migration(NamedTuple):
 
     @property
     def is_data_migration(self) -> bool:
-        """True when it runs code or SQL, or may (unread): such a migration is never deleted."""
+        """True when it runs code or SQL, or may (unread, or chosen at run time): never deleted."""
         return any(
-            op.op in ("RunPython", "RunSQL") or not op.readable for op in self.operations or ()
+            op.op in ("RunPython", "RunSQL", "operations") or not op.readable
+            for op in self.operations or ()
         )
 
 

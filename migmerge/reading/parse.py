@@ -35,7 +35,7 @@ from migmerge.reading.parse_header import (
     guarded_header,
     read_initial,
 )
-from migmerge.reading.parse_names import Context, ModuleSource, lookup_expr
+from migmerge.reading.parse_names import Context, ModuleSource, lookup_expr, sole_value
 from migmerge.reading.parse_nodes import (
     bind,
     const_str,
@@ -217,7 +217,14 @@ def _read_operations(attrs: Attrs, ctx: Context) -> tuple[Operation, ...]:
 
 
 def _operation_list(node: ast.expr | None, ctx: Context) -> tuple[Operation, ...]:
-    """Read a list literal of operation calls."""
+    """Read a list literal of operation calls (or a module-level name holding one).
+
+    A list chosen at run time, `[...] if COND else []`, is read as one
+    `operations` entry whose children are what either arm may run.
+    """
+    node = sole_value(node, ctx)
+    if isinstance(node, ast.IfExp):
+        return (_either_list(node, ctx),)
     elements = literal_elements(node)
     if elements is None:
         assert node is not None
@@ -225,6 +232,25 @@ def _operation_list(node: ast.expr | None, ctx: Context) -> tuple[Operation, ...
         return (Operation(op="operations", readable=False, note=note),)
     expanded = [item for element in elements for item in _unrolled(element, ctx)]
     return tuple(_guarded_operation(element, ctx) for element in expanded)
+
+
+def _either_list(node: ast.IfExp, ctx: Context) -> Operation:
+    """`A if COND else B`: every operation either list holds, as possible ones.
+
+    That is a superset of what runs, which is safe for overlap. A rename in
+    either arm would make the names of later migrations depend on COND: unknown.
+    """
+    arms = [sole_value(arm, ctx) for arm in (node.body, node.orelse)]
+    if any(literal_elements(arm) is None or isinstance(arm, ast.IfExp) for arm in arms):
+        note = f"operations is not a literal list: `{snippet(node)}`"
+        return Operation(op="operations", readable=False, note=note)
+    children = tuple(op for arm in arms for op in _operation_list(arm, ctx))
+    test = snippet(node.test)
+    if any(op.op.startswith("Rename") for op in children):
+        note = f"operations chosen at run time (`{test}`) rename things"
+        return Operation(op="operations", readable=False, note=note, children=children)
+    note = f"chosen at run time (`{test}`): read as what either list may run"
+    return Operation(op="operations", note=note, children=children)
 
 
 def _unrolled(element: ast.expr, ctx: Context) -> list[ast.expr]:

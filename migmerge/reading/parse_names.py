@@ -183,6 +183,27 @@ def lookup_expr(node: ast.expr, ctx: Context) -> Found | None:
     return None
 
 
+def sole_value(node: ast.expr | None, ctx: Context) -> ast.expr | None:
+    """A bare name's module-level value when nothing else in the module changes it.
+
+    The one assignment must be the only place the name is stored, deleted or
+    has an attribute or item used (`X.append(...)`, `X += [...]`, `X[0] = ...`);
+    else, and for anything but a bare name of this module, `node` itself.
+    """
+    if not isinstance(node, ast.Name) or node.id not in ctx.constants:
+        return node
+    name, stores = node.id, 0
+    for sub in ast.walk(ast.Module(body=ctx.module_body, type_ignores=[])):
+        if isinstance(sub, ast.Name) and sub.id == name and not isinstance(sub.ctx, ast.Load):
+            stores += 1
+        elif isinstance(sub, (ast.Attribute, ast.Subscript)):
+            if isinstance(sub.value, ast.Name) and sub.value.id == name:
+                return node
+        elif isinstance(sub, ast.Global) and name in sub.names:
+            return node
+    return ctx.constants[name] if stores == 1 else node
+
+
 def _module_of(ctx: Context, module: str, level: int) -> Context | None:
     """The context of another module of the repository, parsed once per run."""
     if ctx.modules is None or ctx.depth >= FOLLOW_DEPTH or module.startswith("django."):
