@@ -2,7 +2,8 @@
 
 Some projects skip a migration's operations where a setting says they were
 already applied by hand: a module-level list assigned under a conditional
-expression, or the conditional written in the class. Every conflict holding
+expression, the conditional written in the class, or an `if` statement in
+the class assigning `operations` in each branch. Every conflict holding
 one was `unknown` ("operations is not a literal list"). Both arms are
 literal lists, so what may run is their union: a superset, safe for overlap.
 """
@@ -119,3 +120,51 @@ def test_a_conflict_where_either_arm_touches_the_other_side_is_a_field_clash(
     stock = _module("FLAG = False\n", f"[] if FLAG else {_stock_list('size')}")
     size = "migrations.AddField('stock', 'size', models.CharField(max_length=5)),"
     _conflict(tmp_path / "repo", app_files("company", "0001_initial"), stock, "size", size, "field")
+
+
+def _in_class(branches: str) -> str:
+    """A Migration class whose `operations` are assigned in an `if` statement."""
+    return (
+        HEADER
+        + SKIPPED
+        + "\n\nclass Migration(migrations.Migration):\n"
+        + "    dependencies = [('company', '0001_initial')]\n\n"
+        + branches
+    )
+
+
+def test_operations_assigned_in_an_if_statement_are_read_as_both_branches() -> None:
+    sources = [
+        # if / else, with a log line beside the assignment
+        "    if DONE_BY_HAND:\n        operations = []\n        print('run it by hand')\n"
+        f"    else:\n        operations = {_stock_list('size')}\n",
+        # a plain assignment, then an `if` that may replace it
+        "    operations = []\n"
+        f"    if not DONE_BY_HAND:\n        operations = {_stock_list('size')}\n",
+    ]
+    for source in sources:
+        (op,) = _ops(_in_class(source))
+        assert op.readable, source
+        assert [child.field for child in op.children] == ["size"], source
+
+
+def test_an_if_statement_that_does_more_stays_unknown() -> None:
+    sources = [
+        # no value when the condition is false
+        f"    if not DONE_BY_HAND:\n        operations = {_stock_list('size')}\n",
+        # assigned twice in one branch, or changed beside it
+        f"    if DONE_BY_HAND:\n        operations = []\n        operations = {_stock_list('a')}\n"
+        "    else:\n        operations = []\n",
+        f"    if DONE_BY_HAND:\n        operations = {_stock_list('a')}\n"
+        "        operations.append(None)\n    else:\n        operations = []\n",
+        # elif: the else branch is another `if`
+        "    if DONE_BY_HAND:\n        operations = []\n"
+        f"    elif settings.X:\n        operations = {_stock_list('a')}\n"
+        "    else:\n        operations = []\n",
+        # it also changes the dependencies
+        "    if DONE_BY_HAND:\n        operations = []\n        dependencies = []\n"
+        "    else:\n        operations = []\n",
+    ]
+    for source in sources:
+        ops = _ops(_in_class(source))
+        assert [op.readable for op in ops] == [False], source

@@ -44,10 +44,41 @@ def class_attributes(cls: ast.ClassDef) -> Attrs:
         target, value = simple_assignment(stmt)
         if target in WATCHED and value is not None:
             attrs.plain[target] = value
+        elif (chosen := _chosen_operations(stmt, attrs.plain.get("operations"))) is not None:
+            attrs.plain["operations"] = chosen
         elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for name, how in _nested_changes(stmt):
                 attrs.changed.setdefault(name, how)
     return attrs
+
+
+def _chosen_operations(stmt: ast.stmt, before: ast.expr | None) -> ast.expr | None:
+    """`if C: operations = A` (`else: operations = B`) as the expression `A if C else B`.
+
+    Each branch assigns `operations` once, plainly, and changes no other
+    watched name; a branch that is missing keeps the value `before` (if any).
+    Anything else is None (the name is then "changed in an `if` block").
+    """
+    if not isinstance(stmt, ast.If):
+        return None
+    arms = [_assigned_operations(stmt.body), _assigned_operations(stmt.orelse)]
+    if not stmt.orelse:
+        arms[1] = before
+    if arms[0] is None or arms[1] is None:
+        return None
+    return ast.copy_location(ast.IfExp(test=stmt.test, body=arms[0], orelse=arms[1]), stmt)
+
+
+def _assigned_operations(body: list[ast.stmt]) -> ast.expr | None:
+    """The value a block assigns `operations`, when that is all it does to a watched name."""
+    values = []
+    for stmt in body:
+        target, value = simple_assignment(stmt)
+        if target == "operations" and value is not None:
+            values.append(value)
+        elif any(True for _ in _nested_changes(stmt)):
+            return None
+    return values[0] if len(values) == 1 else None
 
 
 def _nested_changes(stmt: ast.stmt) -> Iterator[tuple[str, str]]:
