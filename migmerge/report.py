@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from migmerge.core.doctor import Diagnosis, Finding
 from migmerge.core.model import (
     CheckResult,
     Conflict,
@@ -18,6 +17,7 @@ from migmerge.core.model import (
 )
 
 if TYPE_CHECKING:
+    from migmerge.core.doctor import Diagnosis, Finding  # doctor's report only: not imported
     from migmerge.core.model import Unfinished
 
 _MODE_WORDS = {

@@ -72,7 +72,7 @@ def run_hook(
 
         remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "origin")
         refs = pushed_refs(info.root, remote, stdin)
-        return check_push(info.root, remote, refs, out=out, err=err, brief=brief)
+        return check_push(info, remote, refs, out=out, err=err, brief=brief)
     if name == "post-merge":
         _after(info, rebase=False, out=out, brief=brief)
         return 0
@@ -116,14 +116,18 @@ def error_policy(name: str) -> ErrorPolicy:
 
 def _after(info: git.RepoInfo, *, rebase: bool, out: Out, brief: bool = False) -> None:
     """Report the conflicts a merge or rebase left, then do what the config asks."""
-    if not _migrations_changed(info):
+    from migmerge.reading.scope import followed_sides
+
+    followed = followed_sides(info)
+    if not _migrations_changed(info, followed.sides):
         trace.note("no migration changed on either side: nothing to read")
         return
     from migmerge.reading.analysis import analyze
     from migmerge.report import clash_warnings, hook_summary
 
     # Only the folders the merge or rebase changed: a hook's cost follows the change.
-    analysis = analyze(info, changed_only=True)
+    # The state git gave above is the analysis's: not asked again.
+    analysis = analyze(info, changed_only=True, state=followed.state)
     conflicts = analysis.result.conflicts
     notes = clash_warnings(analysis.result.warnings)
     if notes:
@@ -135,7 +139,7 @@ def _after(info: git.RepoInfo, *, rebase: bool, out: Out, brief: bool = False) -
     _follow_up(analysis, config.on_rebase if rebase else config.on_merge, rebase=rebase, out=out)
 
 
-def _migrations_changed(info: git.RepoInfo) -> bool:
+def _migrations_changed(info: git.RepoInfo, sides: list[tuple[str, str]] | None) -> bool:
     """Tell whether a migration path changed on a side the hook's reading follows (git only).
 
     Reading only what either side changed since the merge base (or what a
@@ -143,9 +147,6 @@ def _migrations_changed(info: git.RepoInfo) -> bool:
     folder where a migration changed: none changed, nothing to read. True
     when there are no sides to follow (the whole working tree is read).
     """
-    from migmerge.reading.scope import followed_sides
-
-    sides = followed_sides(info)
     if sides is None:
         return True
     return git_diff.any_differs(info.root, sides, migration_pathspecs(load_config(info.root)))
@@ -238,7 +239,7 @@ class Target(NamedTuple):
 
 
 def check_push(
-    root: Path,
+    repo: Path | git.RepoInfo,
     remote: str,
     refs: Sequence[PushedRef],
     *,
@@ -250,18 +251,20 @@ def check_push(
 
     Return 1, blocking the push, when any of them would conflict.
     """
+    info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
+    root = info.root
     config = load_config(root)
     listed = git_refs.list_refs(root)
     default = remote_default_branch(root, remote, config.default_branch, err, listed)
     known = frozenset(listed.shas.values())  # commits a ref names: in this clone for sure
     blocked = [
-        ref for ref in refs if _blocks(root, remote, ref, default, config, err, brief, known)
+        ref for ref in refs if _blocks(info, remote, ref, default, config, err, brief, known)
     ]
     return 1 if blocked else 0
 
 
 def _blocks(
-    root: Path,
+    info: git.RepoInfo,
     remote: str,
     ref: PushedRef,
     default: Target | None,
@@ -271,16 +274,17 @@ def _blocks(
     known: frozenset[str] = frozenset(),
 ) -> bool:
     from migmerge.reading.pushed import ZERO_SHA
-    from migmerge.report import push_report
 
     if ref.local_sha == ZERO_SHA or ref.remote_ref.startswith("refs/tags/"):
         return False  # a deletion or a tag cannot add parallel migrations to a branch
-    targets = _targets(root, remote, ref, default, err, known)
+    targets = _targets(info.root, remote, ref, default, err, known)
     trace.note(f"{ref.local_ref} -> {ref.remote_ref}: against {[t.label for t in targets]}")
     notes: dict[str, None] = {}  # warnings, said once however many targets show them
-    found = [_conflicts(root, ref, target, config, notes) for target in targets]
+    found = [_conflicts(info, ref, target, config, notes) for target in targets]
     for target, conflicts in zip(targets, found):
         if conflicts:
+            from migmerge.report import push_report  # only to say a conflict
+
             branch = _short(ref.local_ref)
             err(push_report(remote, branch, target.label, target.role, conflicts, brief=brief))
     if notes:
@@ -314,20 +318,21 @@ def _targets(
 
 
 def _conflicts(
-    root: Path, ref: PushedRef, target: Target, config: Config, notes: dict[str, None]
+    info: git.RepoInfo, ref: PushedRef, target: Target, config: Config, notes: dict[str, None]
 ) -> list[Conflict]:
     """Return the conflicts merging the pushed commit into `target` would leave, this push's own.
 
     Adds the clash warnings of the prediction (a shared migration rewritten) to `notes`.
     """
-    base = git_refs.merge_base(root, ref.local_sha, target.sha)
-    if not touches_migrations(root, base or target.sha, ref.local_sha, config):
+    base = git_refs.merge_base(info.root, ref.local_sha, target.sha)
+    if not touches_migrations(info.root, base or target.sha, ref.local_sha, config):
         trace.note(f"no migration changed since the merge base with {target.label}: skipped")
         return []
     from migmerge.reading.analysis import analyze_revisions
     from migmerge.report import clash_warnings
 
-    result = analyze_revisions(root, ref.local_sha, target.sha)
+    # The merge base just found is the prediction's (None: it says why there is none).
+    result = analyze_revisions(info, ref.local_sha, target.sha, base=base)
     notes.update(dict.fromkeys(filter(None, clash_warnings(result.warnings).splitlines())))
     # A conflict made of upstream leaves only is there already: not this push's doing.
     return [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]

@@ -186,6 +186,7 @@ def analyze(
     listing: git.Started | None = None,
     settings: str | None = None,
     ask: bool = False,
+    state: GitState | None = None,
 ) -> Analysis:
     """Inspect the working tree (or predict merging `against`) for conflicts.
 
@@ -195,6 +196,8 @@ def analyze(
     `listing`: the whole working tree's listing, started early (see `start`).
     `settings`: the --settings flag. `ask`: the project's interpreter may be
     asked what static reading cannot tell (resolve; check stays static).
+    `state` (the hooks, with `changed_only`): the merge or rebase just made, as
+    `scope.followed_sides` found it; taken as it is, not asked of git again.
     """
     info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
     trace.note(f"repository {info.root} (git folder {info.git_dir})")
@@ -208,9 +211,10 @@ def analyze(
         diffs = side_diffs(info.root, state, None)
         tree = changed_part(info.root, state, config, local_rev=None, predict=True, diffs=diffs)
     else:
-        with trace.step("refs and git state"):
-            refs = git_refs.list_refs(info.root)
-            state = detect_state(info, config, refs)
+        if state is None:
+            with trace.step("refs and git state"):
+                refs = git_refs.list_refs(info.root)
+                state = detect_state(info, config, refs)
         pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
             diffs = side_diffs(info.root, state, None)
@@ -256,12 +260,23 @@ def _deleted_upstream(scan: Scan, tree: snapshot.Snapshot) -> list[Warning]:
 
 
 def analyze_revisions(
-    repo: Path, local: str, upstream: str, *, mode: Mode = "against"
+    repo: Path | git.RepoInfo,
+    local: str,
+    upstream: str,
+    *,
+    mode: Mode = "against",
+    base: str | None = None,
 ) -> CheckResult:
-    """Predict merging commit `upstream` into commit `local` (no working tree)."""
-    info = git.find_repo(repo)
+    """Predict merging commit `upstream` into commit `local` (no working tree).
+
+    `base`: their merge base, when the caller asked git for it already.
+    """
+    info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
     config = load_config(info.root)
-    state = against_state(info.root, local, upstream, mode)
+    if base is None:
+        state = against_state(info.root, local, upstream, mode)
+    else:
+        state = GitState(mode, local, upstream, base)
     diffs = side_diffs(info.root, state, local)
     tree = changed_part(info.root, state, config, local_rev=local, predict=True, diffs=diffs)
     return _analyze_tree(info.root, tree, state, config, (), diffs=diffs).result

@@ -19,7 +19,6 @@ parse_nodes.
 from __future__ import annotations
 
 import ast
-import copy
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
@@ -284,6 +283,8 @@ class _Substitute(ast.NodeTransformer):
 
 def _substituted(node: ast.expr, name: str, value: str) -> ast.expr:
     """A copy of `node` with the loop variable `name` replaced by `value`."""
+    import copy  # a loop over operations only: most migrations never get here
+
     result: ast.expr = _Substitute(name, value).visit(copy.deepcopy(node))
     return result
 

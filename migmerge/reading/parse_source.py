@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import io
 import sys
-import tokenize
 
 from migmerge.reading.salvage import Unparsed, salvage
 
@@ -62,6 +61,8 @@ def _refusal(tree: ast.Module, source: bytes, path: str) -> str | None:
 
 def _salvaged(source: bytes, exc: BaseException) -> tuple[ast.Module, str]:
     """Read what the fallback reader can of a file Python cannot parse."""
+    import tokenize  # for a file Python refuses only: the others are read without it
+
     try:
         encoding = tokenize.detect_encoding(io.BytesIO(source).readline)[0]
         text = source.decode(encoding, errors="replace")

@@ -101,21 +101,33 @@ def decide_state(facts: StateFacts) -> tuple[Mode, str | None, str | None]:
     return "worktree", facts.head, None
 
 
-def followed_sides(info: git.RepoInfo) -> list[tuple[str, str]] | None:
-    """The (base, side) commit pairs whose changes `analyze(changed_only=True)` would follow.
+class Followed(NamedTuple):
+    """What a hook's reading follows, found with git alone (`followed_sides`).
+
+    `state`: the merge or rebase just made (None otherwise), the state
+    `analyze(changed_only=True, state=...)` then takes as it is instead of
+    asking git again. `sides`: the (base, side) commit pairs whose changes the
+    reading follows; None when there are none and the whole working tree is read.
+    """
+
+    state: GitState | None
+    sides: list[tuple[str, str]] | None
+
+
+def followed_sides(info: git.RepoInfo) -> Followed:
+    """What `analyze(changed_only=True)` would follow: each side's changes, and their state.
 
     A merge or rebase just made: each side since the merge base; a
-    fast-forward: what it brought in. None when there is none of them and
-    the hook reads the whole working tree. Git only: nothing of the tree is read.
+    fast-forward: what it brought in. Git only: nothing of the tree is read.
     """
     mode, local, upstream = decide_state(read_state(info))
     if mode in ("merge", "rebase"):
         state = _state(info.root, mode, local, upstream)
         if state.base and state.local and state.upstream:
-            return [(state.base, state.upstream), (state.base, state.local)]
-        return None
+            return Followed(state, [(state.base, state.upstream), (state.base, state.local)])
+        return Followed(None, None)
     pulled = fast_forwarded_from(info)
-    return [(pulled, local)] if pulled and local else None
+    return Followed(None, [(pulled, local)] if pulled and local else None)
 
 
 def _head(root: Path) -> tuple[str | None, list[str]]:
