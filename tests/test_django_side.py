@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.argv import display_command
-from migmerge.doing.apply import run_manage
+from migmerge.core.plan import Action
+from migmerge.doing.actions import run_command
 from migmerge.errors import ConfigError, MigmergeError, StepFailed
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_manage_py, manage_command
@@ -64,20 +65,22 @@ def test_project_virtualenv_and_settings_are_used(tmp_path: Path) -> None:
     assert display_command(argv) == "python manage.py migrate --settings proj.settings"
 
 
-def test_run_manage_runs_django_without_git_variables(
+def test_a_run_step_runs_django_without_git_variables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = make_django_project(tmp_path / "p", {"polls": ""}, git_init=False)
     monkeypatch.setenv("GIT_DIR", "/nowhere")
-    code = "import os; print(os.environ.get('GIT_DIR', 'clean'))"
-    proc = run_manage(manage_command(root, Config(), "shell", "-c", code), root)
-    assert proc.stdout.strip().splitlines()[-1] == "clean"
+    code = "import os; open('seen.txt', 'w').write(os.environ.get('GIT_DIR', 'clean'))"
+    argv = manage_command(root, Config(), "shell", "-c", code)
+    run_command(root, Action("run", why="test", command=argv))
+    assert (root / "seen.txt").read_text() == "clean"
     assert os.environ["GIT_DIR"] == "/nowhere"
 
 
-def test_run_manage_failure_carries_the_output(tmp_path: Path) -> None:
+def test_a_failed_run_step_carries_the_output(tmp_path: Path) -> None:
     root = make_django_project(tmp_path / "p", {"polls": ""}, git_init=False)
+    argv = manage_command(root, Config(), "migrate", "polls", "0042_nope")
     with pytest.raises(StepFailed) as failed:
-        run_manage(manage_command(root, Config(), "migrate", "polls", "0042_nope"), root)
-    assert "python manage.py migrate polls 0042_nope failed" in failed.value.message
+        run_command(root, Action("run", why="test", command=argv))
+    assert "python manage.py migrate polls 0042_nope exited with 1" in failed.value.message
     assert "0042_nope" in failed.value.message.splitlines()[-1]

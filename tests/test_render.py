@@ -41,6 +41,14 @@ def project(conflict: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(conflict, tmp_path / "proj", symlinks=True))
 
 
+def _need_black(python: str) -> str:
+    """The black command beside `python`; skip when it is not installed there."""
+    found = shutil.which("black", path=str(Path(python).parent))
+    if found is None:
+        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    return found
+
+
 def makemigrations_merge(root: Path, python: str) -> bytes:
     """Run the real `makemigrations --merge` as a person does: in the activated environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
@@ -60,8 +68,7 @@ def makemigrations_merge(root: Path, python: str) -> bytes:
 def test_black_formats_it_as_makemigrations_merge_does(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if shutil.which("black", path=str(Path(PYTHON).parent)) is None:
-        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    _need_black(PYTHON)
     leaves = django_conflicts(project)["polls"]
     monkeypatch.setenv("VIRTUAL_ENV", str(Path(PYTHON).parent.parent))
     found = load_project(project, Config())
@@ -93,11 +100,18 @@ def old_django(tmp_path_factory: pytest.TempPathFactory) -> str:
     return python
 
 
-def test_the_project_interpreter_renders_with_its_own_django(
-    project: Path, old_django: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def on_old_django(project: Path, old_django: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project with a `.venv` beside manage.py holding Django 4.2, none activated."""
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     (project / ".venv").symlink_to(Path(old_django).parent.parent)
+    return project
+
+
+def test_the_project_interpreter_renders_with_its_own_django(
+    on_old_django: Path, old_django: str
+) -> None:
+    project = on_old_django
     found = load_project(project, Config())
     assert found.python == str(project / ".venv" / "bin" / "python")
     leaves = django_conflicts(project)["polls"]
@@ -111,12 +125,8 @@ def test_the_project_interpreter_renders_with_its_own_django(
     assert rendered.source.split(b"\n", 1)[1] == django_wrote.split(b"\n", 1)[1]
 
 
-def test_one_process_renders_a_list_in_order_each_as_alone(
-    project: Path, old_django: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-    (project / ".venv").symlink_to(Path(old_django).parent.parent)
-    found = load_project(project, Config())
+def test_one_process_renders_a_list_in_order_each_as_alone(on_old_django: Path) -> None:
+    found = load_project(on_old_django, Config())
     requests = [
         MergeRequest("polls", ("0002_b", "0002_a"), 3, "polls/migrations/x.py"),
         MergeRequest("other", ("0007_x", "0007_y", "0007_z"), 8, "other/migrations/y.py"),
@@ -159,10 +169,9 @@ def _django_version(python: str) -> str:
 
 
 def test_resolve_merge_writes_the_migration_with_the_project_django(
-    project: Path, old_django: str, monkeypatch: pytest.MonkeyPatch
+    on_old_django: Path, old_django: str
 ) -> None:
-    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-    (project / ".venv").symlink_to(Path(old_django).parent.parent)
+    project = on_old_django
     version = _django_version(old_django)
     proc = run_migmerge(project, "resolve", "--strategy", "merge", "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -176,8 +185,7 @@ def test_resolve_merge_writes_the_migration_with_the_project_django(
 def test_black_reads_the_configuration_above_the_file_not_the_current_folder(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if shutil.which("black", path=str(Path(PYTHON).parent)) is None:
-        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    _need_black(PYTHON)
     monkeypatch.setenv("VIRTUAL_ENV", str(Path(PYTHON).parent.parent))
     # A folder of the repository with a black configuration of its own, where migmerge runs.
     tools = project / "tools"
@@ -221,9 +229,7 @@ class _Unformatted:
 def test_black_in_process_writes_the_bytes_its_command_line_writes(
     tmp_path: Path, pyproject: str | None
 ) -> None:
-    black_bin = shutil.which("black", path=str(Path(sys.executable).parent))
-    if black_bin is None:
-        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    black_bin = _need_black(sys.executable)
     (tmp_path / ".git").mkdir()  # the project root black finds without a pyproject
     if pyproject is not None:
         (tmp_path / "pyproject.toml").write_text(pyproject)
@@ -257,8 +263,7 @@ def test_black_in_process_writes_the_bytes_its_command_line_writes(
 
 
 def test_black_config_is_read_once_for_the_files_sharing_it(tmp_path: Path) -> None:
-    if shutil.which("black", path=str(Path(sys.executable).parent)) is None:
-        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    _need_black(sys.executable)
     (tmp_path / ".git").mkdir()
     (tmp_path / "pyproject.toml").write_text(WITH_CONFIG)
     script: Any = _render_script()
@@ -276,8 +281,7 @@ def test_black_config_is_read_once_for_the_files_sharing_it(tmp_path: Path) -> N
 def test_files_of_one_shape_are_laid_out_once_each_as_black_formats_it(
     tmp_path: Path, pyproject: str | None
 ) -> None:
-    if shutil.which("black", path=str(Path(sys.executable).parent)) is None:
-        pytest.skip("black is not installed beside this interpreter (the test extra has it)")
+    _need_black(sys.executable)
     import black as black_module
 
     (tmp_path / ".git").mkdir()

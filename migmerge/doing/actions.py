@@ -67,7 +67,7 @@ def run_step(tx: Transaction, action: Action) -> None:
     elif kind == "delete":
         _delete(tx.root, _need(action.path))
     elif kind == "run":
-        _run(tx.root, action)
+        run_command(tx.root, action)
     elif kind == "backup":
         _backup(tx, action)
     elif kind == "record":
@@ -130,8 +130,12 @@ def _delete(root: Path, path: str) -> None:
         (root / path).unlink()
 
 
-def _run(root: Path, action: Action) -> None:
-    """Run a command; a non-zero exit is a failed step, with the command's output."""
+def run_command(root: Path, action: Action) -> None:
+    """Run a step's command in the clean environment; a non-zero exit is a failed step.
+
+    The step's failure carries the end of the command's output (a traceback's end says
+    what went wrong).
+    """
     argv = action.command or ()
     shown = shown_command(action)
     cwd = root / action.cwd if action.cwd else root

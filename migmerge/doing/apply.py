@@ -25,14 +25,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migmerge.core.argv import display_command
 from migmerge.core.plan import Action, Plan
 from migmerge.doing.actions import confirm_run, describe, run_step
 from migmerge.doing.journal import Journal
 from migmerge.doing.undo import Undone, undo
 from migmerge.errors import Interrupted, MigmergeError, Refused, StepFailed
 from migmerge.reading import git, git_worktree
-from migmerge.reading.git import clean_env
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -235,26 +233,3 @@ def _raise_failure(where: str, exc: BaseException, undone: Undone) -> None:
         raise Interrupted(f"{where}: {how}{done}") from exc
     raise exc  # a bug: everything was put back; the crash log has the details
 
-
-def run_manage(
-    argv: Sequence[str], cwd: Path, env: Sequence[tuple[str, str]] = ()
-) -> subprocess.CompletedProcess[str]:
-    """Run a manage.py command; raise StepFailed with its output when it fails."""
-    try:
-        proc = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            env=clean_env(dict(env)),
-            check=False,
-        )
-    except OSError as exc:
-        raise StepFailed(f"cannot run {display_command(argv)}: {exc}") from exc
-    if proc.returncode != 0:
-        output = (proc.stdout + proc.stderr).strip()
-        raise StepFailed(
-            f"{display_command(argv)} failed (exit {proc.returncode}):\n{output}",
-            hint="fix what Django reports above, then run migmerge resolve again",
-        )
-    return proc
