@@ -46,7 +46,7 @@ from migmerge.reading.parse_nodes import (
     snippet,
     unique,
 )
-from migmerge.reading.parse_reach import operation_class, reach_code
+from migmerge.reading.parse_reach import operation_class, reach_code, silenced_base
 from migmerge.reading.parse_source import SALVAGED, parse_tree, unparsed_line, why_not_taken
 from migmerge.reading.parse_strings import literal_items, sql_statements, string_value
 from migmerge.reading.salvage import CONFLICTED
@@ -334,6 +334,15 @@ def _custom_operation(name: str, node: ast.Call, ctx: Context) -> Operation:
     """Read a custom operation defined in the repository; else it is unknown."""
     found = lookup_expr(node.func, ctx)
     if found is not None and isinstance(found[0], ast.ClassDef):
+        base = silenced_base(found[0])
+        if base is not None and _is_django_operation(base, found[1]):
+            # Read as its base: same arguments, same state change, no database work.
+            base_name = last_name(base) or ""
+            reader = READERS.get(base_name)
+            defined = lookup_expr(base, found[1])  # not a class of the repository's own
+            if reader is not None and (defined is None or not isinstance(defined[0], ast.ClassDef)):
+                op = reader(base_name, bind(node, reader.params), ctx)
+                return op._replace(detail=_detail(node))
         read = operation_class(name, found[0], found[1])
         if read is not None:
             return read._replace(detail=_detail(node))

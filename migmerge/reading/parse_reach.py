@@ -47,6 +47,36 @@ def operation_class(name: str, cls: ast.ClassDef, ctx: Context) -> Operation | N
     return Operation(op=name, reaches=unique(reach.models))
 
 
+# The methods a subclass of a Django operation may override and still be read as its base.
+_DATABASE_SIDE = frozenset({"database_forwards", "database_backwards"})
+
+
+def silenced_base(cls: ast.ClassDef) -> ast.expr | None:
+    """The base of `class FakeAddField(migrations.AddField)` that only silences the database.
+
+    One base, no keywords, and a body of nothing but a docstring and
+    database_forwards / database_backwards methods that do nothing: the
+    migration state changes as the base's does and the database not at all
+    (the work is done by raw SQL elsewhere), so what the base touches is all
+    it touches. None for anything more: an `__init__` (the arguments would
+    mean something else), a state_forwards, a class attribute, a decorator,
+    a database method that does something.
+    """
+    if len(cls.bases) != 1 or cls.keywords or cls.decorator_list:
+        return None
+    for stmt in cls.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue
+        if not (
+            isinstance(stmt, ast.FunctionDef)
+            and stmt.name in _DATABASE_SIDE
+            and not stmt.decorator_list
+            and _does_nothing(stmt)
+        ):
+            return None
+    return cls.bases[0]
+
+
 def _does_nothing(function: ast.FunctionDef) -> bool:
     """A body of `pass`, a docstring, `...` or a bare `return`."""
     return all(
