@@ -785,6 +785,21 @@ def test_run_python_reaches(
             ("polls_question", "polls_log", "polls_tag", "polls_choice"),
         ),
         ("'DROP TRIGGER IF EXISTS poll_count_trg ON polls_choice'", ("polls_choice",)),
+        # A DO block runs its body at once: the body's statements are read (arches).
+        ('"DO $$ BEGIN PERFORM 1; END $$"', ()),
+        (
+            '"do $do$ declare r record; begin select * into r from polls_tag limit 1; '
+            "update polls_question q set n = 1 from polls_choice c, "
+            '(select id from polls_vote) v where q.id = c.q; end; $do$ language plpgsql"',
+            ("r", "polls_tag", "polls_question", "polls_choice", "polls_vote"),
+        ),
+        # Every table of a list, not only the first.
+        (
+            "'DELETE FROM polls_choice USING polls_question AS q, public.polls_tag t "
+            "WHERE q.id = t.id; DROP TABLE polls_a, polls_b'",
+            ("polls_choice", "polls_question", "polls_tag", "polls_a", "polls_b"),
+        ),
+        ("'CREATE INDEX q_gin ON polls_question USING gin (text)'", ("polls_question",)),
         # A 38 KB seed INSERT: past sqlparse's grouping token limit (exit 3 before).
         (
             repr(
@@ -804,8 +819,9 @@ def test_run_sql_tables(sql: str, tables: tuple[str, ...]) -> None:
     ("sql", "note"),
     [
         ("'this is not sql at all'", "its SQL cannot be read"),
-        ('"DO $$ BEGIN PERFORM 1; END $$"', "its SQL cannot be read"),
-        ("f'UPDATE {TABLE} SET x = 1'", "not a literal"),
+        ("'CALL refresh_everything()'", "its SQL cannot be read"),
+        ('"DO $$ BEGIN EXECUTE format(%L, t); END $$"', "its SQL runs SQL built at run time"),
+        ("f'UPDATE {TABLE} SET x = 1'", "a value the file does not tell where a name may be"),
         (
             "'CREATE FUNCTION f() RETURNS void AS $$ BEGIN EXECUTE format(%L, t); END; "
             "$$ LANGUAGE plpgsql'",
@@ -819,6 +835,83 @@ def test_run_sql_unreadable(sql: str, note: str) -> None:
     (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n")
     assert op.readable is False
     assert note in (op.note or "")
+
+
+SETTINGS_PRELUDE = "from django.conf import settings\n"
+
+
+@pytest.mark.parametrize(
+    ("sql", "tables"),
+    [
+        # arches: the language code a setting holds, put where the SQL quotes it.
+        (
+            "\"UPDATE polls_choice SET label = json_build_object('{0}', label)\""
+            ".format(settings.LANGUAGE_CODE)",
+            ("polls_choice",),
+        ),
+        (
+            "[('''do $$ declare l record; begin "
+            "select * into l from polls_language where code = '{}' limit 1; "
+            "update polls_question set text = l.name; end; $$'''.format(settings.LANGUAGE_CODE))]",
+            ("l", "polls_language", "polls_question"),
+        ),
+        ('"UPDATE polls_tag SET name = \'" + settings.TAG + "\'"', ("polls_tag",)),
+        ("f\"DELETE FROM polls_tag WHERE name = '{settings.TAG!s}'\"", ("polls_tag",)),
+    ],
+)
+def test_run_sql_with_values_the_file_does_not_tell_in_quotes(
+    sql: str, tables: tuple[str, ...]
+) -> None:
+    (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n", SETTINGS_PRELUDE)
+    assert (op.readable, op.tables, op.note) == (True, tables, None)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # Where a value the file does not tell may be a name, or more SQL: unknown.
+        "'UPDATE polls_question SET owner_id = {}'.format(settings.DEFAULT_USER)",
+        "'UPDATE {} SET x = 1'.format(settings.TABLE)",
+        "'SELECT * FROM \"{}\"'.format(settings.TABLE)",
+        "\"SELECT '{}'::regclass\".format(settings.TABLE)",
+        "\"SELECT setval('{}_id_seq', 1)\".format(settings.TABLE)",
+        "'SET search_path TO ' + settings.SCHEMA",
+        "'DO $$ BEGIN UPDATE {} SET x = 1; END $$'.format(settings.TABLE)",
+        "'-- {}\\nSELECT 1'.format(settings.COMMENT)",
+        "\"CREATE FUNCTION f() RETURNS void AS 'UPDATE {} SET x = 1' LANGUAGE sql\""
+        ".format(settings.TABLE)",
+        "settings.SQL + ' WHERE 1'",
+        "'{}'.format(settings.SQL)",
+    ],
+)
+def test_run_sql_with_a_value_the_file_does_not_tell_where_a_name_may_be(sql: str) -> None:
+    (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n", SETTINGS_PRELUDE)
+    assert (op.readable, op.tables) == (False, ()), op
+
+
+def test_a_class_attribute_sql_formatted_with_a_setting_is_read() -> None:
+    # arches' i18n migrations: `sql = """...""".format(settings.LANGUAGE_CODE)` in the class.
+    source = migration_source(
+        '''\
+        sql = """
+            SET CONSTRAINTS ALL IMMEDIATE;
+            UPDATE public.polls_choice SET label = json_build_object('{0}', label);
+            SET CONSTRAINTS ALL DEFERRED;
+        """.format(settings.LANGUAGE_CODE)
+        reverse_sql = """
+            UPDATE public.polls_choice SET label = label::jsonb->>'{0}'::text;
+        """.format(settings.LANGUAGE_CODE)
+
+        operations = [
+            migrations.RunSQL(sql, reverse_sql),
+            migrations.AlterField('choice', 'label', models.JSONField(null=True)),
+        ]
+        ''',
+        prelude=SETTINGS_PRELUDE,
+    )
+    sql, alter = full(source).operations or ()
+    assert (sql.readable, sql.tables) == (True, ("polls_choice",))
+    assert (alter.model, alter.field) == ("choice", "label")
 
 
 def test_run_sql_state_operations_and_separate_database_and_state() -> None:

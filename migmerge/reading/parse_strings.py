@@ -3,7 +3,10 @@
 Literals, names assigned one (here or in an imported module), `+`, `%`,
 f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`;
 a RunSQL's `sql` argument read into its statements (sql_tables.py reads
-which tables they name).
+which tables they name). In SQL, a value the file cannot tell (a setting, a
+call) that is spliced into the text by `+`, `%`, `.format` or an f-string
+stands as UNREAD: sql_tables takes it as data where the SQL quotes it, and
+as unreadable anywhere else.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import ast
 
 from migmerge.reading.parse_names import Context, lookup_expr
 from migmerge.reading.parse_nodes import last_name, summands
+from migmerge.reading.sql_tables import UNREAD
 
 
 def literal_items(node: ast.expr, ctx: Context) -> list[ast.expr] | None:
@@ -28,11 +32,16 @@ def literal_items(node: ast.expr, ctx: Context) -> list[ast.expr] | None:
     return None
 
 
-def string_value(node: ast.expr, ctx: Context, depth: int = 0) -> str | None:
+def string_value(
+    node: ast.expr, ctx: Context, depth: int = 0, hole: str | None = None
+) -> str | None:
     """The value of a string expression that needs no code to run, else None.
 
     Literals, names assigned one (here or in an imported module), `+`, `%`,
     f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`.
+    `hole`: what stands for a part spliced in (a `+` summand, a `%` or
+    `.format` argument, an f-string value, a joined item) whose value cannot
+    be told; without it, such a part makes the whole None.
     """
     if depth > 20:
         return None
@@ -42,25 +51,34 @@ def string_value(node: ast.expr, ctx: Context, depth: int = 0) -> str | None:
         found = lookup_expr(node, ctx)
         if found is None or not isinstance(found[0], ast.expr):
             return None
-        return string_value(found[0], found[1], depth + 1)
+        return string_value(found[0], found[1], depth + 1, hole)
     if isinstance(node, ast.BinOp):
-        return _string_operation(node, ctx, depth)
+        return _string_operation(node, ctx, depth, hole)
     if isinstance(node, ast.JoinedStr):
-        parts = [_formatted(value, ctx, depth) for value in node.values]
+        parts = [_formatted(value, ctx, depth, hole) for value in node.values]
         return None if None in parts else "".join(parts)  # type: ignore[arg-type]
     if isinstance(node, ast.Call):
-        return _string_call(node, ctx, depth)
+        return _string_call(node, ctx, depth, hole)
     return None
 
 
-def _string_operation(node: ast.BinOp, ctx: Context, depth: int) -> str | None:
+def _part(node: ast.expr, ctx: Context, depth: int, hole: str | None) -> str | None:
+    """A part spliced into a string: its value, else the hole (None without one)."""
+    text = string_value(node, ctx, depth + 1, hole)
+    return hole if text is None else text
+
+
+def _string_operation(node: ast.BinOp, ctx: Context, depth: int, hole: str | None) -> str | None:
     if isinstance(node.op, ast.Add):
-        parts = [string_value(part, ctx, depth + 1) for part in summands(node)]
-        return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+        parts = summands(node)
+        if hole is not None and string_value(parts[0], ctx, depth + 1, hole) is None:
+            return None  # no known text to splice into: not a string built here
+        values = [_part(part, ctx, depth, hole) for part in parts]
+        return None if None in values else "".join(values)  # type: ignore[arg-type]
     if isinstance(node.op, ast.Mod):
-        template = string_value(node.left, ctx, depth + 1)
+        template = string_value(node.left, ctx, depth + 1, hole)
         items = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-        values = [string_value(item, ctx, depth + 1) for item in items]
+        values = [_part(item, ctx, depth, hole) for item in items]
         if template is None or None in values:
             return None
         try:
@@ -70,34 +88,34 @@ def _string_operation(node: ast.BinOp, ctx: Context, depth: int) -> str | None:
     return None
 
 
-def _formatted(value: ast.expr, ctx: Context, depth: int) -> str | None:
+def _formatted(value: ast.expr, ctx: Context, depth: int, hole: str | None) -> str | None:
     if isinstance(value, ast.FormattedValue):
         if value.conversion != -1 or value.format_spec is not None:
-            return None
-        return string_value(value.value, ctx, depth + 1)
-    return string_value(value, ctx, depth + 1)
+            return hole
+        return _part(value.value, ctx, depth, hole)
+    return string_value(value, ctx, depth + 1, hole)
 
 
-def _string_call(node: ast.Call, ctx: Context, depth: int) -> str | None:
+def _string_call(node: ast.Call, ctx: Context, depth: int, hole: str | None) -> str | None:
     """`sep.join([...])`, `template.format(...)`, `dedent(text)`, `text.strip()`."""
     func = node.func
     name = last_name(func)
     if name == "dedent" and len(node.args) == 1:
-        return string_value(node.args[0], ctx, depth + 1)
+        return string_value(node.args[0], ctx, depth + 1, hole)
     if not isinstance(func, ast.Attribute):
         return None
-    base = string_value(func.value, ctx, depth + 1)
+    base = string_value(func.value, ctx, depth + 1, hole)
     if base is None:
         return None
     if name in ("strip", "lstrip", "rstrip", "lower", "upper") and not node.args:
         return str(getattr(base, name)())
     if name == "join" and len(node.args) == 1:
         items = literal_items(node.args[0], ctx)
-        parts = [string_value(item, ctx, depth + 1) for item in items or []]
+        parts = [_part(item, ctx, depth, hole) for item in items or []]
         return None if items is None or None in parts else base.join(parts)  # type: ignore[arg-type]
     if name == "format":
-        args = [string_value(arg, ctx, depth + 1) for arg in node.args]
-        kwargs = {kw.arg: string_value(kw.value, ctx, depth + 1) for kw in node.keywords if kw.arg}
+        args = [_part(arg, ctx, depth, hole) for arg in node.args]
+        kwargs = {kw.arg: _part(kw.value, ctx, depth, hole) for kw in node.keywords if kw.arg}
         if None in args or None in kwargs.values() or len(kwargs) != len(node.keywords):
             return None
         try:
@@ -113,7 +131,7 @@ def sql_statements(node: ast.expr | None, ctx: Context) -> list[str] | None:
         return None
     if isinstance(node, ast.Attribute) and node.attr == "noop":
         return []
-    text = string_value(node, ctx)
+    text = string_value(node, ctx, hole=UNREAD)
     if text is not None:
         return [text]
     items = literal_items(node, ctx) if not isinstance(node, ast.Dict) else None
@@ -123,7 +141,7 @@ def sql_statements(node: ast.expr | None, ctx: Context) -> list[str] | None:
     for element in items:
         if isinstance(element, (ast.List, ast.Tuple)) and element.elts:
             element = element.elts[0]  # (sql, params)
-        text = string_value(element, ctx)
+        text = string_value(element, ctx, hole=UNREAD)
         if text is None:
             return None
         out.append(text)

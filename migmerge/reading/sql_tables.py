@@ -3,6 +3,13 @@
 Text in, lower-case table names out, and a problem when a statement's kind
 cannot be told (then the caller takes the SQL as touching anything). sqlparse
 ships with Django and is imported only when SQL must be read.
+
+A `DO` block runs its body at once: its statements are read like a
+function's body (and, like it, `EXECUTE` of a string cannot be read).
+UNREAD marks a value the migration's code splices into the SQL without the
+file telling what it is (`.format(settings.LANGUAGE_CODE)`): inside a quoted
+literal it is data, not a name (unless the literal is read as a name:
+`'...'::regclass`, `to_regclass('...')`); anywhere else the SQL cannot be read.
 """
 
 from __future__ import annotations
@@ -28,11 +35,34 @@ KNOWN_UNTYPED = frozenset(
         "BEGIN",
         "COMMIT",
         "NOTIFY",
+        "DO",  # an anonymous code block: its body (dollar-quoted) is read below
+    }
+)
+
+# Stands in SQL text for a value the migration's code does not tell (see above).
+UNREAD = "migmerge_unread_value"
+
+# Casts and functions that read a quoted literal as a name (a table, a sequence, a type).
+NAME_CASTS = frozenset({"regclass", "regtype", "regproc", "regprocedure", "regnamespace"})
+NAME_FUNCTIONS = frozenset(
+    {
+        "to_regclass",
+        "nextval",
+        "setval",
+        "currval",
+        "pg_get_serial_sequence",
+        "quote_ident",
+        "format",
+        "has_table_privilege",
+        "pg_total_relation_size",
+        "pg_relation_size",
     }
 )
 
 
-TABLE_AFTER = frozenset({"FROM", "INTO", "UPDATE", "TABLE", "REFERENCES", "TRUNCATE", "JOIN"})
+TABLE_AFTER = frozenset(
+    {"FROM", "INTO", "UPDATE", "TABLE", "REFERENCES", "TRUNCATE", "JOIN", "USING"}
+)
 
 
 SKIP_WORDS = frozenset({"IF", "NOT", "EXISTS", "ONLY", "TABLE", "CONCURRENTLY", "LATERAL"})
@@ -51,9 +81,12 @@ def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
     for text in statements:
         statement: Any
         for statement in FilterStack().run(text):  # type: ignore[no-untyped-call]
-            words = [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
+            tokens = list(statement.flatten())
+            words = [t for t in tokens if not (t.is_whitespace or _is_comment(t))]
             if not words:
                 continue
+            if _unread_as_name(tokens):
+                return (), _unread_problem(statement)
             first = words[0].value.upper()
             if _statement_type(words) == "UNKNOWN" and first not in KNOWN_UNTYPED:
                 return (), f"its SQL cannot be read: `{_short(str(statement))}`"
@@ -70,12 +103,10 @@ def _bodies(words: Sequence[Any]) -> list[str]:
     """The code of a function or procedure a statement creates: its dollar-quoted strings."""
     out = []
     for token in words:
-        value = str(token.value)
-        if str(token.ttype).startswith("Token.Literal") and value.startswith("$"):
-            tag_end = value.find("$", 1)
-            tag = value[: tag_end + 1]
-            if tag_end > 0 and value.endswith(tag) and len(value) >= 2 * len(tag):
-                out.append(value[len(tag) : len(value) - len(tag)])
+        if _is_dollar_quoted(token):
+            value = str(token.value)
+            tag = value[: value.find("$", 1) + 1]
+            out.append(value[len(tag) : len(value) - len(tag)])
     return out
 
 
@@ -89,7 +120,10 @@ def _body_tables(body: str) -> tuple[list[str], str | None]:
     tables: list[str] = []
     statement: Any
     for statement in FilterStack().run(body):  # type: ignore[no-untyped-call]
-        words = [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
+        tokens = list(statement.flatten())
+        words = [t for t in tokens if not (t.is_whitespace or _is_comment(t))]
+        if _unread_as_name(tokens):
+            return [], _unread_problem(statement)
         for i, token in enumerate(words):
             if str(token.value).upper() == "EXECUTE" and not (
                 i + 1 < len(words) and str(words[i + 1].value).upper() in ("PROCEDURE", "FUNCTION")
@@ -102,6 +136,64 @@ def _body_tables(body: str) -> tuple[list[str], str | None]:
                 return [], problem
             tables += found
     return tables, None
+
+
+def _unread_as_name(tokens: Sequence[Any]) -> bool:
+    """Whether a value the file does not tell (UNREAD) sits where it may be a name or SQL.
+
+    Inside a quoted string literal it is data; inside a dollar-quoted body it
+    is judged when the body is read; anywhere else (a bare word, a quoted
+    identifier, a comment, a literal read as a name) it may be anything.
+    """
+    words = [t for t in tokens if not t.is_whitespace]
+    for i, token in enumerate(words):
+        if UNREAD not in str(token.value):
+            continue
+        if _is_dollar_quoted(token):
+            continue
+        if str(token.ttype) != "Token.Literal.String.Single" or _read_as_name(words, i):
+            return True
+    return False
+
+
+def _read_as_name(words: Sequence[Any], at: int) -> bool:
+    """Whether the literal at `at` is read as a name, or as code.
+
+    Cast to a name type, passed to a function that takes a name, or the
+    quoted body of a function a statement creates (`AS '...'`).
+    """
+    if any(str(w.value).upper() in ("FUNCTION", "PROCEDURE") for w in words[:at]):
+        return True
+    after = [str(w.value).lower() for w in words[at + 1 : at + 3]]
+    if len(after) == 2 and after[0] == "::" and after[1] in NAME_CASTS:
+        return True
+    depth = 0
+    for i in range(at - 1, 0, -1):  # the call whose brackets hold the literal
+        value = words[i].value
+        if value == ")":
+            depth += 1
+        elif value == "(":
+            if depth == 0:
+                return str(words[i - 1].value).lower().split(".")[-1] in NAME_FUNCTIONS
+            depth -= 1
+    return False
+
+
+def _unread_problem(statement: object) -> str:
+    text = _short(str(statement).replace(UNREAD, "{?}"))
+    return f"its SQL holds a value the file does not tell where a name may be: `{text}`"
+
+
+def _is_dollar_quoted(token: Any) -> bool:
+    value = str(token.value)
+    tag_end = value.find("$", 1) if value.startswith("$") else -1
+    tag = value[: tag_end + 1]
+    return (
+        str(token.ttype).startswith("Token.Literal")
+        and tag_end > 0
+        and value.endswith(tag)
+        and len(value) >= 2 * len(tag)
+    )
 
 
 def _statement_type(words: Sequence[Any]) -> str:
@@ -130,7 +222,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _tables_in(words: Sequence[object]) -> list[str]:
-    """Collect the table names that follow table-naming keywords."""
+    """Collect the table names that follow table-naming keywords (each of a `FROM a, b` list)."""
     out: list[str] = []
     seen_index = False
     for i, token in enumerate(words):
@@ -138,19 +230,37 @@ def _tables_in(words: Sequence[object]) -> list[str]:
             continue
         word = str(getattr(token, "normalized", "")).upper()
         seen_index = seen_index or word in ("INDEX", "TRIGGER", "RULE", "POLICY")
+        if word == "USING" and seen_index:
+            continue  # CREATE INDEX ... USING gin: an index method
         if word in TABLE_AFTER or word.endswith(" JOIN") or (word == "ON" and seen_index):
-            name = _name_at(words, i + 1)
-            if name:
+            at = i + 1
+            while True:
+                name, at = _name_at(words, at)
+                if not name:
+                    break
                 out.append(name)
+                at = _after_alias(words, at)
+                if at >= len(words) or getattr(words[at], "value", "") != ",":
+                    break
+                at += 1
     return out
+
+
+def _after_alias(words: Sequence[object], at: int) -> int:
+    """Past a table's alias (`tiles t`, `tiles AS t`), if one follows at `at`."""
+    if at < len(words) and str(getattr(words[at], "value", "")).upper() == "AS":
+        return at + 2
+    if at < len(words) and str(getattr(words[at], "ttype", "")) == "Token.Name":
+        return at + 1
+    return at
 
 
 def _is_keyword(token: object) -> bool:
     return "Keyword" in str(getattr(token, "ttype", ""))
 
 
-def _name_at(words: Sequence[object], at: int) -> str | None:
-    """Read a possibly schema-qualified, possibly quoted name starting at `at`."""
+def _name_at(words: Sequence[object], at: int) -> tuple[str | None, int]:
+    """Read a possibly schema-qualified, possibly quoted name starting at `at`; and past it."""
     while (
         at < len(words) and set(str(getattr(words[at], "value", "")).upper().split()) <= SKIP_WORDS
     ):
@@ -161,8 +271,9 @@ def _name_at(words: Sequence[object], at: int) -> str | None:
         if at + 1 < len(words) and getattr(words[at + 1], "value", "") == ".":
             at += 2
         else:
+            at += 1
             break
-    return name
+    return name, at
 
 
 def _is_name(token: object) -> bool:
