@@ -47,6 +47,7 @@ from migmerge.reading.parse_nodes import (
     unique,
 )
 from migmerge.reading.parse_reach import operation_class, reach_code, silenced_base
+from migmerge.reading.parse_returns import picked_list
 from migmerge.reading.parse_source import SALVAGED, parse_tree, unparsed_line, why_not_taken
 from migmerge.reading.parse_strings import literal_items, sql_statements, string_value
 from migmerge.reading.salvage import CONFLICTED
@@ -227,6 +228,9 @@ def _operation_list(node: ast.expr | None, ctx: Context) -> tuple[Operation, ...
     elements = literal_elements(node)
     if elements is None:
         assert node is not None
+        picked = picked_list(node, ctx, _guarded_operation)
+        if picked is not None:
+            return picked
         note = f"operations is not a literal list: `{snippet(node)}`"
         return (Operation(op="operations", readable=False, note=note),)
     expanded = [item for element in elements for item in _unrolled(element, ctx)]
