@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from migmerge.core.model import Database
 from migmerge.errors import MigmergeError, StepFailed
@@ -115,7 +116,9 @@ def _restore_sqlite(db: Database, backup_file: Path) -> None:
 
 
 def _backup_pg(db: Database, target: Path) -> None:
-    _run_client(db, ["pg_dump", "--format=custom", f"--file={target}", *pg_args(db), db.name])
+    # pg_dump turns PGOPTIONS' lock_timeout off for its own session: its option sets it.
+    wait = f"--lock-wait-timeout={timeouts().lock}s"
+    _run_client(db, ["pg_dump", "--format=custom", wait, f"--file={target}", *pg_args(db), db.name])
 
 
 def _restore_pg(db: Database, backup_file: Path) -> None:
@@ -124,7 +127,24 @@ def _restore_pg(db: Database, backup_file: Path) -> None:
         db, ["pg_restore", "--clean", "--if-exists", "--file=-", str(backup_file)]
     ).stdout
     drops = _drop_statements(_pg_relations(db), keep=_dumped_tables(listing))
-    _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=drops + script)
+    # One transaction that stops at the first error: a failure anywhere, a lock
+    # waited for too long included, leaves the database as it was.
+    script = drops + _with_timeouts(script)
+    _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=script)
+
+
+def _with_timeouts(script: str) -> str:
+    """pg_restore's script with its header's `SET lock_timeout = 0` (wait forever) made ours."""
+    # Only the header, before the first object: a row of data may hold the same words.
+    end = script.find("\n--\n-- Name: ")
+    head, rest = (script, "") if end < 0 else (script[:end], script[end:])
+    limits = timeouts()
+    for setting, seconds in (
+        ("lock_timeout", limits.lock),
+        ("statement_timeout", limits.statement),
+    ):
+        head = head.replace(f"\nSET {setting} = 0;\n", f"\nSET {setting} = {seconds * 1000};\n", 1)
+    return head + rest
 
 
 # psql running a script in one transaction that stops at the first error.
@@ -175,27 +195,217 @@ def _drop_statements(relations: dict[tuple[str, str], str], keep: set[tuple[str,
 def _backup_mysql(db: Database, target: Path) -> None:
     # mysqldump has no connect timeout: a server that accepts and never answers
     # would hang it for good, so the mysql client (which has one) asks first.
-    _run_client(db, ["mysql", "--batch", *my_args(db), "-e", "SELECT 1", db.name])
+    # The restore loads into scratch databases: made and dropped here, so a
+    # user who may not make them is told before anything changes, not after.
+    _make_scratch(db)
+    _drop_scratch(db)
     proc = _run_client(
         db, ["mysqldump", "--single-transaction", "--routines", *my_args(db), db.name]
     )
     target.write_text(proc.stdout)
 
 
+# A MariaDB/MySQL restore commits each CREATE and DROP at once, so it never
+# runs in the database itself: the backup is loaded into a scratch database,
+# checked, then one RENAME TABLE (all or nothing) moves the database's tables
+# into a second scratch database and the backup's in; only then is the old
+# dropped. A failure before the rename leaves the database as it was.
+
+
 def _restore_mysql(db: Database, backup_file: Path) -> None:
+    dump = backup_file.read_text()
+    if "\n-- Dump completed" not in dump[-200:]:  # mysqldump's last line: the file is whole
+        raise StepFailed(
+            f"the backup {backup_file} is incomplete (no '-- Dump completed' line at its end): "
+            f"{db.describe()} was not touched"
+        )
+    new, old = scratch_names(db)
+    _make_scratch(db)
+    try:
+        _load_scratch(db, new, dump, backup_file)
+        if _other_objects(db, new):
+            _restore_mysql_in_place(db, dump)
+        else:
+            _swap(db, new, old)
+    finally:
+        with contextlib.suppress(StepFailed):  # a scratch left behind is dropped by the next one
+            _drop_scratch(db)
+
+
+def scratch_names(db: Database) -> tuple[str, str]:
+    """The scratch databases a MariaDB/MySQL restore loads into and moves the old tables to."""
+    import hashlib
+
+    base = db.name
+    if len(base) > 48:  # names are at most 64 characters
+        base = f"{base[:39]}_{hashlib.sha1(base.encode()).hexdigest()[:8]}"
+    return f"{base}_migmerge_new", f"{base}_migmerge_old"
+
+
+def scratch_grant(db: Database) -> str:
+    """The database pattern (as GRANT reads it) that covers both scratch databases."""
+    base = scratch_names(db)[0].removesuffix("_new")
+    return _ident(base.replace("_", "\\_") + "\\_%")
+
+
+def _make_scratch(db: Database) -> None:
+    """Make both scratch databases anew (dropping any a killed restore left), as the database's."""
+    query = (
+        "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
+        f"FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {_literal(db.name)}"
+    )
+    found = _run_client(
+        db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]
+    ).stdout.split()
+    # The dump leaves some things (a routine's strings, a column without its own) to the default.
+    charset = f" CHARACTER SET {found[0]} COLLATE {found[1]}" if len(found) == 2 else ""
+    made = "".join(f"CREATE DATABASE {_ident(name)}{charset};" for name in scratch_names(db))
+    try:
+        _run_client(db, [*_mysql(db), "-e", _drop_scratch_sql(db) + made, db.name])
+    except StepFailed as exc:
+        raise StepFailed(
+            f"{exc.message}\na restore loads the backup into the scratch databases "
+            f"{' and '.join(scratch_names(db))} first, so that a failure never leaves part of it: "
+            f"let {db.user or 'the user'} make them (GRANT ALL ON {scratch_grant(db)}.* TO ...), "
+            "then try again"
+        ) from exc
+
+
+def _drop_scratch(db: Database) -> None:
+    _run_client(db, [*_mysql(db), "-e", _drop_scratch_sql(db), db.name])
+
+
+def _drop_scratch_sql(db: Database) -> str:
+    return "".join(f"DROP DATABASE IF EXISTS {_ident(name)};" for name in scratch_names(db))
+
+
+def _load_scratch(db: Database, new: str, dump: str, backup_file: Path) -> None:
+    """Load the dump into the scratch database and check it holds every table the dump makes."""
+    try:
+        _run_client(db, [*_mysql(db), new], input=dump)
+    except StepFailed as exc:
+        raise StepFailed(
+            f"{exc.message}\nthe backup {backup_file} did not load into the scratch database "
+            f"{new}: {db.describe()} was not touched and is as it was"
+        ) from exc
+    made = set(_base_tables(db, new))
+    dumped = {_unquote(name) for name in re.findall(r"^CREATE TABLE `((?:[^`]|``)+)`", dump, re.M)}
+    if made != dumped:
+        missing = ", ".join(sorted(dumped - made)) or "none"
+        raise StepFailed(
+            f"the backup {backup_file} loaded into the scratch database {new} without the "
+            f"tables it makes (missing: {missing}): {db.describe()} was not touched"
+        )
+
+
+def _swap(db: Database, new: str, old: str) -> None:
+    """Move the database's tables out and the backup's in, in one RENAME TABLE."""
+    moves = [
+        f"{_ident(db.name)}.{_ident(t)} TO {_ident(old)}.{_ident(t)}"
+        for t in _base_tables(db, db.name)
+    ]
+    moves += [
+        f"{_ident(new)}.{_ident(t)} TO {_ident(db.name)}.{_ident(t)}" for t in _base_tables(db, new)
+    ]
+    if not moves:
+        return
+    try:
+        _run_client(db, [*_mysql(db), db.name], input=f"RENAME TABLE {', '.join(moves)};\n")
+    except StepFailed as exc:
+        raise StepFailed(
+            f"{exc.message}\nRENAME TABLE is all or nothing: {db.describe()} was not touched and "
+            "is as it was"
+        ) from exc
+
+
+def _restore_mysql_in_place(db: Database, dump: str) -> None:
+    """Views, triggers or routines cannot move between databases: drop and load in place."""
     tables = _run_client(
-        db, ["mysql", "--batch", "--skip-column-names", *my_args(db), "-e", "SHOW TABLES", db.name]
+        db, [*_mysql(db), "--skip-column-names", "-e", "SHOW TABLES", db.name]
     ).stdout.split()
     drop = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(f"DROP TABLE IF EXISTS `{t}`;\n" for t in tables)
-    script = drop + backup_file.read_text()
     try:
-        _run_client(db, ["mysql", *my_args(db), db.name], input=script)
+        _run_client(db, [*_mysql(db), db.name], input=drop + dump)
     except StepFailed as exc:
-        # MySQL commits each DROP and CREATE at once: a script stopped midway leaves part of it.
+        # The backup loaded whole into the scratch database: only what differs
+        # here (a lock, a lost connection) can stop it, and each DROP and CREATE
+        # was committed at once.
         raise StepFailed(
-            f"{exc.message}\nMySQL cannot roll a schema change back: {db.describe()} may now "
-            "hold part of the backup only"
+            f"{exc.message}\nthe database has views, triggers or routines, which cannot be moved "
+            f"between databases, so the backup was loaded in place, and MySQL cannot roll a "
+            f"schema change back: {db.describe()} may now hold part of the backup only"
         ) from exc
+
+
+def _other_objects(db: Database, new: str) -> bool:
+    """Whether the database or the loaded backup holds views, triggers or routines."""
+    schemas = f"({_literal(db.name)}, {_literal(new)})"
+    query = (
+        "SELECT COUNT(*) FROM (SELECT TABLE_NAME FROM information_schema.TABLES "
+        f"WHERE TABLE_TYPE = 'VIEW' AND TABLE_SCHEMA IN {schemas} UNION ALL "
+        f"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN {schemas} "
+        "UNION ALL SELECT ROUTINE_NAME FROM information_schema.ROUTINES "
+        f"WHERE ROUTINE_SCHEMA IN {schemas}) found"
+    )
+    out = _run_client(db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]).stdout
+    return out.strip() != "0"
+
+
+def _base_tables(db: Database, schema: str) -> list[str]:
+    query = (
+        "SELECT TABLE_NAME FROM information_schema.TABLES "
+        f"WHERE TABLE_SCHEMA = {_literal(schema)} AND TABLE_TYPE <> 'VIEW' ORDER BY 1"
+    )
+    out = _run_client(db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]).stdout
+    return out.splitlines()
+
+
+def _mysql(db: Database) -> list[str]:
+    return ["mysql", "--batch", *my_args(db)]
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _unquote(quoted: str) -> str:
+    return quoted.replace("``", "`")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+# Clients
+
+
+class Timeouts(NamedTuple):
+    """Seconds a client waits for another session's lock, and for one statement (0: no limit)."""
+
+    lock: int
+    statement: int
+
+
+LOCK_TIMEOUT = 30  # seconds: long enough for a lock held by a moment's work, not a forgotten shell
+
+
+def timeouts() -> Timeouts:
+    """The timeouts from MIGMERGE_LOCK_TIMEOUT and MIGMERGE_STATEMENT_TIMEOUT, or the defaults."""
+    import os
+
+    found = []
+    for variable, default in (
+        ("MIGMERGE_LOCK_TIMEOUT", LOCK_TIMEOUT),
+        ("MIGMERGE_STATEMENT_TIMEOUT", 0),
+    ):
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            found.append(default)
+        elif value.isdigit() and (int(value) > 0 or variable == "MIGMERGE_STATEMENT_TIMEOUT"):
+            found.append(int(value))
+        else:
+            raise MigmergeError(f"{variable}={value!r} is not a whole number of seconds (above 0)")
+    return Timeouts(*found)
 
 
 def _run_client(
@@ -207,15 +417,63 @@ def _run_client(
     if shutil.which(argv[0]) is None:
         raise StepFailed(f"{argv[0]} is not installed: cannot back up or restore {db.describe()}")
     env = client_env(db)
+    limits = timeouts()
     # A server that accepts connections and never answers: each client gives up
     # after TIMEOUT seconds of connecting, then says so (pg_dump honours libpq's).
     env["PGCONNECT_TIMEOUT"] = str(TIMEOUT)
+    # Another session's lock (a shell, a server, an open transaction) is waited
+    # for so long, then the statement fails: a refusal, never a hang.
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {pg_timeouts(limits)}".strip()
     if argv[0] == "mysql":
-        argv = [argv[0], f"--connect-timeout={TIMEOUT}", *argv[1:]]
+        argv = [
+            argv[0],
+            f"--connect-timeout={TIMEOUT}",
+            f"--init-command={my_timeouts(limits)}",
+            *argv[1:],
+        ]
     proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, env=env)
     if proc.returncode != 0:
-        raise StepFailed(f"{argv[0]} failed on {db.describe()}:\n{_errors(proc.stderr)}")
+        said = f"{argv[0]} failed on {db.describe()}:\n{_errors(proc.stderr)}"
+        raise StepFailed(said + _timed_out(proc.stderr, limits))
     return proc
+
+
+def pg_timeouts(limits: Timeouts) -> str:
+    """PostgreSQL options: the lock and statement timeouts, in milliseconds."""
+    return f"-c lock_timeout={limits.lock * 1000} -c statement_timeout={limits.statement * 1000}"
+
+
+def my_timeouts(limits: Timeouts) -> str:
+    """The statement a mysql client runs first: the session's lock (and statement) timeouts."""
+    # lock_wait_timeout is for tables (its default is a year), the InnoDB one for rows;
+    # max_statement_time is MariaDB's own, so MySQL reads it as a comment.
+    statement = (
+        f" /*M!100108 , max_statement_time={limits.statement} */" if limits.statement else ""
+    )
+    return (
+        f"SET SESSION lock_wait_timeout={limits.lock}, "
+        f"innodb_lock_wait_timeout={limits.lock}{statement}"
+    )
+
+
+_LOCKED = ("lock timeout", "Lock wait timeout exceeded", "could not obtain lock")
+_SLOW = ("statement timeout", "max_statement_time exceeded")
+
+
+def _timed_out(stderr: str, limits: Timeouts) -> str:
+    """What to do when a client gave up on a lock or a statement (empty otherwise)."""
+    if any(words in stderr for words in _LOCKED):
+        return (
+            f"\nanother session holds a lock this needs: migmerge waited {limits.lock} s "
+            "(MIGMERGE_LOCK_TIMEOUT); end that session (a running server, a shell, an open "
+            "transaction), then try again"
+        )
+    if any(words in stderr for words in _SLOW):
+        return (
+            f"\na statement ran past {limits.statement} s (MIGMERGE_STATEMENT_TIMEOUT): "
+            "raise it (0: no limit), then try again"
+        )
+    return ""
 
 
 def _errors(stderr: str) -> str:
@@ -286,7 +544,9 @@ def _rename_pg(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
                     input=_updates(app, steps))  # fmt: skip
         return
     try:
-        with psycopg.connect(**pg_params(db), connect_timeout=5) as conn, conn.transaction():
+        options = pg_timeouts(timeouts())
+        connect = psycopg.connect(**pg_params(db), connect_timeout=5, options=options)
+        with connect as conn, conn.transaction():
             for old, new in steps:
                 conn.execute(_UPDATE, (new, app, old))
     except psycopg.Error as exc:
