@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.model import Database
-from migmerge.doing.database import scratch_grant
+from migmerge.doing.database import scratch_grant, scratch_names
 from tests.testing.benchmarks import faults
 from tests.testing.databases import (
     MARIA_SERVER,
@@ -51,9 +52,9 @@ ROWS = "INSERT INTO polls_userprofile (name, age) VALUES ('ann', '31'), ('bob', 
 def abort(root: Path, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()) -> str:
     """Run `resolve --abort` (under `prefix`); its stderr, once it said it could not finish."""
     argv = [*prefix, PYTHON, "-m", "migmerge", "resolve", "--abort"]
-    proc = subprocess.run(
-        argv, cwd=root, capture_output=True, text=True, env={**os.environ, **(env or {})}
-    )
+    env = {**os.environ, **(env or {})}
+    # A restore that hangs (on a lock) fails the test instead of hanging it.
+    proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
     return proc.stderr
@@ -303,3 +304,163 @@ def test_mariadb_restore_faults_are_said_and_abort_finishes_once_they_are_gone(
         maria_sql("DROP TABLE polls_userprofile", "DELETE FROM django_migrations", database=db.name)
         by_hand(how)
         assert maria_state(db) == old_db
+
+
+# A restore (and a backup) that fails half-way or meets another session's lock
+# leaves the database exactly as it was, and says so within the lock timeout.
+
+LOCK_WAIT = {"MIGMERGE_LOCK_TIMEOUT": "2"}
+
+
+def timed_refusal(root: Path, db: Database, how: str) -> str:
+    """`--abort` while a lock is held: refused within seconds of the 2 s timeout, not hung."""
+    start = time.monotonic()
+    words = refused(root, db, how, LOCK_WAIT)
+    assert time.monotonic() - start < 30  # the abort process itself, plus 2 s of waiting
+    assert "another session holds a lock this needs: migmerge waited 2 s" in words
+    return words
+
+
+def regenerate_refused_by_a_lock(root: Path, old: object) -> None:
+    """The backup meets a lock: regenerate refuses before changing anything, journal-free."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [PYTHON, "-m", "migmerge", *REGENERATE],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **LOCK_WAIT},
+        timeout=120,  # a backup that hangs on the lock fails the test instead
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert time.monotonic() - start < 60
+    assert "another session holds a lock this needs: migmerge waited 2 s" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert faults.state(root) == old
+    assert not faults.journal(root).exists()
+
+
+@contextmanager
+def replaced(backup: Path, content: bytes) -> Iterator[None]:
+    """The backup's bytes replaced for a while (a dump broken half-way), then put back."""
+    original = backup.read_bytes()
+    backup.write_bytes(content)
+    try:
+        yield
+    finally:
+        backup.write_bytes(original)
+
+
+@pytest.mark.postgres
+def test_postgres_restore_and_backup_blocked_by_a_lock_or_a_broken_dump_change_nothing(
+    tmp_path: Path,
+) -> None:
+    import psycopg
+
+    with pg_database() as db:
+        root = applied_age_fork(tmp_path, pg_settings(db))
+        pg_sql(db.name, ROWS)
+        old, old_db = faults.state(root), pg_state(db)
+        with psycopg.connect(dbname=db.name, **PG_SERVER) as holder:  # type: ignore[arg-type]
+            holder.execute("LOCK TABLE polls_userprofile IN ACCESS EXCLUSIVE MODE")
+            regenerate_refused_by_a_lock(root, old)  # pg_dump cannot lock it
+            holder.rollback()
+        assert pg_state(db) == old_db
+
+        killed_after_the_rollback(root)
+        rolled_back = pg_state(db)
+        backup = only_backup(root)
+        how = (
+            "pg_restore --clean --if-exists --single-transaction --host=127.0.0.1 --port=5432 "
+            f"--username=postgres --dbname={db.name} {backup}"
+        )
+        # A transaction that read the table holds a lock DROP TABLE must wait for.
+        with psycopg.connect(dbname=db.name, **PG_SERVER) as holder:  # type: ignore[arg-type]
+            holder.execute("SELECT * FROM polls_userprofile").fetchall()
+            words = timed_refusal(root, db, how)
+            assert "canceling statement due to lock timeout" in words
+            holder.rollback()
+        assert pg_state(db) == rolled_back  # one transaction: nothing half-restored
+
+        # A dump cut short: pg_restore stops; nothing reached the database.
+        with replaced(backup, backup.read_bytes()[: backup.stat().st_size // 2]):
+            refused(root, db, how)
+        assert pg_state(db) == rolled_back
+
+        finished(root, old, old_db, lambda: pg_state(db))
+
+
+def broken_after_the_first_table(dump: str) -> str:
+    """The dump with a statement the server refuses after its first table's CREATE and rows."""
+    first = dump.index("CREATE TABLE `")
+    second = dump.index("CREATE TABLE `", first + 1)
+    cut = dump.rindex("\n--\n", first, second)
+    return dump[:cut] + "\nTHIS IS NOT SQL;\n" + dump[cut:]
+
+
+@pytest.mark.mariadb
+def test_mariadb_restore_and_backup_blocked_by_a_lock_or_a_broken_dump_change_nothing(
+    tmp_path: Path,
+) -> None:
+    import pymysql
+
+    with maria_database() as server_db, maria_user(server_db) as db:
+        root = applied_age_fork(tmp_path, maria_settings(db))
+        maria_sql(ROWS, database=db.name)
+        old, old_db = faults.state(root), maria_state(db)
+        holder = pymysql.connect(database=db.name, **MARIA_SERVER)  # type: ignore[arg-type]
+        try:
+            holder.cursor().execute("LOCK TABLES polls_userprofile WRITE")
+            regenerate_refused_by_a_lock(root, old)  # mysqldump would wait a year for it
+            holder.cursor().execute("UNLOCK TABLES")
+            assert maria_state(db) == old_db
+
+            killed_after_the_rollback(root)
+            rolled_back = maria_state(db)
+            backup = only_backup(root)
+            how = f"mysql --host=127.0.0.1 --port=3306 --user={db.user} {db.name} < {backup}"
+            # An open transaction that read the table holds the lock RENAME TABLE needs.
+            holder.cursor().execute("START TRANSACTION")
+            holder.cursor().execute("SELECT * FROM polls_userprofile")
+            words = timed_refusal(root, db, how)
+            assert "Lock wait timeout exceeded" in words
+            assert f"RENAME TABLE is all or nothing: {db.describe()} was not touched" in words
+            holder.rollback()
+        finally:
+            holder.close()
+        assert maria_state(db) == rolled_back
+
+        new, _ = scratch_names(db)
+        dump = backup.read_text()
+        with replaced(backup, broken_after_the_first_table(dump).encode()):
+            words = refused(root, db, how)
+        assert "ERROR 1064 (42000)" in words
+        assert f"did not load into the scratch database {new}: {db.describe()} was not" in words
+        assert maria_state(db) == rolled_back
+        with replaced(backup, dump[: len(dump) // 2].encode()):
+            words = refused(root, db, how)
+        assert "is incomplete (no '-- Dump completed' line at its end)" in words
+        assert maria_state(db) == rolled_back
+
+        # A user who may not make the scratch databases: refused before anything changes.
+        for host in ("%", "localhost"):
+            maria_sql(f"REVOKE ALL ON {scratch_grant(db)}.* FROM '{db.user}'@'{host}'")
+        try:
+            words = refused(root, db, how)
+        finally:
+            for host in ("%", "localhost"):
+                maria_sql(f"GRANT ALL ON {scratch_grant(db)}.* TO '{db.user}'@'{host}'")
+        assert f"(GRANT ALL ON {scratch_grant(db)}.* TO ...)" in words
+        assert maria_state(db) == rolled_back
+
+        finished(root, old, old_db, lambda: maria_state(db))
+        assert not scratch_left(db)
+
+
+def scratch_left(db: Database) -> list[str]:
+    import pymysql
+
+    with pymysql.connect(**MARIA_SERVER) as conn:  # type: ignore[arg-type]
+        cursor = conn.cursor()
+        cursor.execute("SHOW DATABASES")
+        return [row[0] for row in cursor.fetchall() if row[0] in scratch_names(db)]

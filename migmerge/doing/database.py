@@ -199,10 +199,25 @@ def _backup_mysql(db: Database, target: Path) -> None:
     # user who may not make them is told before anything changes, not after.
     _make_scratch(db)
     _drop_scratch(db)
+    _wait_for_tables(db)
+    limits = timeouts()
+    statement = [f"--max-statement-time={limits.statement}"] if limits.statement else []
     proc = _run_client(
-        db, ["mysqldump", "--single-transaction", "--routines", *my_args(db), db.name]
+        db, ["mysqldump", "--single-transaction", "--routines", *statement, *my_args(db), db.name]
     )
     target.write_text(proc.stdout)
+
+
+def _wait_for_tables(db: Database) -> None:
+    """Open every table as mysqldump will, under the lock timeout mysqldump cannot be given."""
+    # mysqldump waits a year (lock_wait_timeout) for a table another session
+    # locked (LOCK TABLES, an ALTER under way); its rows it reads from a
+    # snapshot, which no lock holds up. Opening each table here first turns
+    # such a lock into a refusal within the timeout.
+    tables = _run_client(db, [*_mysql(db), "--skip-column-names", "-e", "SHOW TABLES", db.name])
+    opens = "".join(f"SELECT 1 FROM {_ident(t)} LIMIT 0;\n" for t in tables.stdout.splitlines())
+    if opens:
+        _run_client(db, [*_mysql(db), db.name], input=f"START TRANSACTION;\n{opens}COMMIT;\n")
 
 
 # A MariaDB/MySQL restore commits each CREATE and DROP at once, so it never
@@ -462,7 +477,8 @@ _SLOW = ("statement timeout", "max_statement_time exceeded")
 
 def _timed_out(stderr: str, limits: Timeouts) -> str:
     """What to do when a client gave up on a lock or a statement (empty otherwise)."""
-    if any(words in stderr for words in _LOCKED):
+    # pg_dump's --lock-wait-timeout is a statement timeout on its LOCK TABLE.
+    if any(words in stderr for words in _LOCKED) or ("Query was: LOCK TABLE" in stderr):
         return (
             f"\nanother session holds a lock this needs: migmerge waited {limits.lock} s "
             "(MIGMERGE_LOCK_TIMEOUT); end that session (a running server, a shell, an open "
