@@ -232,4 +232,3 @@ def _raise_failure(where: str, exc: BaseException, undone: Undone) -> None:
         how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
         raise Interrupted(f"{where}: {how}{done}") from exc
     raise exc  # a bug: everything was put back; the crash log has the details
-
