@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -935,6 +936,98 @@ def test_run_sql_state_operations_and_separate_database_and_state() -> None:
         ("DeleteModel", "old", ()),
         ("RunSQL", None, ("polls_old",)),
     ]
+
+
+# A trigger's function calling a helper with `EXECUTE helper(...)`: the helper returns
+# void, so the command string is empty and EXECUTE runs the helper and nothing else
+# (PostgreSQL evaluates the call, then runs ''). rapidpro's category-count triggers.
+VOID_HELPER_SQL = """
+CREATE OR REPLACE FUNCTION public.poll_add_count(_poll_id integer, _key text, _count integer)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+  BEGIN
+    INSERT INTO polls_count("poll_id", "key", "count") VALUES(_poll_id, _key, _count);
+  END;
+$function$;
+
+CREATE OR REPLACE FUNCTION poll_count_changed() RETURNS TRIGGER AS $$
+DECLARE
+  DECLARE _key text;
+BEGIN
+  FOR _key IN SELECT key FROM json_each(NEW.results) LOOP
+    IF (OLD.results->_key) IS NULL THEN
+      execute poll_add_count(NEW.poll_id, _key, 1);
+    ELSE
+      EXECUTE public.poll_add_count(NEW.poll_id, _key, -1);
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER poll_count_changed_trg AFTER INSERT OR UPDATE OF results ON polls_vote
+  FOR EACH ROW EXECUTE PROCEDURE poll_count_changed();
+"""
+
+
+def test_run_sql_execute_of_a_void_function_it_creates() -> None:
+    prelude = f"SQL = {VOID_HELPER_SQL!r}\n"
+    (op,) = ops("operations = [migrations.RunSQL(SQL)]\n", prelude=prelude)
+    assert op.readable is True
+    assert {"polls_count", "polls_vote"} <= set(op.tables)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # The helper is created elsewhere: what it returns, and so runs, is not known here.
+        lambda sql: sql[sql.index("CREATE OR REPLACE FUNCTION poll_count_changed") :],
+        # It returns text now: that text is run.
+        lambda sql: sql.replace("RETURNS void", "RETURNS text"),
+        # Created twice here, once returning text.
+        lambda sql: (
+            sql + "CREATE FUNCTION poll_add_count(a int) RETURNS text AS $$ $$ LANGUAGE sql;"
+        ),
+        # More to the command string than the call's result.
+        lambda sql: sql.replace("_key, 1);", "_key, 1) || ' x';"),
+        # Another number of arguments: another function (PostgreSQL overloads by arguments).
+        lambda sql: sql.replace("_key, -1);", "-1);"),
+        # Another schema's function of that name.
+        lambda sql: sql.replace("public.poll_add_count(NEW", "audit.poll_add_count(NEW"),
+    ],
+)
+def test_run_sql_execute_of_a_function_not_known_void(change: Callable[[str], str]) -> None:
+    prelude = f"SQL = {change(VOID_HELPER_SQL)!r}\n"
+    (op,) = ops("operations = [migrations.RunSQL(SQL)]\n", prelude=prelude)
+    assert op.readable is False
+    assert "runs SQL built at run time" in (op.note or "")
+
+
+def test_execute_of_a_void_function_runs_only_the_function() -> None:
+    """What the reading rests on, asked of PostgreSQL: `EXECUTE f()` of a void f runs f
+    and an empty command; of a text-returning f it runs the text."""
+    import psycopg
+
+    from tests.testing.databases import pg_database
+
+    with (
+        pg_database() as db,
+        psycopg.connect(
+            dbname=db.name, host=db.host, port=db.port, user=db.user, autocommit=True
+        ) as conn,
+    ):
+        conn.execute("CREATE TABLE polls_count (poll_id int, key text, count int)")
+        conn.execute("CREATE TABLE polls_vote (poll_id int, results json)")
+        conn.execute(VOID_HELPER_SQL)
+        conn.execute("""INSERT INTO polls_vote VALUES (1, '{"a": 1, "b": 2}')""")
+        rows = conn.execute("SELECT poll_id, key, count FROM polls_count ORDER BY key").fetchall()
+        assert rows == [(1, "a", 1), (1, "b", 1)]
+        conn.execute(
+            "CREATE FUNCTION poll_sql() RETURNS text AS $$ SELECT 'DELETE FROM polls_count' $$ "
+            "LANGUAGE sql; DO $$ BEGIN EXECUTE poll_sql(); END $$"
+        )
+        assert conn.execute("SELECT count(*) FROM polls_count").fetchone() == (0,)
 
 
 def test_model_table() -> None:

@@ -11,7 +11,8 @@ does this operation touch?"). The other jobs of reading a migration live
 beside it: the bytes to a tree in parse_source (the fallback for what Python
 cannot parse in salvage), the class's header in parse_header, what a name
 stands for across the repository's modules in parse_names, strings and SQL
-built in code in parse_strings (the tables the SQL names in sql_tables),
+built in code in parse_strings (the tables the SQL names in sql_tables,
+the void functions it creates in sql_voids),
 what RunPython code reaches in parse_reach, small node readings in
 parse_nodes.
 """

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from migmerge.reading.sql_voids import Voids, executes_void, void_functions
+
 # Statements sqlparse does not type but that are well understood and name tables
 # only after the keywords below.
 KNOWN_UNTYPED = frozenset(
@@ -78,6 +80,7 @@ def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
     from sqlparse.engine import FilterStack  # shipped with Django; only when SQL must be read
 
     tables: list[str] = []
+    void = _void_functions(statements)
     for text in statements:
         statement: Any
         for statement in FilterStack().run(text):  # type: ignore[no-untyped-call]
@@ -92,7 +95,7 @@ def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
                 return (), f"its SQL cannot be read: `{_short(str(statement))}`"
             tables += _tables_in(words)
             for body in _bodies(words):
-                found, problem = _body_tables(body)
+                found, problem = _body_tables(body, void)
                 if problem:
                     return (), problem
                 tables += found
@@ -110,10 +113,11 @@ def _bodies(words: Sequence[Any]) -> list[str]:
     return out
 
 
-def _body_tables(body: str) -> tuple[list[str], str | None]:
+def _body_tables(body: str, void: Voids) -> tuple[list[str], str | None]:
     """The tables the SQL inside a PL/pgSQL body names (BEGIN, IF, RETURN ... around it).
 
-    SQL built at run time (`EXECUTE` of a string) cannot be read.
+    SQL built at run time (`EXECUTE` of a string) cannot be read; `EXECUTE f(...)`
+    of a function `void` says returns nothing runs no SQL but the call.
     """
     from sqlparse.engine import FilterStack
 
@@ -125,13 +129,18 @@ def _body_tables(body: str) -> tuple[list[str], str | None]:
         if _unread_as_name(tokens):
             return [], _unread_problem(statement)
         for i, token in enumerate(words):
-            if str(token.value).upper() == "EXECUTE" and not (
-                i + 1 < len(words) and str(words[i + 1].value).upper() in ("PROCEDURE", "FUNCTION")
+            if (
+                str(token.value).upper() == "EXECUTE"
+                and not (
+                    i + 1 < len(words)
+                    and str(words[i + 1].value).upper() in ("PROCEDURE", "FUNCTION")
+                )
+                and not executes_void(words, i + 1, void)
             ):
                 return [], f"its SQL runs SQL built at run time: `{_short(str(statement))}`"
         tables += _tables_in(words)
         for inner in _bodies(words):
-            found, problem = _body_tables(inner)
+            found, problem = _body_tables(inner, void)
             if problem:
                 return [], problem
             tables += found
@@ -193,6 +202,20 @@ def _is_dollar_quoted(token: Any) -> bool:
         and tag_end > 0
         and value.endswith(tag)
         and len(value) >= 2 * len(tag)
+    )
+
+
+def _void_functions(statements: Sequence[str]) -> Voids:
+    """The functions these statements create returning void (sql_voids.py); only SQL that
+    says EXECUTE is tokenized for them again."""
+    from sqlparse.engine import FilterStack
+
+    if not any("execute" in text.lower() for text in statements):
+        return {}
+    return void_functions(
+        [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
+        for text in statements
+        for statement in FilterStack().run(text)  # type: ignore[no-untyped-call]
     )
 
 
