@@ -34,6 +34,12 @@ class ModuleSource(Protocol):
     def data(self, importer: str, path: str) -> bytes | None:
         """The bytes of the file at `path` (from the root) as `importer`'s revision has it."""
 
+    def settings_files(self) -> list[str]:
+        """The paths of the settings modules a project of the tree may run with."""
+
+    def as_seen_by(self, reader: str) -> ModuleSource:
+        """The same modules, every one read as `reader`'s revision has it."""
+
 
 # How far imports are followed from a migration (module to module).
 FOLLOW_DEPTH = 4
@@ -192,16 +198,26 @@ def sole_value(node: ast.expr | None, ctx: Context) -> ast.expr | None:
     """
     if not isinstance(node, ast.Name) or node.id not in ctx.constants:
         return node
-    name, stores = node.id, 0
-    for sub in ast.walk(ast.Module(body=ctx.module_body, type_ignores=[])):
-        if isinstance(sub, ast.Name) and sub.id == name and not isinstance(sub.ctx, ast.Load):
+    return node if changed_in(node.id, ctx.module_body) else ctx.constants[node.id]
+
+
+def changed_in(name: str, body: list[ast.stmt]) -> bool:
+    """Tell whether a module stores `name` more than once or uses it as an object.
+
+    `X[k] = v`, `X.update(...)`, `X.append(...)`, `X += ...`, `global X`: any
+    attribute or item of it, read or written, counts (a value whose reading
+    must not depend on what the module does to it later).
+    """
+    stores = 0
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
             stores += 1
-        elif isinstance(sub, (ast.Attribute, ast.Subscript)):
-            if isinstance(sub.value, ast.Name) and sub.value.id == name:
-                return node
-        elif isinstance(sub, ast.Global) and name in sub.names:
-            return node
-    return ctx.constants[name] if stores == 1 else node
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            if isinstance(node.value, ast.Name) and node.value.id == name:
+                return True
+        elif isinstance(node, ast.Global) and name in node.names:
+            return True
+    return stores > 1
 
 
 def _module_of(ctx: Context, module: str, level: int) -> Context | None:

@@ -18,7 +18,7 @@ import ast
 from collections.abc import Callable, Iterator, Mapping
 
 from migmerge.core.model import Operation
-from migmerge.reading.parse_names import Context, lookup_expr, sole_value
+from migmerge.reading.parse_names import Context, changed_in, lookup_expr, sole_value
 from migmerge.reading.parse_nodes import snippet, summands
 
 # Builtins whose result holds the items of their first argument, unchanged.
@@ -156,33 +156,21 @@ def _unchanged(value: ast.expr, ctx: Context) -> tuple[ast.expr | None, Context]
     """The literal a name holds when no module on the way changes it; a literal itself."""
     if isinstance(value, (ast.List, ast.Tuple, ast.Dict)):
         return value, ctx
-    if not isinstance(value, (ast.Name, ast.Attribute)) or _changed(value, ctx.module_body):
+    if not isinstance(value, (ast.Name, ast.Attribute)) or _changed(value, ctx):
         return None, ctx
     found = lookup_expr(value, ctx)
     if found is None or not isinstance(found[0], (ast.List, ast.Tuple, ast.Dict)):
         return None, ctx
     node, where = found[0], found[1]
     names = [name for name, held in where.constants.items() if held is node]
-    if len(names) != 1 or _changed(ast.Name(id=names[0]), where.module_body):
+    if len(names) != 1 or changed_in(names[0], where.module_body):
         return None, ctx
     return node, where
 
 
-def _changed(value: ast.expr, body: list[ast.stmt]) -> bool:
-    """Tell whether a module stores `value`'s name more than once or uses it as an object."""
-    name = value.id if isinstance(value, ast.Name) else None
-    if name is None:
-        return False  # `module.NAME`: its own module is checked where it is defined
-    stores = 0
-    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
-        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
-            stores += 1
-        elif isinstance(node, (ast.Attribute, ast.Subscript)):
-            if isinstance(node.value, ast.Name) and node.value.id == name:
-                return True
-        elif isinstance(node, ast.Global) and name in node.names:
-            return True
-    return stores > 1
+def _changed(value: ast.expr, ctx: Context) -> bool:
+    """A bare name the module changes; `module.NAME` is checked where it is defined."""
+    return isinstance(value, ast.Name) and changed_in(value.id, ctx.module_body)
 
 
 def _drawn_from(function: ast.FunctionDef, sources: set[str], where: Context) -> bool:

@@ -15,6 +15,7 @@ import ast
 
 from migmerge.reading.parse_names import Context, lookup_expr
 from migmerge.reading.parse_nodes import last_name, summands
+from migmerge.reading.parse_settings import item_value, settings_name, settings_value
 from migmerge.reading.sql_tables import UNREAD
 
 
@@ -38,7 +39,8 @@ def string_value(
     """The value of a string expression that needs no code to run, else None.
 
     Literals, names assigned one (here or in an imported module), `+`, `%`,
-    f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`.
+    f-strings of such names, `sep.join([...])`, `.format(...)`, `dedent(...)`,
+    items of dict literals and `django.conf.settings` values (parse_settings).
     `hole`: what stands for a part spliced in (a `+` summand, a `%` or
     `.format` argument, an f-string value, a joined item) whose value cannot
     be told; without it, such a part makes the whole None.
@@ -47,11 +49,15 @@ def string_value(
         return None
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Attribute) and settings_name(node, ctx):
+        return settings_value(node, ctx, string_value, depth)
     if isinstance(node, (ast.Name, ast.Attribute)):
         found = lookup_expr(node, ctx)
         if found is None or not isinstance(found[0], ast.expr):
             return None
         return string_value(found[0], found[1], depth + 1, hole)
+    if isinstance(node, ast.Subscript):
+        return item_value(node, ctx, string_value, depth)
     if isinstance(node, ast.BinOp):
         return _string_operation(node, ctx, depth, hole)
     if isinstance(node, ast.JoinedStr):

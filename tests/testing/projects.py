@@ -398,6 +398,13 @@ class FileModules:
     def data(self, importer: str, path: str) -> bytes | None:
         return self.files[path].encode() if path in self.files else None
 
+    def settings_files(self) -> list[str]:
+        files = self.files
+        return sorted(p for p in files if "settings" in p and "INSTALLED_APPS" in files[p])
+
+    def as_seen_by(self, reader: str) -> FileModules:
+        return self
+
 
 def only_operation(migration: str, app: str, name: str, files: dict[str, str]) -> Operation:
     """The one operation of `app`'s migration `name` (source given), other modules from `files`."""
