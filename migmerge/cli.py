@@ -16,7 +16,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from migmerge import __version__, trace
 from migmerge.arguments import build_parser
@@ -177,6 +177,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if collecting:
             gc.enable()
+
+
+# Commands that only read, whose process may end without the interpreter's teardown.
+_READ_ONLY = ("hook", "check")
+# What may hold something to release at exit (a terminal's mode, a connection,
+# a resolution's files): a run that imported any of them ends the usual way.
+_RELEASES_AT_EXIT = ("migmerge.doing", "django", "questionary", "prompt_toolkit")
+
+
+def exit_program(code: int, argv: Sequence[str] | None = None) -> NoReturn:
+    """End the program (`python -m migmerge`) with `code`.
+
+    A hook or a check that only read ends with `os._exit` once its output is
+    flushed: tearing down every module and collecting their cycles cost about
+    7 ms of a hook's CPU, on every merge and push, and frees nothing the
+    system does not. Anything else ends as Python ends.
+    """
+    given = list(sys.argv[1:] if argv is None else argv)
+    if (
+        given[:1]
+        and given[0] in _READ_ONLY
+        and not any(name in sys.modules for name in _RELEASES_AT_EXIT)
+    ):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass  # Python's own exit says what went wrong with the stream
+        else:
+            os._exit(code)
+    raise SystemExit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -286,3 +286,30 @@ def test_a_crash_log_folder_that_is_a_link_is_not_used(
     assert cli.handle_errors(_raise(ZeroDivisionError("boom"))) == 3
     assert "(no log could be written)" in capsys.readouterr().err
     assert list(elsewhere.iterdir()) == []
+
+
+# An atexit handler stands for the interpreter's teardown: said only when it runs.
+EXIT_PROBE = (
+    "import atexit, sys; from migmerge.cli import exit_program;"
+    "atexit.register(print, 'teardown'); {imports}"
+    "print('output', flush=False); exit_program({code}, {argv!r})"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "imports", "teardown"),
+    [
+        (["hook", "post-merge", "0"], "", False),
+        (["check"], "", False),
+        (["resolve"], "", True),  # writes: Python's own exit
+        (["hook", "post-merge", "0"], "import migmerge.doing;", True),  # a hook that resolved
+    ],
+)
+def test_a_run_that_only_read_ends_without_teardown(
+    argv: list[str], imports: str, teardown: bool
+) -> None:
+    code = EXIT_PROBE.format(imports=imports, code=1, argv=argv)
+    proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True)
+    # Output flushed and the exit code kept either way; teardown only when not read-only.
+    assert proc.returncode == 1 and proc.stdout.startswith("output\n"), proc.stderr
+    assert ("teardown" in proc.stdout) is teardown
