@@ -696,6 +696,90 @@ def test_a_merge_that_changes_no_migration_is_answered_by_git_alone(work: Path) 
     assert NOTHING_TO_READ not in proc.stderr
 
 
+# Paths around git's migration pathspecs, each side of them.
+PATHSPEC_CASES = (
+    "polls/migrations/0002_x.py",
+    "migrations/__init__.py",
+    "a/b/migrations/c/d.txt",
+    "a/migrations",  # a file named migrations: no folder of that name
+    "b/migrations.py",
+    "c/Migrations/x.py",
+    "c/mymigrations/x.py",
+    "c/migrations_old/x.py",
+    "0001_initial.py",
+    "d/0001_.py",
+    "d/0001.py",
+    "d/001_x.py",
+    "d/00011_x.py",
+    "d/x0001_a.py",
+    "d/0001_a.pyc",
+    "d/0001_a.py.txt",
+    "d/0001_a.PY",
+    "d/0001_a.py/inner.txt",  # a folder named like a module
+    "d/\u0660\u0660\u0660\u0661_x.py",  # Arabic-Indic digits: not [0-9]
+    "d/0001_a b.py",
+    "d/0001_\u00fc.py",
+    "d/0001_.py.py",
+    "d/models.py",
+    "README.md",
+)
+
+
+def test_is_migration_path_agrees_with_git_s_pathspecs(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    for path in PATHSPEC_CASES:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(path)
+    commit(tmp_path, "every case")
+    empty = git(tmp_path, "hash-object", "-t", "tree", "/dev/null").strip()
+    out = subprocess.run(
+        ["git", "diff-tree", "-r", "--name-only", "-z", empty, "HEAD", "--",
+         *hook.migration_pathspecs(hook.load_config(tmp_path))],
+        cwd=tmp_path, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    by_git = {p.decode() for p in out.split(b"\0") if p}
+    assert by_git, "git matched nothing: the cases no longer reach its pathspecs"
+    assert {p for p in PATHSPEC_CASES if hook.is_migration_path(p)} == by_git
+
+
+def test_post_merge_diffs_each_side_once_and_the_analysis_reads_that_diff(work: Path) -> None:
+    from migmerge.reading import git as git_access
+    from migmerge.reading import git_diff
+    from migmerge.reading.analysis import analyze
+    from migmerge.reading.scope import followed_sides
+
+    # manage.py names the settings: each read in turn, then the migrations.
+    (work / "manage.py").write_text(
+        'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")\n'
+    )
+    (work / "mysite").mkdir()
+    (work / "mysite" / "settings.py").write_text('INSTALLED_APPS = ["polls"]\n')
+    commit(work, "a project")
+    git(work, "merge", "-q", "--no-edit", "origin/main")  # no hook: the state it leaves
+    info = git_access.find_repo(work)
+    followed = followed_sides(info)
+    assert followed.state is not None and followed.sides is not None
+    theirs, ours = git_diff.diff_pairs(work, followed.sides)
+    handed = analyze(info, changed_only=True, state=followed.state, diffs=(theirs, ours))
+    afresh = analyze(info, changed_only=True)
+    assert handed.result == afresh.result and len(handed.result.conflicts) == 1
+    # The handed diffs say which folders the analysis reads: none, no conflict.
+    unchanged = analyze(info, changed_only=True, state=followed.state, diffs=({}, {}))
+    assert unchanged.result.conflicts == ()
+    # Run as git runs it: one diff of both sides, however many questions it
+    # answers, and one `cat-file` for the blobs each step reads.
+    trace = work.parent / "git-trace"
+    env = {"GIT_TRACE": str(trace), "MIGMERGE_VERBOSE": "1"}
+    proc = subprocess.run(
+        [PYTHON, "-m", "migmerge", "hook", "post-merge", "0"],
+        cwd=work, capture_output=True, text=True, env={**os.environ, **env},
+    )  # fmt: skip
+    assert proc.returncode == 0 and LOCAL in proc.stdout + proc.stderr, proc.stderr
+    commands = re.findall(r"trace: built-in: git (.*)", trace.read_text())
+    diffs = [c for c in commands if c.startswith("diff-tree")]
+    assert len(diffs) == 1 and commands.count("cat-file --batch") == 1, commands
+
+
 def test_post_merge_never_fails_git(world: Path, work: Path) -> None:
     other = world / "other"
     (other / "polls" / "migrations" / "0003_broken.py").write_text("class Migration(:\n")

@@ -119,15 +119,19 @@ def _after(info: git.RepoInfo, *, rebase: bool, out: Out, brief: bool = False) -
     from migmerge.reading.scope import followed_sides
 
     followed = followed_sides(info)
-    if not _migrations_changed(info, followed.sides):
+    # What each side changed, asked of git once: it says whether a migration
+    # changed and, for a merge or rebase, is what the analysis reads.
+    changes = git_diff.diff_pairs(info.root, followed.sides) if followed.sides else []
+    if followed.sides is not None and not _migrations_changed(info, followed.sides, changes):
         trace.note("no migration changed on either side: nothing to read")
         return
     from migmerge.reading.analysis import analyze
     from migmerge.report import clash_warnings, hook_summary
 
     # Only the folders the merge or rebase changed: a hook's cost follows the change.
-    # The state git gave above is the analysis's: not asked again.
-    analysis = analyze(info, changed_only=True, state=followed.state)
+    # The state and the diffs git gave above are the analysis's: not asked again.
+    diffs = (changes[0], changes[1]) if followed.state is not None else None
+    analysis = analyze(info, changed_only=True, state=followed.state, diffs=diffs)
     conflicts = analysis.result.conflicts
     notes = clash_warnings(analysis.result.warnings)
     if notes:
@@ -139,17 +143,21 @@ def _after(info: git.RepoInfo, *, rebase: bool, out: Out, brief: bool = False) -
     _follow_up(analysis, config.on_rebase if rebase else config.on_merge, rebase=rebase, out=out)
 
 
-def _migrations_changed(info: git.RepoInfo, sides: list[tuple[str, str]] | None) -> bool:
-    """Tell whether a migration path changed on a side the hook's reading follows (git only).
+def _migrations_changed(
+    info: git.RepoInfo, sides: list[tuple[str, str]], changes: list[dict[str, str | None]]
+) -> bool:
+    """Tell whether a migration path changed on a side the hook's reading follows.
 
     Reading only what either side changed since the merge base (or what a
     fast-forward brought in), the analysis can find a conflict only in a
-    folder where a migration changed: none changed, nothing to read. True
-    when there are no sides to follow (the whole working tree is read).
+    folder where a migration changed: none changed, nothing to read.
+    `changes`: each side's diff (`sides`, in order). The configured
+    migration modules are left to git's own pathspec matching.
     """
-    if sides is None:
+    if any(is_migration_path(path) for change in changes for path in change):
         return True
-    return git_diff.any_differs(info.root, sides, migration_pathspecs(load_config(info.root)))
+    modules = load_config(info.root).migration_modules
+    return bool(modules) and git_diff.any_differs(info.root, sides, _module_pathspecs(modules))
 
 
 def _follow_up(analysis: Analysis, action: str, *, rebase: bool, out: Out) -> None:
@@ -363,7 +371,29 @@ def touches_migrations(root: Path, base: str, local: str, config: Config) -> boo
 
 def migration_pathspecs(config: Config) -> list[str]:
     """Where a migration may be: `migrations` folders, numbered modules, configured folders."""
-    return [*_MIGRATION_PATHSPECS, *(f":(top,literal){p}" for p in config.migration_modules)]
+    return [*_MIGRATION_PATHSPECS, *_module_pathspecs(config.migration_modules)]
+
+
+def _module_pathspecs(modules: Sequence[str]) -> list[str]:
+    return [f":(top,literal){p}" for p in modules]
+
+
+def is_migration_path(path: str) -> bool:
+    """Tell whether git's `_MIGRATION_PATHSPECS` match `path`, without asking git.
+
+    `**/migrations/**`: a folder named `migrations` at any depth;
+    `**/[0-9][0-9][0-9][0-9]_*.py`: a module named like `0001_x.py` in any
+    folder (`*` never crosses a `/`). tests/test_hooks.py holds it to git's answer.
+    """
+    folders, _, name = path.rpartition("/")
+    if "migrations" in folders.split("/"):
+        return True
+    return (
+        name.endswith(".py")
+        and len(name) >= 8
+        and name[4] == "_"
+        and all(c in "0123456789" for c in name[:4])
+    )
 
 
 def _short(ref: str) -> str:

@@ -23,7 +23,7 @@ from migmerge.core.model import (
     Warning,
 )
 from migmerge.errors import MigmergeError
-from migmerge.reading import discover, git, git_refs, snapshot
+from migmerge.reading import discover, git, git_objects, git_refs, snapshot
 from migmerge.reading.cache import ResultMemo
 from migmerge.reading.config import Config, load_config
 from migmerge.reading.derive import (
@@ -187,6 +187,7 @@ def analyze(
     settings: str | None = None,
     ask: bool = False,
     state: GitState | None = None,
+    diffs: Diffs | None = None,
 ) -> Analysis:
     """Inspect the working tree (or predict merging `against`) for conflicts.
 
@@ -198,12 +199,29 @@ def analyze(
     asked what static reading cannot tell (resolve; check stays static).
     `state` (the hooks, with `changed_only`): the merge or rebase just made, as
     `scope.followed_sides` found it; taken as it is, not asked of git again.
+    `diffs` (with `state`): what each of its sides changed since the merge
+    base, as `scope.side_diffs` gives them, when the caller asked git already.
     """
     info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
+    with git_objects.one_reader(info.root):  # its few small reads: one process
+        return _analyze(info, against, apps, changed_only, listing, settings, ask, state, diffs)
+
+
+def _analyze(
+    info: git.RepoInfo,
+    against: str | None,
+    apps: Sequence[str],
+    changed_only: bool,
+    listing: git.Started | None,
+    settings: str | None,
+    ask: bool,
+    state: GitState | None,
+    diffs: Diffs | None,
+) -> Analysis:
     trace.note(f"repository {info.root} (git folder {info.git_dir})")
     config = load_config(info.root)
     refs = None
-    diffs = None
+    handed, diffs = (diffs if state is not None else None), None
     if against is not None:
         upstream = git.resolve_rev(info.root, against)
         local = git.try_rev(info.root, "HEAD")
@@ -217,7 +235,7 @@ def analyze(
                 state = detect_state(info, config, refs)
         pulled = changed_only and state.mode == "worktree" and fast_forwarded_from(info)
         if changed_only and state.mode in ("merge", "rebase") and state.base:
-            diffs = side_diffs(info.root, state, None)
+            diffs = handed if handed is not None else side_diffs(info.root, state, None)
             tree = changed_part(
                 info.root, state, config, local_rev=None, predict=False, diffs=diffs
             )
@@ -278,8 +296,9 @@ def analyze_revisions(
     else:
         state = GitState(mode, local, upstream, base)
     diffs = side_diffs(info.root, state, local)
-    tree = changed_part(info.root, state, config, local_rev=local, predict=True, diffs=diffs)
-    return _analyze_tree(info.root, tree, state, config, (), diffs=diffs).result
+    with git_objects.one_reader(info.root):
+        tree = changed_part(info.root, state, config, local_rev=local, predict=True, diffs=diffs)
+        return _analyze_tree(info.root, tree, state, config, (), diffs=diffs).result
 
 
 def _analyze_tree(
