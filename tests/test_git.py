@@ -149,6 +149,16 @@ def test_the_cat_file_readers_read_each_reply_by_the_name_sent(tmp_path: Path) -
         first: tricky,
         empty: b"",
     }
+    # The same answers from the one reader kept open, asked twice; a name
+    # that is no object id still goes to a `cat-file` of its own.
+    with git_objects.one_reader(root):
+        assert git_objects.read_blobs(root, [missing, first, empty]) == {first: tricky, empty: b""}
+        assert git_objects.read_blobs(root, [empty, missing]) == {empty: b""}
+        by_name = "HEAD:polls/migrations/0002_more.py"
+        assert git_objects.read_blobs(root, [by_name]) == {by_name: b""}
+        reader = git_objects._readers[str(root)]
+        assert reader.proc is not None and reader.proc.poll() is None
+    assert reader.proc.poll() == 0 and str(root) not in git_objects._readers  # closed after
     names = ["HEAD:nothing.py", "HEAD:odd\nname.py", "HEAD:polls/migrations/0001_initial.py"]
     assert git_objects.object_ids(root, names) == {
         "HEAD:odd\nname.py": blobs["odd\nname.py"],

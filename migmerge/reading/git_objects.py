@@ -2,15 +2,21 @@
 
 A `git cat-file --batch` reads ten thousand blobs in about 25 ms: every read
 here sends all its names to one process rather than one process a name.
+Inside `one_reader`, the few blobs each step of an analysis asks for go to
+one process kept open for all of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
-from migmerge.reading.git import big_output, git_bytes
+from migmerge.errors import GitFailed
+from migmerge.reading.git import big_output, git_bytes, git_env, is_sha
 
 
 def tree_entries(
@@ -60,14 +66,92 @@ def _glob_match(path: str, patterns: list[str]) -> bool:
 
 
 def read_blobs(root: Path, shas: Iterable[str]) -> dict[str, bytes]:
-    """Read many blobs through one `git cat-file --batch`."""
+    """Read many blobs through one `git cat-file --batch` (inside `one_reader`: its own)."""
     wanted = list(dict.fromkeys(shas))
     if not wanted:
         return {}
+    reader = _readers.get(str(root))
+    if reader is not None and len(wanted) <= _Reader.MOST and all(map(is_sha, wanted)):
+        return reader.read(wanted)
     data = "\n".join(wanted).encode("utf-8", "surrogateescape") + b"\n"
     out = big_output(root, "cat-file", "--batch", input=data)
     sent = [sha.encode("utf-8", "surrogateescape") for sha in wanted]
     return {wanted[i]: body for i, _, body in _replies(out, sent, bodies=True)}
+
+
+class _Reader:
+    """A `git cat-file --batch` asked again and again, started at its first question.
+
+    An analysis reads manage.py, then the settings module it names, then the
+    migrations: three small reads, one process instead of three (a hook's
+    ~2 ms each). Only object ids, and at most MOST at a time: git answers each
+    line as it comes (no --buffer), and that many ids fit in a pipe's buffer,
+    so writing them all before reading the answers never waits on git.
+    """
+
+    MOST = 256
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def read(self, shas: list[str]) -> dict[str, bytes]:
+        if self.proc is None:
+            self.proc = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self.root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=git_env(),
+            )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write("".join(f"{sha}\n" for sha in shas).encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise GitFailed("git cat-file --batch ended early") from None
+        return {sha: body for sha in shas if (body := _answer(self.proc.stdout, sha)) is not None}
+
+    def close(self) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
+            self.proc.stdout.close()
+            self.proc.wait()
+
+
+def _answer(stream: IO[bytes], sha: str) -> bytes | None:
+    """Read git's answer to `sha` (None: missing); GitFailed when git stopped answering."""
+    header = stream.readline()
+    if not header.endswith(b"\n"):
+        raise GitFailed("git cat-file --batch ended early")
+    if header in (f"{sha} missing\n".encode(), f"{sha} ambiguous\n".encode()):
+        return None
+    size = int(header.rsplit(b" ", 1)[1])
+    body = stream.read(size + 1)
+    if len(body) != size + 1:
+        raise GitFailed("git cat-file --batch ended early")
+    return body[:size]
+
+
+_readers: dict[str, _Reader] = {}  # the repositories inside `one_reader`
+
+
+@contextlib.contextmanager
+def one_reader(root: Path) -> Iterator[None]:
+    """Within this, `read_blobs` of a few blobs of `root` asks one `cat-file` kept open."""
+    key = str(root)
+    if key in _readers:  # nested: the outer one closes it
+        yield
+        return
+    reader = _readers[key] = _Reader(root)
+    try:
+        yield
+    finally:
+        del _readers[key]
+        reader.close()
 
 
 def folder_entries(root: Path, names: Iterable[str]) -> dict[str, dict[str, str]]:
