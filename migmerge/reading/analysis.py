@@ -418,7 +418,7 @@ def _memo_of(
     """
     if key is None or diffs is not None or state.mode == "against":
         return None
-    return memo, "\0".join((key, "clashes", state.mode, *(x or "-" for x in state[1:])))
+    return memo, "\0".join((key, "clashes", state.mode, *(x or "-" for x in state[1:4])))
 
 
 def _app(package: discover.Package) -> AppMigrations:

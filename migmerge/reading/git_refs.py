@@ -20,6 +20,15 @@ def merge_base(root: Path, a: str, b: str) -> str | None:
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
+def all_merge_bases(root: Path, a: str, b: str) -> list[str]:
+    """Every best common ancestor of two commits (several after criss-cross merges), the
+    one `merge_base` returns first; empty when unrelated."""
+    proc = subprocess.run(
+        ["git", "merge-base", "--all", a, b], cwd=root, capture_output=True, env=git_env()
+    )
+    return proc.stdout.decode().split() if proc.returncode == 0 else []
+
+
 def merge_bases(root: Path, tips: Sequence[str], onto: str) -> dict[str, str | None]:
     """Return each tip's merge base with `onto`, from one `rev-list` for all of them.
 

@@ -24,6 +24,9 @@ class GitState(NamedTuple):
     local: str | None
     upstream: str | None
     base: str | None
+    # The other merge bases, after criss-cross merges (`git merge-base --all`); only
+    # `--against` asks for them, to predict what git's merge drops.
+    other_bases: tuple[str, ...] = ()
 
 
 def _read(path: Path) -> str | None:
@@ -219,7 +222,8 @@ def _is_rebase(line: str, phase: str) -> bool:
 
 
 def against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> GitState:
-    base = git_refs.merge_base(root, local, upstream) if local else None
+    bases = git_refs.all_merge_bases(root, local, upstream) if local else []
+    base = bases[0] if bases else None
     if local and base is None and git.is_shallow(root):
         raise MigmergeError(
             f"{local[:12]} and {upstream[:12]} share no history in this shallow clone",
@@ -230,7 +234,7 @@ def against_state(root: Path, local: str | None, upstream: str, mode: Mode) -> G
             f"{local[:12]} and {upstream[:12]} share no history",
             hint="compare against a branch of the same project",
         )
-    return GitState(mode, local, upstream, base)
+    return GitState(mode, local, upstream, base, tuple(bases[1:]))
 
 
 Diffs = tuple[dict[str, str | None], dict[str, str | None]]
@@ -295,6 +299,8 @@ def changed_part(
         wanted = set(dirs)
         twins = _added_on_both_sides(root, state.base, tree, theirs, ours) if state.base else {}
         laid = {p: sha for p, sha in theirs.items() if _wanted(p, wanted, around)}
+        if state.other_bases:
+            laid = _other_bases(root, state, dirs, tree, laid)
         upstream_paths = frozenset(p for p, sha in laid.items() if sha)
         tree = tree.overlay(laid, "predicted merge").with_twins(twins)
     # Settings where manage.py (or the config) says; else every settings-like
@@ -340,6 +346,39 @@ def _added_on_both_sides(
 
     in_base = git_objects.existing_objects(root, [f"{base}:{p}" for p in both])
     return {p: pair for p, pair in both.items() if f"{base}:{p}" not in in_base}
+
+
+def _other_bases(
+    root: Path,
+    state: GitState,
+    dirs: list[str],
+    tree: snapshot.Snapshot,
+    laid: dict[str, str | None],
+) -> dict[str, str | None]:
+    """Upstream's changes as git's merge makes them when the sides have several merge bases.
+
+    git merges from a base made of all of them, so a migration another base
+    holds (and `state.base` lacks) is in that base: where one side still has
+    it as that base has it and the other side has not (renamed it after a
+    migration of its own, squashed it), git's merge drops it. Compared with
+    `state.base` alone, that looked like an add on one side (rapidpro's
+    renumbered migrations, a false conflict). Only paths `state.base` lacks;
+    a working tree's file (not a blob) is left as it is.
+    """
+    from migmerge.reading import snapshot
+
+    specs = [f":(literal){d}/" for d in dirs]
+    first = snapshot.commit(root, state.base or "", specs).files
+    out = dict(laid)
+    for other in state.other_bases:
+        for path, sha in snapshot.commit(root, other, specs).files.items():
+            if path in first or not path.endswith(".py"):
+                continue
+            if tree.files.get(path) == sha and not laid.get(path):
+                out[path] = None  # ours as that base has it, theirs gone: deleted
+            elif laid.get(path) == sha and path not in tree.files:
+                out.pop(path, None)  # theirs as that base has it, ours gone: stays gone
+    return out
 
 
 def _wanted(path: str, dirs: set[str], around: set[str]) -> bool:
