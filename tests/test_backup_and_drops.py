@@ -130,6 +130,15 @@ def test_sqlite_names_the_dropped_column_with_its_rows(tmp_path: Path) -> None:
     assert "column polls_userprofile.age (2 rows)" in dropping_line(proc.stdout)
 
 
+def test_a_column_added_by_a_list_chosen_at_run_time_is_named_too(tmp_path: Path) -> None:
+    # `operations = [] if SKIP else [AddField(age)]`: the rollback drops age all the same.
+    root = applied_age_fork(tmp_path, chosen=True)
+    with sqlite3.connect(root / "db.sqlite3") as conn:
+        conn.execute("INSERT INTO polls_userprofile (name, age) VALUES ('a', '1'), ('b', '2')")
+    proc = run_migmerge(root, *REGENERATE)  # said before anything runs, however it ends
+    assert "column polls_userprofile.age (2 rows)" in dropping_line(proc.stdout), proc.stderr
+
+
 @pytest.mark.postgres
 def test_postgres_names_the_dropped_column_with_its_rows(pg_fork: tuple[Path, Database]) -> None:
     import psycopg

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.testing.projects import (
+    chosen_at_run_time,
     make_django_project,
     makemigrations,
     manage,
@@ -339,6 +340,25 @@ def test_after_a_rebase_the_post_rewrite_hook_warns(repo: Path) -> None:
     commit_all(repo, "later")
     code, doc = check(repo)
     assert code == 0 and doc["mode"] == "worktree" and len(duplicates(doc)) == 1
+    ok, output = migrate(repo)
+    assert not ok and "duplicate column name: votes" in output
+
+
+def test_a_field_added_again_by_a_list_chosen_at_run_time_is_a_duplicate(repo: Path) -> None:
+    # `operations = [] if SKIP else [AddField(votes)]` adds votes whenever SKIP is false.
+    both_add_votes(repo)
+    path = repo / "polls" / "migrations" / "0002_votes.py"
+    text = path.read_text().replace("('polls', '0001_initial')", "('polls', '0002_choice_votes')")
+    path.write_text(chosen_at_run_time(text))
+    commit_all(repo, "feature: after main's votes, unless SKIP")
+    git(repo, "rebase", "-q", "main")
+    code, doc = check(repo)
+    (warning,) = duplicates(doc)
+    assert warning["path"] == "polls/migrations/0002_votes.py"
+    assert (
+        "0002_votes runs AddField on field choice.votes, which 0002_choice_votes"
+        in (warning["message"])
+    )
     ok, output = migrate(repo)
     assert not ok and "duplicate column name: votes" in output
 

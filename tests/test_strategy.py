@@ -144,6 +144,10 @@ def test_record_gaps_and_what_a_rollback_drops() -> None:
     assert record_gaps([(("0002_a",), "0001_initial")], applied, "polls") == ()
     assert record_gaps([(("0003_c",), "0002_b")], applied, "polls") == ()  # nothing applied
     assert drops(local(True)) == "the choice table and its rows"
+    # A list chosen at run time (`A if FLAG else B`) drops what either arm made.
+    (leaf,) = local(True)
+    chosen = Operation("operations", None, None, children=leaf.operations)
+    assert drops([leaf._replace(operations=(chosen,))]) == "the choice table and its rows"
 
 
 @pytest.mark.parametrize("overlap", ["field", "unknown"])

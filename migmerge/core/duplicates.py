@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from migmerge.core.clashes import Thing
-from migmerge.core.model import Key, Migration, Operation
+from migmerge.core.model import Key, Migration, Operation, may_run
 
 
 class Duplicate(NamedTuple):
@@ -46,7 +46,7 @@ def duplicate_operations(
     state: dict[Thing, list[Migration]] = {}
     out: list[Duplicate] = []
     for migration in migrations:
-        for op in migration.operations or ():
+        for op in may_run(migration.operations):
             for thing in _adds(op):
                 for earlier in state.get(thing, ()):
                     linear = is_ancestor(earlier.key, migration.key)
@@ -61,7 +61,7 @@ def repeats(migrations: Iterable[Migration]) -> bool:
     """Tell whether two of the migrations add one same thing (the only way to a duplicate)."""
     seen: set[Thing] = set()
     for migration in migrations:
-        mine = {thing for op in migration.operations or () for thing in _adds(op)}
+        mine = {thing for op in may_run(migration.operations) for thing in _adds(op)}
         if mine & seen:
             return True
         seen |= mine
@@ -169,7 +169,7 @@ def wanted_names(migrations: Iterable[Migration]) -> dict[str, Wanted]:
     models: dict[str, set[str]] = {}
     names: dict[str, set[str]] = {}
     for migration in migrations:
-        for op in migration.operations or ():
+        for op in may_run(migration.operations):
             for thing in _adds(op):
                 if thing[0] in ("model", "field"):
                     # A field also goes when its model does.

@@ -22,7 +22,10 @@ The record-type rule, for the whole package (said here, once):
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 Key = tuple[str, str]
 """A migration's identity as Django names it: (app label, migration name)."""
@@ -89,6 +92,21 @@ class Operation(NamedTuple):
         if not self.readable:
             out["readable"] = False
         return out
+
+
+def may_run(operations: Iterable[Operation] | None) -> Iterator[Operation]:
+    """Each operation that may run: a list chosen at run time read as every one it may hold.
+
+    The parser reads `operations = A if FLAG else B` (and a list a function
+    picks from the lists it is given) as one `operations` entry whose
+    children are both arms: a superset of what runs, as the overlap
+    classifier reads it. SeparateDatabaseAndState is left whole, as is.
+    """
+    for op in operations or ():
+        if op.op == "operations" and op.children:
+            yield from may_run(op.children)
+        else:
+            yield op
 
 
 class Migration(NamedTuple):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from migmerge.core.model import Leaf
+from migmerge.core.model import Leaf, may_run
 from migmerge.errors import Refused
 
 APPLIED_CHOICES = ("rollback", "record", "refuse")
@@ -190,7 +190,7 @@ def record_gaps(
 def drops(leaves: Sequence[Leaf]) -> str:
     """Say what unapplying the leaves' branches drops, in words."""
     things = []
-    operations = [op for leaf in leaves for op in leaf.operations]
+    operations = [op for leaf in leaves for op in may_run(leaf.operations)]
     created = {op.model for op in operations if op.op == "CreateModel"}
     for op in operations:
         if op.op == "CreateModel" and op.model:

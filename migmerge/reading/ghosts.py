@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from migmerge.core.doctor import Finding, Schema
-from migmerge.core.model import Database, Key, Migration, Operation
+from migmerge.core.model import Database, Key, Migration, Operation, may_run
 from migmerge.core.plans.doctor_ghosts import GhostFile
 from migmerge.errors import MigmergeError
 from migmerge.reading import git, parse
@@ -95,7 +95,7 @@ def _effects(
     found: dict[Key, tuple[list[Counted], list[str]]] = {}
     for key, (_, migration, _) in read.items():
         if isinstance(migration, Migration):
-            found[key] = _dropped(key[0], migration.operations or (), schema, known)
+            found[key] = _dropped(key[0], tuple(may_run(migration.operations)), schema, known)
     counts: dict[Counted, int] = {}
     wanted = [item for items, _ in found.values() for item in items]
     if database is not None and schema is not None and wanted:

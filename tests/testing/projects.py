@@ -347,11 +347,21 @@ class Migration(migrations.Migration):
 """
 
 
-def applied_age_fork(tmp_path: Path, databases: str | None = None) -> Path:
+def chosen_at_run_time(source: str) -> str:
+    """A migration's source with its operations list chosen at run time: `[] if SKIP else [...]`."""
+    assert source.count("    operations = [") == 1
+    source = source.replace("    operations = [", "    operations = [] if SKIP else [")
+    return source.replace(
+        "\nclass Migration(", "\nSKIP = False  # as a setting might say\n\n\nclass Migration("
+    )
+
+
+def applied_age_fork(tmp_path: Path, databases: str | None = None, *, chosen: bool = False) -> Path:
     """A fork of polls: both branches add `age`, typed apart; the local one, a data migration too.
 
     The local side is migrated before main is merged in: its migrations are applied
-    (on SQLite unless `databases` replaces the settings' DATABASES).
+    (on SQLite unless `databases` replaces the settings' DATABASES). `chosen`: the
+    local 0002's operations list is chosen at run time (`chosen_at_run_time`).
     """
     root = make_django_project(tmp_path / "proj", {"polls": POLLS_V1})
     if databases is not None:
@@ -361,6 +371,9 @@ def applied_age_fork(tmp_path: Path, databases: str | None = None) -> Path:
     git(root, "checkout", "-q", "-b", "feature")
     write_app(root, "polls", AGE_TEXT)
     makemigrations(root, "polls", "local_age")
+    if chosen:
+        local = root / "polls" / "migrations" / "0002_local_age.py"
+        local.write_text(chosen_at_run_time(local.read_text()))
     (root / "polls" / "migrations" / "0003_fill_names.py").write_text(FILL_NAMES)
     commit_all(root, "local change")
     git(root, "checkout", "-q", "main")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from migmerge.core import edit
 from migmerge.core.argv import manage_cwd
-from migmerge.core.model import Conflict, Leaf
+from migmerge.core.model import Conflict, Leaf, may_run
 from migmerge.core.plan import Action, Plan
 from migmerge.core.plans.merge import refuse_links_out
 from migmerge.core.strategy import merge_command, regenerate_rule
@@ -220,7 +220,7 @@ def dropped_data(analysis: AnalysisView, conflict: Conflict) -> list[tuple[str, 
         return []
     found: dict[tuple[str, str | None], None] = {}
     for name in local.branch:
-        for op in analysis.migration(conflict.app, name).operations or ():
+        for op in may_run(analysis.migration(conflict.app, name).operations):
             table = f"{conflict.app}_{op.model}" if op.model else None
             if table and op.op == "CreateModel":
                 found[(table, None)] = None
