@@ -29,7 +29,7 @@ from migmerge.commands import hook
 from migmerge.commands import install as installer
 from migmerge.errors import MigmergeError
 from migmerge.reading import pushed
-from tests.testing.repos import PYTHON, ROOT, git, isolated_git_env, run_migmerge
+from tests.testing.repos import PYTHON, ROOT, criss_cross, git, isolated_git_env, run_migmerge
 
 INITIAL = """\
 from django.db import migrations, models
@@ -324,6 +324,23 @@ def test_clean_push_passes(world: Path, work: Path) -> None:
     proc = run_git(work, "push", "origin", "fresh")
     assert proc.returncode == 0, proc.stderr
     assert "refs/heads/fresh" in remote_branches(world)
+
+
+def test_push_after_criss_cross_merges_predicts_what_git_merges(tmp_path: Path) -> None:
+    # Several merge bases with origin/main (rapidpro's renumbered migrations): the
+    # prediction from one base saw a migration git's merge drops, and blocked the push.
+    work = criss_cross(tmp_path / "work")
+    git(tmp_path, "clone", "-q", "--bare", str(work), "remote.git")
+    git(work, "remote", "add", "origin", str(tmp_path / "remote.git"))
+    git(work, "fetch", "-q", "origin")
+    git(work, "branch", "-q", "--set-upstream-to=origin/main", "feature")
+    (work / "NOTES.md").write_text("more\n")
+    git(work, "add", "NOTES.md")
+    git(work, "commit", "-q", "-m", "more")
+    install(work)
+    proc = run_git(work, "push", "origin", "feature:refs/heads/topic")
+    assert proc.returncode == 0, proc.stderr
+    assert "polls" not in proc.stderr and "msgs" not in proc.stderr, proc.stderr
 
 
 def test_push_without_migration_changes_skips_analysis(world: Path, work: Path) -> None:

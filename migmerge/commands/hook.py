@@ -332,15 +332,16 @@ def _conflicts(
 
     Adds the clash warnings of the prediction (a shared migration rewritten) to `notes`.
     """
-    base = git_refs.merge_base(info.root, ref.local_sha, target.sha)
+    bases = git_refs.all_merge_bases(info.root, ref.local_sha, target.sha)
+    base = bases[0] if bases else None
     if not touches_migrations(info.root, base or target.sha, ref.local_sha, config):
         trace.note(f"no migration changed since the merge base with {target.label}: skipped")
         return []
     from migmerge.reading.analysis import analyze_revisions
     from migmerge.report import clash_warnings
 
-    # The merge base just found is the prediction's (None: it says why there is none).
-    result = analyze_revisions(info, ref.local_sha, target.sha, base=base)
+    # The merge bases just found are the prediction's (None: it says why there is none).
+    result = analyze_revisions(info, ref.local_sha, target.sha, base=base, other_bases=bases[1:])
     notes.update(dict.fromkeys(filter(None, clash_warnings(result.warnings).splitlines())))
     # A conflict made of upstream leaves only is there already: not this push's doing.
     return [c for c in result.conflicts if any(x.side != "upstream" for x in c.leaves)]

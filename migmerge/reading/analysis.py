@@ -284,17 +284,19 @@ def analyze_revisions(
     *,
     mode: Mode = "against",
     base: str | None = None,
+    other_bases: Sequence[str] = (),
 ) -> CheckResult:
     """Predict merging commit `upstream` into commit `local` (no working tree).
 
-    `base`: their merge base, when the caller asked git for it already.
+    `base`: their merge base, when the caller asked git for it already (the first
+    `git merge-base --all` prints), `other_bases` the rest.
     """
     info = repo if isinstance(repo, git.RepoInfo) else git.find_repo(repo)
     config = load_config(info.root)
     if base is None:
         state = against_state(info.root, local, upstream, mode)
     else:
-        state = GitState(mode, local, upstream, base)
+        state = GitState(mode, local, upstream, base, tuple(other_bases))
     diffs = side_diffs(info.root, state, local)
     with git_objects.one_reader(info.root):
         tree = changed_part(info.root, state, config, local_rev=local, predict=True, diffs=diffs)

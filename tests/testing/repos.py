@@ -132,6 +132,56 @@ def diverged(root: Path, base: Files, local: Files, upstream: Files) -> Path:
     return root
 
 
+def criss_cross(root: Path) -> Path:
+    """Two merge bases: `upstream` renamed a migration the other base holds, `feature` kept it.
+
+    0002_expressions was made on a branch both sides merged, at different points
+    (rapidpro's 0032_broadcast_expressions, renumbered 0033 after 0032_auto); git's
+    merge starts from both bases, so the old name is gone after it.
+    """
+    from tests.testing.projects import app_files, migration_text
+
+    init_repo(root)
+    write_files(root, app_files("msgs", "0001_initial"))
+    commit_all(root, "base")
+    dates = iter(f"2020-01-0{day}T12:00:00" for day in range(1, 9))
+
+    def dated(*args: str) -> None:  # merge-base --all lists the newest base first
+        date = next(dates)
+        env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+
+    def commit(message: str) -> None:
+        git(root, "add", "-A")
+        dated("commit", "-q", "-m", message)
+
+    def merge(other: str) -> None:
+        dated("merge", "-q", "--no-ff", "-m", f"merge {other}", other)
+
+    git(root, "checkout", "-q", "-b", "expressions")
+    expressions = migration_text("[('msgs', '0001_initial')]", body="    # expressions\n")
+    write_files(root, {"msgs/migrations/0002_expressions.py": expressions})
+    commit("expressions")  # one merge base: holds 0002_expressions
+    git(root, "checkout", "-q", "main")
+    write_files(root, {"README.md": "later\n"})
+    commit("readme")  # the other, newer: `git merge-base` picks it, and it lacks the file
+    git(root, "checkout", "-q", "-b", "feature")
+    merge("expressions")
+    git(root, "checkout", "-q", "main")
+    merge("expressions")
+    write_files(
+        root,
+        {
+            "msgs/migrations/0002_auto.py": migration_text("[('msgs', '0001_initial')]"),
+            "msgs/migrations/0002_expressions.py": None,
+            "msgs/migrations/0003_expressions.py": expressions.replace("0001_initial", "0002_auto"),
+        },
+    )
+    commit("renumber after 0002_auto")
+    git(root, "checkout", "-q", "feature")
+    return root
+
+
 def replays(root: Path) -> list[tuple[int, dict[str, object], str]]:
     """`check --against main`, then `git merge --no-commit --no-ff main` and `check`.
 
