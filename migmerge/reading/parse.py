@@ -226,6 +226,8 @@ def _operation_list(node: ast.expr | None, ctx: Context) -> tuple[Operation, ...
     node = sole_value(node, ctx)
     if isinstance(node, ast.IfExp):
         return (_either_list(node, ctx),)
+    if isinstance(node, ast.ListComp):  # `[RunSQL(...) for t in (...)]`: as `[*[...]]`
+        node = ast.List(elts=[ast.Starred(value=node, ctx=ast.Load())], ctx=ast.Load())
     elements = literal_elements(node)
     if elements is None:
         assert node is not None

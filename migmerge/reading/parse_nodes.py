@@ -96,3 +96,58 @@ def literal_elements(node: ast.expr | None) -> list[ast.expr] | None:
 def unique(items: Sequence[str]) -> tuple[str, ...]:
     """Remove duplicates, keeping order."""
     return tuple(dict.fromkeys(items))
+
+
+def mutated_in(name: str, body: list[ast.stmt]) -> bool:
+    """Tell whether a module may change what `name` holds, anywhere in it.
+
+    Assigned twice, `X[k] = v` or `del X[k]` at any depth, a method called on
+    it or on an item of it (`X.update(...)`, `X['a'].setdefault(...)`), `X`
+    itself handed to a call, `global X`. Reading an item is no change.
+    """
+    stores = 0
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            stores += 1
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
+            node.ctx, ast.Load
+        ):
+            if _root(node) == name:
+                return True
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and _root(node.func.value) == name:
+                return True
+            handed = [*node.args, *(kw.value for kw in node.keywords)]
+            if any(isinstance(a, ast.Name) and a.id == name for a in handed):
+                return True
+        elif isinstance(node, ast.Global) and name in node.names:
+            return True
+    return stores > 1
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def local_literal(node: ast.expr, code: ast.AST) -> ast.expr | None:
+    """The list or tuple literal a name holds in a function that assigns it once, else None.
+
+    `relations = [[...], ...]` then `for a, b in relations:`: nothing else
+    in the function may store into it or call a method on it (`mutated_in`).
+    """
+    body = getattr(code, "body", None)
+    if not isinstance(node, ast.Name) or not isinstance(body, list):
+        return None
+    values = [
+        stmt.value
+        for stmt in ast.walk(code)
+        if isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id == node.id
+    ]
+    if len(values) != 1 or not isinstance(values[0], (ast.List, ast.Tuple)):
+        return None
+    return None if mutated_in(node.id, body) else values[0]

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from migmerge.core.model import Operation
 from migmerge.reading.parse_files import fixture_labels, may_be_a_path, record_model, record_names
 from migmerge.reading.parse_methods import class_of, method_of
+from migmerge.reading.parse_models import direct_models
 from migmerge.reading.parse_names import Context, lookup_expr
-from migmerge.reading.parse_nodes import last_name, snippet, unique
+from migmerge.reading.parse_nodes import last_name, local_literal, snippet, unique
 from migmerge.reading.parse_strings import literal_items, string_value
 
 
@@ -169,6 +170,9 @@ def walk_code(node: ast.AST, ctx: Context, reach: Reach) -> None:
         code, where, bound = stack.pop()
         loops = {**bound, **_loop_values(code, where)}
         records = record_names(code)
+        models, problems = direct_models(code, where)
+        reach.models += models
+        reach.problems += problems
         for sub in ast.walk(code):
             _mention(sub, reach.names)
             if isinstance(sub, ast.Call):
@@ -320,7 +324,7 @@ def _loop_values(code: ast.AST, ctx: Context) -> dict[str, tuple[int, list[str]]
     for node in ast.walk(code):
         if not isinstance(node, (ast.For, ast.comprehension)):
             continue
-        items = literal_items(node.iter, ctx)
+        items = literal_items(local_literal(node.iter, code) or node.iter, ctx)
         if items is None:
             continue
         targets = node.target.elts if isinstance(node.target, ast.Tuple) else [node.target]

@@ -17,6 +17,7 @@ import ast
 from collections.abc import Callable
 
 from migmerge.reading.parse_names import Context, lookup, lookup_expr
+from migmerge.reading.parse_nodes import mutated_in
 from migmerge.reading.parse_source import module_tree
 
 # What string_value gives (passed in: it calls here for subscripts and settings).
@@ -165,36 +166,3 @@ def _changed_where(value: ast.expr, where: Context, name: str) -> bool:
     """Tell whether the module that assigns `value` changes it (under whatever name)."""
     names = [n for n, held in where.constants.items() if held is value] or [name]
     return any(mutated_in(n, where.module_body) for n in names)
-
-
-def mutated_in(name: str, body: list[ast.stmt]) -> bool:
-    """Tell whether a module may change what `name` holds, anywhere in it.
-
-    Assigned twice, `X[k] = v` or `del X[k]` at any depth, a method called on
-    it or on an item of it (`X.update(...)`, `X['a'].setdefault(...)`), `X`
-    itself handed to a call, `global X`. Reading an item is no change.
-    """
-    stores = 0
-    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
-        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
-            stores += 1
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(
-            node.ctx, ast.Load
-        ):
-            if _root(node) == name:
-                return True
-        elif isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute) and _root(node.func.value) == name:
-                return True
-            handed = [*node.args, *(kw.value for kw in node.keywords)]
-            if any(isinstance(a, ast.Name) and a.id == name for a in handed):
-                return True
-        elif isinstance(node, ast.Global) and name in node.names:
-            return True
-    return stores > 1
-
-
-def _root(node: ast.expr) -> str | None:
-    while isinstance(node, (ast.Subscript, ast.Attribute)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
