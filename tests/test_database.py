@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.model import Database
-from migmerge.doing.database import backup, rename_records, restore
+from migmerge.doing.database import (
+    Timeouts,
+    backup,
+    my_timeouts,
+    pg_script_timeouts,
+    rename_records,
+    restore,
+    scratch_names,
+    timeouts,
+)
+from migmerge.errors import MigmergeError
 from migmerge.reading.applied import applied_migrations
 from migmerge.reading.config import Config
 from migmerge.reading.project import find_database
@@ -293,3 +303,64 @@ def test_mysql_applied_backup_restore_and_rename(maria: Database, tmp_path: Path
     )
     restore(maria, saved)
     assert applied_migrations(maria) == {("polls", "0001_initial")}
+
+
+def my(db: Database, sql: str, database: str | None = None) -> str:
+    argv = ["mysql", "-h127.0.0.1", "-P3306", "-uroot", "--batch", "--skip-column-names"]
+    return subprocess.run(
+        [*argv, database or db.name, "-e", sql], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_mysql_restore_with_a_view_loads_in_place_once_the_scratch_load_held(
+    maria: Database, tmp_path: Path
+) -> None:
+    # A view cannot move between databases: checked in the scratch database, then loaded here.
+    my(maria, "CREATE TABLE p (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO p VALUES (1), (2);")
+    my(maria, "CREATE TABLE c (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES p (id));")
+    my(maria, "INSERT INTO c VALUES (1, 2); CREATE VIEW v AS SELECT c.id, c.p FROM c;")
+    saved = backup(maria, tmp_path)
+    my(maria, "DROP VIEW v; DELETE FROM c; CREATE TABLE since (id INT);")
+    restore(maria, saved)
+    assert my(maria, "SELECT * FROM v") == "1\t2\n"
+    assert my(maria, "SHOW TABLES").split() == ["c", "django_migrations", "p", "v"]
+    assert not [n for n in my(maria, "SHOW DATABASES").split() if n in scratch_names(maria)]
+
+
+def test_mysql_restore_swaps_tables_with_foreign_keys_and_leaves_no_scratch(
+    maria: Database, tmp_path: Path
+) -> None:
+    my(maria, "CREATE TABLE p (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO p VALUES (1), (2);")
+    my(maria, "CREATE TABLE c (id INT PRIMARY KEY, p INT, CONSTRAINT c_p FOREIGN KEY (p) "
+              "REFERENCES p (id));")  # fmt: skip
+    my(maria, "INSERT INTO c VALUES (1, 2);")
+    saved = backup(maria, tmp_path)
+    my(maria, "DELETE FROM c; DROP TABLE c; "
+              "CREATE TABLE since (id INT, FOREIGN KEY (id) REFERENCES p (id));")  # fmt: skip
+    restore(maria, saved)
+    assert my(maria, "SELECT * FROM c") == "1\t2\n"
+    assert my(maria, "SHOW TABLES").split() == ["c", "django_migrations", "p"]
+    constraint = "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS"
+    assert my(maria, f"{constraint} WHERE CONSTRAINT_SCHEMA = '{maria.name}'").split() == ["c_p"]
+    assert not [n for n in my(maria, "SHOW DATABASES").split() if n in scratch_names(maria)]
+
+
+def test_a_timeout_that_is_no_number_of_seconds_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MIGMERGE_LOCK_TIMEOUT", "30s")
+    with pytest.raises(MigmergeError, match=r"MIGMERGE_LOCK_TIMEOUT='30s' is not a whole number"):
+        timeouts()
+    monkeypatch.setenv("MIGMERGE_LOCK_TIMEOUT", "7")
+    monkeypatch.setenv("MIGMERGE_STATEMENT_TIMEOUT", "0")
+    assert timeouts() == (7, 0)
+    assert my_timeouts(timeouts()) == "SET SESSION lock_wait_timeout=7, innodb_lock_wait_timeout=7"
+
+
+def test_pg_restore_script_header_waits_no_longer_than_the_lock_timeout() -> None:
+    # pg_restore's script turns both timeouts off in its header; a row may hold the same words.
+    head = "--\n-- dump\n--\n\nSET statement_timeout = 0;\nSET lock_timeout = 0;\n"
+    rest = "\n--\n-- Name: t\n--\nCOPY t FROM stdin;\nSET lock_timeout = 0;\n"
+    assert pg_script_timeouts(head + rest, Timeouts(3, 0)) == (
+        head.replace("lock_timeout = 0", "lock_timeout = 3000") + rest
+    )

@@ -129,16 +129,15 @@ def _restore_pg(db: Database, backup_file: Path) -> None:
     drops = _drop_statements(_pg_relations(db), keep=_dumped_tables(listing))
     # One transaction that stops at the first error: a failure anywhere, a lock
     # waited for too long included, leaves the database as it was.
-    script = drops + _with_timeouts(script)
+    script = drops + pg_script_timeouts(script, timeouts())
     _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=script)
 
 
-def _with_timeouts(script: str) -> str:
+def pg_script_timeouts(script: str, limits: Timeouts) -> str:
     """pg_restore's script with its header's `SET lock_timeout = 0` (wait forever) made ours."""
     # Only the header, before the first object: a row of data may hold the same words.
     end = script.find("\n--\n-- Name: ")
     head, rest = (script, "") if end < 0 else (script[:end], script[end:])
-    limits = timeouts()
     for setting, seconds in (
         ("lock_timeout", limits.lock),
         ("statement_timeout", limits.statement),
