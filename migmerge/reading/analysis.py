@@ -34,7 +34,7 @@ from migmerge.reading.derive import (
     scan_tree,
 )
 from migmerge.reading.facts import applied_warnings, projects_of, with_git_facts
-from migmerge.reading.leaves import build_conflict, parse_whole
+from migmerge.reading.leaves import build_conflicts, parse_whole
 from migmerge.reading.memo import fits, replay, signature
 from migmerge.reading.scope import (
     Diffs,
@@ -338,9 +338,7 @@ def _analyze_tree(
     by_dir: dict[str, discover.Package] = {}
     for package in scan.packages:
         by_dir.setdefault(package.directory, package)  # the first, as scan.package finds it
-    if len(shapes) > 1:  # every conflicting branch's files in one reading, not one per app
-        scan.read(by_dir[s[0]].modules[n] for s in shapes for branch in s[4] for n in branch)
-    conflicts = [build_conflict(shape, by_dir[shape[0]], scan) for shape in shapes]
+    conflicts = build_conflicts(shapes, by_dir, scan)
     if tree.twins:
         from migmerge.reading.same_name import same_name_conflicts
 

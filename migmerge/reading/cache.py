@@ -1,6 +1,6 @@
 """What `check` derived before, kept by what it was derived from: never stale.
 
-Three caches, all keyed by exact inputs, so an entry cannot go stale:
+Four caches, all keyed by exact inputs, so an entry cannot go stale:
 
 - HeaderCache: migration headers by blob id. A blob id names exact bytes: a
   changed file is a new blob and is read again. Only plain makemigrations
@@ -9,6 +9,11 @@ Three caches, all keyed by exact inputs, so an entry cannot go stale:
 - KmigratorCache: what a kmigrator `.js` file holds (each KMIGRATOR entry's
   name and header, and what kmigrator would skip), by blob id, so the names
   of a condo app's migrations are known without reading its files.
+- ParseCache: a conflicting branch's migrations read whole (operations,
+  what their code reaches, what could not be read), by blob id, app, name,
+  path and settings, each with what its parse found of the repository's
+  other modules, checked again before it is believed (reading/parsed.py);
+  the file is stamped with the migmerge code and the Python that parsed.
 - ResultMemo: what the migration graph made of a whole tree (labels, leaves,
   branches, warnings), by the tree's signature: every package's files and
   their blob ids (or bytes, for files git has not stored), the settings that
@@ -58,6 +63,8 @@ if TYPE_CHECKING:
 FORMAT = 2
 # Bump when kmigrator.decode or the header fields change what a kmigrator file gives.
 KMIGRATOR_FORMAT = 1
+# Bump when what reading/parsed.py stores changes shape (the code stamp covers the rest).
+PARSE_FORMAT = 1
 # What a cache file starts with: the format, then a checksum and the length of the rest.
 _MAGIC = b"migmerge-cache-%d\n" % FORMAT
 # Results kept per repository: the full tree's and a few hooks' parts of it.
@@ -74,6 +81,8 @@ class _BlobCache:
 
     KIND = "blobs"
     FORMAT = FORMAT
+    BYTES_PER_WANTED = BYTES_PER_FILE_READ
+    MAX_ENTRIES = MAX_ENTRIES
 
     def __init__(self, file: Path | None, entries: dict[str, Any]) -> None:
         self.file = file
@@ -97,7 +106,7 @@ class _BlobCache:
             size = file.stat().st_size
         except OSError:
             size = 0
-        if size > BYTES_PER_FILE_READ * wanted:
+        if size > cls.BYTES_PER_WANTED * wanted:
             return cls(None, {})
         return cls(file, _load_entries(file) if size else {})
 
@@ -111,8 +120,8 @@ class _BlobCache:
         if self.file is None or not self.added:
             return
         entries = self.entries
-        if len(entries) > MAX_ENTRIES:
-            entries = {sha: entries[sha] for sha in self.used}
+        if len(entries) > self.MAX_ENTRIES:
+            entries = {sha: entries[sha] for sha in self.used if sha in entries}
         _write(self.file, entries)
 
 
@@ -147,6 +156,44 @@ class KmigratorCache(_BlobCache):
 
     def put(self, sha: str, facts: KmigratorFacts) -> None:
         self._put(sha, facts)
+
+
+class ParseCache(_BlobCache):
+    """A migration's key (blob id, app, name, path, settings) -> its whole parse, stamped.
+
+    What an entry holds is reading/parsed.py's to say and to check; here it
+    is only kept. The entry under STAMP names the code and the Python that
+    parsed: a file stamped otherwise is read as empty.
+    """
+
+    KIND = "parses"
+    FORMAT = PARSE_FORMAT
+    # A parse costs about 0.5 ms, loading an entry of a few hundred bytes a few
+    # microseconds: a file this many bytes per wanted parse still pays off.
+    BYTES_PER_WANTED = 50_000
+    # Branches come and go: past this many entries a save keeps what the run used.
+    MAX_ENTRIES = 10_000
+    STAMP = ""
+
+    @classmethod
+    def stamped(cls, repository: Path, wanted: int, stamp: str) -> ParseCache:
+        """Return the cache of `repository` for `wanted` parses by the code `stamp` names."""
+        cache = cls.open(repository, wanted)
+        if cache.entries.get(cls.STAMP) != stamp:
+            cache.entries = {}
+        cache.entries[cls.STAMP] = stamp
+        cache.used.add(cls.STAMP)
+        return cache
+
+    def get(self, key: str) -> Any | None:
+        entry = self.entries.get(key)
+        if type(entry) is not tuple or len(entry) != 2:
+            return None  # absent, or a damaged file's debris
+        self.used.add(key)
+        return entry
+
+    def put(self, key: str, entry: tuple[Any, Any]) -> None:
+        self._put(key, entry)
 
 
 class ResultMemo:

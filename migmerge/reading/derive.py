@@ -22,6 +22,7 @@ from migmerge.reading.config import Config
 if TYPE_CHECKING:
     from migmerge.reading.headers import HeaderFields
     from migmerge.reading.kmigrator_apps import Folder
+    from migmerge.reading.parsed import Parses
 
 
 class Scan:
@@ -37,6 +38,7 @@ class Scan:
         "kmigrator",
         "modules",
         "parsed",
+        "parses",
     )
 
     def __init__(
@@ -61,6 +63,8 @@ class Scan:
         # Migrations read whole so far, by path: a conflict's branches are read once a run
         # (the conflict reading parses them, the clash finders take its reading).
         self.parsed: dict[str, Migration] = {}
+        # The cache of whole parses (reading/parsed.py), once conflicts are read.
+        self.parses: Parses | None = None
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the bytes of `paths`, reading what was not read yet in one go."""

@@ -9,7 +9,9 @@ upgrade starts afresh and a module moved there is never forgotten.
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from collections.abc import Mapping
 from typing import cast
 
@@ -103,12 +105,20 @@ MEMO_DISK_BYTES = 1 << 20
 _DERIVING = ("reading", "core")
 
 
+@functools.cache
 def code_stamp() -> str | None:
-    """Which migmerge computed an outcome: edited or upgraded code starts afresh."""
+    """Which migmerge, on which Python, computed an outcome: edited or upgraded code starts afresh.
+
+    The Python counts too: what its parser and compiler take or refuse is
+    part of a parse (the same migmerge on 3.11 and 3.12 may read a file
+    differently). Worked out once per process: the code that runs is the
+    code that was loaded.
+    """
     from migmerge import __version__
 
     package = os.path.dirname(os.path.dirname(__file__))
-    parts = [__version__]
+    python = f"{sys.implementation.cache_tag}-{sys.hexversion:x}"
+    parts = [f"{__version__}/{python}"]
     try:
         for folder in _DERIVING:
             parts += _stamps(os.path.join(package, folder), folder)
