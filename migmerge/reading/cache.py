@@ -110,6 +110,14 @@ class _BlobCache:
             return cls(None, {})
         return cls(file, _load_entries(file) if size else {})
 
+    def _tuple(self, sha: str, length: int) -> Any | None:
+        """The entry of `sha` when it is a tuple of `length` items, else None."""
+        value = self.entries.get(sha)
+        if type(value) is not tuple or len(value) != length:
+            return None  # absent, or a damaged file's debris
+        self.used.add(sha)
+        return value
+
     def _put(self, sha: str, value: Any) -> None:
         self.entries[sha] = value
         self.used.add(sha)
@@ -131,10 +139,7 @@ class HeaderCache(_BlobCache):
     KIND = "headers"
 
     def get(self, sha: str) -> HeaderFields | None:
-        fields = self.entries.get(sha)
-        if type(fields) is not tuple or len(fields) != 2:
-            return None  # absent, or a damaged file's debris
-        self.used.add(sha)
+        fields: HeaderFields | None = self._tuple(sha, 2)
         return fields
 
     def put(self, sha: str, fields: HeaderFields) -> None:
@@ -148,10 +153,7 @@ class KmigratorCache(_BlobCache):
     FORMAT = KMIGRATOR_FORMAT
 
     def get(self, sha: str) -> KmigratorFacts | None:
-        facts = self.entries.get(sha)
-        if type(facts) is not tuple or len(facts) != 3:
-            return None
-        self.used.add(sha)
+        facts: KmigratorFacts | None = self._tuple(sha, 3)
         return facts
 
     def put(self, sha: str, facts: KmigratorFacts) -> None:
@@ -185,11 +187,8 @@ class ParseCache(_BlobCache):
         cache.used.add(cls.STAMP)
         return cache
 
-    def get(self, key: str) -> Any | None:
-        entry = self.entries.get(key)
-        if type(entry) is not tuple or len(entry) != 2:
-            return None  # absent, or a damaged file's debris
-        self.used.add(key)
+    def get(self, key: str) -> tuple[Any, Any] | None:
+        entry: tuple[Any, Any] | None = self._tuple(key, 2)
         return entry
 
     def put(self, key: str, entry: tuple[Any, Any]) -> None:
