@@ -78,7 +78,7 @@ class Operation(NamedTuple):
     note: str | None = None
     # SeparateDatabaseAndState: its state and database operations.
     children: tuple[Operation, ...] = ()
-    # The call's arguments, normalised (ast.dump): equal only for the very same
+    # The call's arguments, normalised (parse_nodes.shape): equal only for the very same
     # operation, so two sides doing exactly the same thing are no clash.
     detail: str | None = None
 

@@ -43,6 +43,7 @@ from migmerge.reading.parse_nodes import (
     last_name,
     literal_elements,
     lower_str,
+    shape,
     simple_assignment,
     snippet,
     unique,
@@ -332,7 +333,7 @@ def _operation(node: ast.expr, ctx: Context) -> Operation:
 def _detail(node: ast.Call) -> str | None:
     """The call's arguments, normalised; None when too deep to render (then never equal)."""
     try:
-        return ast.dump(node, annotate_fields=False)
+        return shape(node)
     except RecursionError:
         return None
 
