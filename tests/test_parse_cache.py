@@ -185,3 +185,68 @@ def test_a_merge_just_made_takes_the_same_parses(repo: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "whole parses: 4 from the cache, 0 made now" in proc.stderr
     assert refusals(json.loads(proc.stdout)) == ["company/migrations/0003_refused.py"]
+
+
+RICH = """\
+from django.db import migrations, models
+import django.db.models.deletion
+
+
+def forwards(apps, schema_editor):
+    apps.get_model("company", "Tier").objects.filter(name__startswith="x").update(rank=2)
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = [("company", "0001_initial"), migrations.swappable_dependency("AUTH_USER_MODEL")]
+    replaces = [("company", "0002_old")]
+    operations = [
+        migrations.CreateModel(
+            name="Band",
+            fields=[
+                ("id", models.AutoField(primary_key=True)),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="company.tier",
+                        to_field="code",
+                    ),
+                ),
+            ],
+            options={"ordering": ["id"], "db_table": "bands"},
+        ),
+        migrations.AddIndex("band", models.Index(fields=["tier"], name="band_tier_idx")),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[migrations.RemoveField("tier", "old")],
+            database_operations=[migrations.RunSQL("ALTER TABLE company_tier DROP COLUMN old")],
+        ),
+        migrations.RunPython(forwards, migrations.RunPython.noop),
+        migrations.RunSQL(SOME_SQL),
+        Unknown("x"),
+    ]
+"""
+
+
+def test_a_record_decodes_to_the_very_migration_that_was_parsed() -> None:
+    from migmerge.errors import NotAMigration
+    from migmerge.reading import parse
+    from migmerge.reading.parsed import decode, encode
+
+    for source in (
+        RICH,
+        REFUSED,
+        "class Migration(:\n",
+        "not a migration = 1\nclass Migration: x =",
+    ):
+        try:
+            migration = parse.parse_migration(
+                source.encode(), app="company", name="0003_x", path="company/migrations/0003_x.py"
+            )
+        except NotAMigration:
+            continue  # nothing to keep
+        assert decode(encode(migration), "company", "0003_x", migration.path) == migration
+    rich = parse.parse_migration(RICH.encode(), app="company", name="0003_x", path="x.py")
+    ops = rich.operations or ()
+    assert any(op.children for op in ops) and any(op.tables for op in ops)
+    assert any(op.reaches for op in ops) and any(not op.readable for op in ops)
