@@ -296,12 +296,14 @@ class Graph:
         walks = [self.ancestry((app, leaf)) for leaf in leaves]
         # What every leaf descends from, then only the app's migrations in use.
         shared = set.intersection(*walks) if walks else set()
-        common = {k for k in shared if k[0] == app and self._real(k)}
+        parents, migrations = self.parents, self.migrations  # _real, inlined: 20,000 calls
+        common = {k for k in shared if k[0] == app and k in parents and k in migrations}
         if not common:
             return None
         # The newest: no other common ancestor descends from it (in a cycle, which
-        # Django refuses, every one does: then the newest by name).
-        newest = [k for k in common if not any(c in common for c in self.children[k])]
+        # Django refuses, every one does: then the newest by name). What a common
+        # one depends on is not newest: one union, not a look at each one's children.
+        newest = common.difference(*[parents[k] for k in common])
         return max(newest or common, key=lambda k: k[1])[1]
 
     def branch(self, app: str, ancestor: str | None, leaf: str) -> list[str]:

@@ -7,6 +7,7 @@ migrations with one number that are not a conflict, a file read only in part.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from migmerge.core.graph import Graph, Missing
@@ -72,13 +73,13 @@ def _duplicate_numbers(graph: Graph, app: str) -> list[Warning]:
     numbers = [name.partition("_")[0] for name in names]
     if len(set(numbers)) == len(numbers):
         return []  # the usual case, found without a loop in Python
-    seen: dict[str, list[str]] = {}
-    for name, number in zip(names, numbers):
-        if number.isdigit():
-            seen.setdefault(number, []).append(name)
-    repeated = {number: names for number, names in seen.items() if len(names) > 1}
-    if not repeated:
+    twice = {n for n, count in Counter(numbers).items() if count > 1 and n.isdigit()}
+    if not twice:
         return []
+    repeated: dict[str, list[str]] = {}
+    for name, number in zip(names, numbers):
+        if number in twice:  # a long history with one repeated number: one look each
+            repeated.setdefault(number, []).append(name)
     conflicting = len(graph.leaves(app)) > 1
     out = []
     for number, names in sorted(repeated.items()):
