@@ -121,7 +121,7 @@ def _recall(
             out[name] = known
         elif parses is not None:
             key = parses.key(app, name, path)
-            known = parses.recall(key, _modules(scan), app, name, path) if key else None
+            known = parses.recall(key, lambda: _modules(scan), app, name, path) if key else None
             if known is not None:
                 out[name] = scan.parsed[path] = known
     return out

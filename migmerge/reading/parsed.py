@@ -19,15 +19,17 @@ one that does not decode to exactly the records a parse gives is a miss.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migmerge.core.model import Migration, Operation
 from migmerge.reading import snapshot
 from migmerge.reading.cache import ParseCache
 from migmerge.reading.memo import code_stamp
-from migmerge.reading.parse_names import ModuleSource
+
+if TYPE_CHECKING:  # a recalled parse needs no parser
+    from migmerge.reading.parse_names import ModuleSource
 
 # A recorded question: (importer, module or data path, level; DATA for a data
 # file) and the identity of the answer: (path, digest) for a module, digest
@@ -102,7 +104,7 @@ class Parses:
         return "\0".join((sha, app, name, path, self.settings))
 
     def recall(
-        self, key: str, modules: ModuleSource, app: str, name: str, path: str
+        self, key: str, modules: Callable[[], ModuleSource], app: str, name: str, path: str
     ) -> Migration | None:
         """The migration as parsed before, if each question its parse asked is answered the same."""
         assert self.cache is not None
@@ -119,16 +121,16 @@ class Parses:
         self.recalled += 1
         return migration
 
-    def _same(self, follow: Follow, modules: ModuleSource) -> bool:
+    def _same(self, follow: Follow, modules: Callable[[], ModuleSource]) -> bool:
         importer, asked, level, identity = follow
         question = (importer, asked, level)
         if question not in self.answers:
             if type(importer) is not str or type(asked) is not str or type(level) is not int:
                 raise TypeError("not a recorded question")
             if level == DATA:
-                found: Any = modules.data(importer, asked)
+                found: Any = modules().data(importer, asked)
             else:
-                found = modules.find(importer, asked, level)
+                found = modules().find(importer, asked, level)
             self.answers[question] = _identity(found, self.digests)
         return bool(self.answers[question] == identity)
 

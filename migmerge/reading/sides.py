@@ -151,8 +151,6 @@ def renamed_to(key: Key, added: Mapping[Key | None, str]) -> str | None:
 
 def _parse(scan: Scan, migrations: Iterable[Migration]) -> dict[str, Migration]:
     """Parse the migrations fully; a file that cannot be read is left out (others say why)."""
-    from migmerge.reading import parse  # only when a side changed migrations
-
     wanted = {m.path: m for m in migrations}
     known = {
         path: scan.parsed[path]  # a conflict's branch, read whole already
@@ -160,6 +158,9 @@ def _parse(scan: Scan, migrations: Iterable[Migration]) -> dict[str, Migration]:
         if path in scan.parsed and (scan.parsed[path].app, scan.parsed[path].name) == m.key
     }
     sources = scan.read(p for p in wanted if p not in known)
+    if len(known) < len(wanted):
+        from migmerge.reading import parse  # only for what no conflict's reading parsed
+
     out = {}
     for path, migration in wanted.items():
         if path in known:
