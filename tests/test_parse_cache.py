@@ -250,3 +250,39 @@ def test_a_record_decodes_to_the_very_migration_that_was_parsed() -> None:
     ops = rich.operations or ()
     assert any(op.children for op in ops) and any(op.tables for op in ops)
     assert any(op.reaches for op in ops) and any(not op.readable for op in ops)
+
+
+SQL_FROM_SETTINGS = migration_text(
+    "[('company', '0001_initial')]",
+    "migrations.RunSQL('UPDATE \"{}\" SET rank = 0'.format(settings.SEEDED_TABLE)),",
+    prelude="from django.conf import settings\n",
+)
+SETTINGS = "INSTALLED_APPS = ['company']\nSEEDED_TABLE = 'company_tier'\n"
+
+
+def test_a_setting_the_sql_reads_is_asked_again(tmp_path: Path) -> None:
+    # The table comes from every settings module of the tree: a value edited,
+    # or a settings module added, is a new answer, so the parse is made again.
+    base = app_files("company", "0001_initial")
+    base["site/__init__.py"] = ""
+    base["site/settings.py"] = SETTINGS
+    local: Files = {"company/migrations/0002_sql.py": SQL_FROM_SETTINGS}
+    upstream: Files = {
+        "company/migrations/0002_owner.py": migration_text(
+            "[('company', '0001_initial')]", add_field("tier", "owner")
+        ),
+    }
+    repo = diverged(tmp_path / "repo", base, local, upstream)
+    first, counts = check(repo)
+    assert counts == (0, 3)  # both sides, and the history (the SQL names a table)
+    assert check(repo) == (first, (3, 0))
+    (repo / "site" / "settings.py").write_text(SETTINGS.replace("company_tier", "company_band"))
+    commit_all(repo, "another table")
+    edited, counts = check(repo)
+    assert counts == (2, 1)
+    assert edited == uncached(repo) != first
+    (repo / "site" / "other_settings.py").write_text(SETTINGS)  # disagrees: unknown again
+    commit_all(repo, "a second settings module")
+    added, counts = check(repo)
+    assert counts == (1, 1)  # the table unknown now: no history to read
+    assert added == uncached(repo) != edited

@@ -22,7 +22,11 @@ class ModuleSource(Protocol):
 
     Given to `parse_migration` where a migration's operations may use code
     from elsewhere in the tree (a RunPython function, SQL, a custom
-    operation). Only bytes pass: nothing is imported or run.
+    operation). Only bytes pass: nothing is imported or run. A parse learns
+    of other files through these methods alone: the cache of parses
+    (reading/parsed.py) records every call and its answer, and believes an
+    entry only while each is answered the same, so a new way to read the
+    tree is a new method here, which its Recorder must then record.
     """
 
     # Parsed modules by (path, hash of bytes), kept across migrations (None: unparsable).

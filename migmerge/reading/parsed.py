@@ -5,12 +5,14 @@ what their RunPython and SQL reach, what Python refuses), about 0.5 ms a
 file. A parse depends on the file's bytes (its blob id), its app, name and
 path, the swappable settings, the code and Python that parsed (the cache
 file's stamp: memo.code_stamp), and on what the repository's other modules
-answered when the parse followed an import or opened a data file. That last
-part is recorded as the parse runs (`Recorder`): each question asked and
-the identity of the answer (the path found and a digest of its bytes, or
-nothing found). An entry is believed only when every one of its questions
-gets the same answer now (`Parses.recall`), so an edited, added or removed
-helper module is a miss. A file Python refuses keeps its refusal in the
+answered when the parse followed an import, opened a data file or listed
+the tree's settings modules (`django.conf.settings.X`), each from the side
+of the file it was asked for. That last part is recorded as the parse runs
+(`Recorder`): each question asked and the identity of the answer (the path
+found and a digest of its bytes, the paths listed, or nothing found). An
+entry is believed only when every one of its questions gets the same answer
+now (`Parses.recall`), so an edited, added or removed helper module is a
+miss. A file Python refuses keeps its refusal in the
 entry and is reported on every run, as a parse would.
 
 The entries are plain tuples (cache.ParseCache keeps them, checksummed);
@@ -31,31 +33,58 @@ from migmerge.reading.memo import code_stamp
 if TYPE_CHECKING:  # a recalled parse needs no parser
     from migmerge.reading.parse_names import ModuleSource
 
-# A recorded question: (importer, module or data path, level; DATA for a data
-# file) and the identity of the answer: (path, digest) for a module, digest
-# for a data file, None when there was nothing.
-Follow = tuple[str, str, int, Any]
+# A recorded question: the readers it was seen by (`as_seen_by`, in order),
+# the importer, the module or data path asked, the level (DATA for a data
+# file, SETTINGS for the list of settings modules), and the identity of the
+# answer: (path, digest) for a module, a digest for a data file, the paths
+# for the settings modules, None when there was nothing.
+Follow = tuple[tuple[str, ...], str, str, int, Any]
 DATA = -1
+SETTINGS = -2
 
 
 class Recorder:
-    """A ModuleSource that passes every question on and records it with its answer's identity."""
+    """A ModuleSource that passes every question on and records it with its answer's identity.
 
-    def __init__(self, source: ModuleSource, digests: dict[bytes, str]) -> None:
+    Every way a parse reads the repository's other modules goes through
+    ModuleSource (mypy holds this class to it), so what is recorded here is
+    all a parse learnt beyond its own bytes.
+    """
+
+    def __init__(
+        self,
+        source: ModuleSource,
+        digests: dict[bytes, str],
+        follows: dict[Follow, None] | None = None,
+        seen_by: tuple[str, ...] = (),
+    ) -> None:
         self.source = source
         self.trees = source.trees
         self.digests = digests
-        self.follows: dict[Follow, None] = {}
+        self.follows: dict[Follow, None] = {} if follows is None else follows
+        self.seen_by = seen_by
 
     def find(self, importer: str, module: str, level: int) -> tuple[str, bytes] | None:
         found = self.source.find(importer, module, level)
-        self.follows[(importer, module, level, _identity(found, self.digests))] = None
+        self._record(importer, module, level, _identity(found, self.digests))
         return found
 
     def data(self, importer: str, path: str) -> bytes | None:
         found = self.source.data(importer, path)
-        self.follows[(importer, path, DATA, _identity(found, self.digests))] = None
+        self._record(importer, path, DATA, _identity(found, self.digests))
         return found
+
+    def settings_files(self) -> list[str]:
+        found = self.source.settings_files()
+        self._record("", "", SETTINGS, tuple(found))
+        return found
+
+    def as_seen_by(self, reader: str) -> Recorder:
+        seen = self.source.as_seen_by(reader)
+        return Recorder(seen, self.digests, self.follows, (*self.seen_by, reader))
+
+    def _record(self, importer: str, asked: str, level: int, identity: Any) -> None:
+        self.follows[(self.seen_by, importer, asked, level, identity)] = None
 
 
 def _identity(found: tuple[str, bytes] | bytes | None, digests: dict[bytes, str]) -> Any:
@@ -84,7 +113,7 @@ class Parses:
         self.root = root
         self.cache: ParseCache | None = None
         self.digests: dict[bytes, str] = {}
-        self.answers: dict[tuple[str, str, int], Any] = {}
+        self.answers: dict[tuple[tuple[str, ...], str, str, int], Any] = {}
         self.recalled = self.added = 0
 
     def open(self, wanted: int) -> None:
@@ -122,23 +151,31 @@ class Parses:
         return migration
 
     def _same(self, follow: Follow, modules: Callable[[], ModuleSource]) -> bool:
-        importer, asked, level, identity = follow
-        question = (importer, asked, level)
+        seen_by, importer, asked, level, identity = follow
+        question = (seen_by, importer, asked, level)
         if question not in self.answers:
+            if type(seen_by) is not tuple or not all(type(r) is str for r in seen_by):
+                raise TypeError("not a recorded question")
             if type(importer) is not str or type(asked) is not str or type(level) is not int:
                 raise TypeError("not a recorded question")
-            if level == DATA:
-                found: Any = modules().data(importer, asked)
+            source = modules()
+            for reader in seen_by:
+                source = source.as_seen_by(reader)
+            found: Any
+            if level == SETTINGS:
+                found = tuple(source.settings_files())
+            elif level == DATA:
+                found = _identity(source.data(importer, asked), self.digests)
             else:
-                found = modules().find(importer, asked, level)
-            self.answers[question] = _identity(found, self.digests)
+                found = _identity(source.find(importer, asked, level), self.digests)
+            self.answers[question] = found
         return bool(self.answers[question] == identity)
 
     def remember(self, key: str, recorder: Recorder, migration: Migration) -> None:
         """Keep a parse with the questions it asked (and this run's answers to them)."""
         assert self.cache is not None
         for follow in recorder.follows:
-            self.answers.setdefault(follow[:3], follow[3])
+            self.answers.setdefault(follow[:4], follow[4])
         self.cache.put(key, (tuple(recorder.follows), encode(migration)))
         self.added += 1
 
