@@ -12,8 +12,8 @@ of the file it was asked for. That last part is recorded as the parse runs
 found and a digest of its bytes, the paths listed, or nothing found). An
 entry is believed only when every one of its questions gets the same answer
 now (`Parses.recall`), so an edited, added or removed helper module is a
-miss. A file Python refuses keeps its refusal in the
-entry and is reported on every run, as a parse would.
+miss. A file Python refuses keeps its refusal in the entry and is reported
+on every run, as a parse would.
 
 The entries are plain tuples (cache.ParseCache keeps them, checksummed);
 one that does not decode to exactly the records a parse gives is a miss.
