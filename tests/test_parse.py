@@ -14,7 +14,14 @@ from migmerge.errors import NotAMigration
 from migmerge.reading import headers
 from migmerge.reading.parse import parse_migration, read_header
 from migmerge.reading.parse_names import module_paths
-from tests.testing.projects import make_django_project, makemigrations, write_app
+from tests.testing.projects import (
+    app_files,
+    make_django_project,
+    makemigrations,
+    migration_text,
+    only_operation,
+    write_app,
+)
 
 SETTINGS = {"AUTH_USER_MODEL": "accounts.User"}
 
@@ -888,6 +895,60 @@ def test_run_sql_with_values_the_file_does_not_tell_in_quotes(
 def test_run_sql_with_a_value_the_file_does_not_tell_where_a_name_may_be(sql: str) -> None:
     (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n", SETTINGS_PRELUDE)
     assert (op.readable, op.tables) == (False, ()), op
+
+
+@pytest.mark.parametrize(
+    ("sql", "tables"),
+    [
+        # `.format`, `%` and f-strings write a whole number's digits: a value, told.
+        ("'DELETE FROM polls_vote WHERE id < {}'.format(BATCH)", ("polls_vote",)),
+        ("f'DELETE FROM polls_vote WHERE id < {BATCH}'", ("polls_vote",)),
+        ("'DELETE FROM polls_vote WHERE id < %s' % BATCH", ("polls_vote",)),
+        # a key 0 is not the key "0"
+        ("'DELETE FROM {}'.format(TABLES[0])", ("polls_a",)),
+        ("'DELETE FROM {}'.format(TABLES['0'])", ("polls_b",)),
+    ],
+)
+def test_run_sql_with_whole_numbers_spliced_in(sql: str, tables: tuple[str, ...]) -> None:
+    prelude = "BATCH = 500\nTABLES = {0: 'polls_a', '0': 'polls_b'}\n"
+    (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n", prelude)
+    assert (op.readable, op.tables) == (True, tables)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "'DELETE FROM polls_vote WHERE id < {}'.format(True)",  # True is no number written
+        "'DELETE FROM polls_vote WHERE id < ' + BATCH",  # a TypeError, not a string
+        "'DELETE FROM polls_vote WHERE id < {}'.format(1.5)",
+    ],
+)
+def test_run_sql_with_other_values_spliced_in_stays_unknown(sql: str) -> None:
+    (op,) = ops(f"operations = [migrations.RunSQL({sql})]\n", "BATCH = 500\n")
+    assert op.readable is False
+
+
+def test_a_whole_number_from_the_settings_is_written_into_the_sql() -> None:
+    # arches: "update ... set principaluser_id = {}".format(
+    #     settings.DEFAULT_RESOURCE_IMPORT_USER["userid"]), the dict in every settings module.
+    files = app_files("polls", "0001_initial")
+    files.update({"site/__init__.py": "", "site/settings.py": SETTINGS_WITH_USER})
+    migration = migration_text(
+        "[('polls', '0001_initial')]",
+        "migrations.RunSQL('UPDATE polls_question SET owner_id = {}'.format("
+        "settings.DEFAULT_IMPORT_USER['userid'])),",
+        prelude="from django.conf import settings\n",
+    )
+    op = only_operation(migration, "polls", "0002_owner", files)
+    assert (op.readable, op.tables) == (True, ("polls_question",))
+    # a settings module that says otherwise: not told
+    files["site/other_settings.py"] = SETTINGS_WITH_USER.replace("'userid': 1", "'userid': 2")
+    assert only_operation(migration, "polls", "0002_owner", files).readable is False
+
+
+SETTINGS_WITH_USER = (
+    "INSTALLED_APPS = ['polls']\nDEFAULT_IMPORT_USER = {'username': 'admin', 'userid': 1}\n"
+)
 
 
 def test_a_class_attribute_sql_formatted_with_a_setting_is_read() -> None:

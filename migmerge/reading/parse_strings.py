@@ -6,7 +6,9 @@ a RunSQL's `sql` argument read into its statements (sql_tables.py reads
 which tables they name). In SQL, a value the file cannot tell (a setting, a
 call) that is spliced into the text by `+`, `%`, `.format` or an f-string
 stands as UNREAD: sql_tables takes it as data where the SQL quotes it, and
-as unreadable anywhere else.
+as unreadable anywhere else. What `.format`, `%` and f-strings splice in
+may also be a whole number the file tells (a literal, a name, a setting):
+its digits.
 """
 
 from __future__ import annotations
@@ -68,10 +70,40 @@ def string_value(
     return None
 
 
-def _part(node: ast.expr, ctx: Context, depth: int, hole: str | None) -> str | None:
-    """A part spliced into a string: its value, else the hole (None without one)."""
+def _part(
+    node: ast.expr, ctx: Context, depth: int, hole: str | None, numbers: bool = False
+) -> str | None:
+    """A part spliced into a string: its value, else the hole (None without one).
+
+    `numbers`: `.format`, `%` and f-strings also write a whole number's digits.
+    """
     text = string_value(node, ctx, depth + 1, hole)
+    if text is None and numbers:
+        typed = _typed(node, ctx, depth + 1)
+        text = typed[len(NUMBER) :] if typed and typed.startswith(NUMBER) else typed
     return hole if text is None else text
+
+
+# Marks a whole number's digits while it is looked up (a key `0` is not the key `"0"`).
+NUMBER = "\x00number:"
+
+
+def _typed(node: ast.expr, ctx: Context, depth: int) -> str | None:
+    """A string, or a whole number (NUMBER and its digits): a literal, a name or a setting."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:  # not a bool
+        return f"{NUMBER}{node.value}"
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Attribute) and settings_name(node, ctx):
+        return settings_value(node, ctx, _typed, depth)
+    if isinstance(node, ast.Subscript):
+        return item_value(node, ctx, _typed, depth)
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        found = lookup_expr(node, ctx)
+        if found is None or not isinstance(found[0], ast.expr):
+            return None
+        return _typed(found[0], found[1], depth + 1)
+    return string_value(node, ctx, depth)
 
 
 def _string_operation(node: ast.BinOp, ctx: Context, depth: int, hole: str | None) -> str | None:
@@ -84,7 +116,7 @@ def _string_operation(node: ast.BinOp, ctx: Context, depth: int, hole: str | Non
     if isinstance(node.op, ast.Mod):
         template = string_value(node.left, ctx, depth + 1, hole)
         items = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-        values = [_part(item, ctx, depth, hole) for item in items]
+        values = [_part(item, ctx, depth, hole, numbers=True) for item in items]
         if template is None or None in values:
             return None
         try:
@@ -98,7 +130,7 @@ def _formatted(value: ast.expr, ctx: Context, depth: int, hole: str | None) -> s
     if isinstance(value, ast.FormattedValue):
         if value.conversion != -1 or value.format_spec is not None:
             return hole
-        return _part(value.value, ctx, depth, hole)
+        return _part(value.value, ctx, depth, hole, numbers=True)
     return string_value(value, ctx, depth + 1, hole)
 
 
@@ -120,8 +152,12 @@ def _string_call(node: ast.Call, ctx: Context, depth: int, hole: str | None) -> 
         parts = [_part(item, ctx, depth, hole) for item in items or []]
         return None if items is None or None in parts else base.join(parts)  # type: ignore[arg-type]
     if name == "format":
-        args = [_part(arg, ctx, depth, hole) for arg in node.args]
-        kwargs = {kw.arg: _part(kw.value, ctx, depth, hole) for kw in node.keywords if kw.arg}
+        args = [_part(arg, ctx, depth, hole, numbers=True) for arg in node.args]
+        kwargs = {
+            kw.arg: _part(kw.value, ctx, depth, hole, numbers=True)
+            for kw in node.keywords
+            if kw.arg
+        }
         if None in args or None in kwargs.values() or len(kwargs) != len(node.keywords):
             return None
         try:
