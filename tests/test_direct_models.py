@@ -70,10 +70,24 @@ def test_another_apps_model_class_is_reached_under_its_folders_label() -> None:
     assert (op.readable, op.reaches) == (True, ("billing.invoice",))
 
 
+def test_a_name_from_a_models_module_is_that_model_wherever_the_module_is() -> None:
+    # a package not in the tree (a third-party app), an import inside the function
+    flags = _migration(
+        "from flags.models import Flag", "    Flag.objects.filter(name='x').delete()\n"
+    )
+    assert _op(flags, {"x.py": ""}).reaches == ("flags.flag",)
+    inner = _migration(
+        "", "    from shop.models import Stock as Found\n" + FILL.replace("Stock", "Found")
+    )
+    assert _op(inner).reaches == ("stock",)
+    relative = _migration("from ..models import Stock", FILL)
+    assert _op(relative, {"x.py": ""}).reaches == ("stock",)
+
+
 def test_a_model_class_that_cannot_be_placed_is_unknown() -> None:
     sources = [
-        # a module that is not in the tree
-        (_migration("from vendor.models import Stock", FILL), {}),
+        # a module that is not in the tree, and no models module
+        (_migration("from vendor import Stock", FILL), {}),
         # a class that is no models module's
         (_migration("from shop.helpers import Stock", FILL), {"shop/helpers.py": MODELS}),
     ]

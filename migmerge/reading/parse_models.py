@@ -5,11 +5,13 @@ the model (`from shop.models import Stock`, then `Stock.objects...`), most
 of all helpers shared with management commands. Such code reaches that
 model as surely as through `apps`; before this, it was read as reaching
 nothing, so a conflict with a branch that changes the model could be
-called `none`. A class of the repository in a `models.py` or a `models/`
-package is that model: of the migration's own app when the folder is named
-like its label, else `<folder>.<class>` (Django's default label), as a
-model of `django.contrib` is (`ContentType`: `contenttypes.contenttype`).
-A name that cannot be followed to such a class is unknown.
+called `none`. A name imported from a models module (`shop.models`,
+`shop.models.stock`, `waffle.models`, `django.contrib.contenttypes.models`)
+is the model of that name, labelled by the folder above `models`
+(Django's default label; the conflict's own app when it is named so), as is
+a class the lookup finds in a `models.py` or a `models/` package. Any
+other name (a class of some other module, or one that cannot be followed)
+is unknown.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
 
 
 def direct_models(code: ast.AST, ctx: Context) -> tuple[list[str], list[str]]:
-    """The models `code` uses through module-level names (`Stock.objects`), and what is not read.
+    """The models `code` uses through imported names (`Stock.objects`), and what is not read.
 
     Names the code binds itself (parameters, `Stock = apps.get_model(...)`)
-    are the historical models and are read elsewhere.
+    are the historical models and are read elsewhere; names it imports
+    (`from shop.models import Stock as S` inside the function) count.
     """
     local = _bound_here(code)
+    inner = _imported_inside(code)
     models: list[str] = []
     problems: list[str] = []
     for node in ast.walk(code):
@@ -40,7 +44,7 @@ def direct_models(code: ast.AST, ctx: Context) -> tuple[list[str], list[str]]:
         ):
             continue
         name = node.value.id
-        model = _model_of(name, ctx)
+        model = _model_of(name, inner.get(name) or ctx.origins.get(name), ctx)
         if model is None:
             problems.append(f"uses {name}.{node.attr}, a model class not taken from apps")
         else:
@@ -59,17 +63,35 @@ def _bound_here(code: ast.AST) -> set[str]:
     return names
 
 
-def _model_of(name: str, ctx: Context) -> str | None:
-    """The model a module-level name is, when it is a class of the migration's own app."""
-    origin = ctx.origins.get(name)
-    if origin is not None and origin[0].startswith("django.contrib.") and origin[1]:
-        module = origin[0].split(".")
-        if len(module) == 4 and module[3] == "models":  # django.contrib.<label>.models
-            return f"{module[2]}.{origin[1].lower()}"
-    found = lookup(name, ctx)
-    if found is None or not isinstance(found[0], ast.ClassDef):
-        return None
-    path = found[1].path or ctx.path
+def _imported_inside(code: ast.AST) -> dict[str, tuple[str, str, int]]:
+    """`from m import X as Y` inside the code: Y -> (m, X, level), as Context.origins has it."""
+    out: dict[str, tuple[str, str, int]] = {}
+    for node in ast.walk(code):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                out[alias.asname or alias.name] = (node.module or "", alias.name, node.level)
+    return out
+
+
+def _model_of(name: str, origin: tuple[str, str, int] | None, ctx: Context) -> str | None:
+    """The model an imported name is: `app.model` by the models module it comes from."""
+    if origin is not None and origin[1] and origin[1] != "*":
+        module, attribute, level = origin
+        dotted = module.split(".") if module else []
+        if level:  # `from ..models import X`: the folders above the importer
+            folders = (ctx.path or "").split("/")[:-1]
+            dotted = folders[: len(folders) - (level - 1)] + dotted
+        if "models" in dotted and dotted.index("models") > 0:
+            return _label(dotted[dotted.index("models") - 1], attribute, ctx)
+    if name in ctx.origins or origin is None:
+        found = lookup(name, ctx)
+        if found is not None and isinstance(found[0], ast.ClassDef):
+            return _defined_model(found[0].name, found[1].path or ctx.path, ctx)
+    return None
+
+
+def _defined_model(name: str, path: str, ctx: Context) -> str | None:
+    """A class found in a `models.py` or a `models/` package of the tree."""
     parts = path.split("/")
     if "models" in parts[:-1]:
         folder = parts[: parts.index("models")]
@@ -77,9 +99,11 @@ def _model_of(name: str, ctx: Context) -> str | None:
         folder = parts[:-1]
     else:
         return None
-    if not folder:
-        return None
-    model = found[0].name.lower()
-    # Another app's class: by the folder's name, Django's default label (a model
-    # of the conflict's app is never mistaken for it: it carries that label).
-    return model if folder[-1] == ctx.app else f"{folder[-1]}.{model}"
+    return _label(folder[-1], name, ctx) if folder else None
+
+
+def _label(folder: str, name: str, ctx: Context) -> str:
+    # By the folder's name, Django's default label: a model of the conflict's
+    # app carries that label, so it is never mistaken for another app's.
+    model = name.lower()
+    return model if folder == ctx.app else f"{folder}.{model}"
