@@ -882,6 +882,8 @@ def test_run_sql_with_values_the_file_does_not_tell_in_quotes(
         "'UPDATE {} SET x = 1'.format(settings.TABLE)",
         "'SELECT * FROM \"{}\"'.format(settings.TABLE)",
         "\"SELECT '{}'::regclass\".format(settings.TABLE)",
+        "\"SELECT '{}'::text::regclass\".format(settings.TABLE)",
+        "\"SELECT CAST('{}' AS regclass)\".format(settings.TABLE)",
         "\"SELECT setval('{}_id_seq', 1)\".format(settings.TABLE)",
         "'SET search_path TO ' + settings.SCHEMA",
         "'DO $$ BEGIN UPDATE {} SET x = 1; END $$'.format(settings.TABLE)",

@@ -173,9 +173,11 @@ def _read_as_name(words: Sequence[Any], at: int) -> bool:
     """
     if any(str(w.value).upper() in ("FUNCTION", "PROCEDURE") for w in words[:at]):
         return True
-    after = [str(w.value).lower() for w in words[at + 1 : at + 3]]
-    if len(after) == 2 and after[0] == "::" and after[1] in NAME_CASTS:
-        return True
+    cast = at + 1  # '...'::text::regclass, CAST('...' AS regclass)
+    while cast + 1 < len(words) and str(words[cast].value).lower() in ("::", "as"):
+        if str(words[cast + 1].value).lower() in NAME_CASTS:
+            return True
+        cast += 2
     depth = 0
     for i in range(at - 1, 0, -1):  # the call whose brackets hold the literal
         value = words[i].value
