@@ -84,6 +84,13 @@ def test_a_name_from_a_models_module_is_that_model_wherever_the_module_is() -> N
     assert _op(relative, {"x.py": ""}).reaches == ("stock",)
 
 
+def test_a_module_level_get_model_is_that_model() -> None:
+    got = "from django.apps import apps as registry\n\nStock = registry.get_model('shop', 'Stock')"
+    assert _op(_migration(got, FILL), {"x.py": ""}).reaches == ("stock",)
+    dynamic = got.replace("'shop', 'Stock'", "'shop', NAME")
+    assert not _op(_migration(dynamic, FILL), {"x.py": ""}).readable
+
+
 def test_a_model_class_that_cannot_be_placed_is_unknown() -> None:
     sources = [
         # a module that is not in the tree, and no models module

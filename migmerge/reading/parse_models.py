@@ -87,7 +87,22 @@ def _model_of(name: str, origin: tuple[str, str, int] | None, ctx: Context) -> s
         found = lookup(name, ctx)
         if found is not None and isinstance(found[0], ast.ClassDef):
             return _defined_model(found[0].name, found[1].path or ctx.path, ctx)
+        if found is not None and isinstance(found[0], ast.Call):
+            return _got_model(found[0], ctx)
     return None
+
+
+def _got_model(call: ast.Call, ctx: Context) -> str | None:
+    """`X = apps.get_model('osf', 'Node')` at module level (Django's registry): that model."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "get_model") or call.keywords:
+        return None
+    words = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if len(words) != len(call.args):
+        return None
+    if len(words) == 1 and words[0].count(".") == 1:
+        words = words[0].split(".")
+    return _label(words[0], words[1], ctx) if len(words) == 2 else None
 
 
 def _defined_model(name: str, path: str, ctx: Context) -> str | None:
