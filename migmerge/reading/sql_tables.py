@@ -10,6 +10,7 @@ UNREAD marks a value the migration's code splices into the SQL without the
 file telling what it is (`.format(settings.LANGUAGE_CODE)`): inside a quoted
 literal it is data, not a name (unless the literal is read as a name:
 `'...'::regclass`, `to_regclass('...')`); anywhere else the SQL cannot be read.
+Taken on trust there: that the value holds no quote that would end the literal.
 """
 
 from __future__ import annotations
