@@ -10,6 +10,7 @@ literal lists, so what may run is their union: a superset, safe for overlap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from migmerge.core.model import Migration, Operation
@@ -165,6 +166,60 @@ def test_an_if_statement_that_does_more_stays_unknown() -> None:
         "    if DONE_BY_HAND:\n        operations = []\n        dependencies = []\n"
         "    else:\n        operations = []\n",
     ]
+    _all_unknown(sources, _in_class)
+
+
+def _all_unknown(sources: list[str], where: Callable[[str], str]) -> None:
+    """Each source, put `where` says, is read as one unreadable operation."""
     for source in sources:
-        ops = _ops(_in_class(source))
+        ops = _ops(where(source))
         assert [op.readable for op in ops] == [False], source
+
+
+def _at_module_level(branches: str) -> str:
+    """`operations` chosen by a module-level `if`; the class says `operations = operations`."""
+    return _module(SKIPPED + branches, "operations")
+
+
+def test_operations_chosen_by_a_module_level_if_statement_are_read_as_both_branches() -> None:
+    sources = [
+        # osf.io's shape: `if settings.FLAG: operations = [] else: operations = [...]`
+        f"if DONE_BY_HAND:\n    operations = []\nelse:\n    operations = {_stock_list('size')}\n",
+        # a plain assignment, then an `if` that may replace it
+        f"operations = []\nif not DONE_BY_HAND:\n    operations = {_stock_list('size')}\n",
+    ]
+    for source in sources:
+        (op,) = _ops(_at_module_level(source))
+        assert (op.op, op.readable) == ("operations", True), source
+        assert op.note is not None and "DONE_BY_HAND" in op.note
+        assert [child.field for child in op.children] == ["size"], source
+
+
+def test_a_module_level_if_statement_that_does_more_stays_unknown() -> None:
+    sources = [
+        # no value when the condition is false
+        f"if not DONE_BY_HAND:\n    operations = {_stock_list('size')}\n",
+        # elif, or a change after the choice
+        "if DONE_BY_HAND:\n    operations = []\n"
+        f"elif settings.X:\n    operations = {_stock_list('a')}\n"
+        "else:\n    operations = []\n",
+        f"if DONE_BY_HAND:\n    operations = []\nelse:\n    operations = {_stock_list('a')}\n"
+        "operations.append(None)\n",
+        # a rename in one branch
+        "if DONE_BY_HAND:\n    operations = []\n"
+        "else:\n    operations = [migrations.RenameField('stock', 'size', 'volume')]\n",
+    ]
+    _all_unknown(sources, _at_module_level)
+
+
+def test_a_conflict_with_operations_chosen_at_module_level_has_a_known_overlap(
+    tmp_path: Path,
+) -> None:
+    base = app_files("company", "0001_initial")
+    base["shop/__init__.py"] = ""
+    base["shop/settings.py"] = "BACKFILLED = ()\n"
+    branches = (
+        f"if DONE_BY_HAND:\n    operations = []\nelse:\n    operations = {_stock_list('size')}\n"
+    )
+    stock = _at_module_level(branches)
+    _conflict(tmp_path / "repo", base, stock, "owner", add_field("owner", "name"), "none")

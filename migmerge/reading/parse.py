@@ -30,6 +30,7 @@ from migmerge.reading.headers import fast_header_fields, header_migration
 from migmerge.reading.parse_header import (
     WATCHED,
     Attrs,
+    chosen_at_module_level,
     class_attributes,
     dynamic_note,
     guarded_header,
@@ -107,7 +108,8 @@ def parse_migration(
     """
     tree, problem = parse_tree(source, path)
     cls = _migration_class(tree, path, problem, source)
-    ctx = Context.build(app, tree, settings or {}, path=path, modules=modules)
+    module = chosen_at_module_level(tree)
+    ctx = Context.build(app, module, settings or {}, path=path, modules=modules)
     if problem:
         ctx.problems.append(problem)
     if cls is None:

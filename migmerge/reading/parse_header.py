@@ -52,6 +52,32 @@ def class_attributes(cls: ast.ClassDef) -> Attrs:
     return attrs
 
 
+def chosen_at_module_level(tree: ast.Module) -> ast.Module:
+    """The module with each top-level `if` choosing `operations` as one assignment.
+
+    `if C: operations = A` (`else: operations = B`) becomes
+    `operations = A if C else B`, as `class_attributes` reads it in the class
+    body, so `operations = operations` in the class is read the same way.
+    The tree itself is left as it is.
+    """
+    body: list[ast.stmt] = []
+    before: ast.expr | None = None
+    for stmt in tree.body:
+        target, value = simple_assignment(stmt)
+        if target == "operations":
+            before = value
+        elif (chosen := _chosen_operations(stmt, before)) is not None:
+            if (
+                isinstance(stmt, ast.If) and not stmt.orelse
+            ):  # the value it keeps is in the choice now: one assignment
+                body = [s for s in body if simple_assignment(s)[0] != "operations"]
+            name = ast.Name(id="operations", ctx=ast.Store())
+            stmt = ast.copy_location(ast.Assign(targets=[name], value=chosen), stmt)
+            before = chosen
+        body.append(stmt)
+    return ast.Module(body=body, type_ignores=tree.type_ignores)
+
+
 def _chosen_operations(stmt: ast.stmt, before: ast.expr | None) -> ast.expr | None:
     """`if C: operations = A` (`else: operations = B`) as the expression `A if C else B`.
 

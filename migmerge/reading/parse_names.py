@@ -210,12 +210,22 @@ def changed_in(name: str, body: list[ast.stmt]) -> bool:
 
     `X[k] = v`, `X.update(...)`, `X.append(...)`, `X += ...`, `global X`: any
     attribute or item of it, read or written, counts (a value whose reading
-    must not depend on what the module does to it later).
+    must not depend on what the module does to it later). A class attribute
+    of the same name (`operations = operations` in the class) is not the
+    module's name.
     """
     stores = 0
+    attributes = {
+        id(target)
+        for stmt in body
+        if isinstance(stmt, ast.ClassDef)
+        for inner in stmt.body
+        if isinstance(inner, ast.Assign)
+        for target in inner.targets
+    }
     for node in ast.walk(ast.Module(body=body, type_ignores=[])):
         if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
-            stores += 1
+            stores += id(node) not in attributes
         elif isinstance(node, (ast.Attribute, ast.Subscript)):
             if isinstance(node.value, ast.Name) and node.value.id == name:
                 return True
