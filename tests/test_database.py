@@ -12,16 +12,9 @@ from pathlib import Path
 import pytest
 
 from migmerge.core.model import Database
-from migmerge.doing.database import (
-    Timeouts,
-    backup,
-    my_timeouts,
-    pg_script_timeouts,
-    rename_records,
-    restore,
-    scratch_names,
-    timeouts,
-)
+from migmerge.doing.database import backup, pg_script_timeouts, restore, scratch_names
+from migmerge.doing.db_clients import Timeouts, my_timeouts, timeouts
+from migmerge.doing.db_records import rename_records
 from migmerge.errors import MigmergeError
 from migmerge.reading.applied import applied_migrations
 from migmerge.reading.config import Config

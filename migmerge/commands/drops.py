@@ -25,7 +25,7 @@ def data_dropped(
 ) -> list[str]:
     """Each column or table the rollbacks drop, in words, with its rows where countable."""
     from migmerge.core.plans.regenerate import dropped_data
-    from migmerge.doing.database import count_rows
+    from migmerge.doing.db_records import count_rows
 
     found = []
     for conflict in conflicts:

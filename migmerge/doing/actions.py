@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from migmerge.core.argv import display_argv, display_command
 from migmerge.core.plan import Action
 from migmerge.doing import database as db_module
+from migmerge.doing import db_records
 from migmerge.doing.links import refuse_link_out, write_inside
 from migmerge.errors import MigmergeError, Refused, StepFailed
 from migmerge.reading import git, git_worktree
@@ -202,6 +203,6 @@ def _record(action: Action, database: Database | None) -> None:
     if database is None:
         raise StepFailed("no database found to change the migration records in")
     if action.renames:
-        db_module.rename_records(database, _need(action.app), action.renames)
+        db_records.rename_records(database, _need(action.app), action.renames)
     if action.deletes:
-        db_module.delete_records(database, _need(action.app), action.deletes)
+        db_records.delete_records(database, _need(action.app), action.deletes)

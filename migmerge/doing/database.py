@@ -1,30 +1,21 @@
-"""Change the project's database: backups, restores, renamed or deleted migration records."""
+"""Back up the project's database and restore it: whole, or not at all.
+
+The clients run through doing/db_clients.py (timeouts, errors); the rows of
+django_migrations are changed in doing/db_records.py.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
 import sqlite3
-import subprocess
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from migmerge.core.model import Database
-from migmerge.errors import MigmergeError, StepFailed
-from migmerge.reading.applied import (
-    TIMEOUT,
-    client_env,
-    my_args,
-    pg_args,
-    pg_params,
-    sqlite_readonly,
-)
-
-# Django writes migration names as identifiers; anything else is refused before SQL is built.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-
+from migmerge.doing.db_clients import PSQL, Timeouts, run_client, timeouts
+from migmerge.errors import StepFailed
+from migmerge.reading.applied import my_args, pg_args, pg_params, sqlite_readonly
 
 # Backups
 
@@ -118,19 +109,19 @@ def _restore_sqlite(db: Database, backup_file: Path) -> None:
 def _backup_pg(db: Database, target: Path) -> None:
     # pg_dump turns PGOPTIONS' lock_timeout off for its own session: its option sets it.
     wait = f"--lock-wait-timeout={timeouts().lock}s"
-    _run_client(db, ["pg_dump", "--format=custom", wait, f"--file={target}", *pg_args(db), db.name])
+    run_client(db, ["pg_dump", "--format=custom", wait, f"--file={target}", *pg_args(db), db.name])
 
 
 def _restore_pg(db: Database, backup_file: Path) -> None:
-    listing = _run_client(db, ["pg_restore", "--list", str(backup_file)]).stdout
-    script = _run_client(
+    listing = run_client(db, ["pg_restore", "--list", str(backup_file)]).stdout
+    script = run_client(
         db, ["pg_restore", "--clean", "--if-exists", "--file=-", str(backup_file)]
     ).stdout
     drops = _drop_statements(_pg_relations(db), keep=_dumped_tables(listing))
     # One transaction that stops at the first error: a failure anywhere, a lock
     # waited for too long included, leaves the database as it was.
     script = drops + pg_script_timeouts(script, timeouts())
-    _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=script)
+    run_client(db, [*PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=script)
 
 
 def pg_script_timeouts(script: str, limits: Timeouts) -> str:
@@ -144,10 +135,6 @@ def pg_script_timeouts(script: str, limits: Timeouts) -> str:
     ):
         head = head.replace(f"\nSET {setting} = 0;\n", f"\nSET {setting} = {seconds * 1000};\n", 1)
     return head + rest
-
-
-# psql running a script in one transaction that stops at the first error.
-_PSQL = ("psql", "--quiet", "--no-psqlrc", "--single-transaction", "-v", "ON_ERROR_STOP=1")
 
 
 def _dumped_tables(listing: str) -> set[tuple[str, str]]:
@@ -172,8 +159,8 @@ def _pg_relations(db: Database) -> dict[tuple[str, str], str]:
     try:
         import psycopg
     except ImportError:  # no driver where migmerge runs: ask psql
-        argv = [*_PSQL, "--tuples-only", "--no-align", "--field-separator=\t", *pg_args(db)]
-        out = _run_client(db, [*argv, "--dbname", db.name, "-c", query]).stdout
+        argv = [*PSQL, "--tuples-only", "--no-align", "--field-separator=\t", *pg_args(db)]
+        out = run_client(db, [*argv, "--dbname", db.name, "-c", query]).stdout
         rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
         return {(s, n): k for s, n, k in rows}
     with psycopg.connect(**pg_params(db), connect_timeout=5) as conn:
@@ -201,7 +188,7 @@ def _backup_mysql(db: Database, target: Path) -> None:
     _wait_for_tables(db)
     limits = timeouts()
     statement = [f"--max-statement-time={limits.statement}"] if limits.statement else []
-    proc = _run_client(
+    proc = run_client(
         db, ["mysqldump", "--single-transaction", "--routines", *statement, *my_args(db), db.name]
     )
     target.write_text(proc.stdout)
@@ -213,10 +200,10 @@ def _wait_for_tables(db: Database) -> None:
     # locked (LOCK TABLES, an ALTER under way); its rows it reads from a
     # snapshot, which no lock holds up. Opening each table here first turns
     # such a lock into a refusal within the timeout.
-    tables = _run_client(db, [*_mysql(db), "--skip-column-names", "-e", "SHOW TABLES", db.name])
+    tables = run_client(db, [*_mysql(db), "--skip-column-names", "-e", "SHOW TABLES", db.name])
     opens = "".join(f"SELECT 1 FROM {_ident(t)} LIMIT 0;\n" for t in tables.stdout.splitlines())
     if opens:
-        _run_client(db, [*_mysql(db), db.name], input=f"START TRANSACTION;\n{opens}COMMIT;\n")
+        run_client(db, [*_mysql(db), db.name], input=f"START TRANSACTION;\n{opens}COMMIT;\n")
 
 
 # A MariaDB/MySQL restore commits each CREATE and DROP at once, so it never
@@ -268,14 +255,14 @@ def _make_scratch(db: Database) -> None:
         "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
         f"FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {_literal(db.name)}"
     )
-    found = _run_client(
+    found = run_client(
         db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]
     ).stdout.split()
     # The dump leaves some things (a routine's strings, a column without its own) to the default.
     charset = f" CHARACTER SET {found[0]} COLLATE {found[1]}" if len(found) == 2 else ""
     made = "".join(f"CREATE DATABASE {_ident(name)}{charset};" for name in scratch_names(db))
     try:
-        _run_client(db, [*_mysql(db), "-e", _drop_scratch_sql(db) + made, db.name])
+        run_client(db, [*_mysql(db), "-e", _drop_scratch_sql(db) + made, db.name])
     except StepFailed as exc:
         raise StepFailed(
             f"{exc.message}\na restore loads the backup into the scratch databases "
@@ -286,7 +273,7 @@ def _make_scratch(db: Database) -> None:
 
 
 def _drop_scratch(db: Database) -> None:
-    _run_client(db, [*_mysql(db), "-e", _drop_scratch_sql(db), db.name])
+    run_client(db, [*_mysql(db), "-e", _drop_scratch_sql(db), db.name])
 
 
 def _drop_scratch_sql(db: Database) -> str:
@@ -296,7 +283,7 @@ def _drop_scratch_sql(db: Database) -> str:
 def _load_scratch(db: Database, new: str, dump: str, backup_file: Path) -> None:
     """Load the dump into the scratch database and check it holds every table the dump makes."""
     try:
-        _run_client(db, [*_mysql(db), new], input=dump)
+        run_client(db, [*_mysql(db), new], input=dump)
     except StepFailed as exc:
         raise StepFailed(
             f"{exc.message}\nthe backup {backup_file} did not load into the scratch database "
@@ -324,7 +311,7 @@ def _swap(db: Database, new: str, old: str) -> None:
     if not moves:
         return
     try:
-        _run_client(db, [*_mysql(db), db.name], input=f"RENAME TABLE {', '.join(moves)};\n")
+        run_client(db, [*_mysql(db), db.name], input=f"RENAME TABLE {', '.join(moves)};\n")
     except StepFailed as exc:
         raise StepFailed(
             f"{exc.message}\nRENAME TABLE is all or nothing: {db.describe()} was not touched and "
@@ -334,12 +321,12 @@ def _swap(db: Database, new: str, old: str) -> None:
 
 def _restore_mysql_in_place(db: Database, dump: str) -> None:
     """Views, triggers or routines cannot move between databases: drop and load in place."""
-    tables = _run_client(
+    tables = run_client(
         db, [*_mysql(db), "--skip-column-names", "-e", "SHOW TABLES", db.name]
     ).stdout.split()
     drop = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(f"DROP TABLE IF EXISTS `{t}`;\n" for t in tables)
     try:
-        _run_client(db, [*_mysql(db), db.name], input=drop + dump)
+        run_client(db, [*_mysql(db), db.name], input=drop + dump)
     except StepFailed as exc:
         # The backup loaded whole into the scratch database: only what differs
         # here (a lock, a lost connection) can stop it, and each DROP and CREATE
@@ -361,7 +348,7 @@ def _other_objects(db: Database, new: str) -> bool:
         "UNION ALL SELECT ROUTINE_NAME FROM information_schema.ROUTINES "
         f"WHERE ROUTINE_SCHEMA IN {schemas}) found"
     )
-    out = _run_client(db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]).stdout
+    out = run_client(db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]).stdout
     return out.strip() != "0"
 
 
@@ -370,7 +357,7 @@ def _base_tables(db: Database, schema: str) -> list[str]:
         "SELECT TABLE_NAME FROM information_schema.TABLES "
         f"WHERE TABLE_SCHEMA = {_literal(schema)} AND TABLE_TYPE <> 'VIEW' ORDER BY 1"
     )
-    out = _run_client(db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]).stdout
+    out = run_client(db, [*_mysql(db), "--skip-column-names", "-e", query, db.name]).stdout
     return out.splitlines()
 
 
@@ -388,228 +375,3 @@ def _unquote(quoted: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-# Clients
-
-
-class Timeouts(NamedTuple):
-    """Seconds a client waits for another session's lock, and for one statement (0: no limit)."""
-
-    lock: int
-    statement: int
-
-
-LOCK_TIMEOUT = 30  # seconds: long enough for a lock held by a moment's work, not a forgotten shell
-
-
-def timeouts() -> Timeouts:
-    """The timeouts from MIGMERGE_LOCK_TIMEOUT and MIGMERGE_STATEMENT_TIMEOUT, or the defaults."""
-    import os
-
-    found = []
-    for variable, default in (
-        ("MIGMERGE_LOCK_TIMEOUT", LOCK_TIMEOUT),
-        ("MIGMERGE_STATEMENT_TIMEOUT", 0),
-    ):
-        value = os.environ.get(variable, "").strip()
-        if not value:
-            found.append(default)
-        elif value.isdigit() and (int(value) > 0 or variable == "MIGMERGE_STATEMENT_TIMEOUT"):
-            found.append(int(value))
-        else:
-            raise MigmergeError(f"{variable}={value!r} is not a whole number of seconds (above 0)")
-    return Timeouts(*found)
-
-
-def _run_client(
-    db: Database, argv: Sequence[str], *, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a database client program; StepFailed with its output when it fails."""
-    import shutil  # here, not above: check reads applied migrations without it
-
-    if shutil.which(argv[0]) is None:
-        raise StepFailed(f"{argv[0]} is not installed: cannot back up or restore {db.describe()}")
-    env = client_env(db)
-    limits = timeouts()
-    # A server that accepts connections and never answers: each client gives up
-    # after TIMEOUT seconds of connecting, then says so (pg_dump honours libpq's).
-    env["PGCONNECT_TIMEOUT"] = str(TIMEOUT)
-    # Another session's lock (a shell, a server, an open transaction) is waited
-    # for so long, then the statement fails: a refusal, never a hang.
-    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {pg_timeouts(limits)}".strip()
-    if argv[0] == "mysql":
-        argv = [
-            argv[0],
-            f"--connect-timeout={TIMEOUT}",
-            f"--init-command={my_timeouts(limits)}",
-            *argv[1:],
-        ]
-    proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, env=env)
-    if proc.returncode != 0:
-        said = f"{argv[0]} failed on {db.describe()}:\n{_errors(proc.stderr)}"
-        raise StepFailed(said + _timed_out(proc.stderr, limits))
-    return proc
-
-
-def pg_timeouts(limits: Timeouts) -> str:
-    """PostgreSQL options: the lock and statement timeouts, in milliseconds."""
-    return f"-c lock_timeout={limits.lock * 1000} -c statement_timeout={limits.statement * 1000}"
-
-
-def my_timeouts(limits: Timeouts) -> str:
-    """The statement a mysql client runs first: the session's lock (and statement) timeouts."""
-    # lock_wait_timeout is for tables (its default is a year), the InnoDB one for rows;
-    # max_statement_time is MariaDB's own, so MySQL reads it as a comment.
-    statement = (
-        f" /*M!100108 , max_statement_time={limits.statement} */" if limits.statement else ""
-    )
-    return (
-        f"SET SESSION lock_wait_timeout={limits.lock}, "
-        f"innodb_lock_wait_timeout={limits.lock}{statement}"
-    )
-
-
-_LOCKED = ("lock timeout", "Lock wait timeout exceeded", "could not obtain lock")
-_SLOW = ("statement timeout", "max_statement_time exceeded")
-
-
-def _timed_out(stderr: str, limits: Timeouts) -> str:
-    """What to do when a client gave up on a lock or a statement (empty otherwise)."""
-    # pg_dump's --lock-wait-timeout is a statement timeout on its LOCK TABLE.
-    if any(words in stderr for words in _LOCKED) or ("Query was: LOCK TABLE" in stderr):
-        return (
-            f"\nanother session holds a lock this needs: migmerge waited {limits.lock} s "
-            "(MIGMERGE_LOCK_TIMEOUT); end that session (a running server, a shell, an open "
-            "transaction), then try again"
-        )
-    if any(words in stderr for words in _SLOW):
-        return (
-            f"\na statement ran past {limits.statement} s (MIGMERGE_STATEMENT_TIMEOUT): "
-            "raise it (0: no limit), then try again"
-        )
-    return ""
-
-
-def _errors(stderr: str) -> str:
-    """The client's error lines (mysql echoes the whole failing statement before its ERROR)."""
-    lines = [line for line in stderr.splitlines() if line.startswith("ERROR")]
-    return "\n".join(lines) if lines else stderr.strip()
-
-
-# What a rollback drops
-
-
-def count_rows(db: Database, table: str, column: str | None) -> int | None:
-    """Rows of `table` (with `column` set, when given); None when they cannot be counted."""
-    if not all(SAFE_NAME.match(name) for name in (table, column or "x")):
-        return None  # never build SQL from a name Django would not write
-    where = f' WHERE "{column}" IS NOT NULL' if column else ""
-    query = f'SELECT COUNT(*) FROM "{table}"{where}'
-    try:
-        if db.vendor == "sqlite":
-            with sqlite_readonly(Path(db.name)) as conn:
-                return int(conn.execute(query).fetchone()[0])
-        if db.vendor == "postgresql":
-            argv = ["psql", "--no-psqlrc", "--tuples-only", "--no-align", *pg_args(db)]
-            return int(_run_client(db, [*argv, "--dbname", db.name, "-c", query]).stdout)
-        query = query.replace('"', "`")
-        argv = ["mysql", "--batch", "--skip-column-names", *my_args(db), "-e", query, db.name]
-        return int(_run_client(db, argv).stdout)
-    except (MigmergeError, sqlite3.Error, OSError, ValueError, TypeError):
-        return None
-
-
-# Renamed records
-
-
-def rename_records(db: Database, app: str, renames: Sequence[tuple[str, str]]) -> None:
-    """Rename rows of django_migrations for `app`, all in one transaction."""
-    for name in (app, *(n for pair in renames for n in pair)):
-        if not SAFE_NAME.match(name):
-            raise MigmergeError(f"refusing to write the unexpected migration name {name!r}")
-    # Two passes through temporary names, so a chain (0003_x -> 0004_x -> 0005_x) cannot merge rows.
-    steps = [(old, f"~migmerge~{i}") for i, (old, _) in enumerate(renames)]
-    steps += [(f"~migmerge~{i}", new) for i, (_, new) in enumerate(renames)]
-    {"sqlite": _rename_sqlite, "postgresql": _rename_pg, "mysql": _rename_mysql}[db.vendor](
-        db, app, steps
-    )
-
-
-def _rename_sqlite(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
-    if not Path(db.name).is_file():
-        raise StepFailed(f"cannot rename migration records: {db.name} does not exist")
-    conn = sqlite3.connect(db.name)
-    try:
-        with conn:  # one transaction: committed on success, rolled back on error
-            for old, new in steps:
-                conn.execute(_UPDATE.replace("%s", "?"), (new, app, old))
-    finally:
-        conn.close()
-
-
-_UPDATE = "UPDATE django_migrations SET name = %s WHERE app = %s AND name = %s"
-
-
-def _rename_pg(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
-    try:
-        import psycopg
-    except ImportError:  # pipx, pre-commit, CI: no driver where migmerge runs; psql, then
-        _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"],
-                    input=_updates(app, steps))  # fmt: skip
-        return
-    try:
-        options = pg_timeouts(timeouts())
-        connect = psycopg.connect(**pg_params(db), connect_timeout=5, options=options)
-        with connect as conn, conn.transaction():
-            for old, new in steps:
-                conn.execute(_UPDATE, (new, app, old))
-    except psycopg.Error as exc:
-        raise StepFailed(f"cannot rename migration records in {db.describe()}: {exc}") from exc
-
-
-def _updates(app: str, steps: list[tuple[str, str]]) -> str:
-    """The UPDATE statements as a client reads them (names checked against SAFE_NAME first)."""
-    return "".join(
-        f"UPDATE django_migrations SET name = '{new}' WHERE app = '{app}' AND name = '{old}';\n"
-        for old, new in steps
-    )
-
-
-def _rename_mysql(db: Database, app: str, steps: list[tuple[str, str]]) -> None:
-    script = f"START TRANSACTION;\n{_updates(app, steps)}COMMIT;\n"
-    _run_client(db, ["mysql", *my_args(db), db.name], input=script)
-
-
-# Deleted records
-
-
-def delete_records(db: Database, app: str, names: Sequence[str]) -> None:
-    """Delete exactly these rows of django_migrations for `app`, in one transaction."""
-    for name in (app, *names):
-        if not SAFE_NAME.match(name):
-            raise MigmergeError(f"refusing to write the unexpected migration name {name!r}")
-    if db.vendor == "sqlite":
-        if not Path(db.name).is_file():
-            raise StepFailed(f"cannot delete migration records: {db.name} does not exist")
-        conn = sqlite3.connect(db.name)
-        try:
-            with conn:  # one transaction: committed on success, rolled back on error
-                for name in names:
-                    conn.execute(_DELETE.replace("%s", "?"), (app, name))
-        finally:
-            conn.close()
-        return
-    # The clients run the statements in one transaction (names checked above).
-    script = "".join(
-        f"DELETE FROM django_migrations WHERE app = '{app}' AND name = '{name}';\n"
-        for name in names
-    )
-    if db.vendor == "postgresql":
-        _run_client(db, [*_PSQL, *pg_args(db), "--dbname", db.name, "--file=-"], input=script)
-    else:
-        script = f"START TRANSACTION;\n{script}COMMIT;\n"
-        _run_client(db, ["mysql", *my_args(db), db.name], input=script)
-
-
-_DELETE = "DELETE FROM django_migrations WHERE app = %s AND name = %s"
