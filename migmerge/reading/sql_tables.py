@@ -15,7 +15,7 @@ Taken on trust there: that the value holds no quote that would end the literal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from migmerge.reading.sql_voids import Voids, executes_void, void_functions
@@ -78,13 +78,11 @@ def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
     stops at sqlparse's token limit (a 38 KB seed INSERT), and table names
     need only the tokens.
     """
-    from sqlparse.engine import FilterStack  # shipped with Django; only when SQL must be read
-
     tables: list[str] = []
     void = _void_functions(statements)
     for text in statements:
         statement: Any
-        for statement in FilterStack().run(text):  # type: ignore[no-untyped-call]
+        for statement in _split(text):
             tokens = list(statement.flatten())
             words = [t for t in tokens if not (t.is_whitespace or _is_comment(t))]
             if not words:
@@ -101,6 +99,32 @@ def sql_tables(statements: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
                     return (), problem
                 tables += found
     return tuple(dict.fromkeys(tables)), None  # each once, in order
+
+
+def _split(text: str) -> Iterator[Any]:
+    """sqlparse's statements of `text`, tokenized, `GO` read as the name it is.
+
+    sqlparse ends a statement at the word `GO` (T-SQL's batch separator);
+    PostgreSQL, MySQL and SQLite have none, so `FROM guardian_groupobjectpermission
+    GO, django_content_type CT` is one statement whose alias is `GO`.
+    """
+    from sqlparse.engine import FilterStack  # shipped with Django; only when SQL must be read
+
+    stack = FilterStack()  # type: ignore[no-untyped-call]
+    stack.preprocess.append(_GoIsAName())
+    return stack.run(text)  # type: ignore[no-any-return, no-untyped-call]
+
+
+class _GoIsAName:
+    """A sqlparse stream filter: the keyword `GO` (any case) is a name."""
+
+    def process(self, stream: Iterable[tuple[Any, str]]) -> Iterator[tuple[Any, str]]:
+        from sqlparse import tokens
+
+        for ttype, value in stream:
+            if ttype is tokens.Keyword and value.split()[0].upper() == "GO":
+                ttype = tokens.Name
+            yield ttype, value
 
 
 def _bodies(words: Sequence[Any]) -> list[str]:
@@ -120,11 +144,9 @@ def _body_tables(body: str, void: Voids) -> tuple[list[str], str | None]:
     SQL built at run time (`EXECUTE` of a string) cannot be read; `EXECUTE f(...)`
     of a function `void` says returns nothing runs no SQL but the call.
     """
-    from sqlparse.engine import FilterStack
-
     tables: list[str] = []
     statement: Any
-    for statement in FilterStack().run(body):  # type: ignore[no-untyped-call]
+    for statement in _split(body):
         tokens = list(statement.flatten())
         words = [t for t in tokens if not (t.is_whitespace or _is_comment(t))]
         if _unread_as_name(tokens):
@@ -211,14 +233,12 @@ def _is_dollar_quoted(token: Any) -> bool:
 def _void_functions(statements: Sequence[str]) -> Voids:
     """The functions these statements create returning void (sql_voids.py); only SQL that
     says EXECUTE is tokenized for them again."""
-    from sqlparse.engine import FilterStack
-
     if not any("execute" in text.lower() for text in statements):
         return {}
     return void_functions(
         [t for t in statement.flatten() if not (t.is_whitespace or _is_comment(t))]
         for text in statements
-        for statement in FilterStack().run(text)  # type: ignore[no-untyped-call]
+        for statement in _split(text)
     )
 
 
