@@ -131,6 +131,23 @@ def test_model_when_both_touch_a_model_but_not_the_same_field(real: dict[str, Mi
     ]
 
 
+
+def test_a_model_both_touch_names_a_few_of_what_each_does_then_counts_the_rest(
+    real: dict[str, Migration],
+) -> None:
+    adds = "".join(
+        f"migrations.AddField('question', 'f{n}', models.IntegerField(default=0)),\n"
+        for n in range(20)
+    )
+    many = hand("many", adds)
+    one = hand("one", "migrations.AddField('question', 'extra', models.IntegerField()),")
+    kind, reasons = run(real, [many], [one])
+    assert kind == "model"
+    assert reasons == [
+        "both 0002_many and 0002_one touch model question: f0, f1, f2, f3, f4, f5, f6, f7"
+        " and 12 more (0002_many), extra (0002_one)"
+    ]
+
 def test_same_field_added_twice(real: dict[str, Migration]) -> None:
     kind, reasons = run(real, [real["profile_age"]], [real["profile_age_text"]])
     assert kind == "field"

@@ -372,8 +372,17 @@ def _different_models(app: str, owns: Sequence[_Footprint]) -> str:
     return f"the branches touch different models: {', '.join(parts)}"
 
 
+# How many of what one branch does to a model a reason names; the rest are counted
+# (a CreateModel of 200 fields made one line of a hook's report 2,000 characters long).
+SHOWN_LABELS = 8
+
+
 def _labels(labels: Sequence[str]) -> str:
-    return ", ".join(dict.fromkeys(labels))
+    """What one branch does to a model: its first few fields and operations, then a count."""
+    unique = list(dict.fromkeys(labels))
+    if len(unique) <= SHOWN_LABELS:
+        return ", ".join(unique)
+    return f"{', '.join(unique[:SHOWN_LABELS])} and {len(unique) - SHOWN_LABELS} more"
 
 
 def _show(app: str, model: str) -> str:
