@@ -131,7 +131,6 @@ def test_model_when_both_touch_a_model_but_not_the_same_field(real: dict[str, Mi
     ]
 
 
-
 def test_a_model_both_touch_names_a_few_of_what_each_does_then_counts_the_rest(
     real: dict[str, Migration],
 ) -> None:
@@ -147,6 +146,7 @@ def test_a_model_both_touch_names_a_few_of_what_each_does_then_counts_the_rest(
         "both 0002_many and 0002_one touch model question: f0, f1, f2, f3, f4, f5, f6, f7"
         " and 12 more (0002_many), extra (0002_one)"
     ]
+
 
 def test_same_field_added_twice(real: dict[str, Migration]) -> None:
     kind, reasons = run(real, [real["profile_age"]], [real["profile_age_text"]])
